@@ -1,0 +1,56 @@
+/**
+ * Every timer in eni-ipam goes through a Clock so that tests and the simulator can run on
+ * simulated time: cooldowns, TTL caches, backoff, batching windows, limiter refills and waits.
+ * Nothing below agent/main reads Date.now() or calls setTimeout directly.
+ */
+export interface Timer {
+  cancel(): void;
+}
+
+export interface Clock {
+  /** Milliseconds since the Unix epoch (simulated or real). */
+  now(): number;
+  /** Resolves after `ms`; rejects with an AbortError as soon as `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Calls `fn` once after `ms`, unless cancelled first. */
+  setTimer(ms: number, fn: () => void): Timer;
+}
+
+export function abortError(signal?: AbortSignal): Error {
+  const reason: unknown = signal?.reason;
+  if (reason instanceof Error) return reason;
+  const err = new Error('The operation was aborted');
+  err.name = 'AbortError';
+  return err;
+}
+
+export function isAbortError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'AbortError';
+}
+
+/** Runs `start` with a timer; shared by both clocks so that abort handling is written once. */
+export function sleepWith(clock: Pick<Clock, 'setTimer'>, ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(abortError(signal));
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      timer.cancel();
+      reject(abortError(signal));
+    };
+    const timer = clock.setTimer(ms, () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) => sleepWith(systemClock, ms, signal),
+  setTimer(ms, fn) {
+    const handle = setTimeout(fn, Math.max(0, ms));
+    // A pending timer must never keep a stopping process alive; lifecycles end work explicitly.
+    handle.unref();
+    return { cancel: () => clearTimeout(handle) };
+  },
+};
