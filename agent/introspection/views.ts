@@ -1,0 +1,62 @@
+import type { EniView, IntrospectionSource, ReadinessStatus } from './introspection-source.js';
+
+/** Addresses in one /28 prefix. */
+const ADDRESSES_PER_PREFIX = 16;
+
+/** An ENI as /v1/enis shows it: the source's view plus its derived totals. */
+export interface EniReport extends EniView {
+  /** Pod addresses on the ENI: secondary /32s plus 16 per /28. */
+  addresses: number;
+  /** Neither assigned nor cooling. */
+  free: number;
+}
+
+export function eniReport(eni: EniView): EniReport {
+  const addresses = eni.secondaryIps.length + eni.prefixes.length * ADDRESSES_PER_PREFIX;
+  return { ...eni, addresses, free: Math.max(0, addresses - eni.assigned - eni.cooling) };
+}
+
+/** /v1/state: exactly the input document of `eni-ipam plan`, so an operator can replay a node. */
+export interface PlanStateDocument {
+  limits: { maxEnis: number; ipv4PerEni: number; maxPods: number; prefixes: boolean };
+  env: Record<string, string>;
+  enis: { id: string; primary: boolean; ips: number; assigned: number; cooldown: number; prefixes: number }[];
+  pending: number;
+}
+
+export function planState(source: IntrospectionSource): PlanStateDocument {
+  const context = source.planContext();
+  const { maxEnis, ipv4PerEni, maxPods, prefixes } = context.limits;
+  return {
+    limits: { maxEnis, ipv4PerEni, maxPods, prefixes },
+    env: { ...context.env },
+    enis: source.enis().map((eni) => ({
+      id: eni.eniId,
+      primary: eni.primary,
+      ips: eni.secondaryIps.length,
+      assigned: eni.assigned,
+      cooldown: eni.cooling,
+      prefixes: eni.prefixes.length,
+    })),
+    pending: context.pending,
+  };
+}
+
+export interface ReadinessAnswer {
+  ready: boolean;
+  reason: string;
+}
+
+/**
+ * Ready when the first reconcile is done and the warm target is met or being met. A node whose
+ * target cannot be met (subnet full, ENI limit) is not ready: its pods would fail to start.
+ */
+export function readiness(status: ReadinessStatus): ReadinessAnswer {
+  if (!status.firstReconcileDone) return { ready: false, reason: 'start-up reconcile not finished' };
+  if (status.warmTargetMet) return { ready: true, reason: 'warm target met' };
+  if (status.warmTargetInProgress) return { ready: true, reason: 'warm target being met' };
+  return {
+    ready: false,
+    reason: `warm target not met${status.blockedReason ? `: ${status.blockedReason}` : ''}`,
+  };
+}

@@ -1,0 +1,243 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Ec2CallMetrics } from './ec2-call-metrics.js';
+import type { MetricsSource } from './metrics-source.js';
+import { registerNodeGauges } from './node-gauges.js';
+
+/** How a CNI ADD ended. */
+export type AddOutcome =
+  /** An address was assigned (at once or after waiting). */
+  | 'assigned'
+  /** No address came within the wait bound: CNI error 11, try again later. */
+  | 'no_address'
+  /** The node is at max pods: failed at once. */
+  | 'max_pods'
+  /** Anything else (bad request, pool mismatch, internal error). */
+  | 'error';
+
+/**
+ * Why an address was released through the DEL path. `PodDeleted` is the value the AWS VPC CNI's
+ * plugin sends, kept so that dashboards filtering on it still match CNI DELs.
+ */
+export type DelReason =
+  /** A CNI DEL. */
+  | 'PodDeleted'
+  /** A CNI GC: the reservation was not in cni.dev/valid-attachments. */
+  | 'GarbageCollected'
+  /** A DEL the plugin spooled while the agent was unreachable, applied at start. */
+  | 'Spooled';
+
+/** Why the agent found something held that nobody owns any more. */
+export type LeakCause =
+  /** The pod watch no longer shows the pod that holds the address. */
+  | 'pod_gone'
+  /** The pod's DEL arrived while the agent was down (found in the spool or at start-up). */
+  | 'del_while_down'
+  /** The KubeVirt VirtualMachine that kept the address was deleted. */
+  | 'vm_deleted'
+  /** An ENI of ours left `available`, attached to nothing. */
+  | 'leaked_eni';
+
+/** Upper bounds (seconds) for the ADD wait histogram: instant, an assign (~1 s), an ENI (5-15 s), the 20 s bound. */
+export const ADD_WAIT_BUCKETS_SECONDS = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 20, 30];
+
+/**
+ * Every Prometheus metric of the agent, in a registry of its own (never prom-client's global one,
+ * so tests and several agents in one process do not share counters). The pool gauges are computed
+ * from `source` at scrape time; events are counted through the methods below; EC2 traffic through
+ * `ec2`, which is the provider's `Ec2Observer`.
+ */
+export class AgentMetrics {
+  readonly registry: Registry;
+  readonly ec2: Ec2CallMetrics;
+
+  private readonly addRequests: Counter;
+  private readonly addOutcomes: Counter<'outcome'>;
+  private readonly delRequests: Counter<'reason'>;
+  private readonly noAvailable: Counter;
+  private readonly addWaitSeconds: Histogram<'outcome'>;
+  private readonly leaksFound: Counter<'cause'>;
+  private readonly leaksReleased: Counter<'cause'>;
+  private readonly forceRemovedIps: Counter;
+  private readonly forceRemovedEnis: Counter;
+  private readonly unrecoveredEntries: Counter;
+  private readonly ipamdErrors: Counter<'fn'>;
+  private readonly reconciles: Counter<'fn'>;
+  private readonly inProgress: Gauge<'fn'>;
+  private readonly cloudWatchFailures: Counter<'error'>;
+  private readonly cloudWatchDropped: Counter;
+
+  constructor(source: MetricsSource) {
+    this.registry = new Registry();
+    const registers = [this.registry];
+    registerNodeGauges(this.registry, source);
+    this.ec2 = new Ec2CallMetrics(this.registry);
+
+    this.addRequests = new Counter({
+      name: 'awscni_add_ip_req_count',
+      help: 'The number of add IP address requests',
+      registers,
+    });
+    this.addOutcomes = new Counter({
+      name: 'eniipam_add_requests_total',
+      help: 'CNI ADD requests by outcome (assigned, no_address, max_pods, error)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.delRequests = new Counter({
+      name: 'awscni_del_ip_req_count',
+      help: 'The number of delete IP address requests',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.noAvailable = new Counter({
+      name: 'awscni_no_available_ip_addresses',
+      help: 'The number of pod IP assignments that fail due to no available IP addresses',
+      registers,
+    });
+    this.addWaitSeconds = new Histogram({
+      name: 'eniipam_add_wait_seconds',
+      help: 'Time a CNI ADD waited for an address to arrive, by outcome (assigned, no_address)',
+      labelNames: ['outcome'],
+      buckets: ADD_WAIT_BUCKETS_SECONDS,
+      registers,
+    });
+    this.leaksFound = new Counter({
+      name: 'eniipam_leaks_found_total',
+      help: 'Addresses or ENIs found held without an owner, by cause',
+      labelNames: ['cause'],
+      registers,
+    });
+    this.leaksReleased = new Counter({
+      name: 'eniipam_leaks_released_total',
+      help: 'Leaked addresses or ENIs released after their grace period, by cause',
+      labelNames: ['cause'],
+      registers,
+    });
+    this.forceRemovedIps = new Counter({
+      name: 'awscni_force_removed_ips',
+      help: 'The number of IPs force removed while they had assigned pods',
+      registers,
+    });
+    this.forceRemovedEnis = new Counter({
+      name: 'awscni_force_removed_enis',
+      help: 'The number of ENIs force removed while they had assigned pods',
+      registers,
+    });
+    this.unrecoveredEntries = new Counter({
+      name: 'awscni_unrecovered_checkpoint_entries',
+      help: 'The number of checkpointed pod allocations that could not be matched to the ENI pool during ipam state recovery',
+      registers,
+    });
+    this.ipamdErrors = new Counter({
+      name: 'awscni_ipamd_error_count',
+      help: 'The number of errors encountered in ipamd',
+      labelNames: ['fn'],
+      registers,
+    });
+    this.reconciles = new Counter({
+      name: 'awscni_reconcile_count',
+      help: 'The number of times ipamd reconciles on ENIs and IP/Prefix addresses',
+      labelNames: ['fn'],
+      registers,
+    });
+    this.inProgress = new Gauge({
+      name: 'awscni_ipamd_action_inprogress',
+      help: 'The number of ipamd actions in progress',
+      labelNames: ['fn'],
+      registers,
+    });
+    this.cloudWatchFailures = new Counter({
+      name: 'eniipam_cloudwatch_put_errors_total',
+      help: 'PutMetricData calls that failed, by error code',
+      labelNames: ['error'],
+      registers,
+    });
+    this.cloudWatchDropped = new Counter({
+      name: 'eniipam_cloudwatch_dropped_datums_total',
+      help: 'CloudWatch data points dropped (queue full or rejected by CloudWatch)',
+      registers,
+    });
+    // Series that dashboards divide by start at zero instead of appearing with the first event.
+    this.addOutcomes.inc({ outcome: 'assigned' }, 0);
+    this.addOutcomes.inc({ outcome: 'no_address' }, 0);
+  }
+
+  /** One CNI ADD finished. `no_address` also counts awscni_no_available_ip_addresses. */
+  addRequest(outcome: AddOutcome): void {
+    this.addRequests.inc();
+    this.addOutcomes.inc({ outcome });
+    if (outcome === 'no_address') this.noAvailable.inc();
+  }
+
+  /** One release through the DEL path. */
+  delRequest(reason: DelReason): void {
+    this.delRequests.inc({ reason });
+  }
+
+  /** An ADD that found no free address waited `seconds` before being served or failing. */
+  addWait(seconds: number, outcome: 'assigned' | 'no_address'): void {
+    this.addWaitSeconds.observe({ outcome }, seconds);
+  }
+
+  leakFound(cause: LeakCause, count = 1): void {
+    this.leaksFound.inc({ cause }, count);
+  }
+
+  leakReleased(cause: LeakCause, count = 1): void {
+    this.leaksReleased.inc({ cause }, count);
+  }
+
+  /** Assigned addresses that EC2 no longer shows (removed behind our back): the pods lost them. */
+  ipsForceRemoved(count: number): void {
+    this.forceRemovedIps.inc(count);
+  }
+
+  /** ENIs that disappeared from EC2 while holding assigned addresses. */
+  enisForceRemoved(count: number): void {
+    this.forceRemovedEnis.inc(count);
+  }
+
+  /** Checkpoint entries that matched no address on the node's ENIs at restore. */
+  checkpointEntriesUnrecovered(count: number): void {
+    this.unrecoveredEntries.inc(count);
+  }
+
+  /** An error the agent handled and survived; `fn` names the step (e.g. "reconcile", "checkpoint"). */
+  error(fn: string): void {
+    this.ipamdErrors.inc({ fn });
+  }
+
+  /** One reconcile pass; `fn` names which (e.g. "ec2_resync", "pod_watch"). */
+  reconciled(fn: string): void {
+    this.reconciles.inc({ fn });
+  }
+
+  /** Marks an action (e.g. "createEni") in progress until the returned function is called. */
+  actionStarted(fn: string): () => void {
+    this.inProgress.inc({ fn });
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.inProgress.dec({ fn });
+    };
+  }
+
+  /** For the CloudWatch publisher (its `PublisherStats`). */
+  putFailed(errorCode: string): void {
+    this.cloudWatchFailures.inc({ error: errorCode });
+  }
+
+  datumsDropped(count: number): void {
+    this.cloudWatchDropped.inc(count);
+  }
+
+  /** The exposition text of every metric; what /metrics serves. */
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
