@@ -1,0 +1,185 @@
+/**
+ * Which subnet and which named address pool a pod may draw from, from its annotations and its
+ * namespace's. A pool belongs to exactly one subnet, so a pool constraint always carries its subnet:
+ * the datastore can then never hand a pod pinned to one subnet an address from another subnet's
+ * pool (the Kube-OVN failure this guards against).
+ */
+import { z } from 'zod';
+import { ConfigError } from './warm-targets.js';
+
+export const SUBNET_ANNOTATION = 'eni-ipam.io/subnet';
+export const POOL_ANNOTATION = 'eni-ipam.io/pool';
+
+export interface AddressPool {
+  name: string;
+  subnetId: string;
+}
+
+/** What the datastore filters candidate addresses by. Absent = no constraint of that kind. */
+export interface PlacementConstraints {
+  subnetId?: string;
+  pool?: string;
+}
+
+export interface PodRef {
+  namespace: string;
+  name: string;
+  annotations?: Readonly<Record<string, string>> | undefined;
+}
+
+export interface NamespaceRef {
+  annotations?: Readonly<Record<string, string>> | undefined;
+}
+
+const poolName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: 'a lower-case name like "db" (letters, digits, "-")' });
+const subnetId = z.string().regex(/^subnet-[0-9a-zA-Z]+$/, { error: 'a subnet id like "subnet-0abc123"' });
+
+export const addressPoolsSchema = z
+  .array(z.strictObject({ name: poolName, subnetId }))
+  .superRefine((pools, ctx) => {
+    const seen = new Set<string>();
+    pools.forEach((pool, i) => {
+      if (seen.has(pool.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'name'],
+          message: `a unique name ("${pool.name}" is declared twice)`,
+        });
+      seen.add(pool.name);
+    });
+  });
+
+function issuePath(path: readonly PropertyKey[]): string {
+  return path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+    .join('')
+    .replace(/^\./, '');
+}
+
+/**
+ * The operator's pool declarations, e.g. `[{"name": "db", "subnetId": "subnet-123"}]`, from the
+ * variable `variableName`. Unset or empty: no pools.
+ */
+export function parseAddressPools(json: string | undefined, variableName: string): AddressPool[] {
+  if (json === undefined || json.trim() === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new ConfigError(variableName, json, 'a JSON array like [{"name": "db", "subnetId": "subnet-123"}]');
+  }
+  const result = addressPoolsSchema.safeParse(parsed);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue === undefined ? '' : issuePath(issue.path);
+    const expected =
+      issue?.code === 'invalid_type'
+        ? 'a JSON array of {"name", "subnetId"} objects'
+        : issue?.code === 'unrecognized_keys'
+          ? `only "name" and "subnetId" (not ${issue.keys.map((k) => JSON.stringify(k)).join(', ')})`
+          : (issue?.message ?? 'valid pools');
+    throw new ConfigError(variableName, json, where === '' ? expected : `${where} to be ${expected}`);
+  }
+  return result.data;
+}
+
+/** A pod's placement annotations cannot be honoured; the message is for the pod's owner. */
+export class PlacementError extends Error {
+  override readonly name: string = 'PlacementError';
+}
+
+export class PoolSubnetMismatchError extends PlacementError {
+  readonly code = 'ERR_POOL_SUBNET_MISMATCH' as const;
+  override readonly name = 'PoolSubnetMismatchError';
+
+  constructor(
+    readonly pod: string,
+    readonly pool: string,
+    readonly poolSubnetId: string,
+    readonly requestedSubnetId: string,
+    /** Whose annotations disagree: the pod's own or its namespace's. */
+    readonly source: 'pod' | 'namespace' = 'pod',
+  ) {
+    super(
+      `pod ${pod}: pool "${pool}" belongs to ${poolSubnetId}, but ${requestedSubnetId} was requested (the ${source}'s ${POOL_ANNOTATION} and ${SUBNET_ANNOTATION} annotations disagree)`,
+    );
+  }
+}
+
+export class UnknownPoolError extends PlacementError {
+  readonly code = 'ERR_UNKNOWN_POOL' as const;
+  override readonly name = 'UnknownPoolError';
+
+  constructor(
+    readonly pod: string,
+    readonly pool: string,
+    readonly knownPools: readonly string[],
+  ) {
+    super(
+      `pod ${pod}: unknown address pool "${pool}" (declared: ${knownPools.length === 0 ? 'none' : knownPools.join(', ')})`,
+    );
+  }
+}
+
+function annotation(
+  annotations: Readonly<Record<string, string>> | undefined,
+  key: string,
+): string | undefined {
+  const value = annotations?.[key]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/**
+ * The pod's own annotations win over its namespace's, key by key; a namespace default that
+ * contradicts what the pod itself asked for gives way to it. A contradiction at the same level
+ * (the pod names a pool of another subnet than the subnet it names) is a PoolSubnetMismatchError,
+ * an undeclared pool an UnknownPoolError.
+ */
+export function resolvePlacement(
+  pod: PodRef,
+  namespace: NamespaceRef | undefined,
+  pools: readonly AddressPool[],
+): PlacementConstraints {
+  const podName = `${pod.namespace}/${pod.name}`;
+  const podSubnet = annotation(pod.annotations, SUBNET_ANNOTATION);
+  const podPool = annotation(pod.annotations, POOL_ANNOTATION);
+  const nsSubnet = annotation(namespace?.annotations, SUBNET_ANNOTATION);
+  const nsPool = annotation(namespace?.annotations, POOL_ANNOTATION);
+
+  const lookup = (name: string): AddressPool => {
+    const found = pools.find((p) => p.name === name);
+    if (found === undefined)
+      throw new UnknownPoolError(
+        podName,
+        name,
+        pools.map((p) => p.name),
+      );
+    return found;
+  };
+
+  if (podPool !== undefined) {
+    const pool = lookup(podPool);
+    if (podSubnet !== undefined && podSubnet !== pool.subnetId) {
+      throw new PoolSubnetMismatchError(podName, pool.name, pool.subnetId, podSubnet);
+    }
+    return { subnetId: pool.subnetId, pool: pool.name };
+  }
+  if (podSubnet !== undefined) {
+    // The namespace's default pool applies only when it lives in the subnet the pod asked for.
+    if (nsPool !== undefined) {
+      const pool = lookup(nsPool);
+      if (pool.subnetId === podSubnet) return { subnetId: podSubnet, pool: pool.name };
+    }
+    return { subnetId: podSubnet };
+  }
+  if (nsPool !== undefined) {
+    const pool = lookup(nsPool);
+    if (nsSubnet !== undefined && nsSubnet !== pool.subnetId) {
+      throw new PoolSubnetMismatchError(podName, pool.name, pool.subnetId, nsSubnet, 'namespace');
+    }
+    return { subnetId: pool.subnetId, pool: pool.name };
+  }
+  return nsSubnet === undefined ? {} : { subnetId: nsSubnet };
+}

@@ -1,0 +1,76 @@
+import type { WarmTargets } from './plan-types.js';
+
+/**
+ * A setting that cannot be used as given. The message always names the variable, the value and
+ * what would have been accepted, so an operator can fix the DaemonSet without reading code:
+ * `WARM_IP_TARGET="abc": expected a whole number >= 0`.
+ */
+export class ConfigError extends Error {
+  readonly code = 'ERR_ENI_IPAM_CONFIG' as const;
+  override readonly name = 'ConfigError';
+
+  constructor(
+    readonly variable: string,
+    readonly value: string,
+    readonly expected: string,
+  ) {
+    super(`${variable}=${JSON.stringify(value)}: expected ${expected}`);
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** The variables parseWarmTargets reads, in the AWS VPC CNI's spelling. */
+export const WARM_TARGET_VARIABLES = [
+  'WARM_ENI_TARGET',
+  'WARM_IP_TARGET',
+  'MINIMUM_IP_TARGET',
+  'WARM_PREFIX_TARGET',
+  'MAX_ENI',
+  'ENABLE_PREFIX_DELEGATION',
+] as const;
+
+/** The AWS VPC CNI's default: keep one ENI's worth of free addresses. */
+export const DEFAULT_WARM_ENI_TARGET = 1;
+
+/** An empty string counts as unset: Helm and kustomize render absent values that way. */
+function raw(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** A whole number >= `min`, or undefined when unset. Anything else is a ConfigError. */
+export function readWholeNumber(env: Env, name: string, min = 0): number | undefined {
+  const value = raw(env, name);
+  if (value === undefined) return undefined;
+  const parsed = /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(parsed) || parsed < min) {
+    throw new ConfigError(name, value, `a whole number >= ${min}`);
+  }
+  return parsed;
+}
+
+/** "true" or "false" exactly (the VPC CNI's spelling), or undefined when unset. */
+export function readBoolean(env: Env, name: string): boolean | undefined {
+  const value = raw(env, name);
+  if (value === undefined) return undefined;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new ConfigError(name, value, '"true" or "false"');
+}
+
+/**
+ * The warm-pool settings from the environment, parsed the same way by the agent and by
+ * `eni-ipam plan`. What each one means is in docs/warm-targets.md.
+ */
+export function parseWarmTargets(env: Env): WarmTargets {
+  return {
+    warmEniTarget: readWholeNumber(env, 'WARM_ENI_TARGET') ?? DEFAULT_WARM_ENI_TARGET,
+    warmIpTarget: readWholeNumber(env, 'WARM_IP_TARGET'),
+    minimumIpTarget: readWholeNumber(env, 'MINIMUM_IP_TARGET'),
+    warmPrefixTarget: readWholeNumber(env, 'WARM_PREFIX_TARGET'),
+    // An instance always has its primary ENI: MAX_ENI=0 would mean no node at all.
+    maxEni: readWholeNumber(env, 'MAX_ENI', 1),
+    prefixDelegation: readBoolean(env, 'ENABLE_PREFIX_DELEGATION') ?? false,
+  };
+}
