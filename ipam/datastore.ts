@@ -25,6 +25,7 @@ import type {
   AssignResult,
   EniInfo,
   ObservedAddresses,
+  PodRef,
   ReconcileResult,
   ReleaseResult,
   RemoveAddressesResult,
@@ -281,6 +282,36 @@ export class Datastore {
     const availableAt = cooldownMs > 0 ? now + cooldownMs : now;
     slot.state = cooldownMs > 0 ? Object.freeze({ type: 'cooling', until: availableAt }) : AVAILABLE;
     return { type: 'released', assignment, availableAt };
+  }
+
+  /**
+   * Moves the address held by `from` to the attachment `to`, for its new pod: a KubeVirt VM keeps
+   * its address across stop/start and live migration, where the VM's next pod (a new container id)
+   * must receive the address the VM held, not a new one. `no-free-address` when `from` holds nothing;
+   * `key-conflict` when `to` already holds another address.
+   */
+  transfer(from: AssignmentKey, to: AssignmentKey, pod: PodRef, now: number): AssignResult {
+    const address = this.addressByKey.get(keyString(from));
+    if (address === undefined) {
+      return { type: 'no-free-address', total: 0, assigned: 0, cooling: 0, eligibleEnis: 0 };
+    }
+    const held = this.addressByKey.get(keyString(to));
+    const slot = this.requireSlot(address);
+    if (held !== undefined && held !== address) {
+      const other = this.requireSlot(held);
+      return { type: 'key-conflict', address: held, heldBy: other.state.type === 'assigned' ? other.state.pod : pod };
+    }
+    if (slot.state.type !== 'assigned') throw new Error(`datastore corrupt: key maps to ${slot.state.type} ${address}`);
+    this.addressByKey.delete(keyString(from));
+    slot.state = Object.freeze({
+      type: 'assigned',
+      key: Object.freeze({ containerId: to.containerId, ifName: to.ifName }),
+      pod: Object.freeze({ ...pod }),
+      ...(slot.state.owner ? { owner: slot.state.owner } : {}),
+      assignedAt: now,
+    });
+    this.addressByKey.set(keyString(to), address);
+    return this.assignedResult(slot, false);
   }
 
   /** Releases every address of a pod (all its interfaces): the leak check for a pod that is gone. */

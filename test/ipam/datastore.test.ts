@@ -491,3 +491,46 @@ describe('restoreAddressState', () => {
     }).toThrow(/holds both 10\.0\.0\.10 and 10\.0\.0\.11/);
   });
 });
+
+describe('Datastore.transfer (a VM keeps its address across pods)', () => {
+  it("moves the owner's address to the new attachment and frees the old key", () => {
+    const ds = new Datastore();
+    ds.addEni({ id: 'eni-1', subnetId: 'subnet-a', subnetCidr: '10.0.0.0/24', deviceIndex: 0, primary: true });
+    ds.addIps('eni-1', ['10.0.0.10', '10.0.0.11']);
+    const owner = { kind: 'VirtualMachine', namespace: 'vms', name: 'db', uid: 'vm-uid' };
+    const first = ds.assign(
+      { key: { containerId: 'old', ifName: 'eth0' }, pod: { uid: 'p1', namespace: 'vms', name: 'virt-launcher-db-a' }, owner },
+      1,
+    );
+    expect(first).toMatchObject({ type: 'assigned', address: '10.0.0.10' });
+    const moved = ds.transfer(
+      { containerId: 'old', ifName: 'eth0' },
+      { containerId: 'new', ifName: 'eth0' },
+      { uid: 'p2', namespace: 'vms', name: 'virt-launcher-db-b' },
+      2,
+    );
+    expect(moved).toMatchObject({ type: 'assigned', address: '10.0.0.10' });
+    expect(ds.assignmentOf({ containerId: 'old', ifName: 'eth0' })).toBeUndefined();
+    expect(ds.assignmentOf({ containerId: 'new', ifName: 'eth0' })).toMatchObject({
+      address: '10.0.0.10',
+      owner,
+      pod: { uid: 'p2' },
+    });
+    expect(ds.totals()).toMatchObject({ assigned: 1, free: 1 });
+    // The old pod's late DEL finds nothing to free.
+    expect(ds.release({ containerId: 'old', ifName: 'eth0' }, 3, 0)).toEqual({ type: 'not-found' });
+  });
+
+  it('refuses to move onto a key that holds another address', () => {
+    const ds = new Datastore();
+    ds.addEni({ id: 'eni-1', subnetId: 'subnet-a', subnetCidr: '10.0.0.0/24', deviceIndex: 0, primary: true });
+    ds.addIps('eni-1', ['10.0.0.10', '10.0.0.11']);
+    const pod = { uid: 'p', namespace: 'n', name: 'x' };
+    ds.assign({ key: { containerId: 'a', ifName: 'eth0' }, pod }, 1);
+    ds.assign({ key: { containerId: 'b', ifName: 'eth0' }, pod }, 1);
+    expect(ds.transfer({ containerId: 'a', ifName: 'eth0' }, { containerId: 'b', ifName: 'eth0' }, pod, 2)).toMatchObject({
+      type: 'key-conflict',
+    });
+    expect(ds.totals().assigned).toBe(2);
+  });
+});
