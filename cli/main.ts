@@ -28,6 +28,7 @@ export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
     summary: 'what the warm-pool planner decides for a node described as JSON on stdin',
     load: () => import('./plan.js'),
   },
+  agent: { summary: 'run the node agent (configured by environment variables)', load: () => import('../agent/main.js') },
   status: { summary: "the node agent's ENIs, pods and subnets", load: () => import('./status.js') },
 };
 

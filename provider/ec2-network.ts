@@ -96,6 +96,8 @@ export interface CreateEniRequest {
   secondaryIpCount: number;
   prefixCount: number;
   description?: string;
+  /** Tags beyond the standard ones (instance id, creation time, cluster, ADDITIONAL_ENI_TAGS). */
+  tags?: Record<string, string>;
 }
 
 export interface LeakedEni {

@@ -1,0 +1,113 @@
+import { WARM_TARGET_VARIABLES } from '../ipam/warm-targets.js';
+import type { LeakEvents } from './leak-reaper.js';
+import type { NodeAgent } from './node-agent.js';
+import type { AgentMetrics } from './metrics/agent-metrics.js';
+import type { MetricsSnapshot, MetricsSource } from './metrics/metrics-source.js';
+import type { IntrospectionSource } from './introspection/introspection-source.js';
+import { plan } from '../ipam/planner.js';
+
+/** The gauges, read from the node agent at scrape time. */
+export function metricsSourceOf(agent: Pick<NodeAgent, 'view'>): MetricsSource {
+  return {
+    snapshot(): MetricsSnapshot {
+      const view = agent.view();
+      const usage = view.datastore.usage();
+      const slots = view.limits.ipv4PerEni - 1;
+      return {
+        maxEnis: view.limits.maxEnis,
+        maxIps: view.limits.maxEnis * slots * (view.limits.prefixes ? 16 : 1),
+        maxPods: view.limits.maxPods,
+        enis: usage.map((u) => ({ eniId: u.id, ips: u.ips, prefixes: u.prefixes, assigned: u.assigned, cooling: u.cooldown })),
+        waitingAdds: view.waiting,
+        subnets: view.subnets.map((s) => ({ subnetId: s.subnetId, free: s.availableIpCount })),
+      };
+    },
+  };
+}
+
+/** What /v1/* and /readyz show, from the node agent's datastore (never by calling EC2). */
+export function introspectionSourceOf(
+  agent: Pick<NodeAgent, 'view'>,
+  config: unknown,
+  env: Readonly<Record<string, string | undefined>>,
+): IntrospectionSource {
+  return {
+    enis() {
+      const view = agent.view();
+      const usage = new Map(view.datastore.usage().map((u) => [u.id, u]));
+      const busy = new Set(view.planInput.enis.filter((e) => e.busy === true).map((e) => e.id));
+      return view.datastore.enis().map((eni) => {
+        const sources = view.datastore.sourcesOf(eni.id) ?? { ips: [], prefixes: [] };
+        const u = usage.get(eni.id);
+        return {
+          eniId: eni.id,
+          deviceIndex: eni.deviceIndex,
+          primary: eni.primary,
+          subnetId: eni.subnetId,
+          primaryIp: view.primaryIps.get(eni.id) ?? '',
+          secondaryIps: sources.ips,
+          prefixes: sources.prefixes,
+          assigned: u?.assigned ?? 0,
+          cooling: u?.cooldown ?? 0,
+          ...(busy.has(eni.id) ? { busy: true } : {}),
+        };
+      });
+    },
+    pods() {
+      return agent
+        .view()
+        .datastore.assignments()
+        .map((a) => ({
+          namespace: a.pod.namespace,
+          name: a.pod.name,
+          uid: a.pod.uid,
+          containerId: a.key.containerId,
+          ifName: a.key.ifName,
+          ip: a.address,
+          eniId: a.eniId,
+          ...(a.owner ? { owner: `${a.owner.kind} ${a.owner.namespace}/${a.owner.name}` } : {}),
+          assignedAt: a.assignedAt,
+        }));
+    },
+    subnets() {
+      return agent.view().subnets.map((s) => ({
+        subnetId: s.subnetId,
+        availabilityZone: s.availabilityZone,
+        cidr: s.cidr,
+        free: s.availableIpCount,
+      }));
+    },
+    config: () => config,
+    planContext() {
+      const view = agent.view();
+      const targetEnv: Record<string, string> = {};
+      for (const name of WARM_TARGET_VARIABLES) {
+        const value = env[name];
+        if (value !== undefined && value !== '') targetEnv[name] = value;
+      }
+      return { limits: view.limits, env: targetEnv, pending: view.waiting };
+    },
+    readiness() {
+      let view;
+      try {
+        view = agent.view();
+      } catch {
+        return { firstReconcileDone: false, warmTargetMet: false, warmTargetInProgress: false };
+      }
+      const decision = plan(view.planInput);
+      return {
+        firstReconcileDone: view.ready,
+        warmTargetMet: !decision.poolTooLow,
+        warmTargetInProgress: view.inFlight.units > 0 || view.inFlight.enis > 0 || decision.actions.length > 0,
+        ...(view.blocker === undefined ? {} : { blockedReason: view.blocker }),
+      };
+    },
+  };
+}
+
+export function leakEventsFor(metrics: AgentMetrics): LeakEvents {
+  return {
+    found: (cause) => metrics.leakFound(cause),
+    released: (cause, count) => metrics.leakReleased(cause, count),
+  };
+}

@@ -1,0 +1,377 @@
+import { Datastore } from '../ipam/datastore.js';
+import type { Assignment } from '../ipam/datastore-types.js';
+import { restoreDatastore, snapshotDatastore } from '../ipam/datastore-snapshot.js';
+import { maxPods } from '../ipam/max-pods.js';
+import type { PlanAction, PlanInput, PlanLimits, WarmTargets } from '../ipam/plan-types.js';
+import { plan } from '../ipam/planner.js';
+import type { InstanceLimits } from '../ipam/instance-types.js';
+import type { Ec2Network, InstanceIdentity, SubnetInfo } from '../provider/ec2-network.js';
+import { isAbortError, type Clock } from '../time/clock.js';
+import type { Checkpointer } from './checkpoint.js';
+import { syncWithEc2 } from './ec2-sync.js';
+import { EniSubnets, type PodNetworkPool } from './eni-subnets.js';
+import { LEAKED_ENI_SCAN_INTERVAL_MS, LEAK_SCAN_INTERVAL_MS } from './intervals.js';
+import type { NodePods } from './kube/pod-watch.js';
+import { LeakReaper, reapLeakedEnis, type LeakCause, type LeakEvents, type VmDirectory } from './leak-reaper.js';
+import type { Logger } from './logger.js';
+import { NodeIpam, type IpamEvents, type PlacementResolution } from './node-ipam.js';
+import { PoolDriver } from './pool-driver.js';
+import type { AddRequest } from './cni-backend.js';
+import { applyReleaseSpool } from './release-spool.js';
+
+/** What the agent needs of its configuration (agent/config.ts produces it from the environment). */
+export interface NodeAgentSettings {
+  warmTargets: WarmTargets;
+  customNetworking: boolean;
+  subnetDiscovery: boolean;
+  clusterName: string | undefined;
+  ipCooldownMs: number;
+  addWaitMs: number;
+  ec2ResyncMs: number;
+  podGoneGraceMs: number;
+  leakedEniGraceMs: number;
+  leakedEniCleanup: boolean;
+  subnetFullSkipMs: number;
+  podEniSecurityGroups: readonly string[] | undefined;
+  pools: readonly PodNetworkPool[];
+  spoolPath: string | undefined;
+}
+
+/** The subnet and security groups pod ENIs use with custom networking (an ENIConfig). */
+export interface PodEniNetwork {
+  subnetId: string;
+  securityGroupIds: string[];
+}
+
+export interface NodeAgentDeps {
+  settings: NodeAgentSettings;
+  ec2: Ec2Network;
+  clock: Clock;
+  logger: Logger;
+  checkpointer: Checkpointer;
+  pods?: NodePods;
+  vms?: VmDirectory;
+  /** Custom networking: the ENIConfig for this node. */
+  podEniNetwork?: (identity: InstanceIdentity) => Promise<PodEniNetwork>;
+  /** Pod and namespace annotations -> placement; default: every pod uses the node's default pool. */
+  placementFor?: (req: AddRequest, pods: NodePods | undefined) => PlacementResolution;
+  ipamEvents?: IpamEvents;
+  leakEvents?: LeakEvents;
+  onAction?: (action: PlanAction['type'], outcome: 'ok' | 'failed') => void;
+}
+
+export interface NodeAgentView {
+  identity: InstanceIdentity;
+  instanceLimits: InstanceLimits;
+  limits: PlanLimits;
+  datastore: Datastore;
+  subnets: SubnetInfo[];
+  planInput: PlanInput;
+  waiting: number;
+  oldestWaitMs: number;
+  inFlight: { units: number; enis: number };
+  blocker: string | undefined;
+  ready: boolean;
+  /** Each ENI's own primary address, as EC2 last reported it. */
+  primaryIps: ReadonlyMap<string, string>;
+}
+
+/**
+ * One node's eni-ipam: start-up (who am I -> limits -> checkpoint -> EC2 -> spool -> pods ->
+ * subnets -> serve), then event-driven: the pool driver plans when demand, releases or expiries
+ * wake it; EC2 is resynced periodically; leaks are reaped after their grace period.
+ */
+export class NodeAgent {
+  private state: Started | undefined;
+  private readonly stop = new AbortController();
+  private readonly loops: Promise<void>[] = [];
+
+  constructor(private readonly deps: NodeAgentDeps) {}
+
+  /** The CNI endpoint's backend. Valid after start(). */
+  get backend(): NodeIpam {
+    return this.started().ipam;
+  }
+
+  async start(): Promise<void> {
+    const { deps } = this;
+    const { settings, ec2, logger, clock } = deps;
+    const identity = await ec2.identity();
+    const instanceLimits = await ec2.instanceLimits(identity.instanceType);
+    const mp = maxPods(instanceLimits, {
+      prefixDelegation: settings.warmTargets.prefixDelegation,
+      customNetworking: settings.customNetworking,
+      ...(settings.warmTargets.maxEni === undefined ? {} : { maxEni: settings.warmTargets.maxEni }),
+    });
+    const limits: PlanLimits = {
+      maxEnis: mp.enis,
+      ipv4PerEni: instanceLimits.ipv4PerEni,
+      maxPods: mp.maxPods,
+      prefixes: settings.warmTargets.prefixDelegation,
+      ...(settings.customNetworking ? { primaryEniExcluded: true } : {}),
+    };
+    logger.info({ identity, limits }, 'node identified');
+
+    const datastore = await this.restore();
+    const attached = await ec2.listAttachedEnis(identity.instanceId);
+    const first = syncWithEc2(datastore, attached, { busy: new Set(), logger });
+    const primaryIps = new Map(attached.map((eni) => [eni.eniId, eni.primaryIp]));
+    logger.info({ ...first, lost: first.lost.length }, 'reconciled with EC2');
+
+    const podEniNetwork = settings.customNetworking && deps.podEniNetwork ? await deps.podEniNetwork(identity) : undefined;
+    const subnets = new EniSubnets({
+      // An ENIConfig without security groups means the primary ENI's, as in the AWS VPC CNI.
+      securityGroupIds:
+        podEniNetwork && podEniNetwork.securityGroupIds.length > 0
+          ? podEniNetwork.securityGroupIds
+          : (settings.podEniSecurityGroups ?? identity.securityGroupIds),
+      pools: settings.pools,
+      fullWindowMs: settings.subnetFullSkipMs,
+    });
+
+    let driver: PoolDriver | undefined;
+    const persist = (): Promise<void> => deps.checkpointer.save({ datastore: snapshotDatastore(datastore) });
+    const ipam = new NodeIpam({
+      datastore,
+      clock,
+      logger,
+      limits,
+      cooldownMs: settings.ipCooldownMs,
+      addWaitMs: settings.addWaitMs,
+      persist,
+      wakePool: () => driver?.wake(),
+      blocker: () => driver?.currentBlocker(),
+      placementFor: (req) => (deps.placementFor ? deps.placementFor(req, deps.pods) : { kind: 'ok', placement: {} }),
+      keepOnDel: (a) => {
+        const vms = deps.vms;
+        if (a.owner?.kind !== 'VirtualMachine' || !vms?.enabled()) return false;
+        // Unsure whether the VM still exists: keep; the reaper frees it once the VM is known gone.
+        return !vms.synced() || vms.exists(a.owner);
+      },
+      ...(deps.ipamEvents ? { events: deps.ipamEvents } : {}),
+    });
+    driver = new PoolDriver({
+      datastore,
+      ec2,
+      clock,
+      logger,
+      instanceId: identity.instanceId,
+      limits,
+      targets: settings.warmTargets,
+      subnets,
+      waiting: () => ipam.waitingPlacements(),
+      onEniAttached: (eni) => this.state?.primaryIps.set(eni.eniId, eni.primaryIp),
+      afterChange: () => {
+        ipam.afterChange();
+        persist().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'checkpoint write failed'));
+      },
+      ...(deps.onAction ? { onAction: deps.onAction } : {}),
+    });
+    const reaper = new LeakReaper({
+      datastore,
+      clock,
+      logger,
+      graceMs: settings.podGoneGraceMs,
+      pods: deps.pods,
+      vms: deps.vms,
+      release: (assignments, cause) => this.releaseLeaked(assignments, cause),
+      ...(deps.leakEvents ? { events: deps.leakEvents } : {}),
+    });
+    this.state = {
+      identity,
+      instanceLimits,
+      limits,
+      datastore,
+      subnets,
+      subnetInfos: [],
+      ipam,
+      driver,
+      reaper,
+      persist,
+      ready: false,
+      podEniNetwork,
+      primaryIps,
+    };
+
+    await this.applySpool();
+    if (deps.pods) deps.pods.start(this.stop.signal);
+    await this.refreshSubnets(true);
+    await persist();
+
+    ipam.markReady();
+    this.state.ready = true;
+    this.loops.push(
+      driver.run(this.stop.signal),
+      this.every(settings.ec2ResyncMs, () => this.resync()),
+      this.every(LEAK_SCAN_INTERVAL_MS, async () => {
+        await reaper.scan();
+      }),
+    );
+    if (settings.leakedEniCleanup) {
+      this.loops.push(
+        this.every(LEAKED_ENI_SCAN_INTERVAL_MS, async () => {
+          const deleted = await reapLeakedEnis(ec2, identity.instanceId, settings.leakedEniGraceMs, logger, deps.leakEvents);
+          if (deleted > 0) driver.resetLimits();
+        }),
+      );
+    }
+    driver.wake();
+    logger.info({ maxPods: limits.maxPods, enis: datastore.enis().length }, 'eni-ipam is serving');
+  }
+
+  /** Applies the DELs the CNI plugin recorded while it could not reach the agent. */
+  async applySpool(): Promise<void> {
+    const { settings, logger, leakEvents } = this.deps;
+    if (settings.spoolPath === undefined) return;
+    const report = await applyReleaseSpool({ path: settings.spoolPath, backend: this.started().ipam, logger });
+    if (report.applied > 0) leakEvents?.released('del_while_down', report.applied);
+    if (report.applied + report.kept + report.unreadable > 0) logger.info(report, 'applied releases recorded while the agent was unreachable');
+  }
+
+  /** Stops planning and timers, fails waiting ADDs, lets EC2 work finish, flushes the checkpoint. */
+  async close(): Promise<void> {
+    this.stop.abort();
+    const state = this.state;
+    state?.ipam.close();
+    await Promise.allSettled(this.loops);
+    if (state) await state.driver.idle();
+    await this.deps.pods?.close();
+    await this.deps.checkpointer.close();
+  }
+
+  /** Everything introspection, metrics and the simulator's checks read. */
+  view(): NodeAgentView {
+    const s = this.started();
+    return {
+      identity: s.identity,
+      instanceLimits: s.instanceLimits,
+      limits: s.limits,
+      datastore: s.datastore,
+      subnets: s.subnetInfos,
+      planInput: s.driver.defaultPlanInput(),
+      waiting: s.ipam.waitingCount(),
+      oldestWaitMs: s.ipam.oldestWaitMs(),
+      inFlight: s.driver.inFlight(),
+      blocker: s.driver.currentBlocker(),
+      ready: s.ready,
+      primaryIps: s.primaryIps,
+    };
+  }
+
+  /** Ready: first reconcile done, and the warm target met or being met (not blocked). */
+  isReady(): boolean {
+    const s = this.state;
+    if (!s?.ready) return false;
+    const decision = plan(s.driver.defaultPlanInput());
+    return !decision.poolTooLow || s.driver.inFlight().units > 0 || s.driver.currentBlocker() === undefined;
+  }
+
+  /** Waits until the pool driver has no EC2 work under way (tests and the simulator). */
+  async settled(): Promise<void> {
+    await this.started().driver.idle();
+  }
+
+  /** Runs one EC2 resync now. */
+  async resync(): Promise<void> {
+    const s = this.started();
+    const attached = await this.deps.ec2.listAttachedEnis(s.identity.instanceId);
+    const report = syncWithEc2(s.datastore, attached, { busy: s.driver.busyEnis(), logger: this.deps.logger });
+    s.primaryIps = new Map(attached.map((eni) => [eni.eniId, eni.primaryIp]));
+    if (report.enisRemoved.length > 0) s.driver.resetLimits();
+    await this.refreshSubnets(false);
+    s.ipam.afterChange();
+    await s.persist();
+    s.driver.wake();
+  }
+
+  private async releaseLeaked(assignments: readonly Assignment[], cause: LeakCause): Promise<void> {
+    const s = this.started();
+    const now = this.deps.clock.now();
+    for (const a of assignments) s.datastore.release(a.key, now, this.deps.settings.ipCooldownMs);
+    this.deps.logger.info({ count: assignments.length, cause }, 'released leaked addresses');
+    await s.persist();
+    s.ipam.afterChange();
+    s.driver.wake();
+  }
+
+  private async refreshSubnets(refresh: boolean): Promise<void> {
+    const s = this.started();
+    const { ec2, settings } = this.deps;
+    let defaults: SubnetInfo[];
+    if (s.podEniNetwork) defaults = await ec2.describeSubnets([s.podEniNetwork.subnetId]);
+    else if (settings.subnetDiscovery) {
+      defaults = await ec2.discoverSubnets(
+        {
+          vpcId: s.identity.vpcId,
+          availabilityZone: s.identity.availabilityZone,
+          nodeSubnetId: s.identity.subnetId,
+          ...(settings.clusterName === undefined ? {} : { clusterName: settings.clusterName }),
+        },
+        { refresh },
+      );
+    } else defaults = await ec2.describeSubnets([s.identity.subnetId]);
+    const named = settings.pools.length > 0 ? await ec2.describeSubnets([...new Set(settings.pools.map((p) => p.subnetId))]) : [];
+    s.subnets.update(defaults, named);
+    s.subnetInfos = [...defaults, ...named.filter((n) => !defaults.some((d) => d.subnetId === n.subnetId))];
+  }
+
+  private async restore(): Promise<Datastore> {
+    const { checkpointer, logger } = this.deps;
+    const read = await checkpointer.load();
+    switch (read.kind) {
+      case 'missing':
+        return new Datastore();
+      case 'corrupt':
+        logger.warn({ movedTo: read.movedTo, reason: read.reason }, 'checkpoint unreadable; rebuilding from EC2 and the pods');
+        return new Datastore();
+      case 'loaded': {
+        const data = read.data as { datastore?: unknown } | null;
+        try {
+          return restoreDatastore(data?.datastore);
+        } catch (err) {
+          logger.warn({ err: (err as Error).message }, 'checkpoint content rejected; rebuilding from EC2 and the pods');
+          return new Datastore();
+        }
+      }
+    }
+  }
+
+  /** Runs `work` every `intervalMs` until stopped; a failing run is logged and the next one still comes. */
+  private async every(intervalMs: number, work: () => Promise<void>): Promise<void> {
+    const signal = this.stop.signal;
+    while (!signal.aborted) {
+      try {
+        await this.deps.clock.sleep(intervalMs, signal);
+      } catch (err) {
+        if (isAbortError(err)) return;
+        throw err;
+      }
+      try {
+        await work();
+      } catch (err) {
+        this.deps.logger.warn({ err: (err as Error).message }, 'periodic task failed');
+      }
+    }
+  }
+
+  private started(): Started {
+    if (!this.state) throw new Error('the node agent has not started');
+    return this.state;
+  }
+}
+
+interface Started {
+  identity: InstanceIdentity;
+  instanceLimits: InstanceLimits;
+  limits: PlanLimits;
+  datastore: Datastore;
+  subnets: EniSubnets;
+  subnetInfos: SubnetInfo[];
+  ipam: NodeIpam;
+  driver: PoolDriver;
+  reaper: LeakReaper;
+  persist: () => Promise<void>;
+  ready: boolean;
+  podEniNetwork: PodEniNetwork | undefined;
+  primaryIps: Map<string, string>;
+}

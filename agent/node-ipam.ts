@@ -1,0 +1,313 @@
+import type { Datastore } from '../ipam/datastore.js';
+import type { AssignRequest, AssignResult, Assignment, OwnerRef } from '../ipam/datastore-types.js';
+import type { PlanLimits } from '../ipam/plan-types.js';
+import type { Clock, Timer } from '../time/clock.js';
+import { AddWaitQueue } from './add-wait-queue.js';
+import {
+  CniCode,
+  type AddOutcome,
+  type AddRequest,
+  type AttachmentKey,
+  type CheckOutcome,
+  type CheckRequest,
+  type CniBackend,
+  type CniFailure,
+  type DelOutcome,
+  type DelRequest,
+  type GcOutcome,
+  type IpamResult,
+  type StatusOutcome,
+} from './cni-backend.js';
+import type { Logger } from './logger.js';
+import type { Placement } from './placement.js';
+
+type Assigned = Extract<AssignResult, { type: 'assigned' }>;
+
+export type PlacementResolution =
+  | { kind: 'ok'; placement: Placement; owner?: OwnerRef }
+  | { kind: 'error'; message: string };
+
+/** What the CNI endpoint reports for metrics; every method optional in spirit, all cheap. */
+export interface IpamEvents {
+  add(outcome: 'ok' | 'waited' | 'failed', waitedMs: number): void;
+  del(outcome: 'ok' | 'not-found'): void;
+  noFreeAddress(): void;
+}
+
+export interface NodeIpamDeps {
+  datastore: Datastore;
+  clock: Clock;
+  logger: Logger;
+  limits: PlanLimits;
+  cooldownMs: number;
+  addWaitMs: number;
+  /** Makes the datastore's current state durable; resolves when it is. */
+  persist: () => Promise<void>;
+  /** Wakes the pool driver (demand appeared, or addresses were released). */
+  wakePool: () => void;
+  /** Why the pool could not grow, for the message of an ADD that timed out. */
+  blocker: () => string | undefined;
+  placementFor: (req: AddRequest) => PlacementResolution;
+  /**
+   * True when a DEL must keep the address: its owner (a KubeVirt VM) still exists and only its pod
+   * went away (the VM stopped or migrated). The leak reaper frees it when the VM is deleted.
+   */
+  keepOnDel?: (assignment: Assignment) => boolean;
+  events?: IpamEvents;
+}
+
+/** Plugin-specific CNI codes (100 and up are ours). */
+export const CNI_CODE_PLACEMENT = 110;
+export const CNI_CODE_KEY_CONFLICT = 111;
+export const CNI_CODE_NOT_READY = CniCode.tryAgainLater;
+
+/**
+ * The agent side of every CNI call. An ADD takes a free address at once when there is one; when
+ * there is none it waits, in arrival order and bounded, while the pool driver brings addresses,
+ * instead of failing and sending kubelet into back-off. Every answer that hands out or takes back
+ * an address is given only once the checkpoint holding it is durable.
+ */
+export class NodeIpam implements CniBackend {
+  private readonly waiters: AddWaitQueue<AssignRequest, Assigned>;
+  private cooldownTimer: Timer | undefined;
+  private cooldownTimerAt: number | undefined;
+  private ready = false;
+
+  constructor(private readonly deps: NodeIpamDeps) {
+    this.waiters = new AddWaitQueue(deps.clock);
+  }
+
+  /** Opens the endpoint for ADDs once the first reconcile is done. */
+  markReady(): void {
+    this.ready = true;
+    this.afterChange();
+  }
+
+  waitingPlacements(): Placement[] {
+    return this.waiters.waiting().map((req) => ({
+      ...(req.constraints?.subnetId === undefined ? {} : { subnetId: req.constraints.subnetId }),
+      ...(req.constraints?.pool === undefined ? {} : { pool: req.constraints.pool }),
+    }));
+  }
+
+  waitingCount(): number {
+    return this.waiters.length;
+  }
+
+  oldestWaitMs(): number {
+    return this.waiters.oldestWaitMs();
+  }
+
+  /** The datastore changed: serve waiters, schedule the next cooldown expiry, persist. */
+  afterChange(): void {
+    const now = this.deps.clock.now();
+    const served = this.waiters.serve((request) => {
+      const result = this.deps.datastore.assign(request, now);
+      return result.type === 'assigned' ? result : undefined;
+    });
+    if (served > 0) this.deps.logger.debug({ served }, 'served waiting ADDs');
+    this.scheduleCooldownExpiry();
+  }
+
+  async add(req: AddRequest, signal: AbortSignal): Promise<AddOutcome> {
+    const { datastore, clock, limits } = this.deps;
+    if (!this.ready) return failure(CNI_CODE_NOT_READY, 'eni-ipam is starting: its first reconcile with EC2 is not done');
+    const key = { containerId: req.containerId, ifName: req.ifname };
+    const existing = datastore.assignmentOf(key);
+    if (existing) return this.answer(this.resultOfAssignment(existing), 0, 'ok');
+
+    const resolution = this.deps.placementFor(req);
+    if (resolution.kind === 'error') return failure(CNI_CODE_PLACEMENT, resolution.message);
+    const assigned = datastore.totals().assigned;
+    if (assigned >= limits.maxPods) {
+      return failure(
+        CniCode.tryAgainLater,
+        `node is at its max pods: ${assigned} of ${limits.maxPods} addresses are assigned`,
+        'the scheduler placed more pods than the instance type can address; check kubelet --max-pods',
+      );
+    }
+    const owned = resolution.owner === undefined ? undefined : this.heldByOwner(resolution.owner);
+    if (owned) {
+      // The VM's next pod takes over the address the VM kept: same VM, same address.
+      const moved = datastore.transfer(owned.key, key, podOf(req), clock.now());
+      if (moved.type === 'assigned') return this.answer(moved, 0, 'ok');
+    }
+    const request: AssignRequest = {
+      key,
+      pod: podOf(req),
+      ...(resolution.owner === undefined ? {} : { owner: resolution.owner }),
+      constraints: {
+        ...(resolution.placement.subnetId === undefined ? {} : { subnetId: resolution.placement.subnetId }),
+        ...(resolution.placement.pool === undefined ? {} : { pool: resolution.placement.pool }),
+        ...(limits.primaryEniExcluded === true ? { excludePrimaryEni: true } : {}),
+      },
+    };
+    // Waiters that came first are served first: a new ADD never overtakes them.
+    const first = this.waiters.length === 0 ? datastore.assign(request, clock.now()) : undefined;
+    if (first?.type === 'assigned') return this.answer(first, 0, 'ok');
+    if (first?.type === 'key-conflict') {
+      return failure(
+        CNI_CODE_KEY_CONFLICT,
+        `container ${req.containerId} interface ${req.ifname} already holds ${first.address} for pod ${first.heldBy.namespace}/${first.heldBy.name}`,
+      );
+    }
+    this.deps.events?.noFreeAddress();
+    const waiting = this.waiters.wait(request, this.deps.addWaitMs, signal);
+    this.deps.wakePool();
+    const outcome = await waiting;
+    switch (outcome.kind) {
+      case 'served':
+        return this.answer(outcome.result, outcome.waitedMs, 'waited');
+      case 'timeout': {
+        this.deps.events?.add('failed', outcome.waitedMs);
+        const why = this.deps.blocker() ?? 'addresses are still on their way from EC2';
+        return failure(CniCode.tryAgainLater, `no free address within ${Math.round(outcome.waitedMs / 1000)} s: ${why}`);
+      }
+      case 'aborted':
+        this.deps.events?.add('failed', outcome.waitedMs);
+        return failure(CniCode.tryAgainLater, 'the ADD was cancelled before an address was free');
+    }
+  }
+
+  async del(req: DelRequest): Promise<DelOutcome> {
+    const { datastore, clock } = this.deps;
+    const key = { containerId: req.containerId, ifName: req.ifname };
+    const held = datastore.assignmentOf(key);
+    // A spooled release predates any ADD made after it: that later assignment is not its to free.
+    if (!held || (req.spooledAt !== undefined && held.assignedAt > req.spooledAt)) {
+      this.deps.events?.del('not-found');
+      return { kind: 'ok' };
+    }
+    if (this.deps.keepOnDel?.(held) === true) {
+      this.deps.logger.info({ address: held.address, owner: held.owner }, 'DEL keeps the address for its owner');
+      this.deps.events?.del('ok');
+      return { kind: 'ok' };
+    }
+    datastore.release(key, clock.now(), this.deps.cooldownMs);
+    this.deps.events?.del('ok');
+    await this.deps.persist();
+    this.afterChange();
+    this.deps.wakePool();
+    return { kind: 'ok' };
+  }
+
+  check(req: CheckRequest): Promise<CheckOutcome> {
+    const held = this.deps.datastore.assignmentOf({ containerId: req.containerId, ifName: req.ifname });
+    if (!held) {
+      return Promise.resolve(failure(CniCode.unknownContainer, `container ${req.containerId} interface ${req.ifname} holds no address`));
+    }
+    const expected = req.addresses.map((cidr) => cidr.split('/')[0]);
+    if (expected.length > 0 && !expected.includes(held.address)) {
+      return Promise.resolve(
+        failure(CniCode.invalidNetworkConfig, `container holds ${held.address}, not ${req.addresses.join(', ')}`),
+      );
+    }
+    return Promise.resolve({ kind: 'ok' });
+  }
+
+  async gc(validAttachments: readonly AttachmentKey[]): Promise<GcOutcome> {
+    const { datastore, clock, logger } = this.deps;
+    const valid = new Set(validAttachments.map((a) => `${a.containerId}\u0000${a.ifname}`));
+    let released = 0;
+    for (const assignment of datastore.assignments()) {
+      if (valid.has(`${assignment.key.containerId}\u0000${assignment.key.ifName}`)) continue;
+      datastore.release(assignment.key, clock.now(), this.deps.cooldownMs);
+      logger.info({ address: assignment.address, containerId: assignment.key.containerId }, 'CNI GC released an address');
+      released++;
+    }
+    if (released > 0) {
+      await this.deps.persist();
+      this.afterChange();
+      this.deps.wakePool();
+    }
+    return { kind: 'ok', released };
+  }
+
+  status(): Promise<StatusOutcome> {
+    if (!this.ready) return Promise.resolve(failure(CniCode.notAvailable, 'eni-ipam is starting'));
+    const { assigned } = this.deps.datastore.totals();
+    if (assigned >= this.deps.limits.maxPods) {
+      return Promise.resolve(
+        failure(CniCode.notAvailable, `node is at its max pods: ${assigned} of ${this.deps.limits.maxPods} addresses assigned`),
+      );
+    }
+    return Promise.resolve({ kind: 'ok' });
+  }
+
+  /** Answers every waiting ADD (shutdown): they fail with "try again later" and keep nothing. */
+  close(): void {
+    this.waiters.drain();
+    this.cooldownTimer?.cancel();
+  }
+
+  private async answer(result: Assigned, waitedMs: number, kind: 'ok' | 'waited'): Promise<AddOutcome> {
+    await this.deps.persist();
+    this.deps.events?.add(kind, waitedMs);
+    // Taking an address may drop the pool below its warm target.
+    this.deps.wakePool();
+    return { kind: 'ok', result: toIpamResult(result) };
+  }
+
+  private resultOfAssignment(assignment: Assignment): Assigned {
+    const eni = this.deps.datastore.eni(assignment.eniId);
+    const cidr = eni?.subnetCidr ?? `${assignment.address}/32`;
+    const prefixLength = Number(cidr.split('/')[1] ?? 32);
+    return {
+      type: 'assigned',
+      address: assignment.address,
+      eniId: assignment.eniId,
+      subnetId: assignment.subnetId,
+      subnetCidr: cidr,
+      prefixLength,
+      gateway: subnetGateway(cidr),
+      existing: true,
+    };
+  }
+
+  private heldByOwner(owner: OwnerRef): Assignment | undefined {
+    return this.deps.datastore
+      .assignments()
+      .find(
+        (a) =>
+          a.owner !== undefined &&
+          a.owner.kind === owner.kind &&
+          (owner.uid !== '' && a.owner.uid !== '' ? a.owner.uid === owner.uid : a.owner.namespace === owner.namespace && a.owner.name === owner.name),
+      );
+  }
+
+  private scheduleCooldownExpiry(): void {
+    const next = this.deps.datastore.nextCooldownExpiry();
+    if (next === undefined || next === this.cooldownTimerAt) return;
+    this.cooldownTimer?.cancel();
+    this.cooldownTimerAt = next;
+    this.cooldownTimer = this.deps.clock.setTimer(Math.max(0, next - this.deps.clock.now()), () => {
+      this.cooldownTimerAt = undefined;
+      const expired = this.deps.datastore.expireCooldowns(this.deps.clock.now());
+      if (expired.length > 0) this.deps.wakePool();
+      this.afterChange();
+    });
+  }
+}
+
+function podOf(req: AddRequest): { uid: string; namespace: string; name: string } {
+  return { uid: req.pod.uid ?? '', namespace: req.pod.namespace ?? '', name: req.pod.name ?? '' };
+}
+
+function toIpamResult(result: Assigned): IpamResult {
+  return {
+    ips: [{ address: `${result.address}/${result.prefixLength}`, gateway: result.gateway }],
+    routes: [{ dst: '0.0.0.0/0' }],
+  };
+}
+
+/** The VPC router is the subnet's first address plus one (AWS reserves .0 to .3 for itself). */
+function subnetGateway(cidr: string): string {
+  const [base] = cidr.split('/');
+  const parts = (base ?? '0.0.0.0').split('.').map(Number);
+  const value = ((parts[0] ?? 0) * 2 ** 24 + (parts[1] ?? 0) * 2 ** 16 + (parts[2] ?? 0) * 2 ** 8 + (parts[3] ?? 0) + 1) >>> 0;
+  return [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join('.');
+}
+
+function failure(cniCode: number, message: string, details?: string): CniFailure {
+  return { kind: 'failure', cniCode, message, ...(details === undefined ? {} : { details }) };
+}
