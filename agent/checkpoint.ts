@@ -1,0 +1,285 @@
+/**
+ * Durable agent state. The content is opaque JSON (the datastore snapshot); this file only makes
+ * it durable, atomically and cheaply:
+ * - atomic: write a temp file in the same directory, fsync it, rename it over the checkpoint,
+ *   fsync the directory, so a crash leaves either the old or the new checkpoint, never a torn one;
+ * - batched: saves within a short window, and saves that arrive while a write is under way, share
+ *   one write, and each save resolves only once a write containing its state is durable. An ADD can
+ *   so be answered only after its assignment is durable without one fsync per pod in a burst.
+ * A checkpoint that cannot be read or parsed is moved aside for inspection, and the agent rebuilds
+ * its state from EC2, the pod watch and the release spool.
+ */
+import { constants as fsConstants } from 'node:fs';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Clock, Timer } from '../time/clock.js';
+import { CHECKPOINT_BATCH_WINDOW_MS } from './intervals.js';
+
+export type CheckpointRead =
+  | { kind: 'missing' }
+  | { kind: 'loaded'; data: unknown; savedAt: number }
+  /** The checkpoint was unreadable or malformed; it now lives at `movedTo`. */
+  | { kind: 'corrupt'; movedTo: string; reason: string };
+
+export interface Checkpointer {
+  /** The last durable state. */
+  load(): Promise<CheckpointRead>;
+  /**
+   * Resolves once a write containing `state`, or a later state, is durable; rejects when that
+   * write failed. `state` must be JSON-serialisable and not mutated afterwards (pass a snapshot).
+   */
+  save(state: unknown): Promise<void>;
+  /** Writes what is pending now, without waiting for the batching window. */
+  flush(): Promise<void>;
+  /** Flushes, then refuses further saves. */
+  close(): Promise<void>;
+}
+
+export class CheckpointClosedError extends Error {
+  override readonly name = 'CheckpointClosedError';
+  readonly code = 'ERR_CHECKPOINT_CLOSED';
+}
+
+const FORMAT = 'eni-ipam-checkpoint';
+const VERSION = 1;
+
+interface Envelope {
+  format: typeof FORMAT;
+  version: typeof VERSION;
+  savedAt: string;
+  data: unknown;
+}
+
+function isEnvelope(value: unknown): value is Envelope {
+  if (value === null || typeof value !== 'object') return false;
+  const v = value as Record<string, unknown>;
+  return v.format === FORMAT && v.version === VERSION && typeof v.savedAt === 'string' && 'data' in v;
+}
+
+/** The file operations the checkpoint needs; tests wrap them to observe order and inject failures. */
+export interface CheckpointFiles {
+  /** Rejects with code ENOENT when the file does not exist. */
+  read(path: string): Promise<string>;
+  /** Creates or truncates `path`, writes `text` and fsyncs the file before resolving. */
+  writeSynced(path: string, text: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  /** fsyncs a directory, making a rename in it durable. */
+  syncDir(dir: string): Promise<void>;
+  mkdirs(dir: string): Promise<void>;
+  /** Removes `path`; a missing file is not an error. */
+  remove(path: string): Promise<void>;
+}
+
+export const nodeCheckpointFiles: CheckpointFiles = {
+  read: (path) => readFile(path, 'utf8'),
+  async writeSynced(path, text) {
+    const handle = await open(path, 'w', 0o600);
+    try {
+      await handle.writeFile(text, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  },
+  rename: (from, to) => rename(from, to),
+  async syncDir(dir) {
+    const handle = await open(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  },
+  mkdirs: async (dir) => {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  },
+  remove: async (path) => {
+    await unlink(path).catch((err: unknown) => {
+      if (errorCode(err) !== 'ENOENT') throw err;
+    });
+  },
+};
+
+function errorCode(err: unknown): string | undefined {
+  return err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+interface Batch {
+  state: unknown;
+  waiters: Waiter[];
+}
+
+export interface FileCheckpointerOptions {
+  path: string;
+  clock: Clock;
+  files?: CheckpointFiles;
+  batchWindowMs?: number;
+}
+
+export class FileCheckpointer implements Checkpointer {
+  private readonly path: string;
+  private readonly tempPath: string;
+  private readonly clock: Clock;
+  private readonly files: CheckpointFiles;
+  private readonly windowMs: number;
+  private pending: Batch | undefined;
+  private timer: Timer | undefined;
+  private writing: Promise<void> | undefined;
+  private dirReady = false;
+  private closed = false;
+
+  constructor(options: FileCheckpointerOptions) {
+    this.path = options.path;
+    // Same directory: rename is atomic only within one filesystem.
+    this.tempPath = join(dirname(options.path), `.${basename(options.path)}.tmp`);
+    this.clock = options.clock;
+    this.files = options.files ?? nodeCheckpointFiles;
+    this.windowMs = options.batchWindowMs ?? CHECKPOINT_BATCH_WINDOW_MS;
+  }
+
+  async load(): Promise<CheckpointRead> {
+    // A temp file is what a crash in the middle of a write leaves; the checkpoint itself is intact.
+    await this.files.remove(this.tempPath);
+    let text: string;
+    try {
+      text = await this.files.read(this.path);
+    } catch (err) {
+      if (errorCode(err) === 'ENOENT') return { kind: 'missing' };
+      return this.setAside(`unreadable: ${describe(err)}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      return this.setAside(`not JSON: ${describe(err)}`);
+    }
+    if (!isEnvelope(parsed)) return this.setAside(`not an ${FORMAT} version ${VERSION} file`);
+    const savedAt = Date.parse(parsed.savedAt);
+    if (Number.isNaN(savedAt))
+      return this.setAside(`savedAt ${JSON.stringify(parsed.savedAt)} is not a time`);
+    return { kind: 'loaded', data: parsed.data, savedAt };
+  }
+
+  save(state: unknown): Promise<void> {
+    if (this.closed) return Promise.reject(new CheckpointClosedError('checkpoint is closed'));
+    return new Promise<void>((resolve, reject) => {
+      if (this.pending) this.pending.state = state;
+      else this.pending = { state, waiters: [] };
+      this.pending.waiters.push({ resolve, reject });
+      // While a write is under way the next one starts when it ends: the batch grows meanwhile.
+      if (!this.writing && !this.timer) {
+        this.timer = this.clock.setTimer(this.windowMs, () => {
+          this.timer = undefined;
+          this.startWrite();
+        });
+      }
+    });
+  }
+
+  async flush(): Promise<void> {
+    this.timer?.cancel();
+    this.timer = undefined;
+    while (this.pending || this.writing) {
+      this.startWrite();
+      await this.writing?.catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+  }
+
+  private startWrite(): void {
+    if (this.writing || !this.pending) return;
+    const batch = this.pending;
+    this.pending = undefined;
+    this.writing = this.write(batch.state).then(
+      () => {
+        for (const w of batch.waiters) w.resolve();
+      },
+      (err: unknown) => {
+        for (const w of batch.waiters) w.reject(err);
+      },
+    );
+    void this.writing.finally(() => {
+      this.writing = undefined;
+      this.startWrite();
+    });
+  }
+
+  private async write(state: unknown): Promise<void> {
+    const envelope: Envelope = {
+      format: FORMAT,
+      version: VERSION,
+      savedAt: new Date(this.clock.now()).toISOString(),
+      data: state,
+    };
+    const text = JSON.stringify(envelope);
+    const dir = dirname(this.path);
+    if (!this.dirReady) {
+      await this.files.mkdirs(dir);
+      this.dirReady = true;
+    }
+    await this.files.writeSynced(this.tempPath, text);
+    await this.files.rename(this.tempPath, this.path);
+    await this.files.syncDir(dir);
+  }
+
+  /** Keeps the bad file for inspection under a name that says when it was found. */
+  private async setAside(reason: string): Promise<CheckpointRead> {
+    const stamp = new Date(this.clock.now()).toISOString().replace(/:/g, '-');
+    const movedTo = `${this.path}.corrupt-${stamp}`;
+    await this.files.rename(this.path, movedTo);
+    await this.files.syncDir(dirname(this.path));
+    return { kind: 'corrupt', movedTo, reason };
+  }
+}
+
+/** For tests: the same contract in memory, with a JSON round trip so tests see what a file would hold. */
+export class MemoryCheckpointer implements Checkpointer {
+  private stored: { text: string; savedAt: number } | undefined;
+  private closed = false;
+  /** Number of saves made durable, for tests that check how often the agent saves. */
+  saves = 0;
+
+  constructor(private readonly clock: Clock) {}
+
+  load(): Promise<CheckpointRead> {
+    if (!this.stored) return Promise.resolve({ kind: 'missing' });
+    return Promise.resolve({
+      kind: 'loaded',
+      data: JSON.parse(this.stored.text) as unknown,
+      savedAt: this.stored.savedAt,
+    });
+  }
+
+  save(state: unknown): Promise<void> {
+    if (this.closed) return Promise.reject(new CheckpointClosedError('checkpoint is closed'));
+    try {
+      this.stored = { text: JSON.stringify(state), savedAt: this.clock.now() };
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    this.saves++;
+    return Promise.resolve();
+  }
+
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Every interval, TTL and grace period of the agent, each with the reason for its value.
+ * Values an operator may change are defaults for a variable in agent/config-table.ts; the rest are
+ * fixed here so that no timing hides as a literal in the code that uses it.
+ */
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+
+// ---- Defaults of configurable timings (see docs/configuration.md) ----
+
+/** IP_COOLDOWN_PERIOD: the AWS VPC CNI's default; lets conntrack and peers forget a released address. */
+export const DEFAULT_IP_COOLDOWN_SECONDS = 30;
+
+/**
+ * ENI_IPAM_ADD_WAIT_SECONDS: how long a CNI ADD waits for an address on its way. An ENI create +
+ * attach + assign takes 5-15 s when EC2 is healthy; kubelet retries a failed sandbox anyway, so
+ * beyond 20 s a clear "try again later" is worth more than a longer wait.
+ */
+export const DEFAULT_ADD_WAIT_SECONDS = 20;
+
+/**
+ * ENI_IPAM_EC2_RESYNC_SECONDS: periodic comparison with what EC2 shows. Events drive the loop; the
+ * resync only catches changes made behind our back (console, other tools), so a minute is enough
+ * and costs one filtered Describe per node per minute.
+ */
+export const DEFAULT_EC2_RESYNC_SECONDS = 60;
+
+/**
+ * ENI_IPAM_POD_GONE_GRACE_SECONDS: an address whose pod is absent from the pod watch is released
+ * only after this long, so a pod the watch has not shown yet (created just now) keeps its address.
+ */
+export const DEFAULT_POD_GONE_GRACE_SECONDS = 60;
+
+/**
+ * ENI_IPAM_LEAKED_ENI_GRACE_SECONDS: an ENI of ours left `available` is deleted only after this
+ * long, because a create+attach in flight on this or a restarting agent passes through `available`.
+ */
+export const DEFAULT_LEAKED_ENI_GRACE_SECONDS = 5 * 60;
+
+/**
+ * ENI_IPAM_SUBNET_FULL_SKIP_SECONDS: a subnet that answered InsufficientFreeAddressesInSubnet is
+ * skipped for this long; addresses in a busy subnet come back at the pace of other nodes' cooldowns.
+ */
+export const DEFAULT_SUBNET_FULL_SKIP_SECONDS = 180;
+
+// ---- Fixed timings ----
+
+/**
+ * Checkpoint batching window: saves within it share one write and one fsync. A few milliseconds
+ * is far below an ADD's latency budget and gathers a burst of 200 ADDs into a handful of writes.
+ */
+export const CHECKPOINT_BATCH_WINDOW_MS = 5;
+
+/**
+ * The API server ends each watch after this many seconds and ListWatch resumes from its
+ * resourceVersion; a healthy but quiet watch therefore shows life at least this often.
+ */
+export const WATCH_SERVER_TIMEOUT_SECONDS = 5 * 60;
+
+/**
+ * No event, bookmark, reconnect or list for this long means the watch stalled silently (a half-dead
+ * TCP connection shows no error): restart it. Twice the server timeout so a healthy quiet watch,
+ * which reconnects at least every WATCH_SERVER_TIMEOUT_SECONDS, is never taken for a stalled one.
+ */
+export const WATCH_STALL_MS = 2 * WATCH_SERVER_TIMEOUT_SECONDS * SECOND;
+
+/** First delay before restarting a watch that stopped with an error. */
+export const WATCH_RESTART_BACKOFF_BASE_MS = 1 * SECOND;
+
+/**
+ * Back-off cap: an API server that is down for long is retried twice a minute per node, which
+ * a cluster of thousands of nodes can afford when it comes back.
+ */
+export const WATCH_RESTART_BACKOFF_MAX_MS = 30 * SECOND;
+
+/**
+ * How often the agent asks again whether the KubeVirt API exists when it did not: installing
+ * KubeVirt on a running cluster must not need an agent restart, and the group list is cheap.
+ */
+export const VM_API_DISCOVERY_INTERVAL_MS = 10 * MINUTE;
+
+/**
+ * After an EC2 action fails, planning is retried after this delay, doubling per consecutive failure
+ * up to the cap. Immediate replanning after a throttle would spend the account's bucket faster.
+ */
+export const RETRY_AFTER_FAILURE_MIN_MS = 1 * SECOND;
+export const RETRY_AFTER_FAILURE_MAX_MS = 30 * SECOND;
+
+/**
+ * How often assignments are compared with the pods (and VMs) that exist. In-memory work only; a
+ * short period means a leaked address is freed within the grace period plus this.
+ */
+export const LEAK_SCAN_INTERVAL_MS = 5 * SECOND;
+
+/** How often EC2 is asked for ENIs this project created that are attached to nothing. */
+export const LEAKED_ENI_SCAN_INTERVAL_MS = 5 * MINUTE;

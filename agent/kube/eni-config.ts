@@ -1,0 +1,108 @@
+/**
+ * Custom networking: which subnet and security groups this node's pod ENIs use, from an ENIConfig
+ * (crd.k8s.amazonaws.com/v1alpha1, cluster-scoped, the AWS VPC CNI's CRD, so existing objects keep
+ * working). The ENIConfig is named by a node label (ENI_CONFIG_LABEL_DEF); a node without that
+ * label uses the ENIConfig named after its availability zone, the usual one-per-AZ layout.
+ */
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { z } from 'zod';
+
+export const ENICONFIG_GROUP = 'crd.k8s.amazonaws.com';
+export const ENICONFIG_VERSION = 'v1alpha1';
+
+/** Well-known zone label, then its deprecated predecessor still set by old kubelets. */
+const ZONE_LABELS = ['topology.kubernetes.io/zone', 'failure-domain.beta.kubernetes.io/zone'];
+
+export interface NodeFacts {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly availabilityZone: string | undefined;
+}
+
+export interface EniConfigSpec {
+  readonly name: string;
+  readonly subnet: string;
+  /** Empty: the primary ENI's groups, as in the AWS VPC CNI. */
+  readonly securityGroups: readonly string[];
+}
+
+export interface EniConfigSource {
+  node(name: string): Promise<NodeFacts>;
+  /** undefined when no ENIConfig has that name. */
+  eniConfig(name: string): Promise<EniConfigSpec | undefined>;
+}
+
+/** The ENIConfig an object names is malformed; names the object and what is wrong. */
+export class InvalidEniConfigError extends Error {
+  override readonly name = 'InvalidEniConfigError';
+  readonly code = 'ERR_INVALID_ENICONFIG';
+
+  constructor(
+    readonly eniConfig: string,
+    readonly problem: string,
+  ) {
+    super(`ENIConfig ${eniConfig} is invalid: ${problem}`);
+  }
+}
+
+/** Which ENIConfig a node uses: the label's value, else its AZ; undefined when it has neither. */
+export function eniConfigNameFor(node: NodeFacts, labelKey: string): string | undefined {
+  const fromLabel = node.labels[labelKey];
+  if (fromLabel !== undefined && fromLabel !== '') return fromLabel;
+  return node.availabilityZone;
+}
+
+const specSchema = z.object({
+  spec: z.object({
+    subnet: z.string().regex(/^subnet-[0-9a-f]+$/, 'spec.subnet is not a subnet id'),
+    securityGroups: z.array(z.string().regex(/^sg-[0-9a-f]+$/, 'not a security group id')).optional(),
+  }),
+});
+
+export function parseEniConfig(name: string, obj: unknown): EniConfigSpec {
+  const parsed = specSchema.safeParse(obj);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new InvalidEniConfigError(name, first ? `${first.path.join('.')}: ${first.message}` : 'malformed');
+  }
+  return { name, subnet: parsed.data.spec.subnet, securityGroups: parsed.data.spec.securityGroups ?? [] };
+}
+
+function statusCode(err: unknown): number | undefined {
+  return err !== null && typeof err === 'object' && 'code' in err && typeof err.code === 'number'
+    ? err.code
+    : undefined;
+}
+
+export class KubeEniConfigSource implements EniConfigSource {
+  private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
+
+  constructor(kubeConfig: KubeConfig) {
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  }
+
+  async node(name: string): Promise<NodeFacts> {
+    const node = await this.core.readNode({ name });
+    const labels = { ...(node.metadata?.labels ?? {}) };
+    const zone = ZONE_LABELS.map((l) => labels[l]).find((z) => z !== undefined && z !== '');
+    return { name, labels, availabilityZone: zone };
+  }
+
+  async eniConfig(name: string): Promise<EniConfigSpec | undefined> {
+    let obj: unknown;
+    try {
+      obj = await this.custom.getClusterCustomObject({
+        group: ENICONFIG_GROUP,
+        version: ENICONFIG_VERSION,
+        plural: 'eniconfigs',
+        name,
+      });
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw err;
+    }
+    return parseEniConfig(name, obj);
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Builds the agent's Kubernetes-facing parts from its configuration, so that the one place that
+ * wires the agent does not need to know client-node.
+ */
+import type { Clock } from '../../time/clock.js';
+import type { AgentConfig } from '../config.js';
+import { KubeEniConfigSource, type EniConfigSource } from './eni-config.js';
+import { loadKubeConfig } from './kubeconfig.js';
+import { PodWatch, type NodePods } from './pod-watch.js';
+import type { RestartReason, WatchLog } from './resilient-list-watch.js';
+import { VirtualMachineWatch, type ClusterVirtualMachines } from './vm-watch.js';
+
+export interface KubeSources {
+  readonly pods: NodePods;
+  readonly virtualMachines: ClusterVirtualMachines;
+  readonly eniConfigs: EniConfigSource;
+}
+
+export interface KubeSourcesOptions {
+  config: Pick<AgentConfig, 'kubeconfig' | 'nodeName'>;
+  clock: Clock;
+  log: WatchLog;
+  /** For the metric of watch restarts by watch and reason. */
+  onWatchRestart?: (watch: 'pods' | 'virtualmachines', reason: RestartReason) => void;
+}
+
+/** Constructs only: no request is made until start(signal) on the watches. */
+export function createKubeSources(options: KubeSourcesOptions): KubeSources {
+  const kubeConfig = loadKubeConfig(options.config.kubeconfig);
+  const { clock, log, onWatchRestart } = options;
+  return {
+    pods: new PodWatch({
+      kubeConfig,
+      nodeName: options.config.nodeName,
+      clock,
+      log,
+      ...(onWatchRestart
+        ? {
+            onRestart: (reason: RestartReason) => {
+              onWatchRestart('pods', reason);
+            },
+          }
+        : {}),
+    }),
+    virtualMachines: new VirtualMachineWatch({
+      kubeConfig,
+      clock,
+      log,
+      ...(onWatchRestart
+        ? {
+            onRestart: (reason: RestartReason) => {
+              onWatchRestart('virtualmachines', reason);
+            },
+          }
+        : {}),
+    }),
+    eniConfigs: new KubeEniConfigSource(kubeConfig),
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * The pods of this node, as the agent needs them to find addresses whose pod is gone (deleted
+ * while the agent was down, or a DEL that never came). The list and the watch both carry
+ * `spec.nodeName=<node>`: makeInformer lost field selectors in client-node 1.x, and without the
+ * selector every agent would receive every pod of the cluster.
+ */
+import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { Clock } from '../../time/clock.js';
+import {
+  ResilientListWatch,
+  type RestartReason,
+  type WatchHealth,
+  type WatchLog,
+} from './resilient-list-watch.js';
+
+export interface OwnerRef {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly controller: boolean;
+}
+
+export interface PodRef {
+  readonly uid: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** Pending, Running, Succeeded, Failed, Unknown; "" when the API server has not set it yet. */
+  readonly phase: string;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly ownerReferences: readonly OwnerRef[];
+  /** Host-network pods never hold an address of ours. */
+  readonly hostNetwork: boolean;
+}
+
+/** What the agent sees of the node's pods; no client-node type crosses this line. */
+export interface NodePods {
+  start(signal: AbortSignal): void;
+  close(): Promise<void>;
+  list(): PodRef[];
+  /** Called after any change of list() or synced(); returns an unsubscribe function. */
+  onChange(listener: () => void): () => void;
+  /**
+   * True when list() is current. False before the first list, and from a watch failure until the
+   * relist after it: while false, do not conclude that a pod is gone.
+   */
+  synced(): boolean;
+  /** Resolves once synced() is true (or the watch is closed). */
+  waitUntilSynced(): Promise<void>;
+  /** For introspection: last sign of life and restarts by reason. */
+  health(): WatchHealth;
+}
+
+export function toPodRef(pod: V1Pod): PodRef | undefined {
+  const meta = pod.metadata;
+  // A pod always has these; an object without them cannot be matched to an address anyway.
+  if (!meta?.uid || !meta.name || !meta.namespace) return undefined;
+  return {
+    uid: meta.uid,
+    namespace: meta.namespace,
+    name: meta.name,
+    phase: pod.status?.phase ?? '',
+    annotations: { ...(meta.annotations ?? {}) },
+    labels: { ...(meta.labels ?? {}) },
+    ownerReferences: (meta.ownerReferences ?? []).map((o) => ({
+      apiVersion: o.apiVersion,
+      kind: o.kind,
+      name: o.name,
+      uid: o.uid,
+      controller: o.controller ?? false,
+    })),
+    hostNetwork: pod.spec?.hostNetwork ?? false,
+  };
+}
+
+export interface PodWatchOptions {
+  kubeConfig: KubeConfig;
+  nodeName: string;
+  clock: Clock;
+  log: WatchLog;
+  random?: () => number;
+  stallMs?: number;
+  onRestart?: (reason: RestartReason) => void;
+}
+
+export class PodWatch implements NodePods {
+  private readonly watch: ResilientListWatch<V1Pod>;
+
+  constructor(options: PodWatchOptions) {
+    const fieldSelector = `spec.nodeName=${options.nodeName}`;
+    const core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.watch = new ResilientListWatch<V1Pod>({
+      name: 'pods',
+      kubeConfig: options.kubeConfig,
+      path: '/api/v1/pods',
+      // resourceVersion "0": served from the API server's watch cache rather than a quorum read
+      // from etcd, which matters when thousands of agents restart together (kubelet does the same);
+      // the watch that follows starts from the list's version, so nothing is missed.
+      list: () => core.listPodForAllNamespaces({ fieldSelector, resourceVersion: '0' }),
+      fieldSelector,
+      clock: options.clock,
+      log: options.log,
+      ...(options.random ? { random: options.random } : {}),
+      ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}),
+      ...(options.onRestart ? { onRestart: options.onRestart } : {}),
+    });
+  }
+
+  start(signal: AbortSignal): void {
+    this.watch.start(signal);
+  }
+
+  close(): Promise<void> {
+    return this.watch.close();
+  }
+
+  list(): PodRef[] {
+    const pods: PodRef[] = [];
+    for (const pod of this.watch.items()) {
+      const ref = toPodRef(pod);
+      if (ref) pods.push(ref);
+    }
+    return pods;
+  }
+
+  onChange(listener: () => void): () => void {
+    return this.watch.onChange(listener);
+  }
+
+  synced(): boolean {
+    return this.watch.synced();
+  }
+
+  waitUntilSynced(): Promise<void> {
+    return this.watch.waitUntilSynced();
+  }
+
+  health(): WatchHealth {
+    return this.watch.health();
+  }
+}

@@ -1,0 +1,254 @@
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  CheckpointClosedError,
+  FileCheckpointer,
+  MemoryCheckpointer,
+  nodeCheckpointFiles,
+  type CheckpointFiles,
+} from '../../agent/checkpoint.js';
+import { CHECKPOINT_BATCH_WINDOW_MS } from '../../agent/intervals.js';
+import { ManualClock, settle } from '../../time/manual-clock.js';
+
+interface Recorder {
+  files: CheckpointFiles;
+  ops: string[];
+  writes: string[];
+  /** When set, writeSynced waits for it before writing. */
+  gate: Promise<void> | undefined;
+  /** Writes that have reached writeSynced (held at the gate or not). */
+  writesStarted: number;
+  failNextWrite: Error | undefined;
+}
+
+function recorder(): Recorder {
+  const r: Recorder = {
+    ops: [],
+    writes: [],
+    gate: undefined,
+    writesStarted: 0,
+    failNextWrite: undefined,
+    files: {
+      read: (p) => nodeCheckpointFiles.read(p),
+      async writeSynced(p, text) {
+        r.writesStarted++;
+        if (r.gate) await r.gate;
+        const fail = r.failNextWrite;
+        r.failNextWrite = undefined;
+        if (fail) throw fail;
+        r.ops.push(`write+fsync ${p.split('/').pop() ?? ''}`);
+        r.writes.push(text);
+        await nodeCheckpointFiles.writeSynced(p, text);
+      },
+      async rename(from, to) {
+        r.ops.push(`rename ${from.split('/').pop() ?? ''} -> ${to.split('/').pop() ?? ''}`);
+        await nodeCheckpointFiles.rename(from, to);
+      },
+      async syncDir(dir) {
+        r.ops.push('fsync dir');
+        await nodeCheckpointFiles.syncDir(dir);
+      },
+      mkdirs: (dir) => nodeCheckpointFiles.mkdirs(dir),
+      remove: (p) => nodeCheckpointFiles.remove(p),
+    },
+  };
+  return r;
+}
+
+function track(promise: Promise<void>): { state: 'pending' | 'resolved' | 'rejected'; error?: unknown } {
+  const t: { state: 'pending' | 'resolved' | 'rejected'; error?: unknown } = { state: 'pending' };
+  promise.then(
+    () => (t.state = 'resolved'),
+    (err: unknown) => {
+      t.state = 'rejected';
+      t.error = err;
+    },
+  );
+  return t;
+}
+
+/** Lets real file I/O finish; the ManualClock only moves when the test says so. */
+async function untilSettled(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(check()).toBe(true);
+}
+
+let dir: string;
+let path: string;
+let clock: ManualClock;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'eni-ipam-checkpoint-'));
+  path = join(dir, 'state', 'checkpoint.json');
+  clock = new ManualClock();
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('FileCheckpointer', () => {
+  it('reports a missing checkpoint', async () => {
+    const cp = new FileCheckpointer({ path, clock });
+    expect(await cp.load()).toEqual({ kind: 'missing' });
+  });
+
+  it('writes atomically: temp file fsynced, renamed over, directory fsynced', async () => {
+    const r = recorder();
+    const cp = new FileCheckpointer({ path, clock, files: r.files });
+    const saved = track(cp.save({ assignments: [{ ip: '10.0.0.5', pod: 'a' }] }));
+    await clock.advance(CHECKPOINT_BATCH_WINDOW_MS);
+    await untilSettled(() => saved.state === 'resolved');
+    expect(r.ops).toEqual([
+      'write+fsync .checkpoint.json.tmp',
+      'rename .checkpoint.json.tmp -> checkpoint.json',
+      'fsync dir',
+    ]);
+    expect(await readdir(join(dir, 'state'))).toEqual(['checkpoint.json']);
+
+    const again = new FileCheckpointer({ path, clock });
+    expect(await again.load()).toEqual({
+      kind: 'loaded',
+      data: { assignments: [{ ip: '10.0.0.5', pod: 'a' }] },
+      savedAt: clock.now(),
+    });
+  });
+
+  it('coalesces a burst of saves into one write and resolves each only once it is durable', async () => {
+    const r = recorder();
+    const cp = new FileCheckpointer({ path, clock, files: r.files });
+    const saves = Array.from({ length: 200 }, (_, i) => track(cp.save({ pods: i + 1 })));
+    await settle();
+    expect(saves.every((s) => s.state === 'pending')).toBe(true);
+    expect(r.writes).toHaveLength(0);
+
+    await clock.advance(CHECKPOINT_BATCH_WINDOW_MS);
+    await untilSettled(() => saves.every((s) => s.state === 'resolved'));
+    expect(r.writes).toHaveLength(1);
+    expect(JSON.parse(r.writes[0]!)).toMatchObject({ data: { pods: 200 } });
+  });
+
+  it('a save made during a write waits for the next write, which carries its state', async () => {
+    const r = recorder();
+    const cp = new FileCheckpointer({ path, clock, files: r.files });
+    let openFirst!: () => void;
+    let openSecond!: () => void;
+    r.gate = new Promise<void>((resolve) => (openFirst = resolve));
+    const first = track(cp.save({ n: 1 }));
+    await clock.advance(CHECKPOINT_BATCH_WINDOW_MS);
+    await untilSettled(() => r.writesStarted === 1);
+    // The first write is now held at its gate; these two saves arrive during it.
+    const second = track(cp.save({ n: 2 }));
+    const third = track(cp.save({ n: 3 }));
+    r.gate = new Promise<void>((resolve) => (openSecond = resolve));
+    openFirst();
+    await untilSettled(() => first.state === 'resolved');
+    // The first write did not contain their state: they must still wait.
+    await settle();
+    expect([second.state, third.state]).toEqual(['pending', 'pending']);
+    openSecond();
+    await untilSettled(() => second.state === 'resolved' && third.state === 'resolved');
+    expect(r.writes.map((w) => (JSON.parse(w) as { data: unknown }).data)).toEqual([{ n: 1 }, { n: 3 }]);
+  });
+
+  it('rejects the saves of a failed write and succeeds on the next one', async () => {
+    const r = recorder();
+    const cp = new FileCheckpointer({ path, clock, files: r.files });
+    r.failNextWrite = Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    const failed = [track(cp.save({ n: 1 })), track(cp.save({ n: 2 }))];
+    await clock.advance(CHECKPOINT_BATCH_WINDOW_MS);
+    await untilSettled(() => failed.every((s) => s.state === 'rejected'));
+    expect(failed[0]!.error).toMatchObject({ code: 'ENOSPC' });
+
+    const ok = track(cp.save({ n: 3 }));
+    await clock.advance(CHECKPOINT_BATCH_WINDOW_MS);
+    await untilSettled(() => ok.state === 'resolved');
+    expect(await new FileCheckpointer({ path, clock }).load()).toMatchObject({
+      kind: 'loaded',
+      data: { n: 3 },
+    });
+  });
+
+  it('rejects a state that is not JSON-serialisable', async () => {
+    const cp = new FileCheckpointer({ path, clock });
+    const bad = track(cp.save({ big: 1n }));
+    await clock.advance(CHECKPOINT_BATCH_WINDOW_MS);
+    await untilSettled(() => bad.state === 'rejected');
+    expect(bad.error).toBeInstanceOf(TypeError);
+  });
+
+  it('flush writes at once and close refuses later saves', async () => {
+    const r = recorder();
+    const cp = new FileCheckpointer({ path, clock, files: r.files });
+    const saved = track(cp.save({ n: 1 }));
+    await cp.close();
+    expect(saved.state).toBe('resolved');
+    expect(r.writes).toHaveLength(1);
+    await expect(cp.save({ n: 2 })).rejects.toBeInstanceOf(CheckpointClosedError);
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it.each([
+    ['broken JSON', '{"format":"eni-ipam-checkpoint","vers'],
+    ['JSON of another shape', '{"enis":[]}'],
+    [
+      'a future version',
+      '{"format":"eni-ipam-checkpoint","version":2,"savedAt":"2026-01-01T00:00:00Z","data":{}}',
+    ],
+    ['a bad time', '{"format":"eni-ipam-checkpoint","version":1,"savedAt":"yesterday","data":{}}'],
+    ['an empty file', ''],
+  ])('sets aside %s for inspection and reports it as corrupt', async (_what, content) => {
+    await mkdir(join(dir, 'state'));
+    await writeFile(path, content);
+    clock = new ManualClock(Date.UTC(2026, 2, 3, 4, 5, 6, 7));
+    const cp = new FileCheckpointer({ path, clock });
+    const read = await cp.load();
+    expect(read).toMatchObject({ kind: 'corrupt', movedTo: `${path}.corrupt-2026-03-03T04-05-06.007Z` });
+    if (read.kind !== 'corrupt') throw new Error('unreachable');
+    expect(read.reason.length).toBeGreaterThan(0);
+    expect(await readFile(read.movedTo, 'utf8')).toBe(content);
+    expect(await cp.load()).toEqual({ kind: 'missing' });
+
+    const saved = track(cp.save({ rebuilt: true }));
+    await clock.advance(CHECKPOINT_BATCH_WINDOW_MS);
+    await untilSettled(() => saved.state === 'resolved');
+    expect(await cp.load()).toMatchObject({ kind: 'loaded', data: { rebuilt: true } });
+  });
+
+  it('sets aside a checkpoint that cannot be read', async () => {
+    await mkdir(path, { recursive: true });
+    const cp = new FileCheckpointer({ path, clock });
+    const read = await cp.load();
+    expect(read).toMatchObject({ kind: 'corrupt', reason: expect.stringContaining('unreadable') as unknown });
+  });
+
+  it('removes a temp file left by a crash during a write, keeping the checkpoint', async () => {
+    const cp = new FileCheckpointer({ path, clock });
+    const saved = track(cp.save({ n: 1 }));
+    await clock.advance(CHECKPOINT_BATCH_WINDOW_MS);
+    await untilSettled(() => saved.state === 'resolved');
+    await writeFile(join(dir, 'state', '.checkpoint.json.tmp'), '{"half');
+    expect(await new FileCheckpointer({ path, clock }).load()).toMatchObject({
+      kind: 'loaded',
+      data: { n: 1 },
+    });
+    expect(await readdir(join(dir, 'state'))).toEqual(['checkpoint.json']);
+  });
+});
+
+describe('MemoryCheckpointer', () => {
+  it('keeps a copy of the last state, as a file would', async () => {
+    const cp = new MemoryCheckpointer(clock);
+    expect(await cp.load()).toEqual({ kind: 'missing' });
+    const state = { pods: ['a'] };
+    await cp.save(state);
+    state.pods.push('b');
+    expect(await cp.load()).toEqual({ kind: 'loaded', data: { pods: ['a'] }, savedAt: clock.now() });
+    expect(cp.saves).toBe(1);
+    await expect(cp.save({ n: 1n })).rejects.toBeInstanceOf(TypeError);
+    await cp.close();
+    await expect(cp.save({})).rejects.toBeInstanceOf(CheckpointClosedError);
+  });
+});

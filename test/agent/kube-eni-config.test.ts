@@ -1,0 +1,134 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  eniConfigNameFor,
+  InvalidEniConfigError,
+  KubeEniConfigSource,
+  type NodeFacts,
+} from '../../agent/kube/eni-config.js';
+import { kubeConfigForServer } from '../../agent/kube/kubeconfig.js';
+import { FakeApiServer } from './kube-fake-api-server.js';
+
+const ENICONFIGS = '/apis/crd.k8s.amazonaws.com/v1alpha1/eniconfigs';
+
+let server: FakeApiServer;
+let source: KubeEniConfigSource;
+
+beforeEach(async () => {
+  server = new FakeApiServer();
+  await server.start();
+  source = new KubeEniConfigSource(kubeConfigForServer(server.url));
+});
+
+afterEach(async () => {
+  await server.stop();
+});
+
+function node(name: string, labels: Record<string, string>): void {
+  server.setObject(`/api/v1/nodes/${name}`, { apiVersion: 'v1', kind: 'Node', metadata: { name, labels } });
+}
+
+function eniConfig(name: string, spec: Record<string, unknown>): void {
+  server.setObject(`${ENICONFIGS}/${name}`, {
+    apiVersion: 'crd.k8s.amazonaws.com/v1alpha1',
+    kind: 'ENIConfig',
+    metadata: { name },
+    spec,
+  });
+}
+
+describe('KubeEniConfigSource', () => {
+  it("reads the node's labels and availability zone", async () => {
+    node('n1', { 'topology.kubernetes.io/zone': 'us-east-1a', 'k8s.amazonaws.com/eniConfig': 'pods-a' });
+    expect(await source.node('n1')).toEqual({
+      name: 'n1',
+      labels: { 'topology.kubernetes.io/zone': 'us-east-1a', 'k8s.amazonaws.com/eniConfig': 'pods-a' },
+      availabilityZone: 'us-east-1a',
+    });
+  });
+
+  it('falls back to the deprecated zone label', async () => {
+    node('old', { 'failure-domain.beta.kubernetes.io/zone': 'us-east-1b' });
+    expect((await source.node('old')).availabilityZone).toBe('us-east-1b');
+  });
+
+  it('rejects for a node that does not exist', async () => {
+    await expect(source.node('ghost')).rejects.toMatchObject({ code: 404 });
+  });
+
+  it('reads an ENIConfig: subnet and security groups', async () => {
+    eniConfig('us-east-1a', {
+      subnet: 'subnet-0123456789abcdef0',
+      securityGroups: ['sg-01234567', 'sg-89abcdef'],
+    });
+    expect(await source.eniConfig('us-east-1a')).toEqual({
+      name: 'us-east-1a',
+      subnet: 'subnet-0123456789abcdef0',
+      securityGroups: ['sg-01234567', 'sg-89abcdef'],
+    });
+    expect(server.requests.at(-1)!.path).toBe(`${ENICONFIGS}/us-east-1a`);
+  });
+
+  it('takes no security groups as none (the primary ENI keeps its own)', async () => {
+    eniConfig('bare', { subnet: 'subnet-01234567' });
+    expect(await source.eniConfig('bare')).toEqual({
+      name: 'bare',
+      subnet: 'subnet-01234567',
+      securityGroups: [],
+    });
+  });
+
+  it('answers undefined for an ENIConfig that does not exist', async () => {
+    expect(await source.eniConfig('missing')).toBeUndefined();
+  });
+
+  it('names a malformed ENIConfig and what is wrong', async () => {
+    eniConfig('broken', { subnet: 'sg-01234567' });
+    const err: unknown = await source.eniConfig('broken').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidEniConfigError);
+    expect((err as Error).message).toContain('broken');
+    expect((err as Error).message).toContain('spec.subnet');
+  });
+
+  it('passes API server errors on', async () => {
+    server.fault(`${ENICONFIGS}/x`, false, { kind: 'status', status: 500 });
+    await expect(source.eniConfig('x')).rejects.toMatchObject({ code: 500 });
+  });
+});
+
+describe('eniConfigNameFor', () => {
+  const facts = (labels: Record<string, string>, zone?: string): NodeFacts => ({
+    name: 'n',
+    labels,
+    availabilityZone: zone,
+  });
+
+  it.each([
+    [
+      'the label value when the node has the label',
+      facts({ 'k8s.amazonaws.com/eniConfig': 'pods-a' }, 'us-east-1a'),
+      'k8s.amazonaws.com/eniConfig',
+      'pods-a',
+    ],
+    [
+      'the AZ when the node lacks the label',
+      facts({}, 'us-east-1a'),
+      'k8s.amazonaws.com/eniConfig',
+      'us-east-1a',
+    ],
+    [
+      'the AZ when the label is empty',
+      facts({ 'k8s.amazonaws.com/eniConfig': '' }, 'us-east-1c'),
+      'k8s.amazonaws.com/eniConfig',
+      'us-east-1c',
+    ],
+    [
+      'a custom label key',
+      facts({ 'example.com/eni': 'blue', 'k8s.amazonaws.com/eniConfig': 'red' }, 'z'),
+      'example.com/eni',
+      'blue',
+    ],
+    ['nothing without label and AZ', facts({}), 'k8s.amazonaws.com/eniConfig', undefined],
+  ])('is %s', (_what, node, label, expected) => {
+    expect(eniConfigNameFor(node, label)).toBe(expected);
+  });
+});
