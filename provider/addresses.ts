@@ -1,0 +1,63 @@
+import type { NetworkInterface } from '@aws-sdk/client-ec2';
+import { isEc2Error } from './aws-errors.js';
+import { eniAddresses } from './ec2-shapes.js';
+import { awaitEni, describeEni, type VisibilityDeps } from './visibility.js';
+
+/** Secondary IPs and /28 prefixes on an attached ENI; each call returns once Describe shows it. */
+export class EniAddresses {
+  constructor(private readonly deps: VisibilityDeps) {}
+
+  async assignIps(eniId: string, count: number): Promise<string[]> {
+    if (count <= 0) return [];
+    const params = { NetworkInterfaceId: eniId, SecondaryPrivateIpAddressCount: count };
+    const out = await this.withSubnet(eniId, () => this.deps.client.assignPrivateIpAddresses(params));
+    const ips = (out.AssignedPrivateIpAddresses ?? []).flatMap((a) => (a.PrivateIpAddress === undefined ? [] : [a.PrivateIpAddress]));
+    await this.awaitAddresses(eniId, `assignment of ${ips.length} IPs to ${eniId}`, (seen) => ips.every((ip) => seen.has(ip)));
+    return ips;
+  }
+
+  async assignPrefixes(eniId: string, count: number): Promise<string[]> {
+    if (count <= 0) return [];
+    const params = { NetworkInterfaceId: eniId, Ipv4PrefixCount: count };
+    const out = await this.withSubnet(eniId, () => this.deps.client.assignPrivateIpAddresses(params));
+    const prefixes = (out.AssignedIpv4Prefixes ?? []).flatMap((p) => (p.Ipv4Prefix === undefined ? [] : [p.Ipv4Prefix]));
+    await this.awaitAddresses(eniId, `assignment of ${prefixes.length} prefixes to ${eniId}`, (seen) =>
+      prefixes.every((prefix) => seen.has(prefix)),
+    );
+    return prefixes;
+  }
+
+  async unassignIps(eniId: string, ips: readonly string[]): Promise<void> {
+    if (ips.length === 0) return;
+    await this.deps.client.unassignPrivateIpAddresses({ NetworkInterfaceId: eniId, PrivateIpAddresses: [...ips] });
+    await this.awaitAddresses(eniId, `release of ${ips.length} IPs from ${eniId}`, (seen) => ips.every((ip) => !seen.has(ip)));
+  }
+
+  async unassignPrefixes(eniId: string, prefixes: readonly string[]): Promise<void> {
+    if (prefixes.length === 0) return;
+    await this.deps.client.unassignPrivateIpAddresses({ NetworkInterfaceId: eniId, Ipv4Prefixes: [...prefixes] });
+    await this.awaitAddresses(eniId, `release of ${prefixes.length} prefixes from ${eniId}`, (seen) =>
+      prefixes.every((prefix) => !seen.has(prefix)),
+    );
+  }
+
+  private async awaitAddresses(eniId: string, what: string, done: (seen: Set<string>) => boolean): Promise<void> {
+    await awaitEni(this.deps, eniId, what, (eni) => eni !== undefined && done(addressSet(eni)));
+  }
+
+  /** A subnet-full answer names the ENI, not its subnet; the planner needs the subnet to skip it. */
+  private async withSubnet<T>(eniId: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isEc2Error(err) || err.kind !== 'subnet-full') throw err;
+      const eni = await describeEni(this.deps.client, eniId).catch(() => undefined);
+      throw eni?.SubnetId === undefined ? err : err.withSubnet(eni.SubnetId);
+    }
+  }
+}
+
+function addressSet(eni: NetworkInterface): Set<string> {
+  const { secondaryIps, prefixes } = eniAddresses(eni);
+  return new Set([...secondaryIps, ...prefixes]);
+}

@@ -1,0 +1,182 @@
+import type { NetworkInterface } from '@aws-sdk/client-ec2';
+import {
+  ATTACHMENT_NOT_FOUND,
+  Ec2Error,
+  INVALID_PARAMETER_VALUE,
+  isEc2Error,
+  NETWORK_INTERFACE_NOT_FOUND,
+} from './aws-errors.js';
+import type { AttachedEni, CreateEniRequest } from './ec2-network.js';
+import { required, toAttachedEni } from './ec2-shapes.js';
+import { eniTags } from './eni-tags.js';
+import type { SubnetCatalog } from './subnets.js';
+import { awaitEni, describeEni, type VisibilityDeps } from './visibility.js';
+
+/** DescribeNetworkInterfaces pages; the filtered, paginated call gets EC2's larger bucket. */
+const PAGE_SIZE = 1000;
+/**
+ * Device-index conflicts come from an attach racing ours (another ENI attached since we listed);
+ * a few next indexes settle it, more would hide a real problem.
+ */
+export const DEVICE_INDEX_ATTEMPTS = 4;
+
+export interface EniDeps extends VisibilityDeps {
+  subnets: SubnetCatalog;
+  clusterName: string | undefined;
+  extraTags: Readonly<Record<string, string>>;
+}
+
+/** The lifecycle of pod ENIs: list, create + attach (with compensation), detach + delete. */
+export class EniLifecycle {
+  constructor(private readonly deps: EniDeps) {}
+
+  async listAttached(instanceId: string): Promise<AttachedEni[]> {
+    const enis: NetworkInterface[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.deps.client.describeNetworkInterfaces({
+        Filters: [{ Name: 'attachment.instance-id', Values: [instanceId] }],
+        MaxResults: PAGE_SIZE,
+        ...(nextToken === undefined ? {} : { NextToken: nextToken }),
+      });
+      enis.push(...(page.NetworkInterfaces ?? []));
+      nextToken = page.NextToken;
+    } while (nextToken !== undefined && nextToken !== '');
+    const subnetIds = enis.map((eni) => required(eni.SubnetId, 'SubnetId', 'DescribeNetworkInterfaces'));
+    await this.deps.subnets.describe(subnetIds);
+    const attached = await Promise.all(enis.map(async (eni) => this.toAttached(eni)));
+    return attached.sort((a, b) => a.deviceIndex - b.deviceIndex);
+  }
+
+  async createAndAttach(request: CreateEniRequest): Promise<AttachedEni> {
+    if (request.secondaryIpCount > 0 && request.prefixCount > 0) {
+      throw new RangeError('an ENI is created with secondary IPs or prefixes, not both');
+    }
+    const eniId = await this.create(request);
+    let attachmentId: string | undefined;
+    try {
+      attachmentId = await this.attach(eniId, request.instanceId);
+      // Without DeleteOnTermination a terminated node would leave its ENIs (and their addresses) behind.
+      await this.deps.client.modifyNetworkInterfaceAttribute({
+        NetworkInterfaceId: eniId,
+        Attachment: { AttachmentId: attachmentId, DeleteOnTermination: true },
+      });
+      const eni = await awaitEni(this.deps, eniId, `attachment of ${eniId}`, (seen) => {
+        if (seen?.Attachment?.Status !== 'attached') return false;
+        const secondary = (seen.PrivateIpAddresses ?? []).filter((a) => a.Primary !== true).length;
+        return secondary >= request.secondaryIpCount && (seen.Ipv4Prefixes ?? []).length >= request.prefixCount;
+      });
+      return await this.toAttached(required(eni, 'NetworkInterface', 'DescribeNetworkInterfaces'));
+    } catch (err) {
+      // Compensation: an ENI we created and could not attach would hold its addresses forever.
+      // If this cleanup fails too, the ENI still carries our tags and leaked-ENI collection gets it.
+      await this.compensate(eniId, attachmentId).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Undoes a create. Unlike detachAndDelete it does not ask EC2 whether the ENI exists first: just
+   * after the create, EC2 may still answer NotFound, which here means "not yet", so the delete is
+   * retried through it.
+   */
+  private async compensate(eniId: string, attachmentId: string | undefined): Promise<void> {
+    if (attachmentId !== undefined) {
+      try {
+        await this.deps.client.detachNetworkInterface({ AttachmentId: attachmentId }, { finalCodes: [ATTACHMENT_NOT_FOUND] });
+      } catch (err) {
+        if (!isEc2Error(err, ATTACHMENT_NOT_FOUND)) throw err;
+      }
+      await awaitEni(this.deps, eniId, `detach of ${eniId}`, (e) => e === undefined || e.Status === 'available');
+    }
+    await this.deps.client.deleteNetworkInterface({ NetworkInterfaceId: eniId });
+  }
+
+  /** Detach (when attached), wait for `available`, delete; an ENI already gone is success. */
+  async detachAndDelete(eniId: string): Promise<void> {
+    const eni = await describeEni(this.deps.client, eniId);
+    if (!eni) return;
+    const attachment = eni.Attachment;
+    if (attachment?.DeviceIndex === 0) {
+      throw new Ec2Error(`${eniId} is the instance's primary ENI`, {
+        kind: 'permanent',
+        code: 'PrimaryEniProtected',
+        action: 'DetachNetworkInterface',
+        params: { NetworkInterfaceId: eniId },
+      });
+    }
+    if (attachment?.AttachmentId !== undefined && attachment.Status !== 'detached') {
+      try {
+        await this.deps.client.detachNetworkInterface(
+          { AttachmentId: attachment.AttachmentId },
+          { finalCodes: [ATTACHMENT_NOT_FOUND, NETWORK_INTERFACE_NOT_FOUND] },
+        );
+      } catch (err) {
+        // Already detached (or deleted) by someone else: carry on to the delete.
+        if (!isEc2Error(err, ATTACHMENT_NOT_FOUND) && !isEc2Error(err, NETWORK_INTERFACE_NOT_FOUND)) throw err;
+      }
+      // DeleteNetworkInterface refuses an ENI that is still detaching (InvalidNetworkInterface.InUse).
+      const seen = await awaitEni(this.deps, eniId, `detach of ${eniId}`, (e) => e === undefined || e.Status === 'available');
+      if (!seen) return;
+    }
+    try {
+      await this.deps.client.deleteNetworkInterface({ NetworkInterfaceId: eniId }, { finalCodes: [NETWORK_INTERFACE_NOT_FOUND] });
+    } catch (err) {
+      if (!isEc2Error(err, NETWORK_INTERFACE_NOT_FOUND)) throw err;
+    }
+  }
+
+  private async create(request: CreateEniRequest): Promise<string> {
+    const { client, clock, random } = this.deps;
+    try {
+      const out = await client.createNetworkInterface({
+        SubnetId: request.subnetId,
+        Groups: request.securityGroupIds,
+        ...(request.description === undefined ? {} : { Description: request.description }),
+        ...(request.secondaryIpCount > 0 ? { SecondaryPrivateIpAddressCount: request.secondaryIpCount } : {}),
+        ...(request.prefixCount > 0 ? { Ipv4PrefixCount: request.prefixCount } : {}),
+        TagSpecifications: [
+          {
+            ResourceType: 'network-interface',
+            Tags: eniTags(request.instanceId, clock.now(), this.deps.clusterName, { ...this.deps.extraTags, ...request.tags }),
+          },
+        ],
+        // Idempotency: a create retried after a lost answer returns the same ENI instead of a second one.
+        ClientToken: `eni-ipam-${clock.now().toString(36)}-${Math.floor(random() * 2 ** 48).toString(36)}`,
+      });
+      return required(out.NetworkInterface?.NetworkInterfaceId, 'NetworkInterface.NetworkInterfaceId', 'CreateNetworkInterface');
+    } catch (err) {
+      if (isEc2Error(err) && err.kind === 'subnet-full') throw err.withSubnet(request.subnetId);
+      throw err;
+    }
+  }
+
+  /** Attaches at the lowest free device index, moving to the next on a conflict. */
+  private async attach(eniId: string, instanceId: string): Promise<string> {
+    const used = new Set((await this.listAttached(instanceId)).map((eni) => eni.deviceIndex));
+    let lastError: unknown;
+    for (let attempt = 0; attempt < DEVICE_INDEX_ATTEMPTS; attempt++) {
+      let deviceIndex = 1;
+      while (used.has(deviceIndex)) deviceIndex++;
+      try {
+        const out = await this.deps.client.attachNetworkInterface({
+          NetworkInterfaceId: eniId,
+          InstanceId: instanceId,
+          DeviceIndex: deviceIndex,
+        });
+        return required(out.AttachmentId, 'AttachmentId', 'AttachNetworkInterface');
+      } catch (err) {
+        // EC2 answers an index already in use with InvalidParameterValue.
+        if (!isEc2Error(err, INVALID_PARAMETER_VALUE)) throw err;
+        used.add(deviceIndex);
+        lastError = err;
+      }
+    }
+    throw lastError;
+  }
+
+  private async toAttached(eni: NetworkInterface): Promise<AttachedEni> {
+    const subnetId = required(eni.SubnetId, 'SubnetId', 'DescribeNetworkInterfaces');
+    return toAttachedEni(eni, await this.deps.subnets.cidrOf(subnetId));
+  }
+}

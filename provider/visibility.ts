@@ -1,0 +1,67 @@
+import type { NetworkInterface } from '@aws-sdk/client-ec2';
+import type { Clock } from '../time/clock.js';
+import { Ec2Error, isEc2Error, NETWORK_INTERFACE_NOT_FOUND } from './aws-errors.js';
+import type { RandomSource } from './backoff.js';
+import type { Ec2Client } from './ec2-client.js';
+
+/** First re-check after a quarter second: EC2 usually shows a change within one or two seconds. */
+const POLL_FIRST_MS = 250;
+/** Later polls at most every 5 s, so a slow detach does not spend the Describe budget. */
+const POLL_CAP_MS = 5_000;
+/**
+ * A minute: detaching can take tens of seconds on a busy instance; past this the caller gets a
+ * not-yet-visible error and the next reconcile sees whatever EC2 shows by then.
+ */
+export const VISIBILITY_TIMEOUT_DEFAULT_MS = 60_000;
+
+export interface VisibilityDeps {
+  client: Ec2Client;
+  clock: Clock;
+  random: RandomSource;
+  timeoutMs: number;
+}
+
+/** One look at an ENI; undefined when EC2 says it does not exist. */
+export async function describeEni(client: Ec2Client, eniId: string): Promise<NetworkInterface | undefined> {
+  try {
+    const out = await client.describeNetworkInterfaces(
+      { NetworkInterfaceIds: [eniId] },
+      { finalCodes: [NETWORK_INTERFACE_NOT_FOUND] },
+    );
+    return out.NetworkInterfaces?.find((eni) => eni.NetworkInterfaceId === eniId);
+  } catch (err) {
+    if (isEc2Error(err, NETWORK_INTERFACE_NOT_FOUND)) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * EC2 is eventually consistent: a mutation that succeeded may not show in DescribeNetworkInterfaces
+ * for a while, and planning on a stale Describe double-assigns or re-creates. Polls the ENI with
+ * growing, jittered waits until `visible` holds, for at most `timeoutMs`.
+ */
+export async function awaitEni(
+  deps: VisibilityDeps,
+  eniId: string,
+  what: string,
+  visible: (eni: NetworkInterface | undefined) => boolean,
+): Promise<NetworkInterface | undefined> {
+  const deadline = deps.clock.now() + deps.timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    const eni = await describeEni(deps.client, eniId);
+    if (visible(eni)) return eni;
+    const remaining = deadline - deps.clock.now();
+    if (remaining <= 0) {
+      throw new Ec2Error(`${what} not visible after ${deps.timeoutMs} ms`, {
+        kind: 'not-yet-visible',
+        code: 'VisibilityTimeout',
+        action: 'DescribeNetworkInterfaces',
+        params: { NetworkInterfaceIds: [eniId] },
+      });
+    }
+    // Half fixed, half jitter: never a zero wait (that would only burn Describe tokens).
+    const ceiling = Math.min(POLL_CAP_MS, POLL_FIRST_MS * 2 ** attempt);
+    const wait = ceiling / 2 + deps.random() * (ceiling / 2);
+    await deps.clock.sleep(Math.min(remaining, Math.ceil(wait)));
+  }
+}

@@ -1,0 +1,178 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { systemClock } from '../../time/clock.js';
+import { ManualClock } from '../../time/manual-clock.js';
+import { chooseLimiter } from '../../provider/aws-ec2-network.js';
+import { BottleneckLimiter, refillSchedule } from '../../provider/bottleneck-limiter.js';
+import { ClockTokenBucketLimiter } from '../../provider/limiter.js';
+import { noopObserver, type LimiterSample } from '../../provider/observer.js';
+import { ACCOUNT_BUCKETS, effectiveBuckets, EC2_APIS, type TokenBucket } from '../../provider/rate-limits.js';
+import { sustainedRate, worstBucketExcess } from './limiter-rate.js';
+
+describe('ClockTokenBucketLimiter on simulated time', () => {
+  it('never exceeds the bucket and sustains exactly the refill rate', async () => {
+    const clock = new ManualClock();
+    const buckets = effectiveBuckets({ share: 1 }, false);
+    const bucket = buckets.AssignPrivateIpAddresses; // 100 / 5 per s
+    const limiter = new ClockTokenBucketLimiter(buckets, clock);
+    const starts: number[] = [];
+    const total = 300;
+    const done = Array.from({ length: total }, () =>
+      limiter.schedule('AssignPrivateIpAddresses', () => {
+        starts.push(clock.now());
+        return Promise.resolve();
+      }),
+    );
+    expect(await clock.runUntil(() => starts.length === total, 120_000)).toBe(true);
+    await Promise.all(done);
+
+    expect(starts.filter((t) => t === starts[0]).length).toBe(bucket.size);
+    expect(worstBucketExcess(starts, bucket)).toBeLessThanOrEqual(1e-6);
+    const rate = sustainedRate(starts, bucket);
+    expect(Math.abs(rate - bucket.refillPerSecond) / bucket.refillPerSecond).toBeLessThan(0.05);
+  });
+
+  it('keeps APIs on separate buckets', async () => {
+    const clock = new ManualClock();
+    const buckets = effectiveBuckets({ overrides: { AttachNetworkInterface: { size: 1, refillPerSecond: 1 } } }, false);
+    const limiter = new ClockTokenBucketLimiter(buckets, clock);
+    const ran: string[] = [];
+    void limiter.schedule('AttachNetworkInterface', () => Promise.resolve(ran.push('attach-1')));
+    void limiter.schedule('AttachNetworkInterface', () => Promise.resolve(ran.push('attach-2')));
+    void limiter.schedule('DescribeSubnets', () => Promise.resolve(ran.push('describe')));
+    await clock.advance(0);
+    expect(ran).toEqual(['attach-1', 'describe']);
+    expect(limiter.queued('AttachNetworkInterface')).toBe(1);
+    await clock.advance(999);
+    expect(ran).toHaveLength(2);
+    await clock.advance(1);
+    expect(ran).toEqual(['attach-1', 'describe', 'attach-2']);
+  });
+
+  it('drain() after RequestLimitExceeded removes the burst: the API runs at its refill rate', async () => {
+    const clock = new ManualClock();
+    const bucket: TokenBucket = { size: 10, refillPerSecond: 2 };
+    const limiter = new ClockTokenBucketLimiter(effectiveBuckets({ overrides: { DescribeSubnets: bucket } }, false), clock);
+    expect(limiter.tokens('DescribeSubnets')).toBe(10);
+    limiter.drain('DescribeSubnets');
+    expect(limiter.tokens('DescribeSubnets')).toBe(0);
+    const starts: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      void limiter.schedule('DescribeSubnets', () => Promise.resolve(starts.push(clock.now())));
+    }
+    const t0 = clock.now();
+    await clock.runUntil(() => starts.length === 4, 10_000);
+    expect(starts.map((t) => t - t0)).toEqual([500, 1000, 1500, 2000]);
+  });
+
+  it('reports queue length and tokens to the observer', async () => {
+    const clock = new ManualClock();
+    const samples: LimiterSample[] = [];
+    const limiter = new ClockTokenBucketLimiter(
+      effectiveBuckets({ overrides: { DeleteNetworkInterface: { size: 1, refillPerSecond: 1 } } }, false),
+      clock,
+      { onCall: () => undefined, onLimiter: (s) => samples.push(s) },
+    );
+    void limiter.schedule('DeleteNetworkInterface', () => Promise.resolve());
+    void limiter.schedule('DeleteNetworkInterface', () => Promise.resolve());
+    await clock.advance(0);
+    expect(samples.at(-1)).toEqual({ api: 'DeleteNetworkInterface', queued: 1, tokens: 0 });
+    await clock.advance(1000);
+    expect(samples.at(-1)).toEqual({ api: 'DeleteNetworkInterface', queued: 0, tokens: 0 });
+  });
+
+  it('rejects work after close and leaves no timer behind', async () => {
+    const clock = new ManualClock();
+    const limiter = new ClockTokenBucketLimiter(effectiveBuckets({ overrides: { DescribeVpcs: { size: 1, refillPerSecond: 1 } } }, false), clock);
+    void limiter.schedule('DescribeVpcs', () => Promise.resolve());
+    void limiter.schedule('DescribeVpcs', () => Promise.resolve()).catch(() => undefined);
+    await clock.advance(0);
+    await limiter.close();
+    expect(clock.pendingTimers()).toBe(0);
+    await expect(limiter.schedule('DescribeVpcs', () => Promise.resolve())).rejects.toThrow(/closed/);
+  });
+});
+
+describe('rate limits', () => {
+  it('scale every account bucket by the share, never below one token', () => {
+    const node = effectiveBuckets({}, false);
+    expect(node.AssignPrivateIpAddresses).toEqual({ size: 10, refillPerSecond: 0.5 });
+    expect(node.AttachNetworkInterface).toEqual({ size: 5, refillPerSecond: 0.5 });
+    expect(node.DescribeNetworkInterfaces).toEqual({ size: 10, refillPerSecond: 2 });
+    const cluster = effectiveBuckets({}, true);
+    expect(cluster.CreateNetworkInterface).toEqual({ size: 50, refillPerSecond: 2.5 });
+    const tiny = effectiveBuckets({ share: 0.001 }, false);
+    expect(tiny.AttachNetworkInterface.size).toBe(1);
+    expect(() => effectiveBuckets({ share: 0 }, false)).toThrow(/share/);
+    expect(() => effectiveBuckets({ share: 1.5 }, false)).toThrow(/share/);
+  });
+
+  it('apply per-family shares over the default, and absolute overrides over both', () => {
+    const buckets = effectiveBuckets(
+      { share: 0.2, familyShares: { attach: 0.5 }, overrides: { DescribeSubnets: { size: 7, refillPerSecond: 3 } } },
+      false,
+    );
+    expect(buckets.AttachNetworkInterface).toEqual({ size: 25, refillPerSecond: 2.5 });
+    expect(buckets.DetachNetworkInterface).toEqual({ size: 25, refillPerSecond: 2.5 });
+    expect(buckets.AssignPrivateIpAddresses).toEqual({ size: 20, refillPerSecond: 1 });
+    expect(buckets.DescribeSubnets).toEqual({ size: 7, refillPerSecond: 3 });
+    expect(() => effectiveBuckets({ familyShares: { mutate: 2 } }, false)).toThrow(/CreateNetworkInterface/);
+  });
+
+  it('have a bucket for every API the provider calls', () => {
+    for (const api of EC2_APIS) expect(ACCOUNT_BUCKETS[api].size).toBeGreaterThan(0);
+  });
+
+  it.each([
+    [{ size: 100, refillPerSecond: 20 }, { intervalMs: 250, amount: 5 }],
+    [{ size: 10, refillPerSecond: 2 }, { intervalMs: 500, amount: 1 }],
+    [{ size: 10, refillPerSecond: 0.5 }, { intervalMs: 2000, amount: 1 }],
+    [{ size: 50, refillPerSecond: 2.5 }, { intervalMs: 2000, amount: 5 }],
+    [{ size: 5, refillPerSecond: 4 }, { intervalMs: 250, amount: 1 }],
+  ])('bottleneck refill schedule for %o is %o', (bucket, expected) => {
+    expect(refillSchedule(bucket)).toEqual(expected);
+  });
+});
+
+describe('BottleneckLimiter (local) with fake timers', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('never exceeds the bucket and sustains the refill rate within 5 %', async () => {
+    vi.useFakeTimers({ now: Date.UTC(2026, 0, 1) });
+    const bucket: TokenBucket = { size: 10, refillPerSecond: 4 };
+    const limiter = new BottleneckLimiter({ buckets: effectiveBuckets({ overrides: { DescribeSubnets: bucket } }, false) });
+    const starts: number[] = [];
+    const total = 90;
+    const done = Array.from({ length: total }, () =>
+      limiter.schedule('DescribeSubnets', () => {
+        starts.push(Date.now());
+        return Promise.resolve();
+      }),
+    );
+    for (let i = 0; i < 200 && starts.length < total; i++) await vi.advanceTimersByTimeAsync(250);
+    await Promise.all(done);
+    // bottleneck's disconnect yields through setTimeout: let it run on real time.
+    vi.useRealTimers();
+    await limiter.close();
+
+    expect(starts).toHaveLength(total);
+    // bottleneck adds a whole step (one token per 250 ms here) at a time: one token of slack.
+    expect(worstBucketExcess(starts, bucket, refillSchedule(bucket).amount)).toBeLessThanOrEqual(1e-6);
+    const rate = sustainedRate(starts, bucket);
+    expect(Math.abs(rate - bucket.refillPerSecond) / bucket.refillPerSecond).toBeLessThan(0.05);
+  });
+});
+
+describe('limiter choice and lifecycle', () => {
+  it('picks the Clock bucket on simulated time, bottleneck on real time or with Redis', async () => {
+    const simulated = chooseLimiter({ region: 'us-east-1' }, new ManualClock(), noopObserver);
+    const real = chooseLimiter({ region: 'us-east-1' }, systemClock, noopObserver);
+    const shared = chooseLimiter({ region: 'us-east-1', redisUrl: 'redis://127.0.0.1:1' }, new ManualClock(), noopObserver);
+    expect(simulated).toBeInstanceOf(ClockTokenBucketLimiter);
+    expect(real).toBeInstanceOf(BottleneckLimiter);
+    expect(shared).toBeInstanceOf(BottleneckLimiter);
+    // Nothing was connected: closing an unused Redis limiter is immediate and error-free.
+    await Promise.all([simulated.close(), real.close(), shared.close()]);
+  });
+});
