@@ -249,15 +249,15 @@ export const CONFIG_VARIABLES = [
   },
   {
     name: 'ENI_IPAM_EC2_RATE_DESCRIBE',
-    default: '1',
+    default: undefined,
     accepted: FRACTION,
     meaning:
-      "Fraction of the account's Describe* throttling bucket this agent may use (of the shared budget with Redis).",
+      "Fraction of the account's Describe* throttling bucket this agent may use. Unset: 0.1 per node, or 0.5 for the whole cluster when the budget is shared through Redis.",
     origin: 'eni-ipam',
   },
   {
     name: 'ENI_IPAM_EC2_RATE_MUTATE',
-    default: '1',
+    default: undefined,
     accepted: FRACTION,
     meaning:
       "Fraction of the account's bucket for Create/DeleteNetworkInterface, Assign/UnassignPrivateIpAddresses and ModifyNetworkInterfaceAttribute.",
@@ -265,20 +265,20 @@ export const CONFIG_VARIABLES = [
   },
   {
     name: 'ENI_IPAM_EC2_RATE_ATTACH',
-    default: '1',
+    default: undefined,
     accepted: FRACTION,
     meaning: "Fraction of the account's Attach/DetachNetworkInterface bucket.",
     origin: 'eni-ipam',
   },
   {
     name: 'ENI_IPAM_EC2_RATE_TAGS',
-    default: '1',
+    default: undefined,
     accepted: FRACTION,
     meaning: "Fraction of the account's CreateTags bucket.",
     origin: 'eni-ipam',
   },
   {
-    name: 'ENI_IPAM_EC2_RATE_LIMIT_REDIS_URL',
+    name: 'EC2_RATE_LIMIT_REDIS_URL',
     default: undefined,
     accepted: 'a redis:// or rediss:// URL',
     meaning:

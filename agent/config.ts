@@ -32,16 +32,19 @@ import { readWarmTargets } from './config-warm-targets.js';
 
 export type { AddressPool, BindAddress, ConfigIssue, LogLevelName };
 
-/** Share of each EC2 throttling bucket (per account and Region) this agent may use. */
+/**
+ * Share of each EC2 throttling bucket (per account and Region) this agent may use; a family left
+ * out uses the provider's default (a tenth per node, half for a cluster sharing one budget).
+ */
 export interface Ec2RateFractions {
   /** Describe* calls. */
-  readonly describe: number;
+  readonly describe?: number;
   /** Create/DeleteNetworkInterface, Assign/UnassignPrivateIpAddresses, ModifyNetworkInterfaceAttribute. */
-  readonly mutate: number;
+  readonly mutate?: number;
   /** Attach/DetachNetworkInterface. */
-  readonly attach: number;
+  readonly attach?: number;
   /** CreateTags. */
-  readonly tags: number;
+  readonly tags?: number;
 }
 
 export interface AgentConfig {
@@ -104,6 +107,12 @@ const positiveSeconds = (raw: string): ReturnType<typeof parseInteger> => parseI
 const httpUrl = (raw: string): ReturnType<typeof parseUrl> => parseUrl(raw, ['http:', 'https:']);
 const redisUrl = (raw: string): ReturnType<typeof parseUrl> => parseUrl(raw, ['redis:', 'rediss:']);
 
+function definedOnly<T extends object>(record: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
+}
+
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     for (const inner of Object.values(value)) deepFreeze(inner);
@@ -153,13 +162,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
       region: read.optional('AWS_REGION', parseRegion),
       ec2Endpoint: read.optional('AWS_EC2_ENDPOINT', httpUrl),
       imdsEndpoint: read.value('ENI_IPAM_IMDS_ENDPOINT', httpUrl),
-      rateFractions: {
-        describe: read.value('ENI_IPAM_EC2_RATE_DESCRIBE', parseFraction),
-        mutate: read.value('ENI_IPAM_EC2_RATE_MUTATE', parseFraction),
-        attach: read.value('ENI_IPAM_EC2_RATE_ATTACH', parseFraction),
-        tags: read.value('ENI_IPAM_EC2_RATE_TAGS', parseFraction),
-      },
-      rateLimitRedisUrl: read.optional('ENI_IPAM_EC2_RATE_LIMIT_REDIS_URL', redisUrl),
+      rateFractions: definedOnly({
+        describe: read.optional('ENI_IPAM_EC2_RATE_DESCRIBE', parseFraction),
+        mutate: read.optional('ENI_IPAM_EC2_RATE_MUTATE', parseFraction),
+        attach: read.optional('ENI_IPAM_EC2_RATE_ATTACH', parseFraction),
+        tags: read.optional('ENI_IPAM_EC2_RATE_TAGS', parseFraction),
+      }),
+      rateLimitRedisUrl: read.optional('EC2_RATE_LIMIT_REDIS_URL', redisUrl),
     },
     cloudWatch: {
       enabled: read.value('ENI_IPAM_CLOUDWATCH', parseBool),

@@ -50,7 +50,8 @@ describe('loadConfig defaults', () => {
     expect(config.podGoneGraceMs).toBe(60_000);
     expect(config.leakedEniGraceMs).toBe(300_000);
     expect(config.subnetFullSkipMs).toBe(180_000);
-    expect(config.aws.rateFractions).toEqual({ describe: 1, mutate: 1, attach: 1, tags: 1 });
+    // Unset: the provider's defaults apply (a tenth of each bucket per node, half when shared).
+    expect(config.aws.rateFractions).toEqual({});
     expect(config.aws.imdsEndpoint).toBe('http://169.254.169.254');
     expect(config.aws.region).toBeUndefined();
     expect(config.aws.rateLimitRedisUrl).toBeUndefined();
@@ -107,7 +108,7 @@ describe('loadConfig values', () => {
       AWS_VPC_K8S_CNI_LOGLEVEL: 'debug',
       ENI_IPAM_ADD_WAIT_SECONDS: '5',
       ENI_IPAM_EC2_RATE_MUTATE: '0.25',
-      ENI_IPAM_EC2_RATE_LIMIT_REDIS_URL: 'rediss://redis.kube-system:6379/0',
+      EC2_RATE_LIMIT_REDIS_URL: 'rediss://redis.kube-system:6379/0',
       ENI_IPAM_POOLS:
         '[{"name":"db","subnetId":"subnet-0123456789abcdef0","securityGroups":["sg-01234567"]}]',
       ENI_IPAM_POD_ENI_SECURITY_GROUPS: 'sg-01234567, sg-0123456789abcdef0',
@@ -167,7 +168,7 @@ describe('loadConfig errors', () => {
     ['ADDITIONAL_ENI_TAGS', '{"aws:cloudformation:stack":"x"}'],
     ['AWS_EC2_ENDPOINT', 'not a url'],
     ['AWS_EC2_ENDPOINT', 'ftp://ec2.local'],
-    ['ENI_IPAM_EC2_RATE_LIMIT_REDIS_URL', 'http://redis:6379'],
+    ['EC2_RATE_LIMIT_REDIS_URL', 'http://redis:6379'],
     ['AWS_VPC_K8S_CNI_LOGLEVEL', 'TRACE'],
     ['ENI_IPAM_EC2_RATE_DESCRIBE', '0'],
     ['ENI_IPAM_EC2_RATE_DESCRIBE', '1.5'],
@@ -237,7 +238,8 @@ describe('the table of variables', () => {
     for (const v of CONFIG_VARIABLES) {
       expect(v.meaning.length).toBeGreaterThan(10);
       expect(['AWS VPC CNI', 'eni-ipam', 'standard']).toContain(v.origin);
-      if (v.origin === 'eni-ipam') expect(v.name.startsWith('ENI_IPAM_')).toBe(true);
+      // EC2_RATE_LIMIT_REDIS_URL keeps the name the shared-budget design gave it.
+      if (v.origin === 'eni-ipam' && v.name !== 'EC2_RATE_LIMIT_REDIS_URL') expect(v.name.startsWith('ENI_IPAM_')).toBe(true);
     }
   });
 
@@ -303,7 +305,7 @@ describe('the table of variables', () => {
       ENI_IPAM_EC2_RATE_MUTATE: '0.5',
       ENI_IPAM_EC2_RATE_ATTACH: '0.5',
       ENI_IPAM_EC2_RATE_TAGS: '0.5',
-      ENI_IPAM_EC2_RATE_LIMIT_REDIS_URL: 'redis://r:6379',
+      EC2_RATE_LIMIT_REDIS_URL: 'redis://r:6379',
       ENI_IPAM_POOLS: '[{"name":"p","subnetId":"subnet-01234567"}]',
       ENI_IPAM_POD_ENI_SECURITY_GROUPS: 'sg-01234567',
       ENI_IPAM_IMDS_ENDPOINT: 'http://127.0.0.1:1338',

@@ -1,0 +1,175 @@
+/**
+ * A long-running peer process (etcd, kube-apiserver, moto, redis): spawned with its output kept
+ * for error messages, waited on until it answers, and stopped by its PID. Real processes run in
+ * real time, so waits go through the system Clock rather than a simulated one.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { systemClock, type Clock } from '../../time/clock.js';
+
+/** How much of a peer's output is kept: enough for the reason it failed, bounded for chatty ones. */
+const OUTPUT_TAIL_CHARS = 16_384;
+/** After SIGTERM a peer gets this long to exit before SIGKILL (etcd and moto flush on TERM). */
+const STOP_GRACE_MS = 5_000;
+
+export interface PeerExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+export interface PeerProcess {
+  readonly name: string;
+  readonly pid: number;
+  /** Resolves when the process has exited, however it ended. */
+  readonly exited: Promise<PeerExit>;
+  /** The process has exited (stop() or on its own). */
+  hasExited(): boolean;
+  /** The last OUTPUT_TAIL_CHARS characters of stdout and stderr, interleaved. */
+  output(): string;
+  /** SIGTERM by PID, SIGKILL after a grace period; resolves once the process is gone. */
+  stop(): Promise<void>;
+}
+
+export interface SpawnPeerOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+  readonly clock?: Clock;
+}
+
+export function spawnPeer(
+  name: string,
+  command: string,
+  args: readonly string[],
+  options: SpawnPeerOptions = {},
+): PeerProcess {
+  const clock = options.clock ?? systemClock;
+  const child: ChildProcess = spawn(command, args, {
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let tail = '';
+  const keep = (chunk: Buffer): void => {
+    tail = (tail + chunk.toString('utf8')).slice(-OUTPUT_TAIL_CHARS);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  let exit: PeerExit | undefined;
+  const exited = new Promise<PeerExit>((resolve) => {
+    child.once('error', (err) => {
+      keep(Buffer.from(`\n[${name}: ${err.message}]\n`));
+      exit = { code: null, signal: null };
+      resolve(exit);
+    });
+    child.once('exit', (code, signal) => {
+      exit = { code, signal };
+      resolve(exit);
+    });
+  });
+  const pid = child.pid;
+  if (pid === undefined) {
+    // spawn() reports ENOENT/EACCES asynchronously through 'error'; there is no PID to stop.
+    return {
+      name,
+      pid: -1,
+      exited,
+      hasExited: () => true,
+      output: () => tail,
+      stop: async () => {
+        await exited;
+      },
+    };
+  }
+  return {
+    name,
+    pid,
+    exited,
+    hasExited: () => exit !== undefined,
+    output: () => tail,
+    async stop(): Promise<void> {
+      if (exit !== undefined) return;
+      signalPid(pid, 'SIGTERM');
+      const controller = new AbortController();
+      const gone = await Promise.race([
+        exited.then(() => true),
+        clock.sleep(STOP_GRACE_MS, controller.signal).then(
+          () => false,
+          () => false,
+        ),
+      ]);
+      controller.abort();
+      if (!gone) {
+        signalPid(pid, 'SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
+
+/** Signals `pid`, ignoring "no such process" (it may have exited between the check and the kill). */
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+export interface WaitReadyOptions {
+  readonly timeoutMs: number;
+  readonly intervalMs?: number;
+  readonly clock?: Clock;
+}
+
+/**
+ * Polls `probe` until it returns true. Fails early, with the peer's output, if the process exits;
+ * fails with the last probe error and the output if it is not ready in time.
+ */
+export async function waitUntilReady(
+  peer: PeerProcess,
+  probe: () => Promise<boolean>,
+  options: WaitReadyOptions,
+): Promise<void> {
+  const clock = options.clock ?? systemClock;
+  const deadline = clock.now() + options.timeoutMs;
+  let lastProblem = 'not ready';
+  for (;;) {
+    if (peer.hasExited()) {
+      const exit = await peer.exited;
+      throw new Error(
+        `${peer.name} exited before it was ready (code ${String(exit.code)}, signal ${String(exit.signal)}):\n${peer.output()}`,
+      );
+    }
+    try {
+      if (await probe()) return;
+    } catch (err) {
+      lastProblem = err instanceof Error ? err.message : String(err);
+    }
+    if (clock.now() >= deadline) {
+      throw new Error(
+        `${peer.name} was not ready after ${options.timeoutMs} ms (${lastProblem}):\n${peer.output()}`,
+      );
+    }
+    await clock.sleep(options.intervalMs ?? 100);
+  }
+}
+
+/**
+ * A loopback TCP port that was free a moment ago. Another process may take it before the peer
+ * binds it; peers then fail to start with "address in use", which the caller sees in the output.
+ */
+export async function freeLoopbackPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => {
+    server.close(() => {
+      resolve();
+    });
+  });
+  if (address === null || typeof address === 'string') throw new Error('could not read a free loopback port');
+  return address.port;
+}
