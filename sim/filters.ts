@@ -1,0 +1,38 @@
+import { Ec2Error } from './errors.js';
+import type { Filter } from './query-protocol.js';
+
+/** The values of one filterable attribute of a record (a record may have several, e.g. addresses). */
+export type FilterFields<T> = Record<string, (item: T) => readonly (string | undefined)[]>;
+
+/** EC2 filter values accept `*` (any run) and `?` (one character). */
+function globToRegExp(glob: string): RegExp {
+  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${escaped}$`, 's');
+}
+
+/**
+ * EC2's filter semantics: filters are ANDed, the values of one filter ORed; `tag:KEY` matches the
+ * value of tag KEY and `tag-key` the presence of a key. An unknown filter name is an error, as in
+ * EC2, so a caller's typo is not a silent "match everything".
+ */
+export function compileFilters<T>(
+  filters: readonly Filter[],
+  fields: FilterFields<T>,
+  tagsOf?: (item: T) => Readonly<Record<string, string>>,
+): (item: T) => boolean {
+  const tests = filters.map((filter): ((item: T) => boolean) => {
+    const patterns = filter.values.map(globToRegExp);
+    const anyMatches = (values: readonly (string | undefined)[]): boolean =>
+      values.some((v) => v !== undefined && patterns.some((p) => p.test(v)));
+    if (tagsOf && filter.name.startsWith('tag:')) {
+      const key = filter.name.slice('tag:'.length);
+      return (item) => anyMatches([tagsOf(item)[key]]);
+    }
+    if (tagsOf && filter.name === 'tag-key') return (item) => anyMatches(Object.keys(tagsOf(item)));
+    if (tagsOf && filter.name === 'tag-value') return (item) => anyMatches(Object.values(tagsOf(item)));
+    const field = fields[filter.name];
+    if (!field) throw new Ec2Error('InvalidParameterValue', `The filter '${filter.name}' is invalid`);
+    return (item) => anyMatches(field(item));
+  });
+  return (item) => tests.every((test) => test(item));
+}
