@@ -10,6 +10,8 @@ export default tseslint.config(
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
       '@typescript-eslint/no-unnecessary-condition': 'off',
+      // Late-bound collaborators (a callback that reads an object built a few lines later) are lets.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
     },
   },
   {

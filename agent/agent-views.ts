@@ -107,7 +107,7 @@ export function introspectionSourceOf(
 
 export function leakEventsFor(metrics: AgentMetrics): LeakEvents {
   return {
-    found: (cause) => metrics.leakFound(cause),
-    released: (cause, count) => metrics.leakReleased(cause, count),
+    found: (cause) => { metrics.leakFound(cause); },
+    released: (cause, count) => { metrics.leakReleased(cause, count); },
   };
 }

@@ -95,8 +95,8 @@ export class ManualClock implements Clock {
     let hi = this.queue.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const other = this.queue[mid]!;
-      if (other.at < entry.at || (other.at === entry.at && other.seq < entry.seq)) lo = mid + 1;
+      const other = this.queue[mid];
+      if (other && (other.at < entry.at || (other.at === entry.at && other.seq < entry.seq))) lo = mid + 1;
       else hi = mid;
     }
     this.queue.splice(lo, 0, entry);

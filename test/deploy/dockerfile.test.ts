@@ -1,0 +1,180 @@
+/**
+ * The Dockerfile, checked statically: no Docker engine runs where the tests do. What a build would
+ * catch late (a COPY of a missing or ignored file, dev dependencies in the image, a floating base
+ * image) is caught here.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PLUGIN_NAME } from '../../scripts/build-cni-plugin.js';
+import { REPO_ROOT, parseYamlFile } from './manifests.js';
+
+interface Instruction {
+  keyword: string;
+  args: string;
+}
+
+interface Stage {
+  base: string;
+  name: string | undefined;
+  instructions: Instruction[];
+}
+
+/** Instructions with continuation lines joined, comments and blank lines dropped. */
+function parseDockerfile(text: string): { args: Map<string, string>; stages: Stage[] } {
+  const logical: string[] = [];
+  let pending = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (pending === '' && (line === '' || line.startsWith('#'))) continue;
+    if (line.endsWith('\\')) {
+      pending += `${line.slice(0, -1)} `;
+      continue;
+    }
+    logical.push(pending + line);
+    pending = '';
+  }
+  const args = new Map<string, string>();
+  const stages: Stage[] = [];
+  for (const line of logical) {
+    const [keyword = '', ...rest] = line.split(/\s+/);
+    const instruction = { keyword: keyword.toUpperCase(), args: rest.join(' ') };
+    if (instruction.keyword === 'ARG' && stages.length === 0) {
+      const [name = '', value = ''] = instruction.args.split('=');
+      args.set(name, value);
+    } else if (instruction.keyword === 'FROM') {
+      const [image = '', as, name] = rest;
+      const base = image.replace(/\$\{(\w+)\}/g, (_, arg: string) => args.get(arg) ?? `<unset ${arg}>`);
+      stages.push({ base, name: as?.toUpperCase() === 'AS' ? name : undefined, instructions: [] });
+    } else {
+      stages.at(-1)?.instructions.push(instruction);
+    }
+  }
+  return { args, stages };
+}
+
+const dockerfile = parseDockerfile(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'));
+const final = dockerfile.stages.at(-1)!;
+const stageNamed = (name: string): Stage | undefined => dockerfile.stages.find((s) => s.name === name);
+const runs = (stage: Stage): string[] =>
+  stage.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
+
+interface Copy {
+  from: string | undefined;
+  sources: string[];
+  destination: string;
+}
+
+function copies(stage: Stage): Copy[] {
+  return stage.instructions
+    .filter((i) => i.keyword === 'COPY')
+    .map((i) => {
+      const words = i.args.split(/\s+/);
+      const from = words.find((w) => w.startsWith('--from='))?.slice('--from='.length);
+      const paths = words.filter((w) => !w.startsWith('--'));
+      return { from, sources: paths.slice(0, -1), destination: paths.at(-1) ?? '' };
+    });
+}
+
+/**
+ * Whether .dockerignore keeps `path` out of the build context. Understands the patterns this
+ * repository uses (`**`, `dir/**`, a file name, each optionally negated with `!`); any other
+ * pattern fails the test rather than being misread.
+ */
+function ignoredByDockerignore(path: string): boolean {
+  const lines = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  let ignored = false;
+  for (const line of lines) {
+    const negated = line.startsWith('!');
+    const pattern = negated ? line.slice(1) : line;
+    let matches: boolean;
+    if (pattern === '**') matches = true;
+    else if (pattern.endsWith('/**')) matches = path.startsWith(pattern.slice(0, -2));
+    else if (/^[\w.\-/]+$/.test(pattern)) matches = path === pattern || path.startsWith(`${pattern}/`);
+    else throw new Error(`.dockerignore pattern not understood by this test: ${line}`);
+    if (matches) ignored = !negated;
+  }
+  return ignored;
+}
+
+function filesUnder(dir: string): string[] {
+  const full = join(REPO_ROOT, dir);
+  if (!statSync(full).isDirectory()) return [dir];
+  return readdirSync(full, { recursive: true, encoding: 'utf8' })
+    .map((f) => `${dir}/${f}`)
+    .filter((f) => statSync(join(REPO_ROOT, f)).isFile());
+}
+
+describe('Dockerfile', () => {
+  it('builds in stages from one Node 20 base pinned to an exact version', () => {
+    expect(dockerfile.stages.length).toBeGreaterThanOrEqual(3);
+    const bases = new Set(dockerfile.stages.map((s) => s.base));
+    expect(bases.size).toBe(1);
+    // An exact x.y.z tag, optionally with a variant and a digest: never `node:20` or `latest`.
+    expect([...bases][0]).toMatch(/^node:20\.\d+\.\d+(-[a-z]+)*(@sha256:[0-9a-f]{64})?$/);
+    // The local toolchain is what the tests and the plugin build were checked with.
+    expect(process.version.startsWith('v20.')).toBe(true);
+  });
+
+  it('installs from the lock file, and only production dependencies for the image', () => {
+    for (const stage of dockerfile.stages) {
+      for (const run of runs(stage)) expect(run, run).not.toMatch(/npm (install|i)\b/);
+    }
+    const modulesCopy = copies(final).find((c) => c.destination.includes('node_modules'));
+    expect(modulesCopy?.from).toBeDefined();
+    const source = stageNamed(modulesCopy!.from!)!;
+    expect(runs(source).some((r) => /npm ci\b.*--omit=dev/.test(r))).toBe(true);
+    expect(runs(source).some((r) => /npm ci\b(?!.*--omit=dev)/.test(r))).toBe(false);
+    expect(runs(final).some((r) => r.includes('npm ci'))).toBe(false);
+  });
+
+  it('ships the plugin executable the build stage makes and the install script the DaemonSet runs', () => {
+    const build = stageNamed('build')!;
+    expect(runs(build).some((r) => r.includes('dist/scripts/build-cni-plugin.js'))).toBe(true);
+    const plugin = copies(final).find((c) => c.destination === `/opt/eni-ipam/cni/${PLUGIN_NAME}`);
+    expect(plugin?.from).toBe('build');
+    expect(plugin?.sources).toEqual([`/out/cni/${PLUGIN_NAME}`]);
+    expect(copies(final).map((c) => c.destination)).toContain('/opt/eni-ipam/install-cni.sh');
+  });
+
+  it('copies only files that exist and that .dockerignore lets into the context', () => {
+    const local = dockerfile.stages.flatMap(copies).filter((c) => c.from === undefined);
+    expect(local.length).toBeGreaterThan(0);
+    for (const copy of local) {
+      for (const source of copy.sources) {
+        expect(existsSync(join(REPO_ROOT, source)), source).toBe(true);
+        for (const file of filesUnder(source)) expect(ignoredByDockerignore(file), file).toBe(false);
+      }
+    }
+    expect(ignoredByDockerignore('node_modules/zod/package.json')).toBe(true);
+    expect(ignoredByDockerignore('dist/cli/main.js')).toBe(true);
+  });
+
+  it('copies every source folder the build compiles, except the benchmarks', () => {
+    const build = parseYamlFile(join(REPO_ROOT, 'tsconfig.build.json'))[0] as { include: string[] };
+    const copied = new Set(copies(stageNamed('build')!).flatMap((c) => c.sources));
+    const missing = build.include.filter((dir) => !copied.has(dir));
+    expect(missing).toEqual(['bench']);
+    // The image need not build bench/ as long as nothing it ships imports from it.
+    for (const dir of copied) {
+      if (!statSync(join(REPO_ROOT, dir)).isDirectory()) continue;
+      for (const file of filesUnder(dir).filter((f) => f.endsWith('.ts'))) {
+        expect(readFileSync(join(REPO_ROOT, file), 'utf8'), file).not.toMatch(/from '(\.\.\/)+bench\//);
+      }
+    }
+  });
+
+  it('runs the eni-ipam command as a non-root user by default', () => {
+    const users = final.instructions.filter((i) => i.keyword === 'USER').map((i) => i.args);
+    expect(users.length).toBeGreaterThan(0);
+    expect(users.at(-1)).not.toMatch(/^(0|root)(:|$)/);
+    const entrypoint = final.instructions.find((i) => i.keyword === 'ENTRYPOINT')!;
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      bin: Record<string, string>;
+    };
+    expect(JSON.parse(entrypoint.args)).toEqual(['node', `/app/${pkg.bin['eni-ipam']!}`]);
+  });
+});

@@ -1,0 +1,282 @@
+/**
+ * deploy/rbac.yaml grants exactly what the agent uses. "What the agent uses" is measured, not
+ * retyped: the agent's Kubernetes parts, built as the agent builds them (createKubeSources), run
+ * against a recording API server, and every request is turned into the RBAC permission it needs.
+ * A scan of agent/ for client-node API methods makes sure the exercise misses no call: a new
+ * call fails this test until the exercise (and so the ClusterRole) covers it.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as clientNode from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENICONFIG_GROUP, ENICONFIG_VERSION } from '../../agent/kube/eni-config.js';
+import { createKubeSources } from '../../agent/kube/kube-sources.js';
+import { KUBEVIRT_GROUP, KUBEVIRT_VERSION } from '../../agent/kube/vm-watch.js';
+import { silentLogger } from '../../agent/logger.js';
+import { ManualClock } from '../../time/manual-clock.js';
+import { FakeApiServer, pod, type RecordedRequest } from '../agent/kube-fake-api-server.js';
+import { REPO_ROOT, findObject, loadManifests, type KubeObject, type PolicyRule } from './manifests.js';
+
+/** The client-node API methods the exercise below calls, through the agent's own code. */
+const EXERCISED_METHODS = [
+  'listPodForAllNamespaces',
+  'readNode',
+  'getClusterCustomObject',
+  'getAPIVersions',
+  'listClusterCustomObject',
+];
+
+interface Permission {
+  group: string;
+  resource: string;
+  verb: string;
+}
+
+/**
+ * The permission a request needs, by the API server's URL conventions; undefined for discovery
+ * (/api, /apis, /apis/<group>/<version>), which the default system:discovery role grants to
+ * every authenticated client.
+ */
+export function permissionFor(
+  req: Pick<RecordedRequest, 'method' | 'path' | 'watch'>,
+): Permission | undefined {
+  const parts = req.path.split('/').filter((p) => p !== '');
+  let group: string;
+  let rest: string[];
+  if (parts[0] === 'api') {
+    group = '';
+    rest = parts.slice(2);
+  } else if (parts[0] === 'apis') {
+    group = parts[1] ?? '';
+    rest = parts.slice(3);
+  } else {
+    throw new Error(`not a Kubernetes API path: ${req.path}`);
+  }
+  if (rest.length === 0) return undefined;
+  // /namespaces/<ns>/<resource>[/<name>] is namespaced; /namespaces[/<name>] is the namespaces resource.
+  if (rest[0] === 'namespaces' && rest.length >= 3) rest = rest.slice(2);
+  const [resource = '', name, subresource] = rest;
+  const named = name !== undefined;
+  let verb: string;
+  switch (req.method) {
+    case 'GET':
+      verb = req.watch ? 'watch' : named ? 'get' : 'list';
+      break;
+    case 'POST':
+      verb = 'create';
+      break;
+    case 'PUT':
+      verb = 'update';
+      break;
+    case 'PATCH':
+      verb = 'patch';
+      break;
+    case 'DELETE':
+      verb = named ? 'delete' : 'deletecollection';
+      break;
+    default:
+      throw new Error(`unexpected method ${req.method} ${req.path}`);
+  }
+  return { group, resource: subresource ? `${resource}/${subresource}` : resource, verb };
+}
+
+const key = (p: Permission): string => `${p.group}|${p.resource}|${p.verb}`;
+
+function granted(rules: readonly PolicyRule[]): string[] {
+  const out = new Set<string>();
+  for (const rule of rules) {
+    expect(rule.resourceNames, 'resourceNames: the agent names its node at run time').toBeUndefined();
+    expect(rule.nonResourceURLs).toBeUndefined();
+    for (const group of rule.apiGroups)
+      for (const resource of rule.resources)
+        for (const verb of rule.verbs) {
+          expect([group, resource, verb].includes('*'), 'no wildcards').toBe(false);
+          out.add(key({ group, resource, verb }));
+        }
+  }
+  return [...out].sort();
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(join(REPO_ROOT, dir), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join(REPO_ROOT, dir, f));
+}
+
+/** The methods of the client-node API classes named (CoreV1Api, CustomObjectsApi, ...). */
+function apiMethodsOf(classNames: Iterable<string>): Set<string> {
+  const exports = clientNode as unknown as Record<string, { prototype?: object } | undefined>;
+  const methods = new Set<string>();
+  for (const name of classNames) {
+    const proto = exports[name]?.prototype;
+    if (!proto) throw new Error(`${name} is not a client-node API class`);
+    for (const method of Object.getOwnPropertyNames(proto)) if (method !== 'constructor') methods.add(method);
+  }
+  return methods;
+}
+
+const server = new FakeApiServer();
+const NODE = 'ip-10-0-1-5.ec2.internal';
+const PODS = '/api/v1/pods';
+const VMS = `/apis/${KUBEVIRT_GROUP}/${KUBEVIRT_VERSION}/virtualmachines`;
+let workDir: string;
+let used: string[];
+
+async function eventually(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+  if (!check()) throw new Error(`timed out waiting for: ${what}`);
+}
+
+beforeAll(async () => {
+  server.collection(PODS, 'PodList');
+  server.collection(VMS, 'VirtualMachineList');
+  server.apiGroups = [{ name: KUBEVIRT_GROUP, versions: [KUBEVIRT_VERSION] }];
+  server.setObject(`/api/v1/nodes/${NODE}`, {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: NODE, labels: { 'topology.kubernetes.io/zone': 'us-east-1a' } },
+  });
+  await server.start();
+  server.add(PODS, pod('web-1', NODE));
+
+  workDir = mkdtempSync(join(tmpdir(), 'eni-ipam-rbac-'));
+  const kubeconfig = join(workDir, 'kubeconfig');
+  writeFileSync(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server: server.url, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'u', user: { token: 'agent' } }],
+      contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'c',
+    }),
+  );
+
+  // Everything the agent's Kubernetes parts do, built the way the agent builds them.
+  const sources = createKubeSources({
+    config: { kubeconfig, nodeName: NODE },
+    clock: new ManualClock(),
+    log: silentLogger(),
+  });
+  const abort = new AbortController();
+  sources.pods.start(abort.signal);
+  sources.virtualMachines.start(abort.signal);
+  const facts = await sources.eniConfigs.node(NODE);
+  await sources.eniConfigs.eniConfig(facts.availabilityZone ?? 'us-east-1a');
+  await sources.pods.waitUntilSynced();
+  await eventually(
+    () => server.watchRequests(PODS).length > 0 && server.watchRequests(VMS).length > 0,
+    'the pod and VM watches',
+  );
+  abort.abort();
+  await sources.pods.close();
+  await sources.virtualMachines.close();
+
+  const permissions = server.requests.map(permissionFor).filter((p): p is Permission => p !== undefined);
+  used = [...new Set(permissions.map(key))].sort();
+});
+
+afterAll(async () => {
+  await server.stop();
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+describe('deploy/rbac.yaml', () => {
+  it('maps API requests to permissions as the API server does', () => {
+    expect(permissionFor({ method: 'GET', path: '/api/v1/pods', watch: true })).toEqual({
+      group: '',
+      resource: 'pods',
+      verb: 'watch',
+    });
+    expect(permissionFor({ method: 'GET', path: '/api/v1/namespaces/default/pods/p', watch: false })).toEqual(
+      {
+        group: '',
+        resource: 'pods',
+        verb: 'get',
+      },
+    );
+    expect(permissionFor({ method: 'GET', path: '/api/v1/namespaces/kube-system', watch: false })).toEqual({
+      group: '',
+      resource: 'namespaces',
+      verb: 'get',
+    });
+    expect(
+      permissionFor({ method: 'POST', path: '/api/v1/namespaces/default/events', watch: false }),
+    ).toEqual({
+      group: '',
+      resource: 'events',
+      verb: 'create',
+    });
+    expect(permissionFor({ method: 'PATCH', path: '/api/v1/nodes/n/status', watch: false })).toEqual({
+      group: '',
+      resource: 'nodes/status',
+      verb: 'patch',
+    });
+    expect(permissionFor({ method: 'GET', path: '/apis', watch: false })).toBeUndefined();
+  });
+
+  it('the exercise reached every kind of call the agent makes', () => {
+    expect(used).toEqual(
+      [
+        key({ group: '', resource: 'pods', verb: 'list' }),
+        key({ group: '', resource: 'pods', verb: 'watch' }),
+        key({ group: '', resource: 'nodes', verb: 'get' }),
+        key({ group: ENICONFIG_GROUP, resource: 'eniconfigs', verb: 'get' }),
+        key({ group: KUBEVIRT_GROUP, resource: 'virtualmachines', verb: 'list' }),
+        key({ group: KUBEVIRT_GROUP, resource: 'virtualmachines', verb: 'watch' }),
+      ].sort(),
+    );
+    expect(server.lists(PODS)[0]?.query.get('fieldSelector')).toBe(`spec.nodeName=${NODE}`);
+    expect(
+      server.requests.some((r) => r.path.startsWith(`/apis/${ENICONFIG_GROUP}/${ENICONFIG_VERSION}/`)),
+    ).toBe(true);
+  });
+
+  it('agent/ calls no client-node API method that the exercise leaves out', () => {
+    const sources = [...sourceFiles('agent'), ...sourceFiles('cli')].map((f) => readFileSync(f, 'utf8'));
+    // KubernetesObjectApi takes the resource at run time (read/list/patch any kind): a scan of
+    // method names cannot tell what it reaches, so the agent does not use it.
+    expect(sources.some((s) => s.includes('KubernetesObjectApi'))).toBe(false);
+    const classes = new Set(
+      sources.flatMap((s) => [...s.matchAll(/makeApiClient\(\s*(\w+)\s*\)/g)].map((m) => m[1]!)),
+    );
+    expect(classes.size).toBeGreaterThan(0);
+    const apiMethods = apiMethodsOf(classes);
+    const called = new Set<string>();
+    for (const source of sources) {
+      for (const match of source.matchAll(/\.(\w+)\s*\(/g))
+        if (apiMethods.has(match[1]!)) called.add(match[1]!);
+    }
+    expect([...called].sort()).toEqual([...EXERCISED_METHODS].sort());
+  });
+
+  it('agent/ opens no watch that the exercise leaves out', () => {
+    let constructed = 0;
+    for (const file of sourceFiles('agent')) {
+      const source = readFileSync(file, 'utf8');
+      constructed += [...source.matchAll(/new\s+(ResilientListWatch|ListWatch|Watch|ObservedWatch)\b/g)]
+        .length;
+    }
+    // resilient-list-watch.ts builds one ListWatch over one ObservedWatch for each watch the
+    // agent opens with `new ResilientListWatch` (pods, VMs): 2 + one per watched collection.
+    const watched = new Set(server.requests.filter((r) => r.watch).map((r) => r.path));
+    expect(constructed).toBe(2 + watched.size);
+  });
+
+  it('grants exactly the permissions the agent used, and nothing else', () => {
+    const manifests = loadManifests();
+    const role = findObject(manifests, 'ClusterRole') as KubeObject & { rules: PolicyRule[] };
+    expect(granted(role.rules)).toEqual(used);
+    expect(manifests.some((m) => m.object.kind === 'Role')).toBe(false);
+    const binding = findObject(manifests, 'ClusterRoleBinding') as KubeObject & {
+      roleRef: { kind: string; name: string };
+    };
+    expect(binding.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'ClusterRole',
+      name: role.metadata.name,
+    });
+  });
+});
