@@ -45,10 +45,16 @@ export class AddWaitQueue<C, R> {
       const entry: Entry<C, R> = {
         constraints,
         enqueuedAt,
-        timer: this.clock.setTimer(boundMs, () => { finish({ kind: 'timeout', waitedMs: this.clock.now() - enqueuedAt }); }),
-        settle: (outcome) => { finish(outcome); },
+        timer: this.clock.setTimer(boundMs, () => {
+          finish({ kind: 'timeout', waitedMs: this.clock.now() - enqueuedAt });
+        }),
+        settle: (outcome) => {
+          finish(outcome);
+        },
       };
-      const onAbort = (): void => { finish({ kind: 'aborted', waitedMs: this.clock.now() - enqueuedAt }); };
+      const onAbort = (): void => {
+        finish({ kind: 'aborted', waitedMs: this.clock.now() - enqueuedAt });
+      };
       const finish = (outcome: WaitOutcome<R>): void => {
         const index = this.entries.indexOf(entry);
         if (index < 0) return; // already settled

@@ -17,7 +17,13 @@ export function metricsSourceOf(agent: Pick<NodeAgent, 'view'>): MetricsSource {
         maxEnis: view.limits.maxEnis,
         maxIps: view.limits.maxEnis * slots * (view.limits.prefixes ? 16 : 1),
         maxPods: view.limits.maxPods,
-        enis: usage.map((u) => ({ eniId: u.id, ips: u.ips, prefixes: u.prefixes, assigned: u.assigned, cooling: u.cooldown })),
+        enis: usage.map((u) => ({
+          eniId: u.id,
+          ips: u.ips,
+          prefixes: u.prefixes,
+          assigned: u.assigned,
+          cooling: u.cooldown,
+        })),
         waitingAdds: view.waiting,
         subnets: view.subnets.map((s) => ({ subnetId: s.subnetId, free: s.availableIpCount })),
       };
@@ -98,7 +104,8 @@ export function introspectionSourceOf(
       return {
         firstReconcileDone: view.ready,
         warmTargetMet: !decision.poolTooLow,
-        warmTargetInProgress: view.inFlight.units > 0 || view.inFlight.enis > 0 || decision.actions.length > 0,
+        warmTargetInProgress:
+          view.inFlight.units > 0 || view.inFlight.enis > 0 || decision.actions.length > 0,
         ...(view.blocker === undefined ? {} : { blockedReason: view.blocker }),
       };
     },
@@ -107,7 +114,11 @@ export function introspectionSourceOf(
 
 export function leakEventsFor(metrics: AgentMetrics): LeakEvents {
   return {
-    found: (cause) => { metrics.leakFound(cause); },
-    released: (cause, count) => { metrics.leakReleased(cause, count); },
+    found: (cause) => {
+      metrics.leakFound(cause);
+    },
+    released: (cause, count) => {
+      metrics.leakReleased(cause, count);
+    },
   };
 }

@@ -136,7 +136,9 @@ function vmDirectoryOf(vms: ClusterVirtualMachines): VmDirectory {
     enabled: () => vms.apiState() === 'present',
     synced: () => vms.synced(),
     exists: (vm) =>
-      vms.list().some((v) => (vm.uid !== '' ? v.uid === vm.uid : v.namespace === vm.namespace && v.name === vm.name)),
+      vms
+        .list()
+        .some((v) => (vm.uid !== '' ? v.uid === vm.uid : v.namespace === vm.namespace && v.name === vm.name)),
   };
 }
 
@@ -147,9 +149,14 @@ function podEniNetworkFrom(
 ): (identity: { availabilityZone: string }) => Promise<PodEniNetwork> {
   return async (identity) => {
     const node = await eniConfigs.node(config.nodeName);
-    const name = eniConfigNameFor({ ...node, availabilityZone: node.availabilityZone ?? identity.availabilityZone }, config.eniConfigLabel);
+    const name = eniConfigNameFor(
+      { ...node, availabilityZone: node.availabilityZone ?? identity.availabilityZone },
+      config.eniConfigLabel,
+    );
     if (name === undefined) {
-      throw new Error(`custom networking is on but node ${config.nodeName} has no ${config.eniConfigLabel} label and no zone`);
+      throw new Error(
+        `custom networking is on but node ${config.nodeName} has no ${config.eniConfigLabel} label and no zone`,
+      );
     }
     const spec = await eniConfigs.eniConfig(name);
     if (!spec) throw new Error(`custom networking is on but ENIConfig ${name} does not exist`);

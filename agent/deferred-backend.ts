@@ -45,5 +45,9 @@ export class DeferredBackend implements CniBackend {
 }
 
 function starting(code: number = CniCode.tryAgainLater): Promise<CniFailure> {
-  return Promise.resolve({ kind: 'failure', cniCode: code, message: 'eni-ipam is starting; try again shortly' });
+  return Promise.resolve({
+    kind: 'failure',
+    cniCode: code,
+    message: 'eni-ipam is starting; try again shortly',
+  });
 }

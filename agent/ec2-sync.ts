@@ -26,7 +26,13 @@ export function syncWithEc2(
   attached: readonly AttachedEni[],
   options: { busy: ReadonlySet<string>; logger: Logger; primaryEniId?: string },
 ): SyncReport {
-  const report: SyncReport = { enisAdded: [], enisRemoved: [], addressesAdded: 0, addressesRemoved: 0, lost: [] };
+  const report: SyncReport = {
+    enisAdded: [],
+    enisRemoved: [],
+    addressesAdded: 0,
+    addressesRemoved: 0,
+    lost: [],
+  };
   const managed = attached.filter((eni) => eni.tags[NO_MANAGE_TAG] !== 'true');
   const seen = new Set(managed.map((eni) => eni.eniId));
 
@@ -71,7 +77,10 @@ export function syncWithEc2(
     report.addressesRemoved += result.removed.length;
     report.lost.push(...result.lostWhileAssigned);
     if (result.refused.length > 0) {
-      options.logger.warn({ eniId: eni.eniId, refused: result.refused }, 'EC2 reports addresses the datastore cannot take');
+      options.logger.warn(
+        { eniId: eni.eniId, refused: result.refused },
+        'EC2 reports addresses the datastore cannot take',
+      );
     }
   }
 

@@ -10,7 +10,8 @@ import type { Placement } from './placement.js';
 
 export type EniPlacement =
   | { kind: 'ok'; subnetId: string; securityGroupIds: string[]; pool?: string }
-  | { kind: 'none'; reason: string };
+  /** `retryAt`: when a subnet skipped as recently full becomes a candidate again. */
+  | { kind: 'none'; reason: string; retryAt?: number };
 
 /** Where new ENIs go; the pool driver asks, and tells it what is in flight and what said "full". */
 export interface EniSubnetSource {
@@ -68,10 +69,20 @@ export class EniSubnets implements EniSubnetSource {
     if (placement.pool !== undefined) {
       const pool = this.options.pools.find((p) => p.name === placement.pool);
       if (!pool) return { kind: 'none', reason: `unknown address pool "${placement.pool}"` };
-      return this.pick([this.known.get(pool.subnetId) ?? unknownSubnet(pool.subnetId)], now, pool.securityGroupIds ?? sgs, pool.name);
+      return this.pick(
+        [this.known.get(pool.subnetId) ?? unknownSubnet(pool.subnetId)],
+        now,
+        pool.securityGroupIds ?? sgs,
+        pool.name,
+      );
     }
     if (placement.subnetId !== undefined) {
-      return this.pick([this.known.get(placement.subnetId) ?? unknownSubnet(placement.subnetId)], now, sgs, undefined);
+      return this.pick(
+        [this.known.get(placement.subnetId) ?? unknownSubnet(placement.subnetId)],
+        now,
+        sgs,
+        undefined,
+      );
     }
     return this.pick(this.candidates, now, sgs, undefined);
   }
@@ -84,10 +95,25 @@ export class EniSubnets implements EniSubnetSource {
     this.state = markFull(this.state, subnetId, now);
   }
 
-  private pick(candidates: SubnetCandidate[], now: number, sgs: readonly string[], pool: string | undefined): EniPlacement {
+  private pick(
+    candidates: SubnetCandidate[],
+    now: number,
+    sgs: readonly string[],
+    pool: string | undefined,
+  ): EniPlacement {
     const choice = chooseSubnet(candidates, this.state, now);
-    if (!choice.ok) return { kind: 'none', reason: choice.message };
-    return { kind: 'ok', subnetId: choice.subnetId, securityGroupIds: [...sgs], ...(pool === undefined ? {} : { pool }) };
+    if (!choice.ok)
+      return {
+        kind: 'none',
+        reason: choice.message,
+        ...(choice.retryAt === undefined ? {} : { retryAt: choice.retryAt }),
+      };
+    return {
+      kind: 'ok',
+      subnetId: choice.subnetId,
+      securityGroupIds: [...sgs],
+      ...(pool === undefined ? {} : { pool }),
+    };
   }
 }
 

@@ -82,10 +82,11 @@ export const VM_API_DISCOVERY_INTERVAL_MS = 10 * MINUTE;
 
 /**
  * After an EC2 action fails, planning is retried after this delay, doubling per consecutive failure
- * up to the cap. Immediate replanning after a throttle would spend the account's bucket faster.
+ * up to the cap. Immediate replanning after a throttle would spend the account's bucket faster; the
+ * cap stays below the ADD wait bound (20 s) so that every waiting ADD sees at least one retry.
  */
 export const RETRY_AFTER_FAILURE_MIN_MS = 1 * SECOND;
-export const RETRY_AFTER_FAILURE_MAX_MS = 30 * SECOND;
+export const RETRY_AFTER_FAILURE_MAX_MS = 8 * SECOND;
 
 /**
  * How often assignments are compared with the pods (and VMs) that exist. In-memory work only; a

@@ -125,7 +125,10 @@ export async function reapLeakedEnis(
     try {
       await ec2.detachAndDeleteEni(eni.eniId);
       deleted++;
-      logger.info({ eniId: eni.eniId, subnetId: eni.subnetId, instanceId: eni.instanceId }, 'deleted a leaked ENI');
+      logger.info(
+        { eniId: eni.eniId, subnetId: eni.subnetId, instanceId: eni.instanceId },
+        'deleted a leaked ENI',
+      );
     } catch (err) {
       logger.warn({ eniId: eni.eniId, err: (err as Error).message }, 'could not delete a leaked ENI');
     }

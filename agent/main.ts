@@ -31,7 +31,9 @@ export interface RunningAgent {
  */
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write('usage: eni-ipam agent\n\nRuns the node agent. Configured by environment variables (see README "Configuration").\n');
+    process.stdout.write(
+      'usage: eni-ipam agent\n\nRuns the node agent. Configured by environment variables (see README "Configuration").\n',
+    );
     return 0;
   }
   let config: AgentConfig;
@@ -118,13 +120,19 @@ export async function startAgent(
   await agent.applySpool();
   const servers: { close(): Promise<void> }[] = [];
   if (config.metrics.enabled) {
-    const server = new MetricsServer(metrics, config.metrics.bind, (err) => logger.warn({ err }, 'metrics server error'));
+    const server = new MetricsServer(metrics, config.metrics.bind, (err) => {
+      logger.warn({ err }, 'metrics server error');
+    });
     await server.start();
     servers.push(server);
   }
   if (config.introspection.enabled) {
-    const server = new IntrospectionServer(introspectionSourceOf(agent, config, env), config.introspection.bind, (err) =>
-      logger.warn({ err }, 'introspection server error'),
+    const server = new IntrospectionServer(
+      introspectionSourceOf(agent, config, env),
+      config.introspection.bind,
+      (err) => {
+        logger.warn({ err }, 'introspection server error');
+      },
     );
     await server.start();
     servers.push(server);
@@ -163,8 +171,13 @@ export async function startAgent(
 /** The Region is part of the instance's identity; read it before the EC2 client needs it. */
 async function regionFromImds(config: AgentConfig): Promise<string> {
   const { ImdsV2Source } = await import('../provider/imds.js');
-  const source = new ImdsV2Source({ clock: systemClock, random: Math.random, endpoint: config.aws.imdsEndpoint });
+  const source = new ImdsV2Source({
+    clock: systemClock,
+    random: Math.random,
+    endpoint: config.aws.imdsEndpoint,
+  });
   const region = await source.get('placement/region');
-  if (region === undefined || region === '') throw new Error('AWS_REGION is unset and the instance metadata has no region');
+  if (region === undefined || region === '')
+    throw new Error('AWS_REGION is unset and the instance metadata has no region');
   return region.trim();
 }

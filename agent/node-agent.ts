@@ -12,7 +12,13 @@ import { syncWithEc2 } from './ec2-sync.js';
 import { EniSubnets, type PodNetworkPool } from './eni-subnets.js';
 import { LEAKED_ENI_SCAN_INTERVAL_MS, LEAK_SCAN_INTERVAL_MS } from './intervals.js';
 import type { NodePods } from './kube/pod-watch.js';
-import { LeakReaper, reapLeakedEnis, type LeakCause, type LeakEvents, type VmDirectory } from './leak-reaper.js';
+import {
+  LeakReaper,
+  reapLeakedEnis,
+  type LeakCause,
+  type LeakEvents,
+  type VmDirectory,
+} from './leak-reaper.js';
 import type { Logger } from './logger.js';
 import { NodeIpam, type IpamEvents, type PlacementResolution } from './node-ipam.js';
 import { PoolDriver } from './pool-driver.js';
@@ -118,7 +124,8 @@ export class NodeAgent {
     const primaryIps = new Map(attached.map((eni) => [eni.eniId, eni.primaryIp]));
     logger.info({ ...first, lost: first.lost.length }, 'reconciled with EC2');
 
-    const podEniNetwork = settings.customNetworking && deps.podEniNetwork ? await deps.podEniNetwork(identity) : undefined;
+    const podEniNetwork =
+      settings.customNetworking && deps.podEniNetwork ? await deps.podEniNetwork(identity) : undefined;
     const subnets = new EniSubnets({
       // An ENIConfig without security groups means the primary ENI's, as in the AWS VPC CNI.
       securityGroupIds:
@@ -140,8 +147,9 @@ export class NodeAgent {
       addWaitMs: settings.addWaitMs,
       persist,
       wakePool: () => driver?.wake(),
-      blocker: () => driver?.currentBlocker(),
-      placementFor: (req) => (deps.placementFor ? deps.placementFor(req, deps.pods) : { kind: 'ok', placement: {} }),
+      blocker: () => driver?.shortageReason(),
+      placementFor: (req) =>
+        deps.placementFor ? deps.placementFor(req, deps.pods) : { kind: 'ok', placement: {} },
       keepOnDel: (a) => {
         const vms = deps.vms;
         if (a.owner?.kind !== 'VirtualMachine' || !vms?.enabled()) return false;
@@ -163,7 +171,9 @@ export class NodeAgent {
       onEniAttached: (eni) => this.state?.primaryIps.set(eni.eniId, eni.primaryIp),
       afterChange: () => {
         ipam.afterChange();
-        persist().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'checkpoint write failed'));
+        persist().catch((err: unknown) => {
+          logger.error({ err: (err as Error).message }, 'checkpoint write failed');
+        });
       },
       ...(deps.onAction ? { onAction: deps.onAction } : {}),
     });
@@ -210,7 +220,13 @@ export class NodeAgent {
     if (settings.leakedEniCleanup) {
       this.loops.push(
         this.every(LEAKED_ENI_SCAN_INTERVAL_MS, async () => {
-          const deleted = await reapLeakedEnis(ec2, identity.instanceId, settings.leakedEniGraceMs, logger, deps.leakEvents);
+          const deleted = await reapLeakedEnis(
+            ec2,
+            identity.instanceId,
+            settings.leakedEniGraceMs,
+            logger,
+            deps.leakEvents,
+          );
           if (deleted > 0) driver.resetLimits();
         }),
       );
@@ -223,9 +239,14 @@ export class NodeAgent {
   async applySpool(): Promise<void> {
     const { settings, logger, leakEvents } = this.deps;
     if (settings.spoolPath === undefined) return;
-    const report = await applyReleaseSpool({ path: settings.spoolPath, backend: this.started().ipam, logger });
-    if (report.applied > 0) leakEvents?.released('del_while_down', report.applied);
-    if (report.applied + report.kept + report.unreadable > 0) logger.info(report, 'applied releases recorded while the agent was unreachable');
+    const { datastore, ipam } = this.started();
+    const before = datastore.totals().assigned;
+    const report = await applyReleaseSpool({ path: settings.spoolPath, backend: ipam, logger });
+    // A spooled DEL whose address was already freed (GC, the reaper) releases nothing: count real releases.
+    const released = before - datastore.totals().assigned;
+    if (released > 0) leakEvents?.released('del_while_down', released);
+    if (report.applied + report.kept + report.unreadable > 0)
+      logger.info(report, 'applied releases recorded while the agent was unreachable');
   }
 
   /** Stops planning and timers, fails waiting ADDs, lets EC2 work finish, flushes the checkpoint. */
@@ -275,9 +296,11 @@ export class NodeAgent {
   async resync(): Promise<void> {
     const s = this.started();
     const attached = await this.deps.ec2.listAttachedEnis(s.identity.instanceId);
-    const report = syncWithEc2(s.datastore, attached, { busy: s.driver.busyEnis(), logger: this.deps.logger });
+    syncWithEc2(s.datastore, attached, { busy: s.driver.busyEnis(), logger: this.deps.logger });
     s.primaryIps = new Map(attached.map((eni) => [eni.eniId, eni.primaryIp]));
-    if (report.enisRemoved.length > 0) s.driver.resetLimits();
+    // A limit EC2 reported may have passed (an ENI detached by someone else, a quota raised): the
+    // fresh view is the truth, and the next failure sets the flags again if it still holds.
+    s.driver.resetLimits();
     await this.refreshSubnets(false);
     s.ipam.afterChange();
     await s.persist();
@@ -310,7 +333,10 @@ export class NodeAgent {
         { refresh },
       );
     } else defaults = await ec2.describeSubnets([s.identity.subnetId]);
-    const named = settings.pools.length > 0 ? await ec2.describeSubnets([...new Set(settings.pools.map((p) => p.subnetId))]) : [];
+    const named =
+      settings.pools.length > 0
+        ? await ec2.describeSubnets([...new Set(settings.pools.map((p) => p.subnetId))])
+        : [];
     s.subnets.update(defaults, named);
     s.subnetInfos = [...defaults, ...named.filter((n) => !defaults.some((d) => d.subnetId === n.subnetId))];
   }
@@ -322,14 +348,20 @@ export class NodeAgent {
       case 'missing':
         return new Datastore();
       case 'corrupt':
-        logger.warn({ movedTo: read.movedTo, reason: read.reason }, 'checkpoint unreadable; rebuilding from EC2 and the pods');
+        logger.warn(
+          { movedTo: read.movedTo, reason: read.reason },
+          'checkpoint unreadable; rebuilding from EC2 and the pods',
+        );
         return new Datastore();
       case 'loaded': {
         const data = read.data as { datastore?: unknown } | null;
         try {
           return restoreDatastore(data?.datastore);
         } catch (err) {
-          logger.warn({ err: (err as Error).message }, 'checkpoint content rejected; rebuilding from EC2 and the pods');
+          logger.warn(
+            { err: (err as Error).message },
+            'checkpoint content rejected; rebuilding from EC2 and the pods',
+          );
           return new Datastore();
         }
       }

@@ -24,8 +24,7 @@ import type { Placement } from './placement.js';
 type Assigned = Extract<AssignResult, { type: 'assigned' }>;
 
 export type PlacementResolution =
-  | { kind: 'ok'; placement: Placement; owner?: OwnerRef }
-  | { kind: 'error'; message: string };
+  { kind: 'ok'; placement: Placement; owner?: OwnerRef } | { kind: 'error'; message: string };
 
 /** What the CNI endpoint reports for metrics; every method optional in spirit, all cheap. */
 export interface IpamEvents {
@@ -111,18 +110,21 @@ export class NodeIpam implements CniBackend {
 
   async add(req: AddRequest, signal: AbortSignal): Promise<AddOutcome> {
     const { datastore, clock, limits } = this.deps;
-    if (!this.ready) return failure(CNI_CODE_NOT_READY, 'eni-ipam is starting: its first reconcile with EC2 is not done');
+    if (!this.ready)
+      return failure(CNI_CODE_NOT_READY, 'eni-ipam is starting: its first reconcile with EC2 is not done');
     const key = { containerId: req.containerId, ifName: req.ifname };
     const existing = datastore.assignmentOf(key);
     if (existing) return this.answer(this.resultOfAssignment(existing), 0, 'ok');
 
     const resolution = this.deps.placementFor(req);
     if (resolution.kind === 'error') return failure(CNI_CODE_PLACEMENT, resolution.message);
+    // ADDs already waiting will take addresses too: counting only assigned ones would let a burst
+    // queue far beyond max pods and then be served past it.
     const assigned = datastore.totals().assigned;
-    if (assigned >= limits.maxPods) {
+    if (assigned + this.waiters.length >= limits.maxPods) {
       return failure(
         CniCode.tryAgainLater,
-        `node is at its max pods: ${assigned} of ${limits.maxPods} addresses are assigned`,
+        `node is at its max pods (${limits.maxPods}): ${assigned} addresses assigned, ${this.waiters.length} ADDs waiting`,
         'the scheduler placed more pods than the instance type can address; check kubelet --max-pods',
       );
     }
@@ -161,7 +163,10 @@ export class NodeIpam implements CniBackend {
       case 'timeout': {
         this.deps.events?.add('failed', outcome.waitedMs);
         const why = this.deps.blocker() ?? 'addresses are still on their way from EC2';
-        return failure(CniCode.tryAgainLater, `no free address within ${Math.round(outcome.waitedMs / 1000)} s: ${why}`);
+        return failure(
+          CniCode.tryAgainLater,
+          `no free address within ${Math.round(outcome.waitedMs / 1000)} s: ${why}`,
+        );
       }
       case 'aborted':
         this.deps.events?.add('failed', outcome.waitedMs);
@@ -179,7 +184,10 @@ export class NodeIpam implements CniBackend {
       return { kind: 'ok' };
     }
     if (this.deps.keepOnDel?.(held) === true) {
-      this.deps.logger.info({ address: held.address, owner: held.owner }, 'DEL keeps the address for its owner');
+      this.deps.logger.info(
+        { address: held.address, owner: held.owner },
+        'DEL keeps the address for its owner',
+      );
       this.deps.events?.del('ok');
       return { kind: 'ok' };
     }
@@ -194,12 +202,20 @@ export class NodeIpam implements CniBackend {
   check(req: CheckRequest): Promise<CheckOutcome> {
     const held = this.deps.datastore.assignmentOf({ containerId: req.containerId, ifName: req.ifname });
     if (!held) {
-      return Promise.resolve(failure(CniCode.unknownContainer, `container ${req.containerId} interface ${req.ifname} holds no address`));
+      return Promise.resolve(
+        failure(
+          CniCode.unknownContainer,
+          `container ${req.containerId} interface ${req.ifname} holds no address`,
+        ),
+      );
     }
     const expected = req.addresses.map((cidr) => cidr.split('/')[0]);
     if (expected.length > 0 && !expected.includes(held.address)) {
       return Promise.resolve(
-        failure(CniCode.invalidNetworkConfig, `container holds ${held.address}, not ${req.addresses.join(', ')}`),
+        failure(
+          CniCode.invalidNetworkConfig,
+          `container holds ${held.address}, not ${req.addresses.join(', ')}`,
+        ),
       );
     }
     return Promise.resolve({ kind: 'ok' });
@@ -212,7 +228,10 @@ export class NodeIpam implements CniBackend {
     for (const assignment of datastore.assignments()) {
       if (valid.has(`${assignment.key.containerId}\u0000${assignment.key.ifName}`)) continue;
       datastore.release(assignment.key, clock.now(), this.deps.cooldownMs);
-      logger.info({ address: assignment.address, containerId: assignment.key.containerId }, 'CNI GC released an address');
+      logger.info(
+        { address: assignment.address, containerId: assignment.key.containerId },
+        'CNI GC released an address',
+      );
       released++;
     }
     if (released > 0) {
@@ -228,7 +247,10 @@ export class NodeIpam implements CniBackend {
     const { assigned } = this.deps.datastore.totals();
     if (assigned >= this.deps.limits.maxPods) {
       return Promise.resolve(
-        failure(CniCode.notAvailable, `node is at its max pods: ${assigned} of ${this.deps.limits.maxPods} addresses assigned`),
+        failure(
+          CniCode.notAvailable,
+          `node is at its max pods: ${assigned} of ${this.deps.limits.maxPods} addresses assigned`,
+        ),
       );
     }
     return Promise.resolve({ kind: 'ok' });
@@ -271,7 +293,9 @@ export class NodeIpam implements CniBackend {
         (a) =>
           a.owner !== undefined &&
           a.owner.kind === owner.kind &&
-          (owner.uid !== '' && a.owner.uid !== '' ? a.owner.uid === owner.uid : a.owner.namespace === owner.namespace && a.owner.name === owner.name),
+          (owner.uid !== '' && a.owner.uid !== ''
+            ? a.owner.uid === owner.uid
+            : a.owner.namespace === owner.namespace && a.owner.name === owner.name),
       );
   }
 
@@ -304,7 +328,13 @@ function toIpamResult(result: Assigned): IpamResult {
 function subnetGateway(cidr: string): string {
   const [base] = cidr.split('/');
   const parts = (base ?? '0.0.0.0').split('.').map(Number);
-  const value = ((parts[0] ?? 0) * 2 ** 24 + (parts[1] ?? 0) * 2 ** 16 + (parts[2] ?? 0) * 2 ** 8 + (parts[3] ?? 0) + 1) >>> 0;
+  const value =
+    ((parts[0] ?? 0) * 2 ** 24 +
+      (parts[1] ?? 0) * 2 ** 16 +
+      (parts[2] ?? 0) * 2 ** 8 +
+      (parts[3] ?? 0) +
+      1) >>>
+    0;
   return [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join('.');
 }
 

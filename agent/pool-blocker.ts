@@ -17,6 +17,8 @@ export type Blocker = { at: number; detail: string } & (
 type Failure = Blocker extends infer B ? (B extends Blocker ? Omit<B, 'at'> : never) : never;
 
 export function classifyFailure(err: unknown): Failure {
+  // The pool driver's "no subnet can take an ENI" (agent/pool-driver.ts NoSubnetError).
+  if (err instanceof Error && err.name === 'NoSubnetError') return { kind: 'no-subnet', detail: err.message };
   if (!isEc2Error(err)) {
     return { kind: 'ec2-error', detail: err instanceof Error ? err.message : String(err) };
   }

@@ -51,6 +51,7 @@ export class PoolDriver {
   private blocker: Blocker | undefined;
   private failures = 0;
   private retryTimer: Timer | undefined;
+  private retryNotBefore = 0;
   private readonly tasks = new Set<Promise<void>>();
   private rounds = 0;
 
@@ -93,6 +94,27 @@ export class PoolDriver {
     return this.blocker ? describeBlocker(this.blocker) : undefined;
   }
 
+  /**
+   * Why waiting ADDs are not served, even when EC2 refused nothing: the node holds as many
+   * addresses as its ENI limit (or MAX_ENI) allows, or as max pods allows.
+   */
+  shortageReason(): string | undefined {
+    const blocker = this.currentBlocker();
+    if (blocker !== undefined) return blocker;
+    const { datastore, limits } = this.deps;
+    const enis = datastore.enis().length;
+    const slots = limits.ipv4PerEni - 1;
+    const atCapacity = datastore
+      .usage()
+      .every((u) => (limits.prefixes ? u.prefixes : u.ips) >= slots || this.full.has(u.id));
+    if (enis >= limits.maxEnis && atCapacity) {
+      return `the node is at its ENI limit: ${enis} of ${limits.maxEnis} ENIs attached (instance type or MAX_ENI), each full`;
+    }
+    if (datastore.totals().total >= limits.maxPods)
+      return `the node holds max pods' worth of addresses (${limits.maxPods})`;
+    return undefined;
+  }
+
   /** An ENI was detached or the instance changed: AttachmentLimitExceeded may no longer hold. */
   resetLimits(): void {
     this.eniLimitReached = false;
@@ -119,15 +141,25 @@ export class PoolDriver {
   }
 
   private usageOf(eni: EniInfo, usage: EniUsage | undefined): EniUsage {
-    const base: EniUsage = usage ?? { id: eni.id, primary: eni.primary, ips: 0, prefixes: 0, assigned: 0, cooldown: 0 };
+    const base: EniUsage = usage ?? {
+      id: eni.id,
+      primary: eni.primary,
+      ips: 0,
+      prefixes: 0,
+      assigned: 0,
+      cooldown: 0,
+    };
     return { ...base, busy: this.busy.has(eni.id), full: this.full.has(eni.id) };
   }
 
   private round(): void {
+    // Backing off after a failure: demand that arrives meanwhile waits for the retry timer.
+    if (this.deps.clock.now() < this.retryNotBefore) return;
     this.rounds++;
     const decision = plan(this.defaultPlanInput());
     for (const action of decision.actions) this.launch(action, { key: DEFAULT_KEY, placement: {} });
-    for (const [key, group] of this.constrainedDemand()) this.growForPlacement(key, group.placement, group.count);
+    for (const [key, group] of this.constrainedDemand())
+      this.growForPlacement(key, group.placement, group.count);
   }
 
   /** Waiting ADDs that named a subnet or a pool, grouped by what they named. */
@@ -161,7 +193,9 @@ export class PoolDriver {
       const count = Math.min(room, need);
       need -= count;
       this.launch(
-        limits.prefixes ? { type: 'assignPrefixes', eni: eni.id, count } : { type: 'assignIps', eni: eni.id, count },
+        limits.prefixes
+          ? { type: 'assignPrefixes', eni: eni.id, count }
+          : { type: 'assignIps', eni: eni.id, count },
         { key, placement },
       );
     }
@@ -174,6 +208,7 @@ export class PoolDriver {
   }
 
   private launch(action: PlanAction, group: { key: string; placement: Placement }): void {
+    let failed = false;
     const task = this.execute(action, group)
       .then(
         () => {
@@ -181,6 +216,7 @@ export class PoolDriver {
           this.deps.onAction?.(action.type, 'ok');
         },
         (err: unknown) => {
+          failed = true;
           this.deps.onAction?.(action.type, 'failed');
           this.onFailure(action, err);
         },
@@ -188,7 +224,8 @@ export class PoolDriver {
       .finally(() => {
         this.tasks.delete(task);
         this.deps.afterChange(action.type);
-        this.wake();
+        // After a failure the retry timer wakes the driver: waking now would retry at once.
+        if (!failed) this.wake();
       });
     this.tasks.add(task);
   }
@@ -213,7 +250,8 @@ export class PoolDriver {
     await this.holding(eniId, key, count, async () => {
       const added = prefixes ? await ec2.assignPrefixes(eniId, count) : await ec2.assignIps(eniId, count);
       const result = prefixes ? datastore.addPrefixes(eniId, added) : datastore.addIps(eniId, added);
-      if (result.refused.length > 0) logger.warn({ eniId, refused: result.refused }, 'EC2 assigned addresses the datastore refused');
+      if (result.refused.length > 0)
+        logger.warn({ eniId, refused: result.refused }, 'EC2 assigned addresses the datastore refused');
       logger.info({ eniId, count: added.length, prefixes }, 'assigned addresses to ENI');
     });
   }
@@ -221,10 +259,7 @@ export class PoolDriver {
   private async createEni(count: number, group: { key: string; placement: Placement }): Promise<void> {
     const { ec2, datastore, logger, limits, clock } = this.deps;
     const choice = this.deps.subnets.choose(group.placement, clock.now());
-    if (choice.kind === 'none') {
-      this.setBlocker({ kind: 'no-subnet', detail: choice.reason });
-      return;
-    }
+    if (choice.kind === 'none') throw new NoSubnetError(choice.reason, choice.retryAt);
     const addresses = limits.prefixes ? count * 16 : count;
     this.enisInFlightByKey.set(group.key, (this.enisInFlightByKey.get(group.key) ?? 0) + 1);
     this.addUnits(group.key, count);
@@ -249,7 +284,10 @@ export class PoolDriver {
       if (eni.prefixes.length > 0) datastore.addPrefixes(eni.eniId, eni.prefixes);
       if (eni.secondaryIps.length > 0) datastore.addIps(eni.eniId, eni.secondaryIps);
       this.deps.onEniAttached?.(eni);
-      logger.info({ eniId: eni.eniId, subnetId: eni.subnetId, deviceIndex: eni.deviceIndex, count }, 'created and attached ENI');
+      logger.info(
+        { eniId: eni.eniId, subnetId: eni.subnetId, deviceIndex: eni.deviceIndex, count },
+        'created and attached ENI',
+      );
     } catch (err) {
       throw withSubnet(err, choice.subnetId);
     } finally {
@@ -261,9 +299,13 @@ export class PoolDriver {
 
   private async unassign(eniId: string, count: number, prefixes: boolean): Promise<void> {
     const { ec2, datastore, logger } = this.deps;
-    const candidates = (prefixes ? datastore.releasablePrefixes(eniId) : datastore.releasableIps(eniId)).slice(0, count);
+    const candidates = (
+      prefixes ? datastore.releasablePrefixes(eniId) : datastore.releasableIps(eniId)
+    ).slice(0, count);
     // Out of the datastore first, so no ADD can take an address while EC2 is taking it away.
-    const removed = prefixes ? datastore.removePrefixes(eniId, candidates) : datastore.removeIps(eniId, candidates);
+    const removed = prefixes
+      ? datastore.removePrefixes(eniId, candidates)
+      : datastore.removeIps(eniId, candidates);
     if (removed.removed.length === 0) return;
     await this.holding(eniId, undefined, 0, async () => {
       try {
@@ -298,7 +340,12 @@ export class PoolDriver {
     });
   }
 
-  private async holding(eniId: string, key: string | undefined, units: number, work: () => Promise<void>): Promise<void> {
+  private async holding(
+    eniId: string,
+    key: string | undefined,
+    units: number,
+    work: () => Promise<void>,
+  ): Promise<void> {
     this.busy.add(eniId);
     if (key !== undefined) this.addUnits(key, units);
     try {
@@ -335,8 +382,21 @@ export class PoolDriver {
       case 'no-subnet':
         break;
     }
-    logger.warn({ action, err: err instanceof Error ? err.message : String(err), blocker: failure.kind }, 'EC2 action failed');
-    this.scheduleRetry();
+    logger.warn(
+      { action, err: err instanceof Error ? err.message : String(err), blocker: failure.kind },
+      'EC2 action failed',
+    );
+    // Every subnet is in its "full" window: nothing to try before the first window ends.
+    if (err instanceof NoSubnetError && err.retryAt !== undefined) this.retryAt(err.retryAt);
+    else this.scheduleRetry();
+  }
+
+  private retryAt(at: number): void {
+    this.retryNotBefore = at;
+    this.retryTimer?.cancel();
+    this.retryTimer = this.deps.clock.setTimer(Math.max(0, at - this.deps.clock.now()), () => {
+      this.wake();
+    });
   }
 
   private setBlocker(blocker: Omit<Blocker, 'at'>): void {
@@ -347,12 +407,24 @@ export class PoolDriver {
   private scheduleRetry(): void {
     this.failures++;
     const delay = Math.min(RETRY_AFTER_FAILURE_MAX_MS, RETRY_AFTER_FAILURE_MIN_MS * 2 ** (this.failures - 1));
-    this.retryTimer?.cancel();
-    this.retryTimer = this.deps.clock.setTimer(delay, () => this.wake());
+    this.retryAt(this.deps.clock.now() + delay);
   }
 }
 
 const DEFAULT_KEY = placementKey({});
+
+/** No candidate subnet can take a new ENI now (all opted out, recently full, or too small). */
+export class NoSubnetError extends Error {
+  override readonly name = 'NoSubnetError';
+
+  constructor(
+    message: string,
+    /** When a subnet skipped as recently full becomes a candidate again. */
+    readonly retryAt: number | undefined,
+  ) {
+    super(message);
+  }
+}
 
 function matchesPlacement(eni: EniInfo, placement: Placement, primaryExcluded: boolean): boolean {
   if (primaryExcluded && eni.primary) return false;
@@ -370,7 +442,9 @@ export const POOL_TAG = 'eni-ipam.io/pool';
 
 function withSubnet(err: unknown, subnetId: string): unknown {
   // CreateNetworkInterface's "subnet full" names no subnet; the subnet choice needs to know which.
-  return isEc2Error(err) && err.kind === 'subnet-full' && err.subnetId === undefined ? err.withSubnet(subnetId) : err;
+  return isEc2Error(err) && err.kind === 'subnet-full' && err.subnetId === undefined
+    ? err.withSubnet(subnetId)
+    : err;
 }
 
 function sum(map: ReadonlyMap<string, number>): number {
