@@ -15,6 +15,7 @@ import { AgentMetrics } from './metrics/agent-metrics.js';
 import { IpamEventMetrics } from './metrics/ipam-event-metrics.js';
 import { NodeAgent, type NodeAgentSettings, type PodEniNetwork } from './node-agent.js';
 import type { PlacementResolution } from './node-ipam.js';
+import type { PoolPolicy } from './pool-driver.js';
 
 /** KubeVirt labels a VM's virt-launcher pod with the VM's name. */
 export const KUBEVIRT_VM_LABEL = 'vm.kubevirt.io/name';
@@ -30,6 +31,8 @@ export interface AssembleOptions {
   eniConfigs?: EniConfigSource;
   /** Built by the caller when the provider needs its observer (metrics.ec2) at construction. */
   metrics?: AgentMetrics;
+  /** Another planning policy, for benchmarks; default: eni-ipam's event-driven planning. */
+  policy?: PoolPolicy;
 }
 
 export interface AssembledAgent {
@@ -69,6 +72,7 @@ export function assembleNodeAgent(options: AssembleOptions): AssembledAgent {
     placementFor: (req) => placementFor(req, pods, virtualMachines, config),
     ipamEvents: new IpamEventMetrics(metrics),
     leakEvents: leakEventsFor(metrics),
+    ...(options.policy ? { policy: options.policy } : {}),
   });
   return { agent, metrics };
 }

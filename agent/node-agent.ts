@@ -21,7 +21,7 @@ import {
 } from './leak-reaper.js';
 import type { Logger } from './logger.js';
 import { NodeIpam, type IpamEvents, type PlacementResolution } from './node-ipam.js';
-import { PoolDriver } from './pool-driver.js';
+import { PoolDriver, type PoolPolicy } from './pool-driver.js';
 import type { AddRequest } from './cni-backend.js';
 import { applyReleaseSpool } from './release-spool.js';
 
@@ -64,6 +64,8 @@ export interface NodeAgentDeps {
   ipamEvents?: IpamEvents;
   leakEvents?: LeakEvents;
   onAction?: (action: PlanAction['type'], outcome: 'ok' | 'failed') => void;
+  /** The planning policy (benchmarks compare others); default: event-driven eni-ipam planning. */
+  policy?: PoolPolicy;
 }
 
 export interface NodeAgentView {
@@ -176,6 +178,7 @@ export class NodeAgent {
         });
       },
       ...(deps.onAction ? { onAction: deps.onAction } : {}),
+      ...(deps.policy ? { policy: deps.policy } : {}),
     });
     const reaper = new LeakReaper({
       datastore,

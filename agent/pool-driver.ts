@@ -1,6 +1,6 @@
 import type { Datastore } from '../ipam/datastore.js';
 import type { EniInfo } from '../ipam/datastore-types.js';
-import type { EniUsage, PlanAction, PlanInput, PlanLimits, WarmTargets } from '../ipam/plan-types.js';
+import type { EniUsage, PlanAction, PlanDecision, PlanInput, PlanLimits, WarmTargets } from '../ipam/plan-types.js';
 import { plan } from '../ipam/planner.js';
 import { isEc2Error } from '../provider/aws-errors.js';
 import type { AttachedEni, Ec2Network } from '../provider/ec2-network.js';
@@ -27,6 +27,8 @@ export interface PoolDriverDeps {
   afterChange: (reason: string) => void;
   /** A new ENI is attached and in the datastore. */
   onEniAttached?: (eni: AttachedEni) => void;
+  /** How the pool is planned; the default is eni-ipam's: the pure planner, woken by every event. */
+  policy?: PoolPolicy;
   /** Counts EC2 work for metrics; optional. */
   onAction?: (action: PlanAction['type'], outcome: 'ok' | 'failed') => void;
 }
@@ -38,6 +40,20 @@ export interface PoolDriverDeps {
  * in flight, so a second round never asks for them again. Pods that name a subnet or a pool are
  * served by ENIs of that subnet or pool only, grown on demand.
  */
+/**
+ * The planning policy. eni-ipam plans whenever something changes; benchmarks swap in a policy that
+ * plans on a fixed tick instead (the AWS VPC CNI's behaviour), to compare both on one simulator.
+ */
+export interface PoolPolicy {
+  plan(input: PlanInput): PlanDecision;
+  /** Plan every tickMs as well (undefined: no tick). */
+  tickMs?: number;
+  /** Plan when demand, releases or EC2 results wake the driver; false: only on the tick. */
+  eventDriven: boolean;
+}
+
+export const EVENT_DRIVEN_POLICY: PoolPolicy = { plan, eventDriven: true };
+
 export class PoolDriver {
   private readonly signal = new WakeSignal();
   /** ENIs with a mutation under way: neither planned on nor resynced until it completes. */
@@ -58,17 +74,35 @@ export class PoolDriver {
   constructor(private readonly deps: PoolDriverDeps) {}
 
   wake(): void {
-    this.signal.wake();
+    if (this.policy.eventDriven) this.signal.wake();
+  }
+
+  private get policy(): PoolPolicy {
+    return this.deps.policy ?? EVENT_DRIVEN_POLICY;
   }
 
   /** Plans whenever woken, until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
+    const tickMs = this.policy.tickMs;
+    if (tickMs !== undefined) void this.tick(tickMs, signal);
+    this.signal.wake();
     while (!signal.aborted) {
       await this.signal.wait(signal);
       if (signal.aborted) break;
       this.round();
     }
     this.retryTimer?.cancel();
+  }
+
+  private async tick(tickMs: number, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.deps.clock.sleep(tickMs, signal);
+      } catch {
+        return;
+      }
+      this.signal.wake();
+    }
   }
 
   /** Resolves when every EC2 action started so far has finished. */
@@ -156,7 +190,7 @@ export class PoolDriver {
     // Backing off after a failure: demand that arrives meanwhile waits for the retry timer.
     if (this.deps.clock.now() < this.retryNotBefore) return;
     this.rounds++;
-    const decision = plan(this.defaultPlanInput());
+    const decision = this.policy.plan(this.defaultPlanInput());
     for (const action of decision.actions) this.launch(action, { key: DEFAULT_KEY, placement: {} });
     for (const [key, group] of this.constrainedDemand())
       this.growForPlacement(key, group.placement, group.count);
