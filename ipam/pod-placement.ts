@@ -4,15 +4,14 @@
  * the datastore can then never hand a pod pinned to one subnet an address from another subnet's
  * pool (the Kube-OVN failure this guards against).
  */
-import { z } from 'zod';
-import { ConfigError } from './warm-targets.js';
 
 export const SUBNET_ANNOTATION = 'eni-ipam.io/subnet';
 export const POOL_ANNOTATION = 'eni-ipam.io/pool';
 
+/** A named pool of addresses on one subnet (declared in ENI_IPAM_POOLS, parsed by agent/config-schema.ts). */
 export interface AddressPool {
-  name: string;
-  subnetId: string;
+  readonly name: string;
+  readonly subnetId: string;
 }
 
 /** What the datastore filters candidate addresses by. Absent = no constraint of that kind. */
@@ -29,60 +28,6 @@ export interface PodRef {
 
 export interface NamespaceRef {
   annotations?: Readonly<Record<string, string>> | undefined;
-}
-
-const poolName = z
-  .string()
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: 'a lower-case name like "db" (letters, digits, "-")' });
-const subnetId = z.string().regex(/^subnet-[0-9a-zA-Z]+$/, { error: 'a subnet id like "subnet-0abc123"' });
-
-export const addressPoolsSchema = z
-  .array(z.strictObject({ name: poolName, subnetId }))
-  .superRefine((pools, ctx) => {
-    const seen = new Set<string>();
-    pools.forEach((pool, i) => {
-      if (seen.has(pool.name))
-        ctx.addIssue({
-          code: 'custom',
-          path: [i, 'name'],
-          message: `a unique name ("${pool.name}" is declared twice)`,
-        });
-      seen.add(pool.name);
-    });
-  });
-
-function issuePath(path: readonly PropertyKey[]): string {
-  return path
-    .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
-    .join('')
-    .replace(/^\./, '');
-}
-
-/**
- * The operator's pool declarations, e.g. `[{"name": "db", "subnetId": "subnet-123"}]`, from the
- * variable `variableName`. Unset or empty: no pools.
- */
-export function parseAddressPools(json: string | undefined, variableName: string): AddressPool[] {
-  if (json === undefined || json.trim() === '') return [];
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch {
-    throw new ConfigError(variableName, json, 'a JSON array like [{"name": "db", "subnetId": "subnet-123"}]');
-  }
-  const result = addressPoolsSchema.safeParse(parsed);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const where = issue === undefined ? '' : issuePath(issue.path);
-    const expected =
-      issue?.code === 'invalid_type'
-        ? 'a JSON array of {"name", "subnetId"} objects'
-        : issue?.code === 'unrecognized_keys'
-          ? `only "name" and "subnetId" (not ${issue.keys.map((k) => JSON.stringify(k)).join(', ')})`
-          : (issue?.message ?? 'valid pools');
-    throw new ConfigError(variableName, json, where === '' ? expected : `${where} to be ${expected}`);
-  }
-  return result.data;
 }
 
 /** A pod's placement annotations cannot be honoured; the message is for the pod's owner. */

@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { AddOutcome } from '../../agent/cni-backend.js';
 import { AgentHarness, addressOf, settings } from './fakes/agent-harness.js';
 
-async function settleAll(h: AgentHarness, pending: Promise<AddOutcome>[], limitMs = 60_000): Promise<AddOutcome[]> {
+async function settleAll(
+  h: AgentHarness,
+  pending: Promise<AddOutcome>[],
+  limitMs = 60_000,
+): Promise<AddOutcome[]> {
   let done = 0;
   for (const p of pending) void p.then(() => done++);
   await h.clock.runUntil(() => done === pending.length, limitMs);
@@ -61,7 +65,9 @@ describe('NodeAgent on a fake EC2', () => {
   });
 
   it('keeps a released address out of use during IP_COOLDOWN_PERIOD and does not count it as free', async () => {
-    const h = new AgentHarness(settings({ WARM_IP_TARGET: '1', MINIMUM_IP_TARGET: '1' }, { ipCooldownMs: 30_000 }));
+    const h = new AgentHarness(
+      settings({ WARM_IP_TARGET: '1', MINIMUM_IP_TARGET: '1' }, { ipCooldownMs: 30_000 }),
+    );
     await h.start();
     await h.run(5_000);
     const first = addressOf(await h.add('a'));
@@ -77,18 +83,35 @@ describe('NodeAgent on a fake EC2', () => {
     const h = new AgentHarness(settings());
     await h.start();
     await h.run(5_000);
-    const held = (await settleAll(h, Array.from({ length: 12 }, (_, i) => h.add(`c${i}`)))).map(addressOf);
+    const held = (
+      await settleAll(
+        h,
+        Array.from({ length: 12 }, (_, i) => h.add(`c${i}`)),
+      )
+    ).map(addressOf);
     // A crash: the old agent is simply abandoned; a new one starts on the same checkpoint and EC2.
     h.agent = h.newAgent();
     await h.start();
-    const again = (await settleAll(h, Array.from({ length: 12 }, (_, i) => h.add(`c${i}`)))).map(addressOf);
+    const again = (
+      await settleAll(
+        h,
+        Array.from({ length: 12 }, (_, i) => h.add(`c${i}`)),
+      )
+    ).map(addressOf);
     expect(again).toEqual(held);
-    const fresh = (await settleAll(h, Array.from({ length: 10 }, (_, i) => h.add(`n${i}`)))).map(addressOf);
+    const fresh = (
+      await settleAll(
+        h,
+        Array.from({ length: 10 }, (_, i) => h.add(`n${i}`)),
+      )
+    ).map(addressOf);
     expect(fresh.filter((a) => held.includes(a))).toEqual([]);
   });
 
   it('marks a full subnet and says so when an ADD times out', async () => {
-    const h = new AgentHarness(settings({ WARM_ENI_TARGET: '0', WARM_IP_TARGET: '1' }, { addWaitMs: 10_000 }));
+    const h = new AgentHarness(
+      settings({ WARM_ENI_TARGET: '0', WARM_IP_TARGET: '1' }, { addWaitMs: 10_000 }),
+    );
     h.ec2.subnets[0]!.availableIpCount = 1;
     await h.start();
     const outcomes = await settleAll(h, [h.add('a'), h.add('b')], 60_000);

@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
-  parseAddressPools,
   PlacementError,
   PoolSubnetMismatchError,
   resolvePlacement,
   UnknownPoolError,
   type AddressPool,
 } from '../../ipam/pod-placement.js';
-import { ConfigError } from '../../ipam/warm-targets.js';
 
 const pools: AddressPool[] = [
   { name: 'db', subnetId: 'subnet-db' },
@@ -114,33 +112,3 @@ describe('resolvePlacement', () => {
   });
 });
 
-describe('parseAddressPools', () => {
-  it('reads the declared pools', () => {
-    expect(parseAddressPools('[{"name": "db", "subnetId": "subnet-123"}]', 'ADDRESS_POOLS')).toEqual([
-      { name: 'db', subnetId: 'subnet-123' },
-    ]);
-  });
-
-  it('unset or empty: no pools', () => {
-    expect(parseAddressPools(undefined, 'ADDRESS_POOLS')).toEqual([]);
-    expect(parseAddressPools('  ', 'ADDRESS_POOLS')).toEqual([]);
-  });
-
-  it.each([
-    ['not json', /^ADDRESS_POOLS="not json": expected a JSON array like/],
-    ['{"name": "db"}', /expected a JSON array of/],
-    ['[{"name": "db", "subnetId": "vpc-1"}]', /expected \[0\]\.subnetId to be a subnet id like/],
-    ['[{"name": "DB!", "subnetId": "subnet-1"}]', /expected \[0\]\.name to be a lower-case name/],
-    [
-      '[{"name": "db", "subnetId": "subnet-1", "extra": 1}]',
-      /expected \[0\] to be only "name" and "subnetId" \(not "extra"\)/,
-    ],
-    [
-      '[{"name": "db", "subnetId": "subnet-1"}, {"name": "db", "subnetId": "subnet-2"}]',
-      /\[1\]\.name to be a unique name \("db" is declared twice\)/,
-    ],
-  ])('%s is a ConfigError', (json, message) => {
-    expect(() => parseAddressPools(json, 'ADDRESS_POOLS')).toThrow(ConfigError);
-    expect(() => parseAddressPools(json, 'ADDRESS_POOLS')).toThrow(message);
-  });
-});

@@ -7,7 +7,10 @@ import { ManualClock } from '../../../time/manual-clock.js';
 import { CrashableCheckpointer } from './crashable-checkpointer.js';
 import { FakeEc2Network } from './fake-ec2-network.js';
 
-export function settings(env: Record<string, string> = {}, overrides: Partial<NodeAgentSettings> = {}): NodeAgentSettings {
+export function settings(
+  env: Record<string, string> = {},
+  overrides: Partial<NodeAgentSettings> = {},
+): NodeAgentSettings {
   return {
     warmTargets: parseWarmTargets(env),
     customNetworking: false,

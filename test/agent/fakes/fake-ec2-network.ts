@@ -20,7 +20,9 @@ export class FakeEc2Network implements Ec2Network {
   readonly enis = new Map<string, AttachedEni>();
   readonly calls: string[] = [];
   private readonly failures = new Map<string, unknown[]>();
+  private readonly lasting = new Map<string, () => unknown>();
   private nextEni = 1;
+  private attaching = 0;
   private readonly nextHost = new Map<string, number>();
   latencyMs = { create: 400, attach: 2000, assign: 300, other: 100 };
 
@@ -28,7 +30,13 @@ export class FakeEc2Network implements Ec2Network {
     private readonly clock: Clock,
     readonly instanceType = 'm5.large',
     readonly subnets: SubnetInfo[] = [
-      { subnetId: 'subnet-a', availabilityZone: 'us-east-1a', cidr: '10.0.0.0/20', availableIpCount: 4091, tags: {} },
+      {
+        subnetId: 'subnet-a',
+        availabilityZone: 'us-east-1a',
+        cidr: '10.0.0.0/20',
+        availableIpCount: 4091,
+        tags: {},
+      },
     ],
   ) {
     const primary = this.newEni('subnet-a', 0, true);
@@ -37,6 +45,16 @@ export class FakeEc2Network implements Ec2Network {
 
   failNext(operation: string, error: unknown): void {
     this.failures.set(operation, [...(this.failures.get(operation) ?? []), error]);
+  }
+
+  /** Every call of `operation` fails with a fresh `error()` until clearFaults(): a fault that lasts. */
+  failAlways(operation: string, error: () => unknown): void {
+    this.lasting.set(operation, error);
+  }
+
+  /** The lasting faults are over (queued failNext ones stay). */
+  clearFaults(): void {
+    this.lasting.clear();
   }
 
   identity(): Promise<InstanceIdentity> {
@@ -66,11 +84,17 @@ export class FakeEc2Network implements Ec2Network {
 
   async listAttachedEnis(): Promise<AttachedEni[]> {
     await this.op('describe', this.latencyMs.other);
-    return [...this.enis.values()].map((e) => ({ ...e, secondaryIps: [...e.secondaryIps], prefixes: [...e.prefixes] }));
+    return [...this.enis.values()].map((e) => ({
+      ...e,
+      secondaryIps: [...e.secondaryIps],
+      prefixes: [...e.prefixes],
+    }));
   }
 
   discoverSubnets(): Promise<SubnetInfo[]> {
-    return Promise.resolve(this.subnets.filter((s) => s.tags['kubernetes.io/role/cni'] !== '0').map((s) => ({ ...s })));
+    return Promise.resolve(
+      this.subnets.filter((s) => s.tags['kubernetes.io/role/cni'] !== '0').map((s) => ({ ...s })),
+    );
   }
 
   describeSubnets(ids: readonly string[]): Promise<SubnetInfo[]> {
@@ -87,7 +111,15 @@ export class FakeEc2Network implements Ec2Network {
     const eni = this.newEni(request.subnetId, -1, false, request.tags ?? {});
     eni.secondaryIps.push(...this.take(request.subnetId, request.secondaryIpCount));
     for (let i = 0; i < request.prefixCount; i++) eni.prefixes.push(this.takePrefix(request.subnetId));
-    await this.op('attach', this.latencyMs.attach);
+    // EC2 counts attachments under way against the limit too: two agents (a dead one's requests
+    // still landing, and its successor's) cannot both attach past it.
+    if (this.enis.size + this.attaching >= limits.maxEnis) throw ec2Error('limit', 'AttachmentLimitExceeded');
+    this.attaching++;
+    try {
+      await this.op('attach', this.latencyMs.attach);
+    } finally {
+      this.attaching--;
+    }
     // The device index is taken when the attachment completes, so concurrent attaches never share one.
     const used = new Set([...this.enis.values()].map((e) => e.deviceIndex));
     let index = 1;
@@ -100,7 +132,8 @@ export class FakeEc2Network implements Ec2Network {
   async assignIps(eniId: string, count: number): Promise<string[]> {
     await this.op('assign', this.latencyMs.assign);
     const eni = this.eni(eniId);
-    if (this.slotsUsed(eni) + count > this.slotsPerEni()) throw ec2Error('limit', 'PrivateIpAddressLimitExceeded');
+    if (this.slotsUsed(eni) + count > this.slotsPerEni())
+      throw ec2Error('limit', 'PrivateIpAddressLimitExceeded');
     const ips = this.take(eni.subnetId, count);
     eni.secondaryIps.push(...ips);
     return ips;
@@ -110,7 +143,8 @@ export class FakeEc2Network implements Ec2Network {
     await this.op('assign', this.latencyMs.assign);
     const eni = this.eni(eniId);
     // Secondary IPs and /28 prefixes share the ENI's secondary slots.
-    if (this.slotsUsed(eni) + count > this.slotsPerEni()) throw ec2Error('limit', 'PrivateIpAddressLimitExceeded');
+    if (this.slotsUsed(eni) + count > this.slotsPerEni())
+      throw ec2Error('limit', 'PrivateIpAddressLimitExceeded');
     const prefixes = Array.from({ length: count }, () => this.takePrefix(eni.subnetId));
     eni.prefixes.push(...prefixes);
     return prefixes;
@@ -177,6 +211,8 @@ export class FakeEc2Network implements Ec2Network {
   private async op(name: string, latency: number): Promise<void> {
     this.calls.push(name);
     await this.clock.sleep(latency);
+    const lasting = this.lasting.get(name);
+    if (lasting) throw lasting();
     const queued = this.failures.get(name);
     if (queued && queued.length > 0) throw queued.shift();
   }
@@ -193,7 +229,12 @@ export class FakeEc2Network implements Ec2Network {
     return subnet;
   }
 
-  private newEni(subnetId: string, deviceIndex: number, primary: boolean, tags: Record<string, string> = {}): AttachedEni {
+  private newEni(
+    subnetId: string,
+    deviceIndex: number,
+    primary: boolean,
+    tags: Record<string, string> = {},
+  ): AttachedEni {
     const id = this.nextEni++;
     const subnet = this.subnet(subnetId);
     return {
@@ -215,7 +256,8 @@ export class FakeEc2Network implements Ec2Network {
   /** Sequential host addresses after AWS's four reserved ones; /28 prefixes come from the top half. */
   private take(subnetId: string, count: number): string[] {
     const subnet = this.subnet(subnetId);
-    if (subnet.availableIpCount < count) throw ec2Error('subnet-full', 'InsufficientFreeAddressesInSubnet').withSubnet(subnetId);
+    if (subnet.availableIpCount < count)
+      throw ec2Error('subnet-full', 'InsufficientFreeAddressesInSubnet').withSubnet(subnetId);
     const base = toNumber(subnet.cidr.split('/')[0]!);
     const next = this.nextHost.get(subnetId) ?? 4;
     this.nextHost.set(subnetId, next + count);
@@ -227,7 +269,8 @@ export class FakeEc2Network implements Ec2Network {
     const key = `${subnetId}/prefix`;
     const subnet = this.subnet(subnetId);
     const base = toNumber(subnet.cidr.split('/')[0]!);
-    if (subnet.availableIpCount < 16) throw ec2Error('subnet-full', 'InsufficientCidrBlocks').withSubnet(subnetId);
+    if (subnet.availableIpCount < 16)
+      throw ec2Error('subnet-full', 'InsufficientCidrBlocks').withSubnet(subnetId);
     const next = this.nextHost.get(key) ?? 2048;
     this.nextHost.set(key, next + 16);
     subnet.availableIpCount -= 16;
