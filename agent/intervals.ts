@@ -96,3 +96,10 @@ export const LEAK_SCAN_INTERVAL_MS = 5 * SECOND;
 
 /** How often EC2 is asked for ENIs this project created that are attached to nothing. */
 export const LEAKED_ENI_SCAN_INTERVAL_MS = 5 * MINUTE;
+
+/**
+ * The pool releases surplus addresses only after it has been over its target this long. Longer than
+ * IP_COOLDOWN_PERIOD's default (30 s): under steady churn the surplus a cooldown creates is gone
+ * again before this, so churn costs no assign/unassign pair per pod (the VPC CNI waits 30 s).
+ */
+export const SHRINK_AFTER_MS = 60 * SECOND;

@@ -171,6 +171,11 @@ export class NodeAgent {
       subnets,
       waiting: () => ipam.waitingPlacements(),
       onEniAttached: (eni) => this.state?.primaryIps.set(eni.eniId, eni.primaryIp),
+      onEniCountMismatch: () => {
+        this.resync().catch((err: unknown) => {
+          logger.warn({ err: (err as Error).message }, 'resync after an unexpected ENI limit failed');
+        });
+      },
       afterChange: () => {
         ipam.afterChange();
         persist().catch((err: unknown) => {

@@ -121,10 +121,11 @@ export class NodeIpam implements CniBackend {
     // ADDs already waiting will take addresses too: counting only assigned ones would let a burst
     // queue far beyond max pods and then be served past it.
     const assigned = datastore.totals().assigned;
-    if (assigned + this.waiters.length >= limits.maxPods) {
+    const capacity = podAddressCapacity(limits);
+    if (assigned + this.waiters.length >= capacity) {
       return failure(
         CniCode.tryAgainLater,
-        `node is at its max pods (${limits.maxPods}): ${assigned} addresses assigned, ${this.waiters.length} ADDs waiting`,
+        `node is at its max pods: ${assigned} addresses assigned and ${this.waiters.length} ADDs waiting of ${capacity} it can hold (max pods ${limits.maxPods})`,
         'the scheduler placed more pods than the instance type can address; check kubelet --max-pods',
       );
     }
@@ -245,11 +246,12 @@ export class NodeIpam implements CniBackend {
   status(): Promise<StatusOutcome> {
     if (!this.ready) return Promise.resolve(failure(CniCode.notAvailable, 'eni-ipam is starting'));
     const { assigned } = this.deps.datastore.totals();
-    if (assigned >= this.deps.limits.maxPods) {
+    const capacity = podAddressCapacity(this.deps.limits);
+    if (assigned + this.waiters.length >= capacity) {
       return Promise.resolve(
         failure(
           CniCode.notAvailable,
-          `node is at its max pods: ${assigned} of ${this.deps.limits.maxPods} addresses assigned`,
+          `node is at its max pods: ${assigned} of ${capacity} pod addresses assigned (max pods ${this.deps.limits.maxPods})`,
         ),
       );
     }
@@ -311,6 +313,16 @@ export class NodeIpam implements CniBackend {
       this.afterChange();
     });
   }
+}
+
+/**
+ * Pod addresses the node can hold: max pods, or fewer when the ENIs cannot carry that many (max
+ * pods counts two host-network pods that need no address: 29 on an m5.large, 27 addresses).
+ */
+export function podAddressCapacity(limits: PlanLimits): number {
+  const podEnis = limits.maxEnis - (limits.primaryEniExcluded === true ? 1 : 0);
+  const perEni = (limits.ipv4PerEni - 1) * (limits.prefixes ? 16 : 1);
+  return Math.min(limits.maxPods, Math.max(0, podEnis) * perEni);
 }
 
 function podOf(req: AddRequest): { uid: string; namespace: string; name: string } {

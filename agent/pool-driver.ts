@@ -1,6 +1,13 @@
 import type { Datastore } from '../ipam/datastore.js';
 import type { EniInfo } from '../ipam/datastore-types.js';
-import type { EniUsage, PlanAction, PlanDecision, PlanInput, PlanLimits, WarmTargets } from '../ipam/plan-types.js';
+import type {
+  EniUsage,
+  PlanAction,
+  PlanDecision,
+  PlanInput,
+  PlanLimits,
+  WarmTargets,
+} from '../ipam/plan-types.js';
 import { plan } from '../ipam/planner.js';
 import { isEc2Error } from '../provider/aws-errors.js';
 import type { AttachedEni, Ec2Network } from '../provider/ec2-network.js';
@@ -8,7 +15,7 @@ import type { Clock, Timer } from '../time/clock.js';
 import { describeBlocker, classifyFailure, type Blocker } from './pool-blocker.js';
 import type { EniPlacement, EniSubnetSource } from './eni-subnets.js';
 import { placementKey, type Placement } from './placement.js';
-import { RETRY_AFTER_FAILURE_MAX_MS, RETRY_AFTER_FAILURE_MIN_MS } from './intervals.js';
+import { RETRY_AFTER_FAILURE_MAX_MS, RETRY_AFTER_FAILURE_MIN_MS, SHRINK_AFTER_MS } from './intervals.js';
 import type { Logger } from './logger.js';
 import { WakeSignal } from './wake-signal.js';
 
@@ -25,6 +32,8 @@ export interface PoolDriverDeps {
   waiting: () => readonly Placement[];
   /** Called after every change to the datastore: serve waiters, persist, update gauges. */
   afterChange: (reason: string) => void;
+  /** EC2 refused an attachment although the datastore knows fewer ENIs than the limit. */
+  onEniCountMismatch?: () => void;
   /** A new ENI is attached and in the datastore. */
   onEniAttached?: (eni: AttachedEni) => void;
   /** How the pool is planned; the default is eni-ipam's: the pure planner, woken by every event. */
@@ -68,6 +77,8 @@ export class PoolDriver {
   private failures = 0;
   private retryTimer: Timer | undefined;
   private retryNotBefore = 0;
+  private overSince: number | undefined;
+  private shrinkTimer: Timer | undefined;
   private readonly tasks = new Set<Promise<void>>();
   private rounds = 0;
 
@@ -92,6 +103,7 @@ export class PoolDriver {
       this.round();
     }
     this.retryTimer?.cancel();
+    this.shrinkTimer?.cancel();
   }
 
   private async tick(tickMs: number, signal: AbortSignal): Promise<void> {
@@ -191,9 +203,31 @@ export class PoolDriver {
     if (this.deps.clock.now() < this.retryNotBefore) return;
     this.rounds++;
     const decision = this.policy.plan(this.defaultPlanInput());
-    for (const action of decision.actions) this.launch(action, { key: DEFAULT_KEY, placement: {} });
+    for (const action of this.holdBackReleases(decision))
+      this.launch(action, { key: DEFAULT_KEY, placement: {} });
     for (const [key, group] of this.constrainedDemand())
       this.growForPlacement(key, group.placement, group.count);
+  }
+
+  /**
+   * Releases wait until the pool has been over its target for SHRINK_AFTER_MS. Under churn a
+   * released address cools down while its replacement pod takes a free one, so the pool dips below
+   * target, grows by one, and is one over when the cooldown ends: releasing at once would cost an
+   * assign and an unassign per pod replaced.
+   */
+  private holdBackReleases(decision: PlanDecision): PlanAction[] {
+    const now = this.deps.clock.now();
+    if (!decision.poolTooHigh) this.overSince = undefined;
+    const releases = decision.actions.filter((a) => RELEASES.has(a.type));
+    if (releases.length === 0) return decision.actions;
+    this.overSince ??= now;
+    const due = this.overSince + SHRINK_AFTER_MS;
+    if (now >= due) return decision.actions;
+    this.shrinkTimer?.cancel();
+    this.shrinkTimer = this.deps.clock.setTimer(due - now, () => {
+      this.wake();
+    });
+    return decision.actions.filter((a) => !RELEASES.has(a.type));
   }
 
   /** Waiting ADDs that named a subnet or a pool, grouped by what they named. */
@@ -406,6 +440,9 @@ export class PoolDriver {
         break;
       case 'eni-limit':
         this.eniLimitReached = true;
+        // EC2 counts more ENIs than we know of (an attach by a previous run of the agent landed
+        // after our start-up listing): look at EC2 now rather than at the next periodic resync.
+        if (this.deps.datastore.enis().length < this.deps.limits.maxEnis) this.deps.onEniCountMismatch?.();
         break;
       case 'address-limit':
         if ('eni' in action) this.full.add(action.eni);
@@ -446,6 +483,8 @@ export class PoolDriver {
 }
 
 const DEFAULT_KEY = placementKey({});
+
+const RELEASES: ReadonlySet<PlanAction['type']> = new Set(['unassignIps', 'unassignPrefixes', 'deleteEni']);
 
 /** No candidate subnet can take a new ENI now (all opted out, recently full, or too small). */
 export class NoSubnetError extends Error {

@@ -28,6 +28,9 @@ export interface EniDeps extends VisibilityDeps {
 
 /** The lifecycle of pod ENIs: list, create + attach (with compensation), detach + delete. */
 export class EniLifecycle {
+  /** Per instance: device index -> ENI this process attached there and Describe may not show yet. */
+  private readonly deviceIndexClaims = new Map<string, Map<number, string>>();
+
   constructor(private readonly deps: EniDeps) {}
 
   async listAttached(instanceId: string): Promise<AttachedEni[]> {
@@ -64,7 +67,9 @@ export class EniLifecycle {
       const eni = await awaitEni(this.deps, eniId, `attachment of ${eniId}`, (seen) => {
         if (seen?.Attachment?.Status !== 'attached') return false;
         const secondary = (seen.PrivateIpAddresses ?? []).filter((a) => a.Primary !== true).length;
-        return secondary >= request.secondaryIpCount && (seen.Ipv4Prefixes ?? []).length >= request.prefixCount;
+        return (
+          secondary >= request.secondaryIpCount && (seen.Ipv4Prefixes ?? []).length >= request.prefixCount
+        );
       });
       return await this.toAttached(required(eni, 'NetworkInterface', 'DescribeNetworkInterfaces'));
     } catch (err) {
@@ -83,17 +88,29 @@ export class EniLifecycle {
   private async compensate(eniId: string, attachmentId: string | undefined): Promise<void> {
     if (attachmentId !== undefined) {
       try {
-        await this.deps.client.detachNetworkInterface({ AttachmentId: attachmentId }, { finalCodes: [ATTACHMENT_NOT_FOUND] });
+        await this.deps.client.detachNetworkInterface(
+          { AttachmentId: attachmentId },
+          { finalCodes: [ATTACHMENT_NOT_FOUND] },
+        );
       } catch (err) {
         if (!isEc2Error(err, ATTACHMENT_NOT_FOUND)) throw err;
       }
-      await awaitEni(this.deps, eniId, `detach of ${eniId}`, (e) => e === undefined || e.Status === 'available');
+      await awaitEni(
+        this.deps,
+        eniId,
+        `detach of ${eniId}`,
+        (e) => e === undefined || e.Status === 'available',
+      );
     }
     await this.deps.client.deleteNetworkInterface({ NetworkInterfaceId: eniId });
   }
 
   /** Detach (when attached), wait for `available`, delete; an ENI already gone is success. */
   async detachAndDelete(eniId: string): Promise<void> {
+    // Its index is free again once it is detached; a claim that outlived visibility must not hold it.
+    for (const claims of this.deviceIndexClaims.values()) {
+      for (const [index, claimed] of claims) if (claimed === eniId) claims.delete(index);
+    }
     const eni = await describeEni(this.deps.client, eniId);
     if (!eni) return;
     const attachment = eni.Attachment;
@@ -113,14 +130,23 @@ export class EniLifecycle {
         );
       } catch (err) {
         // Already detached (or deleted) by someone else: carry on to the delete.
-        if (!isEc2Error(err, ATTACHMENT_NOT_FOUND) && !isEc2Error(err, NETWORK_INTERFACE_NOT_FOUND)) throw err;
+        if (!isEc2Error(err, ATTACHMENT_NOT_FOUND) && !isEc2Error(err, NETWORK_INTERFACE_NOT_FOUND))
+          throw err;
       }
       // DeleteNetworkInterface refuses an ENI that is still detaching (InvalidNetworkInterface.InUse).
-      const seen = await awaitEni(this.deps, eniId, `detach of ${eniId}`, (e) => e === undefined || e.Status === 'available');
+      const seen = await awaitEni(
+        this.deps,
+        eniId,
+        `detach of ${eniId}`,
+        (e) => e === undefined || e.Status === 'available',
+      );
       if (!seen) return;
     }
     try {
-      await this.deps.client.deleteNetworkInterface({ NetworkInterfaceId: eniId }, { finalCodes: [NETWORK_INTERFACE_NOT_FOUND] });
+      await this.deps.client.deleteNetworkInterface(
+        { NetworkInterfaceId: eniId },
+        { finalCodes: [NETWORK_INTERFACE_NOT_FOUND] },
+      );
     } catch (err) {
       if (!isEc2Error(err, NETWORK_INTERFACE_NOT_FOUND)) throw err;
     }
@@ -138,26 +164,44 @@ export class EniLifecycle {
         TagSpecifications: [
           {
             ResourceType: 'network-interface',
-            Tags: eniTags(request.instanceId, clock.now(), this.deps.clusterName, { ...this.deps.extraTags, ...request.tags }),
+            Tags: eniTags(request.instanceId, clock.now(), this.deps.clusterName, {
+              ...this.deps.extraTags,
+              ...request.tags,
+            }),
           },
         ],
         // Idempotency: a create retried after a lost answer returns the same ENI instead of a second one.
         ClientToken: `eni-ipam-${clock.now().toString(36)}-${Math.floor(random() * 2 ** 48).toString(36)}`,
       });
-      return required(out.NetworkInterface?.NetworkInterfaceId, 'NetworkInterface.NetworkInterfaceId', 'CreateNetworkInterface');
+      return required(
+        out.NetworkInterface?.NetworkInterfaceId,
+        'NetworkInterface.NetworkInterfaceId',
+        'CreateNetworkInterface',
+      );
     } catch (err) {
       if (isEc2Error(err) && err.kind === 'subnet-full') throw err.withSubnet(request.subnetId);
       throw err;
     }
   }
 
-  /** Attaches at the lowest free device index, moving to the next on a conflict. */
+  /**
+   * Attaches at the lowest free device index, moving to the next on a conflict. Indexes this
+   * process is attaching, or attached but Describe does not show yet, count as used: a burst
+   * attaches several ENIs at once, and each would otherwise pick the same index from a listing
+   * that cannot see the others.
+   */
   private async attach(eniId: string, instanceId: string): Promise<string> {
-    const used = new Set((await this.listAttached(instanceId)).map((eni) => eni.deviceIndex));
+    const listed = await this.listAttached(instanceId);
+    const claims = this.claimsOf(instanceId);
+    // A claimed ENI that Describe now shows is covered by the listing from here on.
+    for (const eni of listed) claims.delete(eni.deviceIndex);
+    const used = new Set([...listed.map((eni) => eni.deviceIndex), ...claims.keys()]);
     let lastError: unknown;
     for (let attempt = 0; attempt < DEVICE_INDEX_ATTEMPTS; attempt++) {
       let deviceIndex = 1;
       while (used.has(deviceIndex)) deviceIndex++;
+      used.add(deviceIndex);
+      claims.set(deviceIndex, eniId);
       try {
         const out = await this.deps.client.attachNetworkInterface({
           NetworkInterfaceId: eniId,
@@ -166,13 +210,22 @@ export class EniLifecycle {
         });
         return required(out.AttachmentId, 'AttachmentId', 'AttachNetworkInterface');
       } catch (err) {
+        claims.delete(deviceIndex);
         // EC2 answers an index already in use with InvalidParameterValue.
         if (!isEc2Error(err, INVALID_PARAMETER_VALUE)) throw err;
-        used.add(deviceIndex);
         lastError = err;
       }
     }
     throw lastError;
+  }
+
+  private claimsOf(instanceId: string): Map<number, string> {
+    let claims = this.deviceIndexClaims.get(instanceId);
+    if (!claims) {
+      claims = new Map();
+      this.deviceIndexClaims.set(instanceId, claims);
+    }
+    return claims;
   }
 
   private async toAttached(eni: NetworkInterface): Promise<AttachedEni> {

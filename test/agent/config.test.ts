@@ -239,7 +239,8 @@ describe('the table of variables', () => {
       expect(v.meaning.length).toBeGreaterThan(10);
       expect(['AWS VPC CNI', 'eni-ipam', 'standard']).toContain(v.origin);
       // EC2_RATE_LIMIT_REDIS_URL keeps the name the shared-budget design gave it.
-      if (v.origin === 'eni-ipam' && v.name !== 'EC2_RATE_LIMIT_REDIS_URL') expect(v.name.startsWith('ENI_IPAM_')).toBe(true);
+      if (v.origin === 'eni-ipam' && v.name !== 'EC2_RATE_LIMIT_REDIS_URL')
+        expect(v.name.startsWith('ENI_IPAM_')).toBe(true);
     }
   });
 

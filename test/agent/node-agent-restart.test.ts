@@ -60,7 +60,7 @@ describe('restart after kill -9 in the middle of a burst', () => {
 
       // The runtime retries: a pod that got an answer asks again (same container) and must get the
       // same address; one that did not gets a DEL for its failed sandbox, then a new sandbox.
-      // Kubelet retries a failed sandbox too (see the it.fails below for why some retries fail).
+      // Kubelet retries a failed sandbox too.
       const retries = await settleAll(
         h,
         ids.map((id) =>
@@ -89,29 +89,33 @@ describe('restart after kill -9 in the middle of a burst', () => {
     });
   }
 
-  // BUG (reported): the dead agent's CreateNetworkInterface + AttachNetworkInterface land after the
-  // new agent listed the attached ENIs. The new agent, believing it has room, creates ENIs and EC2
-  // answers AttachmentLimitExceeded; it marks the limit reached and does not look at EC2 again
-  // until the periodic resync (60 s), so the pods that were waiting fail after 20 s with "the
-  // instance is at its ENI limit" while 18 free addresses sit on the ENIs it does not know yet.
-  it.fails(
-    'after a restart, EC2 saying AttachmentLimitExceeded while the agent counts fewer ENIs makes it look at EC2 at once',
-    async () => {
-      const h = new AgentHarness(settings({ WARM_ENI_TARGET: '1' }), 'm5.large');
-      await h.start();
-      await h.run(5_000);
-      for (let i = 0; i < 20; i++) void h.add(`c${i}`);
-      await h.run(1_000); // two ENIs are being attached (create 400 ms, attach 2 s)
-      h.kill();
-      h.agent = h.newAgent();
-      await h.start();
-      const retried = await settleAll(
-        h,
-        Array.from({ length: 20 }, (_, i) => h.del(`c${i}`).then(() => h.add(`c${i}-retry`))),
-      );
-      expect(failures(retried).map((f) => f.message)).toEqual([]);
-    },
-  );
+  // The dead agent's CreateNetworkInterface + AttachNetworkInterface land after the new agent listed
+  // the attached ENIs. The new agent, believing it has room, creates ENIs and EC2 answers
+  // AttachmentLimitExceeded: that contradicts its own count, so it resyncs with EC2 at once instead
+  // of waiting for the periodic resync (60 s) while free addresses sit on ENIs it does not know.
+  it('after a restart, EC2 saying AttachmentLimitExceeded while the agent counts fewer ENIs makes it look at EC2 at once', async () => {
+    const h = new AgentHarness(settings({ WARM_ENI_TARGET: '1' }), 'm5.large');
+    await h.start();
+    await h.run(5_000);
+    for (let i = 0; i < 20; i++) void h.add(`c${i}`);
+    await h.run(1_000); // two ENIs are being attached (create 400 ms, attach 2 s)
+    h.kill();
+    h.agent = h.newAgent();
+    await h.start();
+    const started = h.clock.now();
+    const retried = settleAll(
+      h,
+      Array.from({ length: 20 }, (_, i) => h.del(`c${i}`).then(() => h.add(`c${i}-retry`))),
+    );
+    await h.clock.runUntil(() => h.agent.view().datastore.enis().length === 3, 60_000);
+    // Known within seconds of the refusal, not at the 60 s resync.
+    expect(h.clock.now() - started).toBeLessThan(10_000);
+    const outcomes = await retried;
+    // The primary ENI's 9 addresses were answered before the kill: their DELs put them in a 30 s
+    // cooldown, longer than the 20 s ADD bound, so 18 addresses can be served now, and no more.
+    expect(okAddresses(outcomes)).toHaveLength(18);
+    expectNoAddressTwice(h);
+  });
 
   it('a second kill right after the restart, before any answer, loses nothing either', async () => {
     const h = new AgentHarness(settings({ WARM_ENI_TARGET: '1' }), 'm5.xlarge');

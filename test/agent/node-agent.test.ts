@@ -40,9 +40,10 @@ describe('NodeAgent on a fake EC2', () => {
     expect(h.agent.view().datastore.enis()).toHaveLength(3);
   });
 
-  it('fails an ADD beyond the instance capacity after the bound, naming the ENI limit', async () => {
+  it('fails an ADD beyond the instance capacity at once, naming max pods', async () => {
     const h = new AgentHarness(settings({ WARM_ENI_TARGET: '1' }, { addWaitMs: 20_000 }));
     await h.start();
+    const started = h.clock.now();
     const outcomes = await settleAll(
       h,
       Array.from({ length: 28 }, (_, i) => h.add(`c${i}`)),
@@ -51,7 +52,11 @@ describe('NodeAgent on a fake EC2', () => {
     const failed = outcomes.filter((o) => o.kind !== 'ok');
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ kind: 'failure', cniCode: 11 });
-    expect(failed[0]!.kind === 'failure' && failed[0]!.message).toMatch(/no free address within 20 s/);
+    expect(failed[0]!.kind === 'failure' && failed[0]!.message).toMatch(
+      /max pods: .* of 27 it can hold \(max pods 29\)/,
+    );
+    // The 27 that fit were served well within the ADD bound.
+    expect(h.clock.now() - started).toBeLessThan(20_000);
   });
 
   it('gives a repeated ADD for the same container the same address', async () => {
