@@ -1,10 +1,19 @@
 import { WARM_TARGET_VARIABLES } from '../ipam/warm-targets.js';
 import type { LeakEvents } from './leak-reaper.js';
-import type { NodeAgent } from './node-agent.js';
+import type { NodeAgent, NodeAgentView } from './node-agent.js';
 import type { AgentMetrics } from './metrics/agent-metrics.js';
 import type { MetricsSnapshot, MetricsSource } from './metrics/metrics-source.js';
 import type { IntrospectionSource } from './introspection/introspection-source.js';
 import { plan } from '../ipam/planner.js';
+
+/** The agent's view, or undefined while it is still starting (introspection serves /healthz then). */
+function viewIfStarted(agent: Pick<NodeAgent, 'view'>): NodeAgentView | undefined {
+  try {
+    return agent.view();
+  } catch {
+    return undefined;
+  }
+}
 
 /** The gauges, read from the node agent at scrape time. */
 export function metricsSourceOf(agent: Pick<NodeAgent, 'view'>): MetricsSource {
@@ -39,7 +48,8 @@ export function introspectionSourceOf(
 ): IntrospectionSource {
   return {
     enis() {
-      const view = agent.view();
+      const view = viewIfStarted(agent);
+      if (!view) return [];
       const usage = new Map(view.datastore.usage().map((u) => [u.id, u]));
       const busy = new Set(view.planInput.enis.filter((e) => e.busy === true).map((e) => e.id));
       return view.datastore.enis().map((eni) => {
@@ -60,23 +70,22 @@ export function introspectionSourceOf(
       });
     },
     pods() {
-      return agent
-        .view()
-        .datastore.assignments()
-        .map((a) => ({
-          namespace: a.pod.namespace,
-          name: a.pod.name,
-          uid: a.pod.uid,
-          containerId: a.key.containerId,
-          ifName: a.key.ifName,
-          ip: a.address,
-          eniId: a.eniId,
-          ...(a.owner ? { owner: `${a.owner.kind} ${a.owner.namespace}/${a.owner.name}` } : {}),
-          assignedAt: a.assignedAt,
-        }));
+      const view = viewIfStarted(agent);
+      if (!view) return [];
+      return view.datastore.assignments().map((a) => ({
+        namespace: a.pod.namespace,
+        name: a.pod.name,
+        uid: a.pod.uid,
+        containerId: a.key.containerId,
+        ifName: a.key.ifName,
+        ip: a.address,
+        eniId: a.eniId,
+        ...(a.owner ? { owner: `${a.owner.kind} ${a.owner.namespace}/${a.owner.name}` } : {}),
+        assignedAt: a.assignedAt,
+      }));
     },
     subnets() {
-      return agent.view().subnets.map((s) => ({
+      return (viewIfStarted(agent)?.subnets ?? []).map((s) => ({
         subnetId: s.subnetId,
         availabilityZone: s.availabilityZone,
         cidr: s.cidr,
@@ -94,12 +103,8 @@ export function introspectionSourceOf(
       return { limits: view.limits, env: targetEnv, pending: view.waiting };
     },
     readiness() {
-      let view;
-      try {
-        view = agent.view();
-      } catch {
-        return { firstReconcileDone: false, warmTargetMet: false, warmTargetInProgress: false };
-      }
+      const view = viewIfStarted(agent);
+      if (!view) return { firstReconcileDone: false, warmTargetMet: false, warmTargetInProgress: false };
       const decision = plan(view.planInput);
       return {
         firstReconcileDone: view.ready,

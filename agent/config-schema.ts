@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { configVariable, type ConfigVariableName } from './config-table.js';
+import { parseBoolean } from '../ipam/warm-targets.js';
 
 export interface ConfigIssue {
   readonly variable: string;
@@ -21,14 +22,9 @@ const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
 const bad = (problem?: string): Parsed<never> =>
   problem === undefined ? { ok: false } : { ok: false, problem };
 
-/** strconv.ParseBool's spellings: the AWS VPC CNI's manifests use them, so they must keep working. */
-const TRUE_SPELLINGS = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
-const FALSE_SPELLINGS = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
-
 export function parseBool(raw: string): Parsed<boolean> {
-  if (TRUE_SPELLINGS.has(raw)) return ok(true);
-  if (FALSE_SPELLINGS.has(raw)) return ok(false);
-  return bad();
+  const value = parseBoolean(raw);
+  return value === undefined ? bad() : ok(value);
 }
 
 export function parseInteger(raw: string, min: number): Parsed<number> {

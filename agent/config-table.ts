@@ -78,8 +78,7 @@ export const CONFIG_VARIABLES = [
   {
     name: 'ENABLE_PREFIX_DELEGATION',
     default: 'false',
-    // Parsed by ipam/warm-targets.ts, which takes only these two spellings.
-    accepted: '"true" or "false"',
+    accepted: BOOL,
     meaning: 'Assign /28 prefixes instead of single secondary addresses (Nitro instances).',
     origin: 'AWS VPC CNI',
   },

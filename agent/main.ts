@@ -52,6 +52,7 @@ export async function run(argv: string[]): Promise<number> {
     running = await startAgent(config, process.env, logger);
   } catch (err) {
     logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'eni-ipam could not start');
+    exitSoon(1);
     return 1;
   }
   await new Promise<void>((resolve) => {
@@ -66,8 +67,20 @@ export async function run(argv: string[]): Promise<number> {
   });
   await running.stop();
   logger.info('stopped');
+  exitSoon(0);
   return 0;
 }
+
+/**
+ * Everything is closed by now; should a library still hold a socket open (an SDK keep-alive, a
+ * half-dead watch), the process must end anyway, or the DaemonSet's pod would hang in Terminating.
+ */
+function exitSoon(code: number): void {
+  setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+}
+
+/** How long a stopped agent waits for stray handles before exiting regardless. */
+const EXIT_GRACE_MS = 2_000;
 
 /** Builds and starts everything a node runs; the returned stop() undoes it in reverse order. */
 export async function startAgent(
@@ -96,7 +109,14 @@ export async function startAgent(
     clock,
     observer: metrics.ec2,
   });
-  const kube = createKubeSources({ config, clock, log: logger });
+  const kube = createKubeSources({
+    config,
+    clock,
+    log: logger,
+    onWatchRestart: (watch, reason) => {
+      metrics.watchRestart(watch, reason);
+    },
+  });
   const assembled = assembleNodeAgent({
     config,
     ec2,
@@ -111,29 +131,39 @@ export async function startAgent(
   agent = assembled.agent;
   const vmSignal = new AbortController();
   kube.virtualMachines.start(vmSignal.signal);
-  const backend = new DeferredBackend();
-  const cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock });
-  await cni.start();
-  await agent.start();
-  backend.serve(agent.backend);
-  // Releases a plugin spooled while the socket was not yet open.
-  await agent.applySpool();
   const servers: { close(): Promise<void> }[] = [];
-  if (config.metrics.enabled) {
-    const server = new MetricsServer(metrics, config.metrics.bind, (err) => {
-      logger.warn({ err }, 'metrics server error');
-    });
-    await server.start();
-    servers.push(server);
-  }
+  // Liveness must answer while the first EC2 reconcile runs (it can take minutes under throttling).
   if (config.introspection.enabled) {
     const server = new IntrospectionServer(
-      introspectionSourceOf(agent, config, env),
+      introspectionSourceOf(assembled.agent, config, env),
       config.introspection.bind,
       (err) => {
         logger.warn({ err }, 'introspection server error');
       },
     );
+    await server.start();
+    servers.push(server);
+  }
+  const backend = new DeferredBackend();
+  const cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock });
+  await cni.start();
+  try {
+    await agent.start();
+  } catch (err) {
+    // Nothing may keep a failed start-up alive: the DaemonSet restarts the container.
+    await cni.close();
+    for (const server of servers) await server.close();
+    vmSignal.abort();
+    await kube.virtualMachines.close();
+    throw err;
+  }
+  backend.serve(agent.backend);
+  // Releases a plugin spooled while the socket was not yet open.
+  await agent.applySpool();
+  if (config.metrics.enabled) {
+    const server = new MetricsServer(metrics, config.metrics.bind, (err) => {
+      logger.warn({ err }, 'metrics server error');
+    });
     await server.start();
     servers.push(server);
   }
@@ -164,6 +194,7 @@ export async function startAgent(
       vmSignal.abort();
       await kube.virtualMachines.close();
       for (const server of servers) await server.close();
+      await ec2.close();
     },
   };
 }

@@ -299,9 +299,14 @@ export class Datastore {
     const slot = this.requireSlot(address);
     if (held !== undefined && held !== address) {
       const other = this.requireSlot(held);
-      return { type: 'key-conflict', address: held, heldBy: other.state.type === 'assigned' ? other.state.pod : pod };
+      return {
+        type: 'key-conflict',
+        address: held,
+        heldBy: other.state.type === 'assigned' ? other.state.pod : pod,
+      };
     }
-    if (slot.state.type !== 'assigned') throw new Error(`datastore corrupt: key maps to ${slot.state.type} ${address}`);
+    if (slot.state.type !== 'assigned')
+      throw new Error(`datastore corrupt: key maps to ${slot.state.type} ${address}`);
     this.addressByKey.delete(keyString(from));
     slot.state = Object.freeze({
       type: 'assigned',

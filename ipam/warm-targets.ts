@@ -50,13 +50,25 @@ export function readWholeNumber(env: Env, name: string, min = 0): number | undef
   return parsed;
 }
 
-/** "true" or "false" exactly (the VPC CNI's spelling), or undefined when unset. */
+/** Go's strconv.ParseBool spellings: the AWS VPC CNI reads its booleans so, and its manifests use them. */
+const TRUE_SPELLINGS: ReadonlySet<string> = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const FALSE_SPELLINGS: ReadonlySet<string> = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
+
+/** A boolean as the AWS VPC CNI spells it, or undefined when `value` is not one. */
+export function parseBoolean(value: string): boolean | undefined {
+  if (TRUE_SPELLINGS.has(value)) return true;
+  if (FALSE_SPELLINGS.has(value)) return false;
+  return undefined;
+}
+
+/** A boolean variable, or undefined when unset; anything else is a ConfigError. */
 export function readBoolean(env: Env, name: string): boolean | undefined {
   const value = raw(env, name);
   if (value === undefined) return undefined;
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  throw new ConfigError(name, value, '"true" or "false"');
+  const parsed = parseBoolean(value);
+  if (parsed === undefined)
+    throw new ConfigError(name, value, '"true" or "false" (also 1/0, t/f, True/False)');
+  return parsed;
 }
 
 /**

@@ -51,6 +51,10 @@ export const systemClock: Clock = {
     const handle = setTimeout(fn, Math.max(0, ms));
     // A pending timer must never keep a stopping process alive; lifecycles end work explicitly.
     handle.unref();
-    return { cancel: () => clearTimeout(handle) };
+    return {
+      cancel: () => {
+        clearTimeout(handle);
+      },
+    };
   },
 };

@@ -57,6 +57,7 @@ export class AgentMetrics {
   private readonly addWaitSeconds: Histogram<'outcome'>;
   private readonly leaksFound: Counter<'cause'>;
   private readonly leaksReleased: Counter<'cause'>;
+  private readonly watchRestarts: Counter<'watch' | 'reason'>;
   private readonly forceRemovedIps: Counter;
   private readonly forceRemovedEnis: Counter;
   private readonly unrecoveredEntries: Counter;
@@ -111,6 +112,12 @@ export class AgentMetrics {
       name: 'eniipam_leaks_released_total',
       help: 'Leaked addresses or ENIs released after their grace period, by cause',
       labelNames: ['cause'],
+      registers,
+    });
+    this.watchRestarts = new Counter({
+      name: 'eniipam_kube_watch_restarts_total',
+      help: 'Kubernetes watches restarted after an error or a stall, by watch and reason',
+      labelNames: ['watch', 'reason'],
       registers,
     });
     this.forceRemovedIps = new Counter({
@@ -185,6 +192,11 @@ export class AgentMetrics {
 
   leakReleased(cause: LeakCause, count = 1): void {
     this.leaksReleased.inc({ cause }, count);
+  }
+
+  /** A Kubernetes watch stopped (error) or went silent (stall) and was restarted. */
+  watchRestart(watch: 'pods' | 'virtualmachines', reason: 'error' | 'stall'): void {
+    this.watchRestarts.inc({ watch, reason });
   }
 
   /** Assigned addresses that EC2 no longer shows (removed behind our back): the pods lost them. */

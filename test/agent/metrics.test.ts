@@ -243,6 +243,18 @@ describe('AgentMetrics', () => {
     ]);
   });
 
+  it('counts Kubernetes watch restarts by watch and reason', async () => {
+    const metrics = new AgentMetrics(fakeSource(snapshot()).source);
+    metrics.watchRestart('pods', 'error');
+    metrics.watchRestart('pods', 'error');
+    metrics.watchRestart('virtualmachines', 'stall');
+    const text = await metrics.metrics();
+    expect(samples(text, 'eniipam_kube_watch_restarts_total')).toEqual([
+      'eniipam_kube_watch_restarts_total{watch="pods",reason="error"} 2',
+      'eniipam_kube_watch_restarts_total{watch="virtualmachines",reason="stall"} 1',
+    ]);
+  });
+
   it('counts errors, reconciles, force removals and actions in progress', async () => {
     const metrics = new AgentMetrics(fakeSource(snapshot()).source);
     metrics.error('checkpoint');

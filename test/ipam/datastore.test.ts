@@ -495,11 +495,21 @@ describe('restoreAddressState', () => {
 describe('Datastore.transfer (a VM keeps its address across pods)', () => {
   it("moves the owner's address to the new attachment and frees the old key", () => {
     const ds = new Datastore();
-    ds.addEni({ id: 'eni-1', subnetId: 'subnet-a', subnetCidr: '10.0.0.0/24', deviceIndex: 0, primary: true });
+    ds.addEni({
+      id: 'eni-1',
+      subnetId: 'subnet-a',
+      subnetCidr: '10.0.0.0/24',
+      deviceIndex: 0,
+      primary: true,
+    });
     ds.addIps('eni-1', ['10.0.0.10', '10.0.0.11']);
     const owner = { kind: 'VirtualMachine', namespace: 'vms', name: 'db', uid: 'vm-uid' };
     const first = ds.assign(
-      { key: { containerId: 'old', ifName: 'eth0' }, pod: { uid: 'p1', namespace: 'vms', name: 'virt-launcher-db-a' }, owner },
+      {
+        key: { containerId: 'old', ifName: 'eth0' },
+        pod: { uid: 'p1', namespace: 'vms', name: 'virt-launcher-db-a' },
+        owner,
+      },
       1,
     );
     expect(first).toMatchObject({ type: 'assigned', address: '10.0.0.10' });
@@ -523,12 +533,20 @@ describe('Datastore.transfer (a VM keeps its address across pods)', () => {
 
   it('refuses to move onto a key that holds another address', () => {
     const ds = new Datastore();
-    ds.addEni({ id: 'eni-1', subnetId: 'subnet-a', subnetCidr: '10.0.0.0/24', deviceIndex: 0, primary: true });
+    ds.addEni({
+      id: 'eni-1',
+      subnetId: 'subnet-a',
+      subnetCidr: '10.0.0.0/24',
+      deviceIndex: 0,
+      primary: true,
+    });
     ds.addIps('eni-1', ['10.0.0.10', '10.0.0.11']);
     const pod = { uid: 'p', namespace: 'n', name: 'x' };
     ds.assign({ key: { containerId: 'a', ifName: 'eth0' }, pod }, 1);
     ds.assign({ key: { containerId: 'b', ifName: 'eth0' }, pod }, 1);
-    expect(ds.transfer({ containerId: 'a', ifName: 'eth0' }, { containerId: 'b', ifName: 'eth0' }, pod, 2)).toMatchObject({
+    expect(
+      ds.transfer({ containerId: 'a', ifName: 'eth0' }, { containerId: 'b', ifName: 'eth0' }, pod, 2),
+    ).toMatchObject({
       type: 'key-conflict',
     });
     expect(ds.totals().assigned).toBe(2);

@@ -49,6 +49,20 @@ describe('parseWarmTargets', () => {
   });
 
   it.each([
+    ['true', true],
+    ['TRUE', true],
+    ['True', true],
+    ['1', true],
+    ['t', true],
+    ['false', false],
+    ['FALSE', false],
+    ['0', false],
+    ['f', false],
+  ])('reads ENABLE_PREFIX_DELEGATION=%s as the AWS VPC CNI does (%s)', (value, expected) => {
+    expect(parseWarmTargets({ ENABLE_PREFIX_DELEGATION: value }).prefixDelegation).toBe(expected);
+  });
+
+  it.each([
     ['WARM_IP_TARGET', 'abc', 'WARM_IP_TARGET="abc": expected a whole number >= 0'],
     ['WARM_ENI_TARGET', '-1', 'WARM_ENI_TARGET="-1": expected a whole number >= 0'],
     ['MINIMUM_IP_TARGET', '1.5', 'MINIMUM_IP_TARGET="1.5": expected a whole number >= 0'],
@@ -60,8 +74,16 @@ describe('parseWarmTargets', () => {
       'WARM_IP_TARGET="99999999999999999999": expected a whole number >= 0',
     ],
     ['MAX_ENI', '0', 'MAX_ENI="0": expected a whole number >= 1'],
-    ['ENABLE_PREFIX_DELEGATION', 'yes', 'ENABLE_PREFIX_DELEGATION="yes": expected "true" or "false"'],
-    ['ENABLE_PREFIX_DELEGATION', 'TRUE', 'ENABLE_PREFIX_DELEGATION="TRUE": expected "true" or "false"'],
+    [
+      'ENABLE_PREFIX_DELEGATION',
+      'yes',
+      'ENABLE_PREFIX_DELEGATION="yes": expected "true" or "false" (also 1/0, t/f, True/False)',
+    ],
+    [
+      'ENABLE_PREFIX_DELEGATION',
+      'on',
+      'ENABLE_PREFIX_DELEGATION="on": expected "true" or "false" (also 1/0, t/f, True/False)',
+    ],
   ])('%s=%j is a ConfigError', (variable, value, message) => {
     let caught: unknown;
     try {
