@@ -101,7 +101,11 @@ export class FakeEc2Network implements Ec2Network {
     return Promise.resolve(this.subnets.filter((s) => ids.includes(s.subnetId)).map((s) => ({ ...s })));
   }
 
+  /** Every CreateNetworkInterface request, as the agent sent it. */
+  readonly createRequests: CreateEniRequest[] = [];
+
   async createAndAttachEni(request: CreateEniRequest): Promise<AttachedEni> {
+    this.createRequests.push(request);
     await this.op('create', this.latencyMs.create);
     const limits = lookupInstanceType(this.instanceType)!;
     if (this.enis.size >= limits.maxEnis) throw ec2Error('limit', 'AttachmentLimitExceeded');
