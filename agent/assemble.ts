@@ -2,7 +2,7 @@ import { PlacementError, resolvePlacement } from '../ipam/pod-placement.js';
 import type { OwnerRef } from '../ipam/datastore-types.js';
 import type { Ec2Network } from '../provider/ec2-network.js';
 import type { Clock } from '../time/clock.js';
-import { leakEventsFor, metricsSourceOf } from './agent-views.js';
+import { leakEventsFor, metricsForLateAgent } from './agent-views.js';
 import type { Checkpointer } from './checkpoint.js';
 import type { AddRequest } from './cni-backend.js';
 import type { AgentConfig } from './config.js';
@@ -11,7 +11,7 @@ import type { NodePods, PodRef } from './kube/pod-watch.js';
 import type { ClusterVirtualMachines } from './kube/vm-watch.js';
 import type { VmDirectory } from './leak-reaper.js';
 import type { Logger } from './logger.js';
-import { AgentMetrics } from './metrics/agent-metrics.js';
+import type { AgentMetrics } from './metrics/agent-metrics.js';
 import { IpamEventMetrics } from './metrics/ipam-event-metrics.js';
 import { NodeAgent, type NodeAgentSettings, type PodEniNetwork } from './node-agent.js';
 import type { PlacementResolution } from './node-ipam.js';
@@ -47,20 +47,11 @@ export interface AssembledAgent {
  */
 export function assembleNodeAgent(options: AssembleOptions): AssembledAgent {
   const { config, pods, virtualMachines, eniConfigs } = options;
-  let agent: NodeAgent | undefined;
-  // The gauges read the agent at scrape time; the agent needs the metrics at construction.
-  const metrics =
-    options.metrics ??
-    new AgentMetrics(
-      metricsSourceOf({
-        view: () => {
-          if (!agent) throw new Error('the agent is not built yet');
-          return agent.view();
-        },
-      }),
-    );
+  let metrics = options.metrics;
+  let attach: ((agent: NodeAgent) => void) | undefined;
+  if (!metrics) ({ metrics, attach } = metricsForLateAgent());
   const vms = virtualMachines ? vmDirectoryOf(virtualMachines) : undefined;
-  agent = new NodeAgent({
+  const agent = new NodeAgent({
     settings: settingsOf(config),
     ec2: options.ec2,
     clock: options.clock,
@@ -74,6 +65,7 @@ export function assembleNodeAgent(options: AssembleOptions): AssembledAgent {
     leakEvents: leakEventsFor(metrics),
     ...(options.policy ? { policy: options.policy } : {}),
   });
+  attach?.(agent);
   return { agent, metrics };
 }
 

@@ -1,7 +1,7 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { AwsEc2Network } from '../provider/aws-ec2-network.js';
 import { systemClock } from '../time/clock.js';
-import { introspectionSourceOf, metricsSourceOf } from './agent-views.js';
+import { introspectionSourceOf, metricsForLateAgent, metricsSourceOf } from './agent-views.js';
 import { assembleNodeAgent } from './assemble.js';
 import { FileCheckpointer } from './checkpoint.js';
 import { CniServer } from './cni-server.js';
@@ -10,7 +10,6 @@ import { ConfigError } from '../ipam/warm-targets.js';
 import { loadConfig, type AgentConfig } from './config.js';
 import { createKubeSources } from './kube/kube-sources.js';
 import { createLogger, type Logger } from './logger.js';
-import { AgentMetrics } from './metrics/agent-metrics.js';
 import { CloudWatchPublisher } from './metrics/cloudwatch-publisher.js';
 import { keyGaugeSamples } from './metrics/cloudwatch-samples.js';
 import { MetricsServer } from './metrics/metrics-server.js';
@@ -89,15 +88,7 @@ export async function startAgent(
   logger: Logger,
 ): Promise<RunningAgent> {
   const clock = systemClock;
-  let agent: NodeAgent | undefined;
-  const metrics = new AgentMetrics(
-    metricsSourceOf({
-      view: () => {
-        if (!agent) throw new Error('the agent is not started yet');
-        return agent.view();
-      },
-    }),
-  );
+  const { metrics, attach } = metricsForLateAgent();
   const ec2 = new AwsEc2Network({
     region: config.aws.region ?? (await regionFromImds(config)),
     imdsEndpoint: config.aws.imdsEndpoint,
@@ -128,7 +119,8 @@ export async function startAgent(
     eniConfigs: kube.eniConfigs,
     metrics,
   });
-  agent = assembled.agent;
+  const agent = assembled.agent;
+  attach(agent);
   const vmSignal = new AbortController();
   kube.virtualMachines.start(vmSignal.signal);
   const servers: { close(): Promise<void> }[] = [];

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { introspectionSourceOf, metricsSourceOf } from '../../agent/agent-views.js';
+import { introspectionSourceOf, metricsForLateAgent } from '../../agent/agent-views.js';
 import { assembleNodeAgent } from '../../agent/assemble.js';
 import { FileCheckpointer } from '../../agent/checkpoint.js';
 import { loadConfig } from '../../agent/config.js';
@@ -17,9 +17,7 @@ import { CniServer } from '../../agent/cni-server.js';
 import { DeferredBackend } from '../../agent/deferred-backend.js';
 import { IntrospectionServer } from '../../agent/introspection/introspection-server.js';
 import { createLogger } from '../../agent/logger.js';
-import { AgentMetrics } from '../../agent/metrics/agent-metrics.js';
 import { MetricsServer } from '../../agent/metrics/metrics-server.js';
-import type { NodeAgent } from '../../agent/node-agent.js';
 import { AwsEc2Network } from '../../provider/aws-ec2-network.js';
 import { isAbortError, systemClock } from '../../time/clock.js';
 import { SimulatedCloud } from '../cloud.js';
@@ -131,15 +129,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   });
 
   // The wiring of agent/main.ts's startAgent, with the in-memory Kubernetes API for the pod watch.
-  let agent: NodeAgent | undefined;
-  const metrics = new AgentMetrics(
-    metricsSourceOf({
-      view: () => {
-        if (!agent) throw new Error('the agent is not started yet');
-        return agent.view();
-      },
-    }),
-  );
+  const { metrics, attach } = metricsForLateAgent();
   const ec2 = new AwsEc2Network({
     region: cloud.config.region,
     endpoint: ec2Url,
@@ -151,7 +141,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     observer: metrics.ec2,
   });
   const api = new ClusterPods(clock);
-  agent = assembleNodeAgent({
+  const agent = assembleNodeAgent({
     config,
     ec2,
     clock,
@@ -160,6 +150,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     pods: api.watchOf(DEMO_NODE),
     metrics,
   }).agent;
+  attach(agent);
   const backend = new DeferredBackend();
   const cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock });
   await cni.start();

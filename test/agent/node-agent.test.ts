@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { AddOutcome } from '../../agent/cni-backend.js';
 import { AgentHarness, addressOf, settings } from './fakes/agent-harness.js';
-
-async function settleAll(
-  h: AgentHarness,
-  pending: Promise<AddOutcome>[],
-  limitMs = 60_000,
-): Promise<AddOutcome[]> {
-  let done = 0;
-  for (const p of pending) void p.then(() => done++);
-  await h.clock.runUntil(() => done === pending.length, limitMs);
-  return Promise.all(pending);
-}
+import { settleAll } from './fakes/agent-invariants.js';
 
 describe('NodeAgent on a fake EC2', () => {
   it('fills the warm pool at start: WARM_ENI_TARGET=1 keeps one ENI worth of free addresses', async () => {
