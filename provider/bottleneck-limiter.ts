@@ -77,8 +77,11 @@ export class BottleneckLimiter implements Ec2Limiter {
   drain(api: Ec2Api): void {
     const limiter = this.limiter(api);
     // Shared through Redis, this slows every node at once: which is right, they share the bucket.
-    // bottleneck's typings say updateSettings is synchronous; it returns a promise (Redis round trip).
-    const pending = limiter.updateSettings({ reservoir: 0 }) as unknown as Promise<unknown>;
+    // Not updateSettings({ reservoir: 0 }): on a local limiter it clears the refill heartbeat and
+    // never restarts it (LocalDatastore._startHeartbeat), so the API would never run again.
+    const pending = limiter
+      .currentReservoir()
+      .then((tokens) => (tokens === null || tokens <= 0 ? tokens : limiter.incrementReservoir(-tokens)));
     pending.catch(() => undefined);
   }
 

@@ -162,6 +162,34 @@ describe('BottleneckLimiter (local) with fake timers', () => {
     const rate = sustainedRate(starts, bucket);
     expect(Math.abs(rate - bucket.refillPerSecond) / bucket.refillPerSecond).toBeLessThan(0.05);
   });
+
+  it('keeps refilling after drain(): a throttle slows the API, it never stops it', async () => {
+    vi.useFakeTimers({ now: Date.UTC(2026, 0, 1) });
+    const bucket: TokenBucket = { size: 10, refillPerSecond: 4 };
+    const limiter = new BottleneckLimiter({ buckets: effectiveBuckets({ overrides: { DescribeSubnets: bucket } }, false) });
+    // bottleneck yields through timers: advance them while its work is pending.
+    const first = limiter.schedule('DescribeSubnets', () => Promise.resolve());
+    await vi.advanceTimersByTimeAsync(10);
+    await first;
+    limiter.drain('DescribeSubnets');
+    await vi.advanceTimersByTimeAsync(10);
+    let ran = 0;
+    const after = Array.from({ length: 8 }, () =>
+      limiter.schedule('DescribeSubnets', () => {
+        ran++;
+        return Promise.resolve();
+      }),
+    );
+    await vi.advanceTimersByTimeAsync(250);
+    // The bucket was emptied: at most the one token a 250 ms step adds.
+    expect(ran).toBeLessThanOrEqual(1);
+    for (let i = 0; i < 20 && ran < after.length; i++) await vi.advanceTimersByTimeAsync(250);
+    // 8 calls at 4 per second after an empty bucket: all ran within about 2 s (5 s allowed).
+    expect(ran).toBe(8);
+    await Promise.all(after);
+    vi.useRealTimers();
+    await limiter.close();
+  });
 });
 
 describe('limiter choice and lifecycle', () => {
