@@ -117,8 +117,14 @@ export async function reapLeakedEnis(
   graceMs: number,
   logger: Logger,
   events?: LeakEvents,
+  /** Only ENIs created before this time (ms): e.g. before this process started. */
+  createdBefore?: number,
 ): Promise<number> {
-  const leaked = await ec2.findLeakedEnis(instanceId, graceMs);
+  const found = await ec2.findLeakedEnis(instanceId, graceMs);
+  const leaked =
+    createdBefore === undefined
+      ? found
+      : found.filter((eni) => eni.createdAt !== undefined && eni.createdAt < createdBefore);
   let deleted = 0;
   for (const eni of leaked) {
     events?.found('leaked_eni');

@@ -104,6 +104,7 @@ export class NodeAgent {
   async start(): Promise<void> {
     const { deps } = this;
     const { settings, ec2, logger, clock } = deps;
+    const startedAt = clock.now();
     const identity = await ec2.identity();
     const instanceLimits = await ec2.instanceLimits(identity.instanceType);
     const mp = maxPods(instanceLimits, {
@@ -226,6 +227,19 @@ export class NodeAgent {
       }),
     );
     if (settings.leakedEniCleanup) {
+      // An unattached ENI of ours created before this process started can only be left over by the
+      // previous one (killed between create and attach): the grace period that protects in-flight
+      // creates is not needed for it, and this process's own creates are younger.
+      this.loops.push(
+        reapLeakedEnis(ec2, identity.instanceId, 0, logger, deps.leakEvents, startedAt).then(
+          (deleted) => {
+            if (deleted > 0) driver.resetLimits();
+          },
+          (err: unknown) => {
+            logger.warn({ err: (err as Error).message }, 'start-up scan for leaked ENIs failed');
+          },
+        ),
+      );
       this.loops.push(
         this.every(LEAKED_ENI_SCAN_INTERVAL_MS, async () => {
           const deleted = await reapLeakedEnis(

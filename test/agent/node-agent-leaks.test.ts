@@ -236,3 +236,36 @@ describe('KubeVirt VM addresses', () => {
     expect(holder(h, address)).toBeUndefined();
   });
 });
+
+describe('ENIs leaked by a previous process', () => {
+  it('deletes at start-up the unattached ENIs created before this process started, without the grace period', async () => {
+    const h = new AgentHarness(settings({}, { leakedEniCleanup: true, leakedEniGraceMs: 300_000 }));
+    const before = h.clock.now() - 1_000;
+    h.ec2.unattached.push({
+      eniId: 'eni-left-by-kill',
+      subnetId: 'subnet-a',
+      instanceId: 'i-0123456789abcdef0',
+      createdAt: before,
+    });
+    await h.start();
+    await h.run(1_000);
+    expect(h.ec2.unattached).toEqual([]);
+  });
+
+  it('leaves an ENI created after the start to the periodic scan and its grace period', async () => {
+    const h = new AgentHarness(settings({}, { leakedEniCleanup: true, leakedEniGraceMs: 300_000 }));
+    const startedAt = h.clock.now();
+    h.ec2.unattached.push({
+      eniId: 'eni-in-flight',
+      subnetId: 'subnet-a',
+      instanceId: 'i-0123456789abcdef0',
+      createdAt: startedAt + 500,
+    });
+    await h.start();
+    await h.run(1_000);
+    expect(h.ec2.unattached.map((e) => e.eniId)).toEqual(['eni-in-flight']);
+    // The periodic scan (every 5 minutes) deletes it once it is older than the grace period.
+    await h.run(10 * 60_000);
+    expect(h.ec2.unattached).toEqual([]);
+  });
+});

@@ -169,10 +169,18 @@ export class FakeEc2Network implements Ec2Network {
   async detachAndDeleteEni(eniId: string): Promise<void> {
     await this.op('delete', this.latencyMs.other);
     this.enis.delete(eniId);
+    const index = this.unattached.findIndex((e) => e.eniId === eniId);
+    if (index >= 0) this.unattached.splice(index, 1);
   }
 
-  findLeakedEnis(): Promise<LeakedEni[]> {
-    return Promise.resolve([]);
+  /** ENIs left `available` (created, never attached); findLeakedEnis returns those older than the grace. */
+  readonly unattached: LeakedEni[] = [];
+
+  findLeakedEnis(_instanceId: string, graceMs: number): Promise<LeakedEni[]> {
+    const now = this.clock.now();
+    return Promise.resolve(
+      this.unattached.filter((e) => e.createdAt !== undefined && now - e.createdAt >= graceMs),
+    );
   }
 
   /** Every secondary address on every ENI. */
