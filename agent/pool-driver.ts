@@ -158,6 +158,10 @@ export class PoolDriver {
     }
     if (datastore.totals().total >= limits.maxPods)
       return `the node holds max pods' worth of addresses (${limits.maxPods})`;
+    const { cooling } = datastore.totals();
+    if (cooling > 0 && this.inFlight().units === 0) {
+      return `${cooling} released addresses are cooling down (IP_COOLDOWN_PERIOD) and the pool is not growing`;
+    }
     return undefined;
   }
 
