@@ -11,16 +11,28 @@ export class EniAddresses {
     if (count <= 0) return [];
     const params = { NetworkInterfaceId: eniId, SecondaryPrivateIpAddressCount: count };
     const out = await this.withSubnet(eniId, () => this.deps.client.assignPrivateIpAddresses(params));
-    const ips = (out.AssignedPrivateIpAddresses ?? []).flatMap((a) => (a.PrivateIpAddress === undefined ? [] : [a.PrivateIpAddress]));
-    await this.awaitAddresses(eniId, `assignment of ${ips.length} IPs to ${eniId}`, (seen) => ips.every((ip) => seen.has(ip)));
-    return ips;
+    const listed = (out.AssignedPrivateIpAddresses ?? []).flatMap((a) =>
+      a.PrivateIpAddress === undefined ? [] : [a.PrivateIpAddress],
+    );
+    const eni = await awaitEni(
+      this.deps,
+      eniId,
+      `assignment of ${listed.length} IPs to ${eniId}`,
+      (seen) => seen !== undefined && listed.every((ip) => allAddresses(seen).has(ip)),
+    );
+    // EC2 lists only the new addresses. Some EC2-compatible endpoints (moto) list every address of
+    // the ENI, its primary included: never hand the caller the primary as a pod address.
+    const { primaryIp } = eniAddresses(eni as NetworkInterface);
+    return listed.filter((ip) => ip !== primaryIp);
   }
 
   async assignPrefixes(eniId: string, count: number): Promise<string[]> {
     if (count <= 0) return [];
     const params = { NetworkInterfaceId: eniId, Ipv4PrefixCount: count };
     const out = await this.withSubnet(eniId, () => this.deps.client.assignPrivateIpAddresses(params));
-    const prefixes = (out.AssignedIpv4Prefixes ?? []).flatMap((p) => (p.Ipv4Prefix === undefined ? [] : [p.Ipv4Prefix]));
+    const prefixes = (out.AssignedIpv4Prefixes ?? []).flatMap((p) =>
+      p.Ipv4Prefix === undefined ? [] : [p.Ipv4Prefix],
+    );
     await this.awaitAddresses(eniId, `assignment of ${prefixes.length} prefixes to ${eniId}`, (seen) =>
       prefixes.every((prefix) => seen.has(prefix)),
     );
@@ -29,19 +41,31 @@ export class EniAddresses {
 
   async unassignIps(eniId: string, ips: readonly string[]): Promise<void> {
     if (ips.length === 0) return;
-    await this.deps.client.unassignPrivateIpAddresses({ NetworkInterfaceId: eniId, PrivateIpAddresses: [...ips] });
-    await this.awaitAddresses(eniId, `release of ${ips.length} IPs from ${eniId}`, (seen) => ips.every((ip) => !seen.has(ip)));
+    await this.deps.client.unassignPrivateIpAddresses({
+      NetworkInterfaceId: eniId,
+      PrivateIpAddresses: [...ips],
+    });
+    await this.awaitAddresses(eniId, `release of ${ips.length} IPs from ${eniId}`, (seen) =>
+      ips.every((ip) => !seen.has(ip)),
+    );
   }
 
   async unassignPrefixes(eniId: string, prefixes: readonly string[]): Promise<void> {
     if (prefixes.length === 0) return;
-    await this.deps.client.unassignPrivateIpAddresses({ NetworkInterfaceId: eniId, Ipv4Prefixes: [...prefixes] });
+    await this.deps.client.unassignPrivateIpAddresses({
+      NetworkInterfaceId: eniId,
+      Ipv4Prefixes: [...prefixes],
+    });
     await this.awaitAddresses(eniId, `release of ${prefixes.length} prefixes from ${eniId}`, (seen) =>
       prefixes.every((prefix) => !seen.has(prefix)),
     );
   }
 
-  private async awaitAddresses(eniId: string, what: string, done: (seen: Set<string>) => boolean): Promise<void> {
+  private async awaitAddresses(
+    eniId: string,
+    what: string,
+    done: (seen: Set<string>) => boolean,
+  ): Promise<void> {
     await awaitEni(this.deps, eniId, what, (eni) => eni !== undefined && done(addressSet(eni)));
   }
 
@@ -55,6 +79,12 @@ export class EniAddresses {
       throw eni?.SubnetId === undefined ? err : err.withSubnet(eni.SubnetId);
     }
   }
+}
+
+/** Every IPv4 address of the ENI, its primary included. */
+function allAddresses(eni: NetworkInterface): Set<string> {
+  const { primaryIp, secondaryIps } = eniAddresses(eni);
+  return new Set([primaryIp, ...secondaryIps]);
 }
 
 function addressSet(eni: NetworkInterface): Set<string> {

@@ -9,7 +9,10 @@ import { awsError, eni, harness } from './harness.js';
 const withSecondary = (ips: string[], prefixes: string[] = []) =>
   eni('eni-01', {
     deviceIndex: 1,
-    PrivateIpAddresses: [{ PrivateIpAddress: '10.0.0.10', Primary: true }, ...ips.map((ip) => ({ PrivateIpAddress: ip, Primary: false }))],
+    PrivateIpAddresses: [
+      { PrivateIpAddress: '10.0.0.10', Primary: true },
+      ...ips.map((ip) => ({ PrivateIpAddress: ip, Primary: false })),
+    ],
     Ipv4Prefixes: prefixes.map((Ipv4Prefix) => ({ Ipv4Prefix })),
     SubnetId: 'subnet-pods',
   });
@@ -35,13 +38,34 @@ describe('assign and unassign', () => {
     expect(h.ec2.commandCalls(DescribeNetworkInterfacesCommand)).toHaveLength(2);
   });
 
+  it("never returns the ENI's primary address when the response lists every address of the ENI", async () => {
+    // EC2 lists only the new addresses; moto lists all of them, the primary included.
+    const h = harness();
+    h.ec2.on(AssignPrivateIpAddressesCommand).resolves({
+      NetworkInterfaceId: 'eni-01',
+      AssignedPrivateIpAddresses: [{ PrivateIpAddress: '10.0.0.10' }, { PrivateIpAddress: '10.0.0.31' }],
+    });
+    h.ec2
+      .on(DescribeNetworkInterfacesCommand)
+      .resolves({ NetworkInterfaces: [withSecondary(['10.0.0.31'])] });
+
+    expect(await h.drive(h.network.assignIps('eni-01', 1))).toEqual(['10.0.0.31']);
+  });
+
   it('assigns K prefixes with Ipv4PrefixCount', async () => {
     const h = harness();
-    h.ec2.on(AssignPrivateIpAddressesCommand).resolves({ AssignedIpv4Prefixes: [{ Ipv4Prefix: '10.0.5.0/28' }] });
-    h.ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [withSecondary([], ['10.0.5.0/28'])] });
+    h.ec2
+      .on(AssignPrivateIpAddressesCommand)
+      .resolves({ AssignedIpv4Prefixes: [{ Ipv4Prefix: '10.0.5.0/28' }] });
+    h.ec2
+      .on(DescribeNetworkInterfacesCommand)
+      .resolves({ NetworkInterfaces: [withSecondary([], ['10.0.5.0/28'])] });
 
     expect(await h.drive(h.network.assignPrefixes('eni-01', 1))).toEqual(['10.0.5.0/28']);
-    expect(h.ec2.commandCalls(AssignPrivateIpAddressesCommand)[0]!.args[0].input).toEqual({ NetworkInterfaceId: 'eni-01', Ipv4PrefixCount: 1 });
+    expect(h.ec2.commandCalls(AssignPrivateIpAddressesCommand)[0]!.args[0].input).toEqual({
+      NetworkInterfaceId: 'eni-01',
+      Ipv4PrefixCount: 1,
+    });
   });
 
   it('unassigns exactly the given IPs and prefixes and waits until they are gone', async () => {
@@ -98,11 +122,16 @@ describe('assign and unassign', () => {
 
   it('gives up waiting for visibility after the bound with a not-yet-visible error', async () => {
     const h = harness({ visibilityTimeoutMs: 10_000 });
-    h.ec2.on(AssignPrivateIpAddressesCommand).resolves({ AssignedPrivateIpAddresses: [{ PrivateIpAddress: '10.0.0.40' }] });
+    h.ec2
+      .on(AssignPrivateIpAddressesCommand)
+      .resolves({ AssignedPrivateIpAddresses: [{ PrivateIpAddress: '10.0.0.40' }] });
     h.ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [withSecondary([])] });
     const started = h.clock.now();
 
-    await expect(h.drive(h.network.assignIps('eni-01', 1))).rejects.toMatchObject({ kind: 'not-yet-visible', code: 'VisibilityTimeout' });
+    await expect(h.drive(h.network.assignIps('eni-01', 1))).rejects.toMatchObject({
+      kind: 'not-yet-visible',
+      code: 'VisibilityTimeout',
+    });
     expect(h.clock.now() - started).toBeGreaterThanOrEqual(10_000);
     expect(h.clock.now() - started).toBeLessThan(11_000);
   });
