@@ -6,9 +6,11 @@ import type { ActionContext } from './action.js';
 import { checkAddressSlots, checkPrefixSupport, limitsOf, runningInstance } from './instance-limits.js';
 
 /**
- * Attaches an `available` ENI. The ENI is `attaching` until `attachCompletionMs` (default: the
- * action's latency) after the call, then `in-use`. Attachments still attaching or detaching count
- * toward the instance type's ENI limit and hold their device index, as in EC2.
+ * Attaches an `available` ENI. The action's latency is the whole attach (a scenario's
+ * `AttachNetworkInterface: 2000` means an ENI attaches in 2 s), so by default the ENI is `in-use`
+ * when the call returns; `attachCompletionMs` adds an `attaching` phase after the call, as EC2 has
+ * when its API answers before the attachment completes. Attachments still attaching or detaching
+ * count toward the instance type's ENI limit and hold their device index, as in EC2.
  */
 export function attachNetworkInterface({ state, params }: ActionContext): string {
   const instanceId = params.require('InstanceId');
@@ -19,23 +21,33 @@ export function attachNetworkInterface({ state, params }: ActionContext): string
   const instance = runningInstance(state, instanceId);
   const limits = limitsOf(instance);
   const eni = state.mutableEni(eniId);
-  if (networkCardIndex !== 0) throw invalidParameterValue(`Network card index ${networkCardIndex} is not valid for ${limits.instanceType}`);
+  if (networkCardIndex !== 0)
+    throw invalidParameterValue(
+      `Network card index ${networkCardIndex} is not valid for ${limits.instanceType}`,
+    );
   if (deviceIndex < 0) throw invalidParameterValue(`Device index ${deviceIndex} is not valid`);
   if (eni.attachment) throw new Ec2Error('InvalidNetworkInterface.InUse', `Interface: [${eniId}] in use.`);
   if (eni.availabilityZone !== instance.availabilityZone) {
-    throw invalidParameterValue(`Interface ${eniId} is in ${eni.availabilityZone}, instance ${instanceId} in ${instance.availabilityZone}`);
+    throw invalidParameterValue(
+      `Interface ${eniId} is in ${eni.availabilityZone}, instance ${instanceId} in ${instance.availabilityZone}`,
+    );
   }
   const attached = state.enisOfInstance(instanceId);
   if (attached.some((e) => e.attachment?.deviceIndex === deviceIndex)) {
-    throw invalidParameterValue(`Instance '${instanceId}' already has an interface attached at device index '${deviceIndex}'.`);
+    throw invalidParameterValue(
+      `Instance '${instanceId}' already has an interface attached at device index '${deviceIndex}'.`,
+    );
   }
   if (attached.length >= limits.maxEnis) {
-    throw new Ec2Error('AttachmentLimitExceeded', `Interface count ${attached.length + 1} exceeds the limit for ${limits.instanceType}`);
+    throw new Ec2Error(
+      'AttachmentLimitExceeded',
+      `Interface count ${attached.length + 1} exceeds the limit for ${limits.instanceType}`,
+    );
   }
   checkAddressSlots(limits, eniId, 1 + eni.secondaryIps.length + eni.prefixes.length);
   checkPrefixSupport(limits, eni.prefixes.length);
   const attachmentId = state.newId('eni-attach');
-  const completion = state.config.attachCompletionMs ?? latencyOf(state.config, 'AttachNetworkInterface');
+  const completion = state.config.attachCompletionMs ?? 0;
   const updated: SimEni = {
     ...eni,
     attachment: {
@@ -56,7 +68,8 @@ export function attachNetworkInterface({ state, params }: ActionContext): string
 /** Finds the ENI that carries an attachment now, or InvalidAttachmentID.NotFound. */
 export function eniByAttachment(context: ActionContext, attachmentId: string): SimEni {
   const eni = context.state.currentEnis().find((e) => e.attachment?.attachmentId === attachmentId);
-  if (!eni) throw new Ec2Error('InvalidAttachmentID.NotFound', `The attachment ID '${attachmentId}' does not exist`);
+  if (!eni)
+    throw new Ec2Error('InvalidAttachmentID.NotFound', `The attachment ID '${attachmentId}' does not exist`);
   return eni;
 }
 
@@ -68,11 +81,17 @@ export function detachNetworkInterface(context: ActionContext): string {
   const attachment = eni.attachment;
   if (!attachment) throw new Error('unreachable: eniByAttachment returned an unattached ENI');
   if (attachment.deviceIndex === 0) {
-    throw new Ec2Error('OperationNotPermitted', 'The network interface at device index 0 cannot be detached.');
+    throw new Ec2Error(
+      'OperationNotPermitted',
+      'The network interface at device index 0 cannot be detached.',
+    );
   }
   if (attachment.status !== 'detaching') {
     const completion = state.config.detachCompletionMs ?? latencyOf(state.config, 'DetachNetworkInterface');
-    state.putEni({ ...eni, attachment: { ...attachment, status: 'detaching', completesAt: state.now() + completion } });
+    state.putEni({
+      ...eni,
+      attachment: { ...attachment, status: 'detaching', completesAt: state.now() + completion },
+    });
   }
   return leaf('return', true);
 }
