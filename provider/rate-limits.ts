@@ -66,6 +66,14 @@ export const ACCOUNT_BUCKETS: Readonly<Record<Ec2Api, TokenBucket>> = {
  */
 export const NODE_SHARE_DEFAULT = 0.1;
 /**
+ * A node's burst (the bucket size) by default: half of the account's. A burst is when a node needs
+ * its ENIs at once (200 pods scheduled together); a tenth of the Attach bucket (5 calls) would hold
+ * its 6th ENI back by seconds. Bursts of many nodes at once are what the account bucket and the
+ * RequestLimitExceeded back-off (or the Redis-shared budget) are for; the sustained rate stays at
+ * NODE_SHARE_DEFAULT of the refill.
+ */
+export const NODE_BURST_SHARE_DEFAULT = 0.5;
+/**
  * With the Redis-shared budget the whole cluster spends one limiter per API; half of the account's
  * bucket leaves the other half to everything else in the account.
  */
@@ -104,15 +112,19 @@ export interface RateLimitOptions {
 /** The bucket the client-side limiter enforces for each API. */
 export function effectiveBuckets(options: RateLimitOptions, shared: boolean): Record<Ec2Api, TokenBucket> {
   const defaultShare = options.share ?? (shared ? CLUSTER_SHARE_DEFAULT : NODE_SHARE_DEFAULT);
+  const defaultBurstShare = options.share ?? (shared ? CLUSTER_SHARE_DEFAULT : NODE_BURST_SHARE_DEFAULT);
   const result = {} as Record<Ec2Api, TokenBucket>;
   for (const api of EC2_APIS) {
-    const share = options.familyShares?.[RATE_FAMILY[api]] ?? defaultShare;
-    if (!(share > 0 && share <= 1)) throw new RangeError(`rate limit share for ${api} must be in (0, 1], got ${share}`);
+    const explicit = options.familyShares?.[RATE_FAMILY[api]];
+    const share = explicit ?? defaultShare;
+    const burstShare = explicit ?? defaultBurstShare;
+    if (!(share > 0 && share <= 1))
+      throw new RangeError(`rate limit share for ${api} must be in (0, 1], got ${share}`);
     const override = options.overrides?.[api];
     const account = ACCOUNT_BUCKETS[api];
     const bucket = override ?? {
       // A bucket smaller than one token could never admit a call.
-      size: Math.max(1, Math.floor(account.size * share)),
+      size: Math.max(1, Math.floor(account.size * burstShare)),
       refillPerSecond: account.refillPerSecond * share,
     };
     if (!(bucket.size >= 1 && bucket.refillPerSecond > 0)) {

@@ -33,7 +33,10 @@ describe('ClockTokenBucketLimiter on simulated time', () => {
 
   it('keeps APIs on separate buckets', async () => {
     const clock = new ManualClock();
-    const buckets = effectiveBuckets({ overrides: { AttachNetworkInterface: { size: 1, refillPerSecond: 1 } } }, false);
+    const buckets = effectiveBuckets(
+      { overrides: { AttachNetworkInterface: { size: 1, refillPerSecond: 1 } } },
+      false,
+    );
     const limiter = new ClockTokenBucketLimiter(buckets, clock);
     const ran: string[] = [];
     void limiter.schedule('AttachNetworkInterface', () => Promise.resolve(ran.push('attach-1')));
@@ -51,7 +54,10 @@ describe('ClockTokenBucketLimiter on simulated time', () => {
   it('drain() after RequestLimitExceeded removes the burst: the API runs at its refill rate', async () => {
     const clock = new ManualClock();
     const bucket: TokenBucket = { size: 10, refillPerSecond: 2 };
-    const limiter = new ClockTokenBucketLimiter(effectiveBuckets({ overrides: { DescribeSubnets: bucket } }, false), clock);
+    const limiter = new ClockTokenBucketLimiter(
+      effectiveBuckets({ overrides: { DescribeSubnets: bucket } }, false),
+      clock,
+    );
     expect(limiter.tokens('DescribeSubnets')).toBe(10);
     limiter.drain('DescribeSubnets');
     expect(limiter.tokens('DescribeSubnets')).toBe(0);
@@ -82,7 +88,10 @@ describe('ClockTokenBucketLimiter on simulated time', () => {
 
   it('rejects work after close and leaves no timer behind', async () => {
     const clock = new ManualClock();
-    const limiter = new ClockTokenBucketLimiter(effectiveBuckets({ overrides: { DescribeVpcs: { size: 1, refillPerSecond: 1 } } }, false), clock);
+    const limiter = new ClockTokenBucketLimiter(
+      effectiveBuckets({ overrides: { DescribeVpcs: { size: 1, refillPerSecond: 1 } } }, false),
+      clock,
+    );
     void limiter.schedule('DescribeVpcs', () => Promise.resolve());
     void limiter.schedule('DescribeVpcs', () => Promise.resolve()).catch(() => undefined);
     await clock.advance(0);
@@ -94,10 +103,16 @@ describe('ClockTokenBucketLimiter on simulated time', () => {
 
 describe('rate limits', () => {
   it('scale every account bucket by the share, never below one token', () => {
+    // A node alone: half the account's burst, a tenth of its refill.
     const node = effectiveBuckets({}, false);
-    expect(node.AssignPrivateIpAddresses).toEqual({ size: 10, refillPerSecond: 0.5 });
-    expect(node.AttachNetworkInterface).toEqual({ size: 5, refillPerSecond: 0.5 });
-    expect(node.DescribeNetworkInterfaces).toEqual({ size: 10, refillPerSecond: 2 });
+    expect(node.AssignPrivateIpAddresses).toEqual({ size: 50, refillPerSecond: 0.5 });
+    expect(node.AttachNetworkInterface).toEqual({ size: 25, refillPerSecond: 0.5 });
+    expect(node.DescribeNetworkInterfaces).toEqual({ size: 50, refillPerSecond: 2 });
+    // An explicit share applies to both.
+    expect(effectiveBuckets({ share: 0.1 }, false).AttachNetworkInterface).toEqual({
+      size: 5,
+      refillPerSecond: 0.5,
+    });
     const cluster = effectiveBuckets({}, true);
     expect(cluster.CreateNetworkInterface).toEqual({ size: 50, refillPerSecond: 2.5 });
     const tiny = effectiveBuckets({ share: 0.001 }, false);
@@ -108,7 +123,11 @@ describe('rate limits', () => {
 
   it('apply per-family shares over the default, and absolute overrides over both', () => {
     const buckets = effectiveBuckets(
-      { share: 0.2, familyShares: { attach: 0.5 }, overrides: { DescribeSubnets: { size: 7, refillPerSecond: 3 } } },
+      {
+        share: 0.2,
+        familyShares: { attach: 0.5 },
+        overrides: { DescribeSubnets: { size: 7, refillPerSecond: 3 } },
+      },
       false,
     );
     expect(buckets.AttachNetworkInterface).toEqual({ size: 25, refillPerSecond: 2.5 });
@@ -123,11 +142,26 @@ describe('rate limits', () => {
   });
 
   it.each([
-    [{ size: 100, refillPerSecond: 20 }, { intervalMs: 250, amount: 5 }],
-    [{ size: 10, refillPerSecond: 2 }, { intervalMs: 500, amount: 1 }],
-    [{ size: 10, refillPerSecond: 0.5 }, { intervalMs: 2000, amount: 1 }],
-    [{ size: 50, refillPerSecond: 2.5 }, { intervalMs: 2000, amount: 5 }],
-    [{ size: 5, refillPerSecond: 4 }, { intervalMs: 250, amount: 1 }],
+    [
+      { size: 100, refillPerSecond: 20 },
+      { intervalMs: 250, amount: 5 },
+    ],
+    [
+      { size: 10, refillPerSecond: 2 },
+      { intervalMs: 500, amount: 1 },
+    ],
+    [
+      { size: 10, refillPerSecond: 0.5 },
+      { intervalMs: 2000, amount: 1 },
+    ],
+    [
+      { size: 50, refillPerSecond: 2.5 },
+      { intervalMs: 2000, amount: 5 },
+    ],
+    [
+      { size: 5, refillPerSecond: 4 },
+      { intervalMs: 250, amount: 1 },
+    ],
   ])('bottleneck refill schedule for %o is %o', (bucket, expected) => {
     expect(refillSchedule(bucket)).toEqual(expected);
   });
@@ -141,7 +175,9 @@ describe('BottleneckLimiter (local) with fake timers', () => {
   it('never exceeds the bucket and sustains the refill rate within 5 %', async () => {
     vi.useFakeTimers({ now: Date.UTC(2026, 0, 1) });
     const bucket: TokenBucket = { size: 10, refillPerSecond: 4 };
-    const limiter = new BottleneckLimiter({ buckets: effectiveBuckets({ overrides: { DescribeSubnets: bucket } }, false) });
+    const limiter = new BottleneckLimiter({
+      buckets: effectiveBuckets({ overrides: { DescribeSubnets: bucket } }, false),
+    });
     const starts: number[] = [];
     const total = 90;
     const done = Array.from({ length: total }, () =>
@@ -166,7 +202,9 @@ describe('BottleneckLimiter (local) with fake timers', () => {
   it('keeps refilling after drain(): a throttle slows the API, it never stops it', async () => {
     vi.useFakeTimers({ now: Date.UTC(2026, 0, 1) });
     const bucket: TokenBucket = { size: 10, refillPerSecond: 4 };
-    const limiter = new BottleneckLimiter({ buckets: effectiveBuckets({ overrides: { DescribeSubnets: bucket } }, false) });
+    const limiter = new BottleneckLimiter({
+      buckets: effectiveBuckets({ overrides: { DescribeSubnets: bucket } }, false),
+    });
     // bottleneck yields through timers: advance them while its work is pending.
     const first = limiter.schedule('DescribeSubnets', () => Promise.resolve());
     await vi.advanceTimersByTimeAsync(10);
@@ -196,7 +234,11 @@ describe('limiter choice and lifecycle', () => {
   it('picks the Clock bucket on simulated time, bottleneck on real time or with Redis', async () => {
     const simulated = chooseLimiter({ region: 'us-east-1' }, new ManualClock(), noopObserver);
     const real = chooseLimiter({ region: 'us-east-1' }, systemClock, noopObserver);
-    const shared = chooseLimiter({ region: 'us-east-1', redisUrl: 'redis://127.0.0.1:1' }, new ManualClock(), noopObserver);
+    const shared = chooseLimiter(
+      { region: 'us-east-1', redisUrl: 'redis://127.0.0.1:1' },
+      new ManualClock(),
+      noopObserver,
+    );
     expect(simulated).toBeInstanceOf(ClockTokenBucketLimiter);
     expect(real).toBeInstanceOf(BottleneckLimiter);
     expect(shared).toBeInstanceOf(BottleneckLimiter);
