@@ -1,0 +1,283 @@
+/**
+ * `npm run bench` (issue 8): the burst against the physical chain and against a baseline modelled
+ * on the AWS VPC CNI, the CNI plugin's latency, the agent's footprint and a 500-node cluster start
+ * under account-level EC2 buckets, in one command. Prints the table, writes bench/RESULTS.md and
+ * its SVG charts. Every figure is measured in this run; docs/benchmarks.md says how to read them.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { systemClock } from '../time/clock.js';
+import { BASELINE_ENV, BASELINE_POLICY } from './baseline-policy.js';
+import { chartsOf, type ChartFile } from './charts.js';
+import { measureCniLatency } from './cni-latency.js';
+import {
+  baselineTargets,
+  bucketMinimumSeconds,
+  burstFigures,
+  burstTargets,
+  clusterFigures,
+  clusterTargets,
+  cniTargets,
+  footprintTargets,
+  type BenchResults,
+  type Target,
+} from './figures.js';
+import { measureFootprint, measureModuleLoads, ticksPerSecond, type FootprintCase } from './footprint.js';
+import { holdProcessOpen } from './keep-alive.js';
+import { buildPluginExecutable } from './plugin-executable.js';
+import { consoleSummary, resultsMarkdown } from './results-md.js';
+import {
+  burstScenario,
+  clusterScenario,
+  EXAMPLE_LATENCY_MS,
+  EXAMPLE_VISIBILITY_MS,
+  physicalChainMs,
+} from './scenarios.js';
+import { runSimBench, type SimBenchRun } from './sim-bench.js';
+import { ACCOUNT_BUCKETS } from '../provider/rate-limits.js';
+
+const BENCHES = ['burst', 'seed', 'cluster', 'cni', 'footprint'] as const;
+type Bench = (typeof BENCHES)[number];
+
+const USAGE = `Usage: npm run bench [-- OPTIONS]   (node dist/bench/main.js [OPTIONS])
+
+  --only LIST          comma-separated subset of: ${BENCHES.join(', ')} (default: all)
+  --out DIR            where RESULTS.md and charts/ go (default: the repository's bench/)
+  --pairs N            CNI ADD+DEL pairs (default 1000)
+  --cni-seconds S      stop the CNI pairs after S seconds of wall time (default 75)
+  --nodes N            cluster-scale nodes (default 500)
+`;
+
+/** The pods arrive once the agent has started and warmed its pool. */
+const BURST_AT_SECOND = 30;
+const BURST_PODS = 200;
+/** The m5.large's max pods (29) minus the two host-network pods the EKS formula's "+ 2" stands for. */
+const SEED_PODS = 27;
+const SEED = 11;
+
+const FOOTPRINT_CASES: FootprintCase[] = [
+  // The issue's node: with prefix delegation an m5.4xlarge (16 vCPUs) is capped at 110 pods.
+  { instanceType: 'm5.4xlarge', env: { ENABLE_PREFIX_DELEGATION: 'true' }, pods: 110 },
+  // 250 addresses assigned needs 30 vCPUs or more with prefix delegation.
+  { instanceType: 'm5.8xlarge', env: { ENABLE_PREFIX_DELEGATION: 'true' }, pods: 250 },
+];
+
+/** The cluster's whole account budget for every family: what the bucket-limited minimum assumes. */
+const WHOLE_ACCOUNT_BUDGET = {
+  ENI_IPAM_EC2_RATE_DESCRIBE: '1',
+  ENI_IPAM_EC2_RATE_MUTATE: '1',
+  ENI_IPAM_EC2_RATE_ATTACH: '1',
+};
+
+async function burstPair(
+  pods: number,
+  instanceType: string,
+  env: Record<string, string>,
+): Promise<[SimBenchRun, SimBenchRun]> {
+  const scenario = (extra: Record<string, string>) =>
+    burstScenario({
+      instanceType,
+      pods,
+      atSecond: BURST_AT_SECOND,
+      durationSeconds: 900,
+      env: { ...env, ...extra },
+      seed: SEED,
+    });
+  const ours = await runSimBench(scenario({}), { stopWhenSettled: true });
+  const baseline = await runSimBench(scenario(BASELINE_ENV), {
+    policy: BASELINE_POLICY,
+    stopWhenSettled: true,
+  });
+  return [ours, baseline];
+}
+
+function log(line: string): void {
+  process.stderr.write(`[bench] ${line}\n`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        only: { type: 'string' },
+        out: { type: 'string' },
+        pairs: { type: 'string', default: '1000' },
+        'cni-seconds': { type: 'string', default: '75' },
+        nodes: { type: 'string', default: '500' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const only = values.only === undefined ? [...BENCHES] : values.only.split(',').map((b) => b.trim());
+  const unknown = only.filter((b) => !(BENCHES as readonly string[]).includes(b));
+  const pairs = Number(values.pairs);
+  const cniSeconds = Number(values['cni-seconds']);
+  const nodes = Number(values.nodes);
+  if (unknown.length > 0 || !(pairs > 0) || !(cniSeconds > 0) || !(Number.isInteger(nodes) && nodes > 0)) {
+    process.stderr.write(
+      `bench: bad option${unknown.length > 0 ? `: unknown bench ${unknown.join(', ')}` : ''}\n\n${USAGE}`,
+    );
+    return 2;
+  }
+  const wants = (b: Bench): boolean => only.includes(b);
+  const outDir = values.out ?? fileURLToPath(new URL('../../bench', import.meta.url));
+  const started = systemClock.now();
+  const chainMs = physicalChainMs(EXAMPLE_LATENCY_MS, EXAMPLE_VISIBILITY_MS);
+  const targets: Target[] = [];
+  const results: BenchResults = {
+    startedAt: new Date(started).toISOString(),
+    machine: `${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), node ${process.version}`,
+    chainMs,
+    burst: undefined,
+    seed: undefined,
+    cni: undefined,
+    footprint: [],
+    moduleLoads: [],
+    cluster: undefined,
+    targets,
+    charts: [],
+    totalWallSeconds: 0,
+  };
+  const runs: Parameters<typeof chartsOf>[0] = {};
+
+  if (wants('burst')) {
+    log(`burst: ${BURST_PODS} pods on an m5.4xlarge, eni-ipam then the baseline`);
+    const [ours, baseline] = await burstPair(BURST_PODS, 'm5.4xlarge', {});
+    results.burst = {
+      ours: burstFigures('eni-ipam', ours),
+      baseline: burstFigures('baseline (VPC CNI model)', baseline),
+      diagnostics: [],
+    };
+    targets.push(
+      ...burstTargets(results.burst.ours, chainMs),
+      ...baselineTargets('burst', results.burst.ours, results.burst.baseline),
+    );
+    runs.burst = { ours, baseline };
+    // Diagnostic, not a target: the same burst with the node allowed the whole account budget
+    // separates what the default client-side share costs from what the EC2 call chain costs.
+    const whole = await runSimBench(
+      burstScenario({
+        instanceType: 'm5.4xlarge',
+        pods: BURST_PODS,
+        atSecond: BURST_AT_SECOND,
+        durationSeconds: 900,
+        env: WHOLE_ACCOUNT_BUDGET,
+        seed: SEED,
+      }),
+      { stopWhenSettled: true },
+    );
+    results.burst.diagnostics.push(burstFigures('eni-ipam, whole account budget (diagnostic)', whole));
+  }
+  if (wants('seed')) {
+    log(`seed: ${SEED_PODS} pods on an m5.large with WARM_ENI_TARGET=1`);
+    const [ours, baseline] = await burstPair(SEED_PODS, 'm5.large', { WARM_ENI_TARGET: '1' });
+    results.seed = {
+      ours: burstFigures('eni-ipam', ours),
+      baseline: burstFigures('baseline (VPC CNI model)', baseline),
+      pods: SEED_PODS,
+    };
+    targets.push(...baselineTargets('seed', results.seed.ours, results.seed.baseline));
+    runs.seed = { ours, baseline };
+  }
+  if (wants('cluster')) {
+    const scenario = (shared: boolean) =>
+      clusterScenario({
+        nodes,
+        sharedBudget: shared,
+        env: shared ? WHOLE_ACCOUNT_BUDGET : {},
+        durationSeconds: 1800,
+        seed: 500,
+      });
+    log(`cluster: ${nodes} nodes, per-node limiters`);
+    const perNode = await runSimBench(scenario(false), { stopWhenSettled: true, sampleEveryMs: 500 });
+    log(`cluster: ${nodes} nodes, one shared budget`);
+    const shared = await runSimBench(scenario(true), { stopWhenSettled: true, sampleEveryMs: 500 });
+    const attach = ACCOUNT_BUCKETS.AttachNetworkInterface;
+    const minimumSeconds = bucketMinimumSeconds(nodes, attach.size, attach.refillPerSecond);
+    results.cluster = {
+      perNode: clusterFigures('(a) per-node limiters', perNode),
+      shared: clusterFigures('(b) one shared budget', shared),
+      minimumSeconds,
+    };
+    targets.push(...clusterTargets(results.cluster.shared, minimumSeconds));
+    runs.cluster = { perNode, shared };
+  }
+  if (wants('cni')) {
+    log(`cni: up to ${pairs} ADD+DEL pairs through the plugin executable (at most ${cniSeconds} s)`);
+    const exeDir = await mkdtemp(join(tmpdir(), 'eni-ipam-bench-plugin-'));
+    try {
+      const executable = await buildPluginExecutable(exeDir);
+      if (executable.kind === 'unavailable') log(`cni: no single-executable plugin (${executable.reason})`);
+      results.cni = await measureCniLatency({
+        pairs,
+        budgetMs: cniSeconds * 1000,
+        ...(executable.kind === 'built' ? { executable: executable.path } : {}),
+      });
+    } finally {
+      await rm(exeDir, { recursive: true, force: true });
+    }
+    targets.push(...cniTargets(results.cni));
+  }
+  if (wants('footprint')) {
+    log('footprint: module loads');
+    results.moduleLoads = await measureModuleLoads();
+    const hz = await ticksPerSecond();
+    for (const footprint of FOOTPRINT_CASES) {
+      log(`footprint: agent process on an ${footprint.instanceType}, then ${footprint.pods} pods`);
+      const r = await measureFootprint(footprint, hz);
+      results.footprint.push(r);
+      targets.push(...footprintTargets(r));
+    }
+  }
+
+  const charts: ChartFile[] = chartsOf(runs);
+  await mkdir(join(outDir, 'charts'), { recursive: true });
+  for (const chart of charts) await writeFile(join(outDir, chart.file), chart.svg);
+  results.charts = charts.map((c) => ({ file: c.file, title: c.title }));
+  results.totalWallSeconds = (systemClock.now() - started) / 1000;
+  await writeFile(join(outDir, 'RESULTS.md'), resultsMarkdown(results, notesFor(results)));
+  await writeFile(join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(consoleSummary(results));
+  log(`wrote ${join(outDir, 'RESULTS.md')}`);
+  return 0;
+}
+
+function notesFor(r: BenchResults): string {
+  const notes: string[] = [];
+  if (r.seed)
+    notes.push(
+      `- Seed scenario: ${r.seed.pods} pods, the m5.large's max pods (29) less the two host-network pods the max-pods formula's "+ 2" counts; 27 is every secondary address its three ENIs hold.`,
+    );
+  if (r.burst || r.seed)
+    notes.push(
+      '- Baseline: bench/baseline-policy.ts (5 s tick, one action per tick and none while one is under way, a new ENI only when no ENI has room, waiting ADDs invisible, cooling addresses counted as free), with ENI_IPAM_ADD_WAIT_SECONDS=0 so an ADD that finds no address fails at once; the simulated kubelet retries it after 1 s, doubling up to 30 s.',
+    );
+  if (r.cluster)
+    notes.push(
+      '- Cluster: m5.large nodes with WARM_ENI_TARGET=2 and no pods (primary ENI filled, one ENI created and attached). (a) each agent its own limiter at the default node share (a tenth of each account bucket); (b) all agents one limiter per API sized at the whole account bucket (ENI_IPAM_EC2_RATE_DESCRIBE/_MUTATE/_ATTACH=1), as the Redis-shared budget does across real nodes. A node is warm from the moment nothing is under way and its pool is not too low.',
+    );
+  if (r.footprint.length > 0)
+    notes.push(
+      '- Footprint: with prefix delegation an m5.4xlarge (16 vCPUs) is capped at 110 pods (EKS max pods under 30 vCPUs), so 250 assigned addresses are measured on an m5.8xlarge.',
+    );
+  return notes.join('\n');
+}
+
+const release = holdProcessOpen();
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} finally {
+  release();
+}

@@ -1,0 +1,256 @@
+/**
+ * Runs a scenario in simulated time for a benchmark: the scenario runner's world (simulated EC2
+ * through the SDK's in-process transport, one ManualClock), its kubelet-like container runtime and
+ * Kubernetes API, one real agent per node (bench-node.ts, with the policy under test), plus what a
+ * benchmark needs beyond the runner's report: a time series (pods waiting, addresses free, EC2
+ * calls), the EC2 calls from the first pod on, and when each node first met its warm target.
+ */
+import type { PoolPolicy } from '../agent/pool-driver.js';
+import { plan } from '../ipam/planner.js';
+import { ClockTokenBucketLimiter, type Ec2Limiter } from '../provider/limiter.js';
+import { effectiveBuckets } from '../provider/rate-limits.js';
+import { silentLogger } from '../agent/logger.js';
+import type { Ec2Stats } from '../sim/stats.js';
+import { SeededRandom } from '../sim/random.js';
+import { ClusterPods } from '../sim/runner/cluster-pods.js';
+import { ContainerRuntime } from '../sim/runner/container-runtime.js';
+import { ec2Block, podsBlock, type ScenarioReport } from '../sim/runner/report.js';
+import { simulatedNodeConfig } from '../sim/runner/runner.js';
+import { nodeNames, type Scenario } from '../sim/runner/scenario.js';
+import { createWorld, type SimWorld } from '../sim/runner/sim-world.js';
+import { systemClock } from '../time/clock.js';
+import { BenchNode } from './bench-node.js';
+
+/** EC2 actions that change something: what "mutating calls per ENI" counts. */
+export const MUTATING_ACTIONS: ReadonlySet<string> = new Set([
+  'CreateNetworkInterface',
+  'AttachNetworkInterface',
+  'ModifyNetworkInterfaceAttribute',
+  'AssignPrivateIpAddresses',
+  'UnassignPrivateIpAddresses',
+  'DetachNetworkInterface',
+  'DeleteNetworkInterface',
+  'CreateTags',
+]);
+
+const NODE_RANDOM_STREAM = 1_000;
+
+export interface SimSample {
+  /** Since the nodes were launched. */
+  atMs: number;
+  /** Pods created and not yet given an address. */
+  podsWaiting: number;
+  /** Free addresses in every node's datastore. */
+  addressesFree: number;
+  /** EC2 requests so far, every action. */
+  ec2Calls: number;
+  mutatingCalls: number;
+  throttled: number;
+}
+
+export interface SimBenchOptions {
+  policy?: PoolPolicy;
+  /** Sampling period of the time series and of the warm-target check (simulated ms). */
+  sampleEveryMs?: number;
+  /** End the run early once every pod has an address and every node met its warm target. */
+  stopWhenSettled?: boolean;
+}
+
+export interface SimBenchRun {
+  pods: ScenarioReport['pods'];
+  ec2: ScenarioReport['ec2'];
+  /** EC2 requests from the first pod's arrival to the end: what the pods cost. */
+  ec2SinceFirstPod: ScenarioReport['ec2'];
+  /** ENIs in the datastores when the first pod arrived, and at the end. */
+  enisAtFirstPod: number;
+  enisAtEnd: number;
+  samples: SimSample[];
+  /**
+   * Per node: since when (ms since launch) it has been warm without interruption: serving, every pod
+   * of it addressed, nothing under way at EC2 and its pool not too low. undefined: not warm at the end.
+   */
+  warmTargetMetAtMs: (number | undefined)[];
+  firstPodAtMs: number;
+  simulatedMs: number;
+  wallMs: number;
+}
+
+export function mutatingCalls(calls: Readonly<Record<string, number>>): number {
+  let total = 0;
+  for (const [action, n] of Object.entries(calls)) if (MUTATING_ACTIONS.has(action)) total += n;
+  return total;
+}
+
+function allCalls(calls: Readonly<Record<string, number>>): number {
+  return Object.values(calls).reduce((a, b) => a + b, 0);
+}
+
+export async function runSimBench(scenario: Scenario, options: SimBenchOptions = {}): Promise<SimBenchRun> {
+  const wallStart = systemClock.now();
+  const sampleEveryMs = options.sampleEveryMs ?? 250;
+  const world = await createWorld(scenario, false);
+  const { clock, cloud } = world;
+  const statsBefore = cloud.stats();
+  const start = clock.now();
+  const api = new ClusterPods(clock);
+  const nodes = buildNodes(scenario, world, api, options.policy);
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const runtime = new ContainerRuntime(clock, api, (name) => {
+    const node = byName.get(name);
+    if (!node) throw new Error(`no node ${name}`);
+    return node;
+  });
+  const samples: SimSample[] = [];
+  const warmAt: (number | undefined)[] = nodes.map(() => undefined);
+  const firstPodAtMs =
+    scenario.pods.length === 0 ? 0 : Math.min(...scenario.pods.map((p) => p.startSecond * 1000));
+  let atFirstPod: { stats: Ec2Stats; enis: number } | undefined;
+  const enisNow = (): number =>
+    nodes.reduce((n, node) => n + (node.running?.view().datastore.enis().length ?? 0), 0);
+  let sampling = true;
+  const sample = (): void => {
+    const at = clock.now() - start;
+    const stats = cloud.stats();
+    let free = 0;
+    const unaddressed = new Set(runtime.pods.filter((p) => p.address === undefined).map((p) => p.node));
+    nodes.forEach((node, i) => {
+      const agent = node.running;
+      const view = agent?.view();
+      if (view) free += view.datastore.totals().free;
+      // Warm: its pods all have addresses, nothing is under way and the planner wants nothing more.
+      // Kept as the last time it became so: a pool is briefly "warm" before its pods take addresses.
+      const warm =
+        view !== undefined &&
+        !unaddressed.has(node.name) &&
+        view.inFlight.enis + view.inFlight.units === 0 &&
+        !plan(view.planInput).poolTooLow;
+      if (!warm) warmAt[i] = undefined;
+      else warmAt[i] ??= at;
+    });
+    samples.push({
+      atMs: at,
+      podsWaiting: runtime.pods.filter((p) => !p.deleted && p.address === undefined).length,
+      addressesFree: free,
+      ec2Calls: allCalls(stats.calls) - allCalls(statsBefore.calls),
+      mutatingCalls: mutatingCalls(stats.calls) - mutatingCalls(statsBefore.calls),
+      throttled: stats.throttled - statsBefore.throttled,
+    });
+    if (sampling) clock.setTimer(sampleEveryMs, sample);
+  };
+  try {
+    for (const node of nodes) node.launch();
+    // Set before the pods' timers, so it runs first at the same instant.
+    clock.setTimer(firstPodAtMs, () => {
+      atFirstPod = { stats: cloud.stats(), enis: enisNow() };
+    });
+    schedulePods(scenario, world, runtime, nodes);
+    sample();
+    const durationMs = scenario.durationSeconds * 1000;
+    for (let passed = 0; passed < durationMs; passed += sampleEveryMs) {
+      await world.pass(sampleEveryMs);
+      const settled =
+        clock.now() - start > firstPodAtMs &&
+        runtime.pods.length === scenario.pods.reduce((n, p) => n + p.count, 0) &&
+        runtime.pods.every((p) => p.address !== undefined) &&
+        warmAt.every((t) => t !== undefined);
+      if (options.stopWhenSettled === true && settled) break;
+    }
+    sampling = false;
+    runtime.stop();
+    const stats = cloud.stats();
+    return {
+      pods: podsBlock(runtime.pods),
+      ec2: ec2Block(stats, statsBefore),
+      ec2SinceFirstPod: ec2Block(stats, atFirstPod?.stats ?? statsBefore),
+      enisAtFirstPod: atFirstPod?.enis ?? 0,
+      enisAtEnd: enisNow(),
+      samples,
+      warmTargetMetAtMs: warmAt,
+      firstPodAtMs,
+      simulatedMs: clock.now() - start,
+      wallMs: systemClock.now() - wallStart,
+    };
+  } finally {
+    sampling = false;
+    for (const node of nodes) node.discard();
+    await world.close();
+  }
+}
+
+function buildNodes(
+  scenario: Scenario,
+  world: SimWorld,
+  api: ClusterPods,
+  policy: PoolPolicy | undefined,
+): BenchNode[] {
+  const { clock, cloud } = world;
+  const logger = silentLogger();
+  // As the runner: the first node's rate fractions size the cluster-wide budget.
+  const firstEnv = scenario.nodes[0]?.env ?? {};
+  const sharedFractions = simulatedNodeConfig({ ...firstEnv, MY_NODE_NAME: 'budget' }).aws.rateFractions;
+  const shared = scenario.sharedRateLimit
+    ? new ClockTokenBucketLimiter(effectiveBuckets({ familyShares: { ...sharedFractions } }, true), clock)
+    : undefined;
+  const nodes: BenchNode[] = [];
+  for (const spec of scenario.nodes) {
+    for (const name of nodeNames(spec)) {
+      const instance = cloud.launchInstance({ instanceType: spec.instanceType, subnetId: spec.subnet });
+      const config = simulatedNodeConfig({
+        ...spec.env,
+        MY_NODE_NAME: name,
+        AWS_REGION: cloud.config.region,
+      });
+      const random = new SeededRandom(scenario.seed, NODE_RANDOM_STREAM + nodes.length);
+      const limiter: Ec2Limiter =
+        shared ??
+        new ClockTokenBucketLimiter(
+          effectiveBuckets({ familyShares: { ...config.aws.rateFractions } }, false),
+          clock,
+        );
+      nodes.push(
+        new BenchNode({
+          name,
+          config,
+          sdk: world.sdk,
+          metadata: cloud.metadata(instance.instanceId),
+          limiter,
+          clock,
+          random: () => random.next(),
+          logger,
+          pods: api.watchOf(name),
+          policy,
+        }),
+      );
+    }
+  }
+  return nodes;
+}
+
+/** As the runner: pods of an entry arrive evenly over `overSeconds`, dealt round-robin to its nodes. */
+function schedulePods(
+  scenario: Scenario,
+  world: SimWorld,
+  runtime: ContainerRuntime,
+  nodes: readonly BenchNode[],
+): void {
+  scenario.pods.forEach((entry, e) => {
+    const group = scenario.nodes.find((n) => n.name === entry.node);
+    const targets = group
+      ? nodeNames(group)
+      : nodes.map((n) => n.name).filter((n) => n.startsWith(entry.node));
+    for (let i = 0; i < entry.count; i++) {
+      const atMs = entry.startSecond * 1000 + Math.floor((i * entry.overSeconds * 1000) / entry.count);
+      const node = targets[i % targets.length] ?? entry.node;
+      world.clock.setTimer(atMs, () => {
+        runtime.schedule({
+          uid: `uid-${e}-${i}`,
+          namespace: entry.namespace,
+          name: `pod-${e}-${i}`,
+          node,
+          annotations: entry.annotations,
+          lifetimeMs: entry.lifetimeSeconds === null ? undefined : entry.lifetimeSeconds * 1000,
+        });
+      });
+    }
+  });
+}
