@@ -26,7 +26,6 @@ import {
   type Target,
 } from './figures.js';
 import { measureFootprint, measureModuleLoads, ticksPerSecond, type FootprintCase } from './footprint.js';
-import { holdProcessOpen } from './keep-alive.js';
 import { buildPluginExecutable } from './plugin-executable.js';
 import { consoleSummary, resultsMarkdown } from './results-md.js';
 import {
@@ -275,9 +274,4 @@ function notesFor(r: BenchResults): string {
   return notes.join('\n');
 }
 
-const release = holdProcessOpen();
-try {
-  process.exitCode = await main(process.argv.slice(2));
-} finally {
-  release();
-}
+process.exitCode = await main(process.argv.slice(2));

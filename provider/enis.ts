@@ -59,18 +59,38 @@ export class EniLifecycle {
     let attachmentId: string | undefined;
     try {
       attachmentId = await this.attach(eniId, request.instanceId);
-      // Without DeleteOnTermination a terminated node would leave its ENIs (and their addresses) behind.
-      await this.deps.client.modifyNetworkInterfaceAttribute({
-        NetworkInterfaceId: eniId,
-        Attachment: { AttachmentId: attachmentId, DeleteOnTermination: true },
-      });
-      const eni = await awaitEni(this.deps, eniId, `attachment of ${eniId}`, (seen) => {
-        if (seen?.Attachment?.Status !== 'attached') return false;
-        const secondary = (seen.PrivateIpAddresses ?? []).filter((a) => a.Primary !== true).length;
-        return (
-          secondary >= request.secondaryIpCount && (seen.Ipv4Prefixes ?? []).length >= request.prefixCount
-        );
-      });
+      // Without DeleteOnTermination a terminated node would leave its ENIs (and their addresses)
+      // behind. It is set while the attachment becomes visible: the two do not depend on each other,
+      // and a burst waits for the slower of the two instead of their sum.
+      const stopWaiting = new AbortController();
+      const modified = this.deps.client
+        .modifyNetworkInterfaceAttribute({
+          NetworkInterfaceId: eniId,
+          Attachment: { AttachmentId: attachmentId, DeleteOnTermination: true },
+        })
+        .catch((err: unknown) => {
+          // The ENI is going to be removed: polling for its attachment is pointless now.
+          stopWaiting.abort();
+          throw err;
+        });
+      const visible = awaitEni(
+        this.deps,
+        eniId,
+        `attachment of ${eniId}`,
+        (seen) => {
+          if (seen?.Attachment?.Status !== 'attached') return false;
+          const secondary = (seen.PrivateIpAddresses ?? []).filter((a) => a.Primary !== true).length;
+          return (
+            secondary >= request.secondaryIpCount && (seen.Ipv4Prefixes ?? []).length >= request.prefixCount
+          );
+        },
+        stopWaiting.signal,
+      );
+      // Both settle before compensation runs: no poll is left behind, no rejection unhandled.
+      const [modify, seen] = await Promise.allSettled([modified, visible]);
+      if (modify.status === 'rejected') throw modify.reason;
+      if (seen.status === 'rejected') throw seen.reason;
+      const eni = seen.value;
       return await this.toAttached(required(eni, 'NetworkInterface', 'DescribeNetworkInterfaces'));
     } catch (err) {
       // Compensation: an ENI we created and could not attach would hold its addresses forever.

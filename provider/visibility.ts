@@ -45,9 +45,12 @@ export async function awaitEni(
   eniId: string,
   what: string,
   visible: (eni: NetworkInterface | undefined) => boolean,
+  /** Stops the wait (rejecting with an AbortError) when what it waits for no longer matters. */
+  signal?: AbortSignal,
 ): Promise<NetworkInterface | undefined> {
   const deadline = deps.clock.now() + deps.timeoutMs;
   for (let attempt = 0; ; attempt++) {
+    signal?.throwIfAborted();
     const eni = await describeEni(deps.client, eniId);
     if (visible(eni)) return eni;
     const remaining = deadline - deps.clock.now();
@@ -62,6 +65,6 @@ export async function awaitEni(
     // Half fixed, half jitter: never a zero wait (that would only burn Describe tokens).
     const ceiling = Math.min(POLL_CAP_MS, POLL_FIRST_MS * 2 ** attempt);
     const wait = ceiling / 2 + deps.random() * (ceiling / 2);
-    await deps.clock.sleep(Math.min(remaining, Math.ceil(wait)));
+    await deps.clock.sleep(Math.min(remaining, Math.ceil(wait)), signal);
   }
 }

@@ -1,6 +1,6 @@
 import { DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { systemClock, type Clock } from '../../time/clock.js';
-import { ManualClock } from '../../time/manual-clock.js';
+import { ManualClock, settle } from '../../time/manual-clock.js';
 import { SimulatedCloud } from '../cloud.js';
 import { Ec2HttpServer } from '../http-server.js';
 import type { Scenario } from './scenario.js';
@@ -84,7 +84,8 @@ async function warmUp(sdk: EC2Client, clock: ManualClock): Promise<void> {
   });
   while (!done) {
     if (clock.nextTimerAt() !== undefined) await clock.advanceTo(clock.nextTimerAt() ?? clock.now());
-    else await systemClock.sleep(1);
+    // Not a timer: an unref'd one lets node exit here once nothing else is pending.
+    else await settle();
   }
   await request;
 }
