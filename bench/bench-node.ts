@@ -5,6 +5,7 @@
  * policy hook, and the benchmarks need no kill or restart events, so this is the runner's node
  * without them: start (again with the DaemonSet's back-off while start-up fails), serve, discard.
  */
+import { setMaxListeners } from 'node:events';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { assembleNodeAgent } from '../agent/assemble.js';
 import { MemoryCheckpointer } from '../agent/checkpoint.js';
@@ -44,7 +45,10 @@ export class BenchNode implements NodeSocket {
   private readonly lifecycle = new AbortController();
   failedStarts = 0;
 
-  constructor(private readonly options: BenchNodeOptions) {}
+  constructor(private readonly options: BenchNodeOptions) {
+    // Every ADD waiting for an address listens on the node's lifecycle: a burst has hundreds.
+    setMaxListeners(0, this.lifecycle.signal);
+  }
 
   get name(): string {
     return this.options.name;
