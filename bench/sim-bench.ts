@@ -7,15 +7,12 @@
  */
 import type { PoolPolicy } from '../agent/pool-driver.js';
 import { plan } from '../ipam/planner.js';
-import { ClockTokenBucketLimiter, type Ec2Limiter } from '../provider/limiter.js';
-import { effectiveBuckets } from '../provider/rate-limits.js';
 import { silentLogger } from '../agent/logger.js';
 import type { Ec2Stats } from '../sim/stats.js';
-import { SeededRandom } from '../sim/random.js';
 import { ClusterPods } from '../sim/runner/cluster-pods.js';
 import { ContainerRuntime } from '../sim/runner/container-runtime.js';
 import { ec2Block, podsBlock, type ScenarioReport } from '../sim/runner/report.js';
-import { simulatedNodeConfig } from '../sim/runner/runner.js';
+import { launchScenarioNodes } from '../sim/runner/node-launch.js';
 import { nodeNames, type Scenario } from '../sim/runner/scenario.js';
 import { createWorld, type SimWorld } from '../sim/runner/sim-world.js';
 import { systemClock } from '../time/clock.js';
@@ -32,8 +29,6 @@ export const MUTATING_ACTIONS: ReadonlySet<string> = new Set([
   'DeleteNetworkInterface',
   'CreateTags',
 ]);
-
-const NODE_RANDOM_STREAM = 1_000;
 
 export interface SimSample {
   /** Since the nodes were launched. */
@@ -183,47 +178,22 @@ function buildNodes(
   api: ClusterPods,
   policy: PoolPolicy | undefined,
 ): BenchNode[] {
-  const { clock, cloud } = world;
   const logger = silentLogger();
-  // As the runner: the first node's rate fractions size the cluster-wide budget.
-  const firstEnv = scenario.nodes[0]?.env ?? {};
-  const sharedFractions = simulatedNodeConfig({ ...firstEnv, MY_NODE_NAME: 'budget' }).aws.rateFractions;
-  const shared = scenario.sharedRateLimit
-    ? new ClockTokenBucketLimiter(effectiveBuckets({ familyShares: { ...sharedFractions } }, true), clock)
-    : undefined;
-  const nodes: BenchNode[] = [];
-  for (const spec of scenario.nodes) {
-    for (const name of nodeNames(spec)) {
-      const instance = cloud.launchInstance({ instanceType: spec.instanceType, subnetId: spec.subnet });
-      const config = simulatedNodeConfig({
-        ...spec.env,
-        MY_NODE_NAME: name,
-        AWS_REGION: cloud.config.region,
-      });
-      const random = new SeededRandom(scenario.seed, NODE_RANDOM_STREAM + nodes.length);
-      const limiter: Ec2Limiter =
-        shared ??
-        new ClockTokenBucketLimiter(
-          effectiveBuckets({ familyShares: { ...config.aws.rateFractions } }, false),
-          clock,
-        );
-      nodes.push(
-        new BenchNode({
-          name,
-          config,
-          sdk: world.sdk,
-          metadata: cloud.metadata(instance.instanceId),
-          limiter,
-          clock,
-          random: () => random.next(),
-          logger,
-          pods: api.watchOf(name),
-          policy,
-        }),
-      );
-    }
-  }
-  return nodes;
+  return launchScenarioNodes(scenario, world).map(
+    (node) =>
+      new BenchNode({
+        name: node.name,
+        config: node.config,
+        sdk: world.sdk,
+        metadata: node.metadata,
+        limiter: node.newLimiter(),
+        clock: world.clock,
+        random: () => node.random.next(),
+        logger,
+        pods: api.watchOf(node.name),
+        policy,
+      }),
+  );
 }
 
 /** As the runner: pods of an entry arrive evenly over `overSeconds`, dealt round-robin to its nodes. */

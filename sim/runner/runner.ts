@@ -3,22 +3,18 @@
  * node, talking to the simulated EC2 through the SDK), the kubelet and the Kubernetes API played
  * by the runner, the scenario's pods and events on the clock, and checks against EC2 at the end.
  */
-import type { AgentConfig } from '../../agent/config.js';
-import { loadConfig } from '../../agent/config.js';
 import type { LogLevelName } from '../../agent/config-schema.js';
 import { createLogger, silentLogger, type Logger } from '../../agent/logger.js';
 import type { DestinationStream } from 'pino';
-import { ClockTokenBucketLimiter, type Ec2Limiter } from '../../provider/limiter.js';
-import { effectiveBuckets } from '../../provider/rate-limits.js';
 import { systemClock } from '../../time/clock.js';
 import { settle } from '../../time/manual-clock.js';
-import { SeededRandom } from '../random.js';
 import { ClusterPods } from './cluster-pods.js';
 import { ContainerRuntime, type PodRecord } from './container-runtime.js';
 import { endChecks } from './end-checks.js';
 import { ec2Block, podsBlock, type ScenarioReport } from './report.js';
 import { nodeNames, nodesMatching, type Scenario, type ScenarioEvent } from './scenario.js';
 import { SimNode } from './sim-node.js';
+import { launchScenarioNodes } from './node-launch.js';
 import { createWorld, type SimWorld } from './sim-world.js';
 
 /**
@@ -29,7 +25,6 @@ import { createWorld, type SimWorld } from './sim-world.js';
 export const QUIESCE_LIMIT_MS = 120_000;
 const QUIESCE_STEP_MS = 1_000;
 /** Seed streams 0-2 are the cloud's; nodes' jitter streams start here. */
-const NODE_RANDOM_STREAM = 1_000;
 
 export interface RunOptions {
   /** Real time, the EC2 endpoint over HTTP on loopback. Default: simulated time, in-process. */
@@ -92,58 +87,22 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 }
 
 function buildNodes(scenario: Scenario, world: SimWorld, api: ClusterPods, logger: Logger): SimNode[] {
-  const { clock, cloud } = world;
-  // Every node runs the same DaemonSet: the first node's rate fractions size the cluster's budget.
-  const firstEnv = scenario.nodes[0]?.env ?? {};
-  const sharedFractions = simulatedNodeConfig({ ...firstEnv, MY_NODE_NAME: 'budget' }).aws.rateFractions;
-  const shared = scenario.sharedRateLimit
-    ? new ClockTokenBucketLimiter(effectiveBuckets({ familyShares: { ...sharedFractions } }, true), clock)
-    : undefined;
-  const nodes: SimNode[] = [];
-  for (const spec of scenario.nodes) {
-    for (const name of nodeNames(spec)) {
-      const instance = cloud.launchInstance({ instanceType: spec.instanceType, subnetId: spec.subnet });
-      const config = simulatedNodeConfig({
-        ...spec.env,
-        MY_NODE_NAME: name,
-        AWS_REGION: cloud.config.region,
-      });
-      const random = new SeededRandom(scenario.seed, NODE_RANDOM_STREAM + nodes.length);
-      const limiter = (): Ec2Limiter =>
-        shared ??
-        new ClockTokenBucketLimiter(
-          effectiveBuckets({ familyShares: { ...config.aws.rateFractions } }, false),
-          clock,
-        );
-      nodes.push(
-        new SimNode({
-          name,
-          instanceId: instance.instanceId,
-          config,
-          sdk: world.sdk,
-          metadata: cloud.metadata(instance.instanceId),
-          limiter,
-          sharedLimiter: shared !== undefined,
-          clock,
-          random: () => random.next(),
-          logger: logger.child({ node: name }),
-          api,
-        }),
-      );
-    }
-  }
-  return nodes;
-}
-
-/**
- * The agent's configuration from the node's environment, as on a real node, except the release
- * spool: the simulated plugin never spools (a DEL that cannot reach the agent is lost, which is
- * what the scenario events exercise) and reading a file would put real I/O into simulated time.
- * AgentConfig has no "no spool" value, NodeAgentSettings has (undefined), hence the cast.
- */
-export function simulatedNodeConfig(env: Record<string, string>): AgentConfig {
-  const config = loadConfig(env);
-  return { ...config, spoolPath: undefined } as unknown as AgentConfig;
+  return launchScenarioNodes(scenario, world).map(
+    (node) =>
+      new SimNode({
+        name: node.name,
+        instanceId: node.instanceId,
+        config: node.config,
+        sdk: world.sdk,
+        metadata: node.metadata,
+        limiter: node.newLimiter,
+        sharedLimiter: node.sharedLimiter,
+        clock: world.clock,
+        random: () => node.random.next(),
+        logger: logger.child({ node: node.name }),
+        api,
+      }),
+  );
 }
 
 /** Pods of one entry arrive evenly over `overSeconds`, dealt round-robin to the entry's nodes. */
