@@ -13,7 +13,8 @@ import { ClusterPods } from '../sim/runner/cluster-pods.js';
 import { ContainerRuntime } from '../sim/runner/container-runtime.js';
 import { ec2Block, podsBlock, type ScenarioReport } from '../sim/runner/report.js';
 import { launchScenarioNodes } from '../sim/runner/node-launch.js';
-import { nodeNames, type Scenario } from '../sim/runner/scenario.js';
+import { schedulePods } from '../sim/runner/runner.js';
+import type { Scenario } from '../sim/runner/scenario.js';
 import { createWorld, type SimWorld } from '../sim/runner/sim-world.js';
 import { systemClock } from '../time/clock.js';
 import { BenchNode } from './bench-node.js';
@@ -194,33 +195,4 @@ function buildNodes(
         policy,
       }),
   );
-}
-
-/** As the runner: pods of an entry arrive evenly over `overSeconds`, dealt round-robin to its nodes. */
-function schedulePods(
-  scenario: Scenario,
-  world: SimWorld,
-  runtime: ContainerRuntime,
-  nodes: readonly BenchNode[],
-): void {
-  scenario.pods.forEach((entry, e) => {
-    const group = scenario.nodes.find((n) => n.name === entry.node);
-    const targets = group
-      ? nodeNames(group)
-      : nodes.map((n) => n.name).filter((n) => n.startsWith(entry.node));
-    for (let i = 0; i < entry.count; i++) {
-      const atMs = entry.startSecond * 1000 + Math.floor((i * entry.overSeconds * 1000) / entry.count);
-      const node = targets[i % targets.length] ?? entry.node;
-      world.clock.setTimer(atMs, () => {
-        runtime.schedule({
-          uid: `uid-${e}-${i}`,
-          namespace: entry.namespace,
-          name: `pod-${e}-${i}`,
-          node,
-          annotations: entry.annotations,
-          lifetimeMs: entry.lifetimeSeconds === null ? undefined : entry.lifetimeSeconds * 1000,
-        });
-      });
-    }
-  });
 }

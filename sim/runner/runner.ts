@@ -106,11 +106,11 @@ function buildNodes(scenario: Scenario, world: SimWorld, api: ClusterPods, logge
 }
 
 /** Pods of one entry arrive evenly over `overSeconds`, dealt round-robin to the entry's nodes. */
-function schedulePods(
+export function schedulePods(
   scenario: Scenario,
   world: SimWorld,
   runtime: ContainerRuntime,
-  nodes: readonly SimNode[],
+  nodes: readonly { readonly name: string }[],
 ): void {
   const names = nodes.map((n) => n.name);
   scenario.pods.forEach((entry, e) => {
