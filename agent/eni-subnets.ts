@@ -56,14 +56,6 @@ export class EniSubnets implements EniSubnetSource {
     this.state = { ...this.state, inFlight: new Map() };
   }
 
-  subnets(): SubnetCandidate[] {
-    return [...this.known.values()];
-  }
-
-  defaultCandidates(): SubnetCandidate[] {
-    return [...this.candidates];
-  }
-
   choose(placement: Placement, now: number): EniPlacement {
     const sgs = [...this.options.securityGroupIds];
     if (placement.pool !== undefined) {

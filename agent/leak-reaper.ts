@@ -89,10 +89,6 @@ export class LeakReaper {
     return released;
   }
 
-  suspectCount(): number {
-    return this.suspects.size;
-  }
-
   private goneCause(
     a: Assignment,
     byUid: ReadonlySet<string>,

@@ -3,7 +3,6 @@ import type { Assignment } from '../ipam/datastore-types.js';
 import { restoreDatastore, snapshotDatastore } from '../ipam/datastore-snapshot.js';
 import { maxPods } from '../ipam/max-pods.js';
 import type { PlanAction, PlanInput, PlanLimits, WarmTargets } from '../ipam/plan-types.js';
-import { plan } from '../ipam/planner.js';
 import type { InstanceLimits } from '../ipam/instance-types.js';
 import type { Ec2Network, InstanceIdentity, SubnetInfo } from '../provider/ec2-network.js';
 import { isAbortError, type Clock } from '../time/clock.js';
@@ -299,14 +298,6 @@ export class NodeAgent {
       ready: s.ready,
       primaryIps: s.primaryIps,
     };
-  }
-
-  /** Ready: first reconcile done, and the warm target met or being met (not blocked). */
-  isReady(): boolean {
-    const s = this.state;
-    if (!s?.ready) return false;
-    const decision = plan(s.driver.defaultPlanInput());
-    return !decision.poolTooLow || s.driver.inFlight().units > 0 || s.driver.currentBlocker() === undefined;
   }
 
   /** Waits until the pool driver has no EC2 work under way (tests and the simulator). */

@@ -80,7 +80,6 @@ export class PoolDriver {
   private overSince: number | undefined;
   private shrinkTimer: Timer | undefined;
   private readonly tasks = new Set<Promise<void>>();
-  private rounds = 0;
 
   constructor(private readonly deps: PoolDriverDeps) {}
 
@@ -129,10 +128,6 @@ export class PoolDriver {
 
   inFlight(): { units: number; enis: number } {
     return { units: sum(this.unitsInFlight), enis: sum(this.enisInFlightByKey) };
-  }
-
-  planningRounds(): number {
-    return this.rounds;
   }
 
   /** Why the pool could not grow the last time it tried, for CNI errors and /readyz. */
@@ -205,7 +200,6 @@ export class PoolDriver {
   private round(): void {
     // Backing off after a failure: demand that arrives meanwhile waits for the retry timer.
     if (this.deps.clock.now() < this.retryNotBefore) return;
-    this.rounds++;
     const decision = this.policy.plan(this.defaultPlanInput());
     for (const action of this.holdBackReleases(decision))
       this.launch(action, { key: DEFAULT_KEY, placement: {} });
