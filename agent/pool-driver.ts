@@ -9,7 +9,6 @@ import type {
   WarmTargets,
 } from '../ipam/plan-types.js';
 import { plan } from '../ipam/planner.js';
-import { isEc2Error } from '../provider/aws-errors.js';
 import type { AttachedEni, Ec2Network } from '../provider/ec2-network.js';
 import type { Clock, Timer } from '../time/clock.js';
 import { describeBlocker, classifyFailure, type Blocker } from './pool-blocker.js';
@@ -354,8 +353,6 @@ export class PoolDriver {
         { eniId: eni.eniId, subnetId: eni.subnetId, deviceIndex: eni.deviceIndex, count },
         'created and attached ENI',
       );
-    } catch (err) {
-      throw withSubnet(err, choice.subnetId);
     } finally {
       this.enisInFlightByKey.set(group.key, (this.enisInFlightByKey.get(group.key) ?? 1) - 1);
       this.addUnits(group.key, -count);
@@ -510,13 +507,6 @@ function eniTagsFor(choice: Extract<EniPlacement, { kind: 'ok' }>): { tags?: Rec
 
 /** ENIs created for a named pool carry its name, so a restarted agent knows which pool they serve. */
 export const POOL_TAG = 'eni-ipam.io/pool';
-
-function withSubnet(err: unknown, subnetId: string): unknown {
-  // CreateNetworkInterface's "subnet full" names no subnet; the subnet choice needs to know which.
-  return isEc2Error(err) && err.kind === 'subnet-full' && err.subnetId === undefined
-    ? err.withSubnet(subnetId)
-    : err;
-}
 
 function sum(map: ReadonlyMap<string, number>): number {
   let total = 0;

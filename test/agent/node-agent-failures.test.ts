@@ -13,7 +13,9 @@ import type { Ec2Error } from '../../provider/aws-errors.js';
 import { ec2Error } from './fakes/fake-ec2-network.js';
 
 const throttled = (): Ec2Error => ec2Error('throttled', 'RequestLimitExceeded');
-const subnetFull = (): Ec2Error => ec2Error('subnet-full', 'InsufficientFreeAddressesInSubnet');
+// As the provider reports it: a subnet-full error names its subnet (provider/ec2-network.ts).
+const subnetFull = (): Ec2Error =>
+  ec2Error('subnet-full', 'InsufficientFreeAddressesInSubnet').withSubnet('subnet-a');
 const attachmentLimit = (): Ec2Error => ec2Error('limit', 'AttachmentLimitExceeded');
 const addressLimit = (): Ec2Error =>
   ec2Error('limit', 'PrivateIpAddressLimitExceeded').withSubnet('subnet-a');
@@ -130,7 +132,7 @@ describe('EC2 failures while pods wait', () => {
 
   it('AssignPrivateIpAddresses saying the subnet is full: the ADD names the subnet; recovered once addresses are back', async () => {
     const { h } = await oneEni();
-    h.ec2.failAlways('assign', () => subnetFull().withSubnet('subnet-a'));
+    h.ec2.failAlways('assign', subnetFull);
     const outcomes = await burst(h, 'c', 3);
     const failed = failures(outcomes);
     expect(failed).toHaveLength(2);
