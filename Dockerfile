@@ -7,8 +7,8 @@
 # Each platform's build stage runs on that platform (natively or under emulation), so the plugin
 # is made from the node binary of the host architecture it will run on. That binary needs glibc
 # 2.28 or later on the host: Amazon Linux 2023, Bottlerocket, Ubuntu 20.04+ (not Amazon Linux 2).
-# Pin the base further by digest (node:20.20.2-bookworm-slim@sha256:...) in the release pipeline.
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# Pin the base further by digest (node:24.22.3-bookworm-slim@sha256:...) in the release pipeline.
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
 # ---- build: every dependency, the compiled JavaScript and the plugin executable ----
 FROM ${NODE_IMAGE} AS build

@@ -109,14 +109,16 @@ function filesUnder(dir: string): string[] {
 }
 
 describe('Dockerfile', () => {
-  it('builds in stages from one Node 20 base pinned to an exact version', () => {
+  it("builds in stages from one base: the project's pinned Node LTS (.node-version), exactly", () => {
     expect(dockerfile.stages.length).toBeGreaterThanOrEqual(3);
     const bases = new Set(dockerfile.stages.map((s) => s.base));
     expect(bases.size).toBe(1);
-    // An exact x.y.z tag, optionally with a variant and a digest: never `node:20` or `latest`.
-    expect([...bases][0]).toMatch(/^node:20\.\d+\.\d+(-[a-z]+)*(@sha256:[0-9a-f]{64})?$/);
+    const pinned = readFileSync(join(REPO_ROOT, '.node-version'), 'utf8').trim();
+    // An exact x.y.z tag, optionally with a variant and a digest: never `node:24` or `latest`.
+    const escaped = pinned.replaceAll('.', '\\.');
+    expect([...bases][0]).toMatch(new RegExp(`^node:${escaped}(-[a-z]+)*(@sha256:[0-9a-f]{64})?$`));
     // The local toolchain is what the tests and the plugin build were checked with.
-    expect(process.version.startsWith('v20.')).toBe(true);
+    expect(process.version).toBe(`v${pinned}`);
   });
 
   it('installs from the lock file, and only production dependencies for the image', () => {
