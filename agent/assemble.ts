@@ -12,6 +12,7 @@ import type { ClusterVirtualMachines } from './kube/vm-watch.js';
 import type { VmDirectory } from './leak-reaper.js';
 import type { Logger } from './logger.js';
 import type { AgentMetrics } from './metrics/agent-metrics.js';
+import { countingCheckpointWrites } from './metrics/checkpoint-metrics.js';
 import { IpamEventMetrics } from './metrics/ipam-event-metrics.js';
 import { NodeAgent, type NodeAgentSettings, type PodEniNetwork } from './node-agent.js';
 import type { PlacementResolution } from './node-ipam.js';
@@ -56,7 +57,7 @@ export function assembleNodeAgent(options: AssembleOptions): AssembledAgent {
     ec2: options.ec2,
     clock: options.clock,
     logger: options.logger,
-    checkpointer: options.checkpointer,
+    checkpointer: countingCheckpointWrites(options.checkpointer, metrics),
     ...(pods ? { pods } : {}),
     ...(vms ? { vms } : {}),
     ...(eniConfigs ? { podEniNetwork: podEniNetworkFrom(eniConfigs, config) } : {}),

@@ -3,6 +3,7 @@ import { AwsEc2Network } from '../provider/aws-ec2-network.js';
 import { systemClock } from '../time/clock.js';
 import { introspectionSourceOf, metricsForLateAgent, metricsSourceOf } from './agent-views.js';
 import { assembleNodeAgent } from './assemble.js';
+import { startupLogFields } from './build-info.js';
 import { FileCheckpointer } from './checkpoint.js';
 import { CniServer } from './cni-server.js';
 import { DeferredBackend } from './deferred-backend.js';
@@ -46,6 +47,7 @@ export async function run(argv: string[]): Promise<number> {
     throw err;
   }
   const logger = createLogger({ level: config.logLevel, base: { node: config.nodeName } });
+  logger.info(startupLogFields(), 'eni-ipam starting');
   let running: RunningAgent;
   try {
     running = await startAgent(config, process.env, logger);

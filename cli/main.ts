@@ -2,10 +2,12 @@
 /**
  * `eni-ipam`: one executable, several subcommands. Each subcommand lives in its own module, loaded
  * only when asked for: `eni-ipam max-pods` must not pay for the AWS SDK or the Kubernetes client
- * that `eni-ipam agent` needs, so this file imports nothing but Node built-ins.
+ * that `eni-ipam agent` needs, so this file imports nothing but Node built-ins (and the version,
+ * a constant).
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { VERSION } from '../agent/build-info.js';
 
 /** What a subcommand module exports: run with the arguments after its name, resolve to the exit code. */
 export interface SubcommandModule {
@@ -38,6 +40,7 @@ export function usage(): string {
   const width = Math.max(...Object.keys(SUBCOMMANDS).map((name) => name.length));
   const lines = Object.entries(SUBCOMMANDS).map(([name, cmd]) => `  ${name.padEnd(width)}  ${cmd.summary}`);
   return `Usage: eni-ipam <command> [options]
+       eni-ipam --version
 
 Commands:
 ${lines.join('\n')}
@@ -61,6 +64,10 @@ export async function dispatch(argv: readonly string[], io: DispatchIo = process
   const [name, ...rest] = argv;
   if (name === '--help' || name === '-h' || name === 'help') {
     io.stdout(usage());
+    return 0;
+  }
+  if (name === '--version' || name === 'version') {
+    io.stdout(`eni-ipam ${VERSION}\n`);
     return 0;
   }
   if (name === undefined) {

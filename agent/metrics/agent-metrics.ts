@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { NODE_VERSION, VERSION } from '../build-info.js';
 import { Ec2CallMetrics } from './ec2-call-metrics.js';
 import type { MetricsSource } from './metrics-source.js';
 import { registerNodeGauges } from './node-gauges.js';
@@ -66,11 +67,19 @@ export class AgentMetrics {
   private readonly inProgress: Gauge<'fn'>;
   private readonly cloudWatchFailures: Counter<'error'>;
   private readonly cloudWatchDropped: Counter;
+  private readonly checkpointWriteFailures: Counter;
 
   constructor(source: MetricsSource) {
     this.registry = new Registry();
     const registers = [this.registry];
     registerNodeGauges(this.registry, source);
+    // Always 1: the labels carry the information (join on it to see which build a node runs).
+    new Gauge({
+      name: 'eniipam_build_info',
+      help: 'The eni-ipam build this agent runs: its version and the Node.js version, as labels',
+      labelNames: ['version', 'nodejs_version'],
+      registers,
+    }).set({ version: VERSION, nodejs_version: NODE_VERSION }, 1);
     this.ec2 = new Ec2CallMetrics(this.registry);
 
     this.addRequests = new Counter({
@@ -164,6 +173,11 @@ export class AgentMetrics {
       help: 'CloudWatch data points dropped (queue full or rejected by CloudWatch)',
       registers,
     });
+    this.checkpointWriteFailures = new Counter({
+      name: 'eniipam_checkpoint_write_failures_total',
+      help: 'Checkpoint saves that failed (the state on disk is older than the state in memory)',
+      registers,
+    });
     // Series that dashboards divide by start at zero instead of appearing with the first event.
     this.addOutcomes.inc({ outcome: 'assigned' }, 0);
     this.addOutcomes.inc({ outcome: 'no_address' }, 0);
@@ -233,6 +247,11 @@ export class AgentMetrics {
       done = true;
       this.inProgress.dec({ fn });
     };
+  }
+
+  /** A checkpoint write failed: a restart now would rebuild more from EC2 than it should. */
+  checkpointWriteFailed(): void {
+    this.checkpointWriteFailures.inc();
   }
 
   /** For the CloudWatch publisher (its `PublisherStats`). */

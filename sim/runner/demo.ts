@@ -16,6 +16,7 @@ import { loadConfig } from '../../agent/config.js';
 import { CniServer } from '../../agent/cni-server.js';
 import { DeferredBackend } from '../../agent/deferred-backend.js';
 import { IntrospectionServer } from '../../agent/introspection/introspection-server.js';
+import { startupLogFields } from '../../agent/build-info.js';
 import { createLogger } from '../../agent/logger.js';
 import { MetricsServer } from '../../agent/metrics/metrics-server.js';
 import { AwsEc2Network } from '../../provider/aws-ec2-network.js';
@@ -127,6 +128,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     level: config.logLevel,
     destination: pino.destination({ dest: logFile, sync: true }),
   });
+  logger.info(startupLogFields(), 'eni-ipam starting');
 
   // The wiring of agent/main.ts's startAgent, with the in-memory Kubernetes API for the pod watch.
   const { metrics, attach } = metricsForLateAgent();

@@ -1,6 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { register as globalRegistry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Checkpointer, CheckpointRead } from '../../agent/checkpoint.js';
 import { AgentMetrics } from '../../agent/metrics/agent-metrics.js';
+import { countingCheckpointWrites } from '../../agent/metrics/checkpoint-metrics.js';
 import type { MetricsSnapshot } from '../../agent/metrics/metrics-source.js';
 
 function snapshot(overrides: Partial<MetricsSnapshot> = {}): MetricsSnapshot {
@@ -290,5 +294,42 @@ describe('AgentMetrics', () => {
     expect(samples(await b.metrics(), 'awscni_add_ip_req_count')).toEqual(['awscni_add_ip_req_count 0']);
     expect(samples(await b.metrics(), 'awscni_eni_max')).toEqual(['awscni_eni_max 8']);
     expect(await globalRegistry.metrics()).toBe('\n');
+  });
+});
+
+describe('eniipam_build_info', () => {
+  it("is 1 with the package.json version and this process's Node.js version as labels", async () => {
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as {
+      version: string;
+    };
+    const metrics = new AgentMetrics(fakeSource(snapshot()).source);
+    expect(samples(await metrics.metrics(), 'eniipam_build_info')).toEqual([
+      `eniipam_build_info{version="${pkg.version}",nodejs_version="${process.versions.node}"} 1`,
+    ]);
+  });
+});
+
+describe('eniipam_checkpoint_write_failures_total', () => {
+  it('counts the saves and flushes that reject, passes the rejection on, and counts nothing else', async () => {
+    const metrics = new AgentMetrics(fakeSource(snapshot()).source);
+    let failing = false;
+    const inner: Checkpointer = {
+      load: (): Promise<CheckpointRead> => Promise.resolve({ kind: 'missing' }),
+      save: () => (failing ? Promise.reject(new Error('ENOSPC')) : Promise.resolve()),
+      flush: () => (failing ? Promise.reject(new Error('EIO')) : Promise.resolve()),
+      close: () => Promise.resolve(),
+    };
+    const checkpointer = countingCheckpointWrites(inner, metrics);
+    await checkpointer.save({ a: 1 });
+    await checkpointer.flush();
+    expect(samples(await metrics.metrics(), 'eniipam_checkpoint_write_failures_total')).toEqual([
+      'eniipam_checkpoint_write_failures_total 0',
+    ]);
+    failing = true;
+    await expect(checkpointer.save({ a: 2 })).rejects.toThrow('ENOSPC');
+    await expect(checkpointer.flush()).rejects.toThrow('EIO');
+    expect(samples(await metrics.metrics(), 'eniipam_checkpoint_write_failures_total')).toEqual([
+      'eniipam_checkpoint_write_failures_total 2',
+    ]);
   });
 });

@@ -54,12 +54,16 @@ describe('eni-ipam dispatcher', () => {
     expect(await dispatch(['toString'], capture().io)).toBe(2);
   });
 
-  it('imports nothing but Node built-ins, so start-up stays light', () => {
+  it('imports nothing but Node built-ins and the version constant, so start-up stays light', () => {
     const source = readFileSync(join(root, 'cli/main.ts'), 'utf8');
     expect(source.startsWith('#!/usr/bin/env node\n')).toBe(true);
     const staticImports = [...source.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
     expect(staticImports.length).toBeGreaterThan(0);
-    for (const specifier of staticImports) expect(specifier).toMatch(/^node:/);
+    for (const specifier of staticImports) expect(specifier).toMatch(/^(node:|\.\.\/agent\/build-info\.js$)/);
+    // ...and the version module imports package.json alone.
+    const buildInfo = readFileSync(join(root, 'agent/build-info.ts'), 'utf8');
+    const its = [...buildInfo.matchAll(/^import .* from '([^']+)'/gm)].map((m) => m[1]);
+    expect(its).toEqual(['../package.json']);
   });
 });
 
@@ -122,5 +126,14 @@ describe('eni-ipam (built)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('eni-ipam --version', () => {
+  it("prints the version of package.json, the project's one place for it, from the built command", () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+    const result = eniIpam(['--version']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(`eni-ipam ${pkg.version}\n`);
   });
 });

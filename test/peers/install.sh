@@ -2,7 +2,7 @@
 # Installs the real peers the e2e suites run against (issue 7). Run as root on a clean Debian
 # machine; running it again on a machine that has everything is a fast no-op.
 #
-#   test/peers/install.sh [all|cni|kube|moto|redis]...
+#   test/peers/install.sh [all|cni|kube|moto|redis|helm|prometheus|image]...
 #
 # Debian packages come from apt; the upstream CNI plugins, cnitool, kube-apiserver and etcd are
 # built from the Go module proxy; moto goes into a virtualenv. Everything not from apt lives under
@@ -168,6 +168,45 @@ install_moto() {
   note "moto: ok ($venv)"
 }
 
+install_helm() {
+  # helm's module has no replace directives, so a plain `go install` of the release builds it.
+  local out="$bin_dir/helm-$HELM_VERSION"
+  if [[ -x "$out/helm" ]]; then
+    note "helm: ok ($out)"
+    return 0
+  fi
+  require_go helm 26
+  local started=$SECONDS
+  # Without the -X the binary reports v4.x-dev-style placeholders in `helm version`.
+  go_install_into helm "$out" \
+    "-ldflags=-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" \
+    "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
+  "$out/helm" version --short >/dev/null || fail helm "the built helm does not run"
+  note "helm: built $out in $((SECONDS - started)) s"
+}
+
+install_prometheus() {
+  # Debian's server and promtool. On a machine whose services start on install, keep this one
+  # from starting (a policy-rc.d that refuses every start, removed again afterwards): the tests run
+  # their own server on loopback.
+  local policy=/usr/sbin/policy-rc.d added_policy=0
+  if [[ "$(dpkg-query -W -f='${Status}' prometheus 2>/dev/null)" != "install ok installed" &&
+    ! -e "$policy" && $EUID -eq 0 ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added_policy=1
+  fi
+  apt_install prometheus prometheus
+  ((added_policy == 0)) || rm -f "$policy"
+  command -v promtool >/dev/null || fail prometheus "promtool is not on PATH after installation"
+  note "prometheus: ok ($(command -v prometheus), $(command -v promtool))"
+}
+
+install_image() {
+  # The image build (deploy/image/build-image.sh) and its test: Debian's mmdebstrap makes the root
+  # filesystem from Debian packages, umoci assembles the OCI image, runc runs it.
+  apt_install image mmdebstrap umoci runc
+  note "image: ok (mmdebstrap, umoci, runc)"
+}
+
 install_redis() {
   apt_install redis redis-server
   command -v redis-server >/dev/null || fail redis "redis-server is not on PATH after installation"
@@ -180,12 +219,15 @@ main() {
   local target
   for target in "${targets[@]}"; do
     case "$target" in
-      all) install_cni; install_redis; install_moto; install_kube ;;
+      all) install_cni; install_redis; install_moto; install_helm; install_prometheus; install_image; install_kube ;;
       cni) install_cni ;;
       kube) install_kube ;;
       moto) install_moto ;;
       redis) install_redis ;;
-      *) echo "usage: test/peers/install.sh [all|cni|kube|moto|redis]..." >&2; exit 2 ;;
+      helm) install_helm ;;
+      prometheus) install_prometheus ;;
+      image) install_image ;;
+      *) echo "usage: test/peers/install.sh [all|cni|kube|moto|redis|helm|prometheus|image]..." >&2; exit 2 ;;
     esac
   done
 }
