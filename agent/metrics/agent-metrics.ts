@@ -38,6 +38,9 @@ export type LeakCause =
   /** An ENI of ours left `available`, attached to nothing. */
   | 'leaked_eni';
 
+/** Every LeakCause, for series that start at zero (the dashboard's "leaks by cause"). */
+export const LEAK_CAUSES: readonly LeakCause[] = ['pod_gone', 'del_while_down', 'vm_deleted', 'leaked_eni'];
+
 /** Upper bounds (seconds) for the ADD wait histogram: instant, an assign (~1 s), an ENI (5-15 s), the 20 s bound. */
 export const ADD_WAIT_BUCKETS_SECONDS = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 20, 30];
 
@@ -181,6 +184,7 @@ export class AgentMetrics {
     // Series that dashboards divide by start at zero instead of appearing with the first event.
     this.addOutcomes.inc({ outcome: 'assigned' }, 0);
     this.addOutcomes.inc({ outcome: 'no_address' }, 0);
+    for (const cause of LEAK_CAUSES) this.leaksFound.inc({ cause }, 0);
   }
 
   /** One CNI ADD finished. `no_address` also counts awscni_no_available_ip_addresses. */

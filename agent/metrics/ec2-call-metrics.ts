@@ -82,6 +82,9 @@ export class Ec2CallMetrics implements Ec2Observer {
     const api = record.api;
     const failed = record.errorCode !== undefined || record.errorClass !== undefined;
     this.requests.inc({ fn: api });
+    // An API's throttle series exists from its first call, at 0, so that "throttles by API" panels
+    // and rate() alerts see a value rather than no data until the first throttle.
+    this.throttles.inc({ api }, 0);
     this.latency.observe({ api, error: String(failed), status: httpStatusLabel(record) }, record.durationMs);
     if (record.attempt > 0) this.retries.inc({ api });
     if (record.throttled) this.throttles.inc({ api });

@@ -83,8 +83,11 @@ describe('Ec2CallMetrics (the provider observer)', () => {
       'eniipam_aws_api_errors_by_class_total{api="CreateNetworkInterface",class="subnet-full"} 1',
       'eniipam_aws_api_errors_by_class_total{api="DescribeSubnets",class="transient"} 1',
     ]);
-    expect(lines(text, 'eniipam_aws_api_throttles_total')).toEqual([
+    // Every API called has a throttle series, at 0 until it is throttled.
+    expect(lines(text, 'eniipam_aws_api_throttles_total').sort()).toEqual([
       'eniipam_aws_api_throttles_total{api="AssignPrivateIpAddresses"} 1',
+      'eniipam_aws_api_throttles_total{api="CreateNetworkInterface"} 0',
+      'eniipam_aws_api_throttles_total{api="DescribeSubnets"} 0',
     ]);
     expect(lines(text, 'eniipam_aws_api_retries_total')).toEqual([
       'eniipam_aws_api_retries_total{api="AssignPrivateIpAddresses"} 1',

@@ -237,9 +237,12 @@ describe('AgentMetrics', () => {
     metrics.leakFound('vm_deleted');
     metrics.leakReleased('leaked_eni');
     const text = await metrics.metrics();
+    // Every cause has a series from the start, at 0 until it happens.
     expect(samples(text, 'eniipam_leaks_found_total')).toEqual([
       'eniipam_leaks_found_total{cause="pod_gone"} 3',
+      'eniipam_leaks_found_total{cause="del_while_down"} 0',
       'eniipam_leaks_found_total{cause="vm_deleted"} 1',
+      'eniipam_leaks_found_total{cause="leaked_eni"} 0',
     ]);
     expect(samples(text, 'eniipam_leaks_released_total')).toEqual([
       'eniipam_leaks_released_total{cause="pod_gone"} 2',

@@ -185,6 +185,30 @@ install_helm() {
   note "helm: built $out in $((SECONDS - started)) s"
 }
 
+install_prometheus_operator_crds() {
+  # The PodMonitor and PrometheusRule CRDs, so the API server can dry-run the chart's objects of
+  # those kinds: taken from the Prometheus Operator's own module (its example/ folder) on the Go
+  # module proxy, which checks the download against go.sum's database.
+  local out="$bin_dir/prometheus-operator-crds-$PROMETHEUS_OPERATOR_VERSION"
+  if [[ -f "$out/monitoring.coreos.com_podmonitors.yaml" && -f "$out/monitoring.coreos.com_prometheusrules.yaml" ]]; then
+    note "prometheus-operator CRDs: ok ($out)"
+    return 0
+  fi
+  require_go helm 24
+  local module="github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" dir
+  dir="$(go mod download -json "$module" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
+  [[ -n "$dir" && -d "$dir/example/prometheus-operator-crd" ]] ||
+    fail helm "go mod download $module did not give example/prometheus-operator-crd"
+  local tmp="$out.tmp.$$"
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  cp "$dir/example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml" \
+    "$dir/example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml" "$tmp/" ||
+    { rm -rf "$tmp"; fail helm "copying the CRDs out of $dir failed"; }
+  chmod 644 "$tmp"/*.yaml
+  rm -rf "$out" && mv "$tmp" "$out"
+  note "prometheus-operator CRDs: ok ($out)"
+}
+
 install_prometheus() {
   # Debian's server and promtool. On a machine whose services start on install, keep this one
   # from starting (a policy-rc.d that refuses every start, removed again afterwards): the tests run
@@ -219,12 +243,12 @@ main() {
   local target
   for target in "${targets[@]}"; do
     case "$target" in
-      all) install_cni; install_redis; install_moto; install_helm; install_prometheus; install_image; install_kube ;;
+      all) install_cni; install_redis; install_moto; install_helm; install_prometheus_operator_crds; install_prometheus; install_image; install_kube ;;
       cni) install_cni ;;
       kube) install_kube ;;
       moto) install_moto ;;
       redis) install_redis ;;
-      helm) install_helm ;;
+      helm) install_helm; install_prometheus_operator_crds ;;
       prometheus) install_prometheus ;;
       image) install_image ;;
       *) echo "usage: test/peers/install.sh [all|cni|kube|moto|redis|helm|prometheus|image]..." >&2; exit 2 ;;
