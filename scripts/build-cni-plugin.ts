@@ -30,13 +30,16 @@ import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The folder holding package.json: this file runs from scripts/ (tests) or dist/scripts/ (build). */
+/**
+ * The folder holding package-lock.json: this file runs from scripts/ (tests) or dist/scripts/
+ * (build). Not package.json: the build copies that into dist/ (agent/build-info.ts imports it).
+ */
 function findRepoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
+  while (!existsSync(join(dir, 'package-lock.json'))) {
     const parent = dirname(dir);
     if (parent === dir)
-      throw new Error('cannot find the repository root (no package.json above this script)');
+      throw new Error('cannot find the repository root (no package-lock.json above this script)');
     dir = parent;
   }
   return dir;

@@ -7,74 +7,14 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PLUGIN_NAME } from '../../scripts/build-cni-plugin.js';
+import { copies, parseDockerfile, type Stage } from './dockerfile.js';
 import { REPO_ROOT, parseYamlFile } from './manifests.js';
-
-interface Instruction {
-  keyword: string;
-  args: string;
-}
-
-interface Stage {
-  base: string;
-  name: string | undefined;
-  instructions: Instruction[];
-}
-
-/** Instructions with continuation lines joined, comments and blank lines dropped. */
-function parseDockerfile(text: string): { args: Map<string, string>; stages: Stage[] } {
-  const logical: string[] = [];
-  let pending = '';
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (pending === '' && (line === '' || line.startsWith('#'))) continue;
-    if (line.endsWith('\\')) {
-      pending += `${line.slice(0, -1)} `;
-      continue;
-    }
-    logical.push(pending + line);
-    pending = '';
-  }
-  const args = new Map<string, string>();
-  const stages: Stage[] = [];
-  for (const line of logical) {
-    const [keyword = '', ...rest] = line.split(/\s+/);
-    const instruction = { keyword: keyword.toUpperCase(), args: rest.join(' ') };
-    if (instruction.keyword === 'ARG' && stages.length === 0) {
-      const [name = '', value = ''] = instruction.args.split('=');
-      args.set(name, value);
-    } else if (instruction.keyword === 'FROM') {
-      const [image = '', as, name] = rest;
-      const base = image.replace(/\$\{(\w+)\}/g, (_, arg: string) => args.get(arg) ?? `<unset ${arg}>`);
-      stages.push({ base, name: as?.toUpperCase() === 'AS' ? name : undefined, instructions: [] });
-    } else {
-      stages.at(-1)?.instructions.push(instruction);
-    }
-  }
-  return { args, stages };
-}
 
 const dockerfile = parseDockerfile(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'));
 const final = dockerfile.stages.at(-1)!;
 const stageNamed = (name: string): Stage | undefined => dockerfile.stages.find((s) => s.name === name);
 const runs = (stage: Stage): string[] =>
   stage.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
-
-interface Copy {
-  from: string | undefined;
-  sources: string[];
-  destination: string;
-}
-
-function copies(stage: Stage): Copy[] {
-  return stage.instructions
-    .filter((i) => i.keyword === 'COPY')
-    .map((i) => {
-      const words = i.args.split(/\s+/);
-      const from = words.find((w) => w.startsWith('--from='))?.slice('--from='.length);
-      const paths = words.filter((w) => !w.startsWith('--'));
-      return { from, sources: paths.slice(0, -1), destination: paths.at(-1) ?? '' };
-    });
-}
 
 /**
  * Whether .dockerignore keeps `path` out of the build context. Understands the patterns this
@@ -178,5 +118,23 @@ describe('Dockerfile', () => {
       bin: Record<string, string>;
     };
     expect(JSON.parse(entrypoint.args)).toEqual(['node', `/app/${pkg.bin['eni-ipam']!}`]);
+  });
+});
+
+describe('Dockerfile version and datapath tools', () => {
+  it("labels the image with package.json's version", () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(dockerfile.args.get('VERSION')).toBe(pkg.version);
+    const labels = final.instructions.filter((i) => i.keyword === 'LABEL').map((i) => i.args).join(' ');
+    expect(labels).toContain('org.opencontainers.image.version=${VERSION}');
+    expect(final.instructions.some((i) => i.keyword === 'ARG' && i.args === 'VERSION')).toBe(true);
+  });
+
+  it('installs iproute2 and nftables in the final image, as build-image.sh does', () => {
+    const install = runs(final).find((r) => r.includes('apt-get install'));
+    expect(install).toMatch(/\biproute2\b/);
+    expect(install).toMatch(/\bnftables\b/);
+    const script = readFileSync(join(REPO_ROOT, 'deploy/image/build-image.sh'), 'utf8');
+    expect(script).toMatch(/^packages=\(.*\biproute2\b.*\bnftables\b.*\)$/m);
   });
 });
