@@ -117,7 +117,6 @@ umoci config --image "$layout:$version" \
   --config.label "org.opencontainers.image.title=eni-ipam" \
   --config.label "org.opencontainers.image.version=$version" \
   --config.label "org.opencontainers.image.licenses=Apache-2.0" \
-  --config.label "io.eni-ipam.nodejs-version=$node_version" \
   --history.created_by "eni-ipam $version: entrypoint and labels"
 umoci gc --layout "$layout"
 note "image $layout:$version"

@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type PeerName = 'cni' | 'kube' | 'moto' | 'redis';
+export type PeerName = 'cni' | 'kube' | 'moto' | 'redis' | 'helm' | 'prometheus' | 'image';
 
 /** A peer the suite needs is not installed: the message says which and how to install it. */
 export class PeerMissingError extends Error {
@@ -29,6 +29,8 @@ export interface PeerVersions {
   readonly kubernetes: string;
   readonly etcd: string;
   readonly moto: string;
+  readonly helm: string;
+  readonly prometheusOperator: string;
 }
 
 export function parseVersionsEnv(text: string): PeerVersions {
@@ -48,6 +50,8 @@ export function parseVersionsEnv(text: string): PeerVersions {
     kubernetes: get('K8S_VERSION'),
     etcd: get('ETCD_VERSION'),
     moto: get('MOTO_VERSION'),
+    helm: get('HELM_VERSION'),
+    prometheusOperator: get('PROMETHEUS_OPERATOR_VERSION'),
   };
 }
 
@@ -73,6 +77,9 @@ export const peerPaths = {
   ),
   etcd: join(peersDir, 'bin', `kube-${peerVersions.kubernetes}-etcd-${peerVersions.etcd}`, 'etcd'),
   motoServer: join(peersDir, `moto-${peerVersions.moto}`, 'bin', 'moto_server'),
+  helm: join(peersDir, 'bin', `helm-${peerVersions.helm}`, 'helm'),
+  /** The PodMonitor and PrometheusRule CRDs, from the Prometheus Operator's module. */
+  prometheusOperatorCrdDir: join(peersDir, 'bin', `prometheus-operator-crds-${peerVersions.prometheusOperator}`),
 } as const;
 
 function isExecutable(path: string): boolean {
