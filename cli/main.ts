@@ -30,7 +30,10 @@ export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
     summary: 'what the warm-pool planner decides for a node described as JSON on stdin',
     load: () => import('./plan.js'),
   },
-  agent: { summary: 'run the node agent (configured by environment variables)', load: () => import('../agent/main.js') },
+  agent: {
+    summary: 'run the node agent (configured by environment variables)',
+    load: () => import('../agent/main.js'),
+  },
   status: { summary: "the node agent's ENIs, pods and subnets", load: () => import('./status.js') },
   simulate: { summary: 'run a scenario on the simulated EC2', load: () => import('./simulate.js') },
   demo: { summary: 'one simulated node under pod churn (npm start)', load: () => import('./demo.js') },

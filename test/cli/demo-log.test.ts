@@ -33,7 +33,9 @@ function runDemo(args: string[]): Promise<{ code: number | null; output: string 
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('error', reject);
-    child.once('close', (code) => { done({ code, output }); });
+    child.once('close', (code) => {
+      done({ code, output });
+    });
   });
 }
 

@@ -125,7 +125,10 @@ describe('Dockerfile version and datapath tools', () => {
   it("labels the image with package.json's version", () => {
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
     expect(dockerfile.args.get('VERSION')).toBe(pkg.version);
-    const labels = final.instructions.filter((i) => i.keyword === 'LABEL').map((i) => i.args).join(' ');
+    const labels = final.instructions
+      .filter((i) => i.keyword === 'LABEL')
+      .map((i) => i.args)
+      .join(' ');
     expect(labels).toContain('org.opencontainers.image.version=${VERSION}');
     expect(final.instructions.some((i) => i.keyword === 'ARG' && i.args === 'VERSION')).toBe(true);
   });

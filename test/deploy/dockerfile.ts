@@ -62,4 +62,3 @@ export function copies(stage: Stage): Copy[] {
       return { from, sources: paths.slice(0, -1), destination: paths.at(-1) ?? '' };
     });
 }
-

@@ -97,7 +97,12 @@ function runContainer(options: ContainerRun = {}): { code: number | null; stdout
   spec.process.env = [...spec.process.env, ...(options.env ?? [])];
   if (options.root) spec.process.user = { uid: 0, gid: 0 };
   for (const m of options.mounts ?? []) {
-    spec.mounts.push({ destination: m.destination, type: 'bind', source: m.source, options: ['rbind', 'rw'] });
+    spec.mounts.push({
+      destination: m.destination,
+      type: 'bind',
+      source: m.source,
+      options: ['rbind', 'rw'],
+    });
   }
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
   const id = `eni-ipam-ship-${process.pid}-${++runs}`;
@@ -224,7 +229,10 @@ describe('the image and the Dockerfile agree', () => {
       .filter((i) => i.keyword === 'LABEL')
       .flatMap((i) => i.args.split(/\s+/))
       .map((pair) => pair.split('='))
-      .map(([key = '', value = '']) => [key, value.replace('${VERSION}', dockerfile.args.get('VERSION') ?? '')]);
+      .map(([key = '', value = '']) => [
+        key,
+        value.replace('${VERSION}', dockerfile.args.get('VERSION') ?? ''),
+      ]);
     expect(imageConfig().config.Labels).toEqual(Object.fromEntries(labels));
     expect(imageConfig().config.Labels?.['org.opencontainers.image.version']).toBe(pkg.version);
   });
@@ -240,7 +248,10 @@ describe('the image and the Dockerfile agree', () => {
     );
     for (const path of destinations) expect(existsSync(join(rootfs, path)), path).toBe(true);
     const under = (dir: string): string[] =>
-      destinations.filter((d) => posix.dirname(d) === dir).map((d) => posix.basename(d)).sort();
+      destinations
+        .filter((d) => posix.dirname(d) === dir)
+        .map((d) => posix.basename(d))
+        .sort();
     expect(readdirSync(join(rootfs, 'app')).sort()).toEqual(under('/app'));
     expect(readdirSync(join(rootfs, 'opt/eni-ipam')).sort()).toEqual(['cni', 'install-cni.sh']);
     expect(readdirSync(join(rootfs, 'opt/eni-ipam/cni'))).toEqual(under('/opt/eni-ipam/cni'));

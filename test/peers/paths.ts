@@ -79,7 +79,11 @@ export const peerPaths = {
   motoServer: join(peersDir, `moto-${peerVersions.moto}`, 'bin', 'moto_server'),
   helm: join(peersDir, 'bin', `helm-${peerVersions.helm}`, 'helm'),
   /** The PodMonitor and PrometheusRule CRDs, from the Prometheus Operator's module. */
-  prometheusOperatorCrdDir: join(peersDir, 'bin', `prometheus-operator-crds-${peerVersions.prometheusOperator}`),
+  prometheusOperatorCrdDir: join(
+    peersDir,
+    'bin',
+    `prometheus-operator-crds-${peerVersions.prometheusOperator}`,
+  ),
 } as const;
 
 function isExecutable(path: string): boolean {
