@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { configVariable, type ConfigVariableName } from './config-table.js';
 import { parseBoolean } from '../ipam/warm-targets.js';
+import type { CloudWatchAggregation, CloudWatchFormat } from './metrics/cloudwatch-samples.js';
 
 export interface ConfigIssue {
   readonly variable: string;
@@ -196,6 +197,14 @@ export function parsePools(raw: string): Parsed<readonly AddressPool[]> {
 export function parseCloudWatchNamespace(raw: string): Parsed<string> {
   if (raw.length > 255 || raw.startsWith('AWS/') || !/^[A-Za-z0-9.\-_/#:]+$/.test(raw)) return bad();
   return ok(raw);
+}
+
+export function parseCloudWatchFormat(raw: string): Parsed<CloudWatchFormat> {
+  return raw === 'eni-ipam' || raw === 'cni-metrics-helper' ? ok(raw) : bad();
+}
+
+export function parseCloudWatchAggregation(raw: string): Parsed<CloudWatchAggregation> {
+  return raw === 'instance' || raw === 'cluster' ? ok(raw) : bad();
 }
 
 export function parseRegion(raw: string): Parsed<string> {

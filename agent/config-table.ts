@@ -138,7 +138,8 @@ export const CONFIG_VARIABLES = [
     name: 'CLUSTER_NAME',
     default: undefined,
     accepted: 'a non-empty string',
-    meaning: 'Tags the ENIs this agent creates with cluster.k8s.amazonaws.com/name.',
+    meaning:
+      'Tags the ENIs this agent creates with cluster.k8s.amazonaws.com/name; the cluster dimension of CloudWatch metrics.',
     origin: 'AWS VPC CNI',
   },
   {
@@ -318,7 +319,23 @@ export const CONFIG_VARIABLES = [
     name: 'ENI_IPAM_CLOUDWATCH_NAMESPACE',
     default: 'eni-ipam',
     accepted: 'a CloudWatch namespace: 1-255 characters, not starting with AWS/',
-    meaning: 'CloudWatch namespace of the published metrics.',
+    meaning: 'CloudWatch namespace of the published metrics (format eni-ipam).',
+    origin: 'eni-ipam',
+  },
+  {
+    name: 'ENI_IPAM_CLOUDWATCH_FORMAT',
+    default: 'eni-ipam',
+    accepted: 'eni-ipam or cni-metrics-helper',
+    meaning:
+      "cni-metrics-helper: the AWS VPC CNI's metrics helper's namespace (Kubernetes), dimension (CLUSTER_ID = CLUSTER_NAME) and gauge names, so its dashboards keep working. eni-ipam: ENI_IPAM_CLOUDWATCH_NAMESPACE, ClusterName and every key gauge.",
+    origin: 'eni-ipam',
+  },
+  {
+    name: 'ENI_IPAM_CLOUDWATCH_AGGREGATION',
+    default: 'instance',
+    accepted: 'instance or cluster',
+    meaning:
+      'instance: one metric per node (InstanceId dimension; cost grows with nodes). cluster: all nodes publish under the cluster only and CloudWatch aggregates (Sum, Maximum, SampleCount); needs CLUSTER_NAME (docs/observability.md).',
     origin: 'eni-ipam',
   },
   // ---- Standard names ----

@@ -5,12 +5,16 @@
  */
 import type { WarmTargets } from '../ipam/plan-types.js';
 import { ConfigError } from '../ipam/warm-targets.js';
+import { configVariable } from './config-table.js';
+import type { CloudWatchAggregation, CloudWatchFormat } from './metrics/cloudwatch-samples.js';
 import {
   describeIssue,
   EnvReader,
   parseAbsolutePath,
   parseBindAddress,
   parseBool,
+  parseCloudWatchAggregation,
+  parseCloudWatchFormat,
   parseCloudWatchNamespace,
   parseEniTags,
   parseFraction,
@@ -81,7 +85,12 @@ export interface AgentConfig {
     /** Shared rate budget for all nodes; undefined: each node limits itself alone. */
     readonly rateLimitRedisUrl: string | undefined;
   };
-  readonly cloudWatch: { readonly enabled: boolean; readonly namespace: string };
+  readonly cloudWatch: {
+    readonly enabled: boolean;
+    readonly namespace: string;
+    readonly format: CloudWatchFormat;
+    readonly aggregation: CloudWatchAggregation;
+  };
   /** undefined: in-cluster service account. */
   readonly kubeconfig: string | undefined;
 }
@@ -173,10 +182,25 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
     cloudWatch: {
       enabled: read.value('ENI_IPAM_CLOUDWATCH', parseBool),
       namespace: read.value('ENI_IPAM_CLOUDWATCH_NAMESPACE', parseCloudWatchNamespace),
+      format: read.value('ENI_IPAM_CLOUDWATCH_FORMAT', parseCloudWatchFormat),
+      aggregation: read.value('ENI_IPAM_CLOUDWATCH_AGGREGATION', parseCloudWatchAggregation),
     },
     kubeconfig: read.optional('KUBECONFIG', parseNonEmpty),
   };
 
+  const { cloudWatch } = config;
+  if (
+    cloudWatch.enabled &&
+    config.clusterName === undefined &&
+    (cloudWatch.format === 'cni-metrics-helper' || cloudWatch.aggregation === 'cluster')
+  ) {
+    read.issues.push({
+      variable: 'CLUSTER_NAME',
+      value: undefined,
+      accepted: configVariable('CLUSTER_NAME').accepted,
+      problem: `ENI_IPAM_CLOUDWATCH_FORMAT=${cloudWatch.format} with ENI_IPAM_CLOUDWATCH_AGGREGATION=${cloudWatch.aggregation} publishes per cluster: set the cluster's name`,
+    });
+  }
   const [first, ...rest] = read.issues;
   if (first) throw new InvalidConfigError([first, ...rest]);
   return deepFreeze(config);

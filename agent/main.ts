@@ -12,7 +12,7 @@ import { loadConfig, type AgentConfig } from './config.js';
 import { createKubeSources } from './kube/kube-sources.js';
 import { createLogger, type Logger } from './logger.js';
 import { CloudWatchPublisher } from './metrics/cloudwatch-publisher.js';
-import { keyGaugeSamples } from './metrics/cloudwatch-samples.js';
+import { cloudWatchSamples, cloudWatchTarget } from './metrics/cloudwatch-samples.js';
 import { MetricsServer } from './metrics/metrics-server.js';
 import { IntrospectionServer } from './introspection/introspection-server.js';
 import type { NodeAgent } from './node-agent.js';
@@ -164,15 +164,20 @@ export async function startAgent(
   let publisher: CloudWatchPublisher | undefined;
   if (config.cloudWatch.enabled) {
     const source = metricsSourceOf(agent);
+    const { format, aggregation, namespace } = config.cloudWatch;
+    const target = cloudWatchTarget({
+      format,
+      aggregation,
+      namespace,
+      clusterName: config.clusterName,
+      instanceId: agent.view().identity.instanceId,
+    });
     publisher = new CloudWatchPublisher({
       client: new CloudWatchClient({ region: agent.view().identity.region }),
       clock,
-      namespace: config.cloudWatch.namespace,
-      sample: () => keyGaugeSamples(source.snapshot()),
-      dimensions: [
-        ...(config.clusterName === undefined ? [] : [{ name: 'ClusterName', value: config.clusterName }]),
-        { name: 'InstanceId', value: agent.view().identity.instanceId },
-      ],
+      namespace: target.namespace,
+      sample: () => cloudWatchSamples(source.snapshot(), format),
+      dimensions: target.dimensions,
       stats: metrics,
       log: logger,
     });

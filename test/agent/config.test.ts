@@ -55,7 +55,12 @@ describe('loadConfig defaults', () => {
     expect(config.aws.imdsEndpoint).toBe('http://169.254.169.254');
     expect(config.aws.region).toBeUndefined();
     expect(config.aws.rateLimitRedisUrl).toBeUndefined();
-    expect(config.cloudWatch).toEqual({ enabled: false, namespace: 'eni-ipam' });
+    expect(config.cloudWatch).toEqual({
+      enabled: false,
+      namespace: 'eni-ipam',
+      format: 'eni-ipam',
+      aggregation: 'instance',
+    });
     expect(config.kubeconfig).toBeUndefined();
     expect(config.pools).toEqual([]);
     expect(config.podEniSecurityGroups).toBeUndefined();
@@ -115,6 +120,8 @@ describe('loadConfig values', () => {
       AWS_REGION: 'eu-west-1',
       ENI_IPAM_CLOUDWATCH: 'true',
       ENI_IPAM_CLOUDWATCH_NAMESPACE: 'Platform/CNI',
+      ENI_IPAM_CLOUDWATCH_FORMAT: 'cni-metrics-helper',
+      ENI_IPAM_CLOUDWATCH_AGGREGATION: 'cluster',
       KUBECONFIG: '/etc/kube/config',
     });
     expect(c.warmTargets).toMatchObject({
@@ -142,7 +149,12 @@ describe('loadConfig values', () => {
     ]);
     expect(c.podEniSecurityGroups).toEqual(['sg-01234567', 'sg-0123456789abcdef0']);
     expect(c.aws.region).toBe('eu-west-1');
-    expect(c.cloudWatch).toEqual({ enabled: true, namespace: 'Platform/CNI' });
+    expect(c.cloudWatch).toEqual({
+      enabled: true,
+      namespace: 'Platform/CNI',
+      format: 'cni-metrics-helper',
+      aggregation: 'cluster',
+    });
     expect(c.kubeconfig).toBe('/etc/kube/config');
   });
 });
@@ -184,6 +196,8 @@ describe('loadConfig errors', () => {
     ['ENI_CONFIG_LABEL_DEF', 'bad label!'],
     ['AWS_REGION', 'Europe'],
     ['ENI_IPAM_CLOUDWATCH_NAMESPACE', 'AWS/EC2'],
+    ['ENI_IPAM_CLOUDWATCH_FORMAT', 'cloudwatch-agent'],
+    ['ENI_IPAM_CLOUDWATCH_AGGREGATION', 'node'],
     ['WARM_IP_TARGET', ' 5'],
   ])('%s=%j stops start-up naming the variable, the value and what is accepted', (name, value) => {
     const err = issuesOf({ ...NODE, [name]: value });
@@ -195,6 +209,20 @@ describe('loadConfig errors', () => {
     expect(err.message).toContain(name);
     expect(err.message).toContain(JSON.stringify(value));
     expect(err.message).toContain(issue.accepted);
+  });
+
+  it.each([
+    ['ENI_IPAM_CLOUDWATCH_FORMAT', 'cni-metrics-helper'],
+    ['ENI_IPAM_CLOUDWATCH_AGGREGATION', 'cluster'],
+  ])('publishing with %s=%s needs CLUSTER_NAME, and says so', (name, value) => {
+    const err = issuesOf({ ...NODE, ENI_IPAM_CLOUDWATCH: 'true', [name]: value });
+    expect(err.issues.map((i) => i.variable)).toEqual(['CLUSTER_NAME']);
+    expect(err.message).toContain(`${name}=${value}`);
+    // With CloudWatch off the setting is inert, and with a cluster name it is fine.
+    expect(() => loadConfig({ ...NODE, [name]: value })).not.toThrow();
+    expect(() =>
+      loadConfig({ ...NODE, ENI_IPAM_CLOUDWATCH: 'true', CLUSTER_NAME: 'prod', [name]: value }),
+    ).not.toThrow();
   });
 
   it('reports every invalid variable at once', () => {
@@ -312,6 +340,8 @@ describe('the table of variables', () => {
       ENI_IPAM_IMDS_ENDPOINT: 'http://127.0.0.1:1338',
       ENI_IPAM_CLOUDWATCH: 'true',
       ENI_IPAM_CLOUDWATCH_NAMESPACE: 'x',
+      ENI_IPAM_CLOUDWATCH_FORMAT: 'cni-metrics-helper',
+      ENI_IPAM_CLOUDWATCH_AGGREGATION: 'cluster',
       AWS_REGION: 'us-west-2',
       KUBECONFIG: '/k',
     };

@@ -6,7 +6,12 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CloudWatchPublisher, type PublisherStats } from '../../agent/metrics/cloudwatch-publisher.js';
-import { keyGaugeSamples, type CloudWatchSample } from '../../agent/metrics/cloudwatch-samples.js';
+import {
+  cloudWatchSamples,
+  cloudWatchTarget,
+  keyGaugeSamples,
+  type CloudWatchSample,
+} from '../../agent/metrics/cloudwatch-samples.js';
 import type { MetricsSnapshot } from '../../agent/metrics/metrics-source.js';
 import { ManualClock } from '../../time/manual-clock.js';
 
@@ -270,5 +275,66 @@ describe('keyGaugeSamples', () => {
       { name: 'addsWaiting', value: 1 },
       { name: 'subnetFreeIPAddresses', value: 42, dimensions: [{ name: 'SubnetId', value: 'subnet-1' }] },
     ]);
+  });
+});
+
+describe('CloudWatch format and aggregation', () => {
+  const snapshot: MetricsSnapshot = {
+    maxEnis: 3,
+    maxIps: 27,
+    maxPods: 29,
+    enis: [{ eniId: 'eni-a', ips: 9, prefixes: 0, assigned: 5, cooling: 1 }],
+    waitingAdds: 0,
+    subnets: [{ subnetId: 'subnet-1', free: 200 }],
+  };
+  const base = { namespace: 'eni-ipam', clusterName: 'prod', instanceId: 'i-0abc' };
+
+  it('as cni-metrics-helper: its namespace, its CLUSTER_ID dimension and only the gauges it publishes', () => {
+    expect(cloudWatchTarget({ ...base, format: 'cni-metrics-helper', aggregation: 'cluster' })).toEqual({
+      namespace: 'Kubernetes',
+      dimensions: [{ name: 'CLUSTER_ID', value: 'prod' }],
+    });
+    expect(cloudWatchSamples(snapshot, 'cni-metrics-helper')).toEqual([
+      { name: 'eniAllocated', value: 1 },
+      { name: 'eniMaxAvailable', value: 3 },
+      { name: 'maxIPAddresses', value: 27 },
+      { name: 'totalIPAddresses', value: 9 },
+      { name: 'assignIPAddresses', value: 5 },
+      { name: 'totalIPv4Prefixes', value: 0 },
+    ]);
+  });
+
+  it('per instance adds the InstanceId dimension; per cluster leaves only the cluster', () => {
+    expect(cloudWatchTarget({ ...base, format: 'eni-ipam', aggregation: 'instance' })).toEqual({
+      namespace: 'eni-ipam',
+      dimensions: [
+        { name: 'ClusterName', value: 'prod' },
+        { name: 'InstanceId', value: 'i-0abc' },
+      ],
+    });
+    expect(cloudWatchTarget({ ...base, format: 'eni-ipam', aggregation: 'cluster' })).toEqual({
+      namespace: 'eni-ipam',
+      dimensions: [{ name: 'ClusterName', value: 'prod' }],
+    });
+    expect(
+      cloudWatchTarget({ ...base, format: 'cni-metrics-helper', aggregation: 'instance' }).dimensions,
+    ).toEqual([
+      { name: 'CLUSTER_ID', value: 'prod' },
+      { name: 'InstanceId', value: 'i-0abc' },
+    ]);
+    expect(cloudWatchSamples(snapshot, 'eni-ipam')).toEqual(keyGaugeSamples(snapshot));
+  });
+
+  it('without a cluster name: per instance works, per cluster and the helper format cannot', () => {
+    const noCluster = { ...base, clusterName: undefined };
+    expect(
+      cloudWatchTarget({ ...noCluster, format: 'eni-ipam', aggregation: 'instance' }).dimensions,
+    ).toEqual([{ name: 'InstanceId', value: 'i-0abc' }]);
+    expect(() => cloudWatchTarget({ ...noCluster, format: 'eni-ipam', aggregation: 'cluster' })).toThrow(
+      /cluster name/,
+    );
+    expect(() =>
+      cloudWatchTarget({ ...noCluster, format: 'cni-metrics-helper', aggregation: 'cluster' }),
+    ).toThrow(/cluster name/);
   });
 });

@@ -36,7 +36,7 @@ function runPromtool(args: string[]): { code: number | null; output: string } {
 beforeAll(() => {
   promtool = requireOnPath('prometheus', 'promtool');
   dir = mkdtempSync(join(tmpdir(), 'eni-ipam-ship-alerts-'));
-  const rule = objectOf(renderChart({ prometheusRule: { enabled: true } }), 'PrometheusRule') as {
+  const rule = objectOf(renderChart({ prometheusRule: { enabled: true } }), 'PrometheusRule') as unknown as {
     spec: { groups: { name: string; rules: Rule[] }[] };
   };
   alerts = rule.spec.groups.flatMap((g) =>
@@ -100,7 +100,7 @@ describe("the chart's alerts with the real promtool", () => {
       expect(result.code).not.toBe(0);
       expect(result.output).toContain('EniIpamSubnetNearlyFull');
     } finally {
-      const rule = objectOf(renderChart({ prometheusRule: { enabled: true } }), 'PrometheusRule') as {
+      const rule = objectOf(renderChart({ prometheusRule: { enabled: true } }), 'PrometheusRule') as unknown as {
         spec: unknown;
       };
       writeFileSync(join(dir, 'rules.yaml'), JSON.stringify(rule.spec));

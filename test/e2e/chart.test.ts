@@ -17,6 +17,7 @@ import {
   type EnvVar,
   type KubeObject,
 } from '../deploy/manifests.js';
+import { loadConfig } from '../../agent/config.js';
 import { startKubeApiServer, type KubeApiServer } from '../peers/kube.js';
 import { PeerMissingError, peerPaths } from '../peers/paths.js';
 import { installCrd, kubeClients } from './harness/kube-cluster.js';
@@ -55,7 +56,7 @@ const EVERYTHING_ON = {
   updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
   tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'net', effect: 'NoSchedule' }],
   nodeSelector: { 'eni-ipam.io/enabled': 'true' },
-  cloudWatch: { enabled: true, namespace: 'Kubernetes' },
+  cloudWatch: { enabled: true, format: 'cni-metrics-helper', aggregation: 'cluster' },
   podMonitor: { enabled: true, interval: '15s', labels: { release: 'kube-prometheus-stack' } },
   prometheusRule: { enabled: true, labels: { release: 'kube-prometheus-stack' } },
   dashboard: { enabled: true },
@@ -147,7 +148,8 @@ describe('deploy/chart with the real helm', () => {
     expect(env.has('WARM_ENI_TARGET')).toBe(false);
     expect(env.get('CLUSTER_NAME')?.value).toBe('prod');
     expect(env.get('ENI_IPAM_CLOUDWATCH')?.value).toBe('true');
-    expect(env.get('ENI_IPAM_CLOUDWATCH_NAMESPACE')?.value).toBe('Kubernetes');
+    expect(env.get('ENI_IPAM_CLOUDWATCH_FORMAT')?.value).toBe('cni-metrics-helper');
+    expect(env.get('ENI_IPAM_CLOUDWATCH_AGGREGATION')?.value).toBe('cluster');
     expect(env.get('ENI_IPAM_METRICS_BIND_ADDRESS')?.value).toBe(':61680');
     expect(agent.ports).toEqual([{ name: 'metrics', containerPort: 61680, protocol: 'TCP' }]);
     expect(env.get('INTROSPECTION_BIND_ADDRESS')?.value).toBe('127.0.0.1:61681');
@@ -197,6 +199,19 @@ describe('deploy/chart with the real helm', () => {
         .filter((o) => o.kind === 'ConfigMap')
         .map((o) => o.metadata.name),
     ).toEqual(['eni-ipam-cni-config']);
+  });
+
+  it("renders an environment the agent's own config loader accepts, with the defaults and every option on", () => {
+    for (const values of [{}, EVERYTHING_ON]) {
+      const { agent } = agentOf(renderChart(values));
+      const env: Record<string, string> = {};
+      for (const variable of agent.env ?? []) {
+        // The downward API fills MY_NODE_NAME in a pod.
+        env[variable.name] = variable.valueFrom ? 'ip-10-0-0-5.ec2.internal' : (variable.value ?? '');
+      }
+      const config = loadConfig(env);
+      expect(config.metrics.bind.port).toBe(values === EVERYTHING_ON ? 61680 : 61678);
+    }
   });
 
   it('pins the image by digest when one is given', () => {
