@@ -55,7 +55,7 @@ const EVERYTHING_ON = {
   priorityClassName: 'system-cluster-critical',
   updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
   tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'net', effect: 'NoSchedule' }],
-  nodeSelector: { 'eni-ipam.io/enabled': 'true' },
+  nodeSelector: { 'eni-ipam/cni': 'eni-ipam' },
   cloudWatch: { enabled: true, format: 'cni-metrics-helper', aggregation: 'cluster' },
   podMonitor: { enabled: true, interval: '15s', labels: { release: 'kube-prometheus-stack' } },
   prometheusRule: { enabled: true, labels: { release: 'kube-prometheus-stack' } },
@@ -161,7 +161,7 @@ describe('deploy/chart with the real helm', () => {
     expect(pod.priorityClassName).toBe('system-cluster-critical');
     expect(ds.spec.updateStrategy).toEqual(EVERYTHING_ON.updateStrategy);
     expect(pod.tolerations).toEqual(EVERYTHING_ON.tolerations);
-    expect(pod['nodeSelector']).toEqual({ 'eni-ipam.io/enabled': 'true' });
+    expect(pod['nodeSelector']).toEqual({ 'eni-ipam/cni': 'eni-ipam' });
     expect(ds.spec.template.metadata.labels).toMatchObject({ team: 'network' });
     expect((ds.spec.template.metadata as { annotations?: object }).annotations).toEqual(
       EVERYTHING_ON.podAnnotations,
