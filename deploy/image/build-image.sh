@@ -13,7 +13,8 @@
 # OUT_DIR/oci is the image layout, tagged with package.json's version; copy it to a registry with
 # e.g. `skopeo copy oci:OUT_DIR/oci:0.1.0 docker://<registry>/eni-ipam:0.1.0`. The base layer's root
 # filesystem is cached by content (Debian suite, package list, Node.js version, architecture) under
-# ${ENI_IPAM_PEERS_DIR:-$HOME/.cache/eni-ipam-peers}/image-rootfs, since mmdebstrap takes a while.
+# ${ENI_IPAM_PEERS_DIR:-$HOME/.cache/eni-ipam-peers}/image-rootfs, since mmdebstrap takes a while
+# (ENI_IPAM_IMAGE_ROOTFS_CACHE=off builds it afresh, for release builds).
 # Needs mmdebstrap and umoci (test/peers/install.sh image).
 set -euo pipefail
 
@@ -47,22 +48,32 @@ packages=(libstdc++6 netbase iproute2 nftables)
 
 # ---- the base root filesystem, cached by content ------------------------------------------------
 peers_dir="${ENI_IPAM_PEERS_DIR:-$HOME/.cache/eni-ipam-peers}"
-key="$(printf '%s\n' "$suite" "$arch" "${packages[@]}" "$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-64)" |
-  sha256sum | cut -c1-16)"
+# Documentation, manual pages and translations are never read in a container: not installed.
+mmdebstrap_args=(
+  --mode=root --variant=essential --arch="$arch" --include="${packages[*]}"
+  --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr
+  --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright'
+  --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*'
+  --dpkgopt='path-exclude=/usr/share/info/*' --dpkgopt='path-exclude=/usr/share/lintian/*'
+  --customize-hook='rm -rf "$1"/var/cache/* "$1"/var/lib/apt/lists/* "$1"/var/log/*'
+  "$suite"
+)
+# The cache key is everything mmdebstrap is told. A cached root filesystem does not pick up Debian's
+# later security updates: release builds set ENI_IPAM_IMAGE_ROOTFS_CACHE=off to build it afresh.
+key="$(printf '%s\n' "${mmdebstrap_args[@]}" | sha256sum | cut -c1-16)"
 rootfs_tar="$peers_dir/image-rootfs/$suite-$arch-$key.tar"
+if [[ "${ENI_IPAM_IMAGE_ROOTFS_CACHE:-on}" == off ]]; then
+  rm -f "$rootfs_tar"
+fi
 if [[ ! -f "$rootfs_tar" ]]; then
   mkdir -p "$(dirname "$rootfs_tar")"
   started=$SECONDS
   note "mmdebstrap $suite (${packages[*]}) -> $rootfs_tar"
-  # Documentation, manual pages and translations are never read in a container: not installed.
-  mmdebstrap --mode=root --variant=essential --arch="$arch" --include="${packages[*]}" \
-    --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
-    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
-    --dpkgopt='path-exclude=/usr/share/info/*' --dpkgopt='path-exclude=/usr/share/lintian/*' \
-    --customize-hook='rm -rf "$1"/var/cache/* "$1"/var/lib/apt/lists/* "$1"/var/log/*' \
-    "$suite" "$rootfs_tar.tmp.tar" || { rm -rf "$rootfs_tar.tmp.tar"; fail "mmdebstrap failed"; }
+  mmdebstrap "${mmdebstrap_args[@]}" "$rootfs_tar.tmp.tar" ||
+    { rm -rf "$rootfs_tar.tmp.tar"; fail "mmdebstrap failed"; }
   mv "$rootfs_tar.tmp.tar" "$rootfs_tar"
+  # One cached root filesystem per suite and architecture: the others are outdated.
+  find "$(dirname "$rootfs_tar")" -maxdepth 1 -name "$suite-$arch-*.tar" ! -name "$(basename "$rootfs_tar")" -delete
   note "root filesystem built in $((SECONDS - started)) s"
 fi
 
@@ -72,8 +83,9 @@ trap 'rm -rf "$work"' EXIT
 app="$work/app-root"
 mkdir -p "$app/app" "$app/opt/eni-ipam/cni" "$app/etc/eni-ipam/cni" "$app/usr/local/bin"
 cp "$repo/package.json" "$repo/package-lock.json" "$work/"
+started=$SECONDS
 note "npm ci --omit=dev (production dependencies)"
-(cd "$work" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error) ||
+(cd "$work" && npm ci --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error) ||
   fail "npm ci --omit=dev failed"
 # As the Dockerfile's deps stage: type declarations, source maps and documentation never load.
 find "$work/node_modules" -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' -o -name '*.md' \) -delete
@@ -87,6 +99,8 @@ note "building the CNI plugin executable"
 install -m 0755 "$work/cni/eni-ipam" "$app/opt/eni-ipam/cni/eni-ipam"
 install -m 0755 "$repo/deploy/image/install-cni.sh" "$app/opt/eni-ipam/install-cni.sh"
 install -m 0644 "$repo/deploy/conflist/10-eni-ipam.conflist" "$app/etc/eni-ipam/cni/10-eni-ipam.conflist"
+note "application files ready in $((SECONDS - started)) s"
+started=$SECONDS
 
 # ---- assemble -------------------------------------------------------------------------------
 layout="$out/oci"
@@ -119,4 +133,4 @@ umoci config --image "$layout:$version" \
   --config.label "org.opencontainers.image.licenses=Apache-2.0" \
   --history.created_by "eni-ipam $version: entrypoint and labels"
 umoci gc --layout "$layout"
-note "image $layout:$version"
+note "image $layout:$version assembled in $((SECONDS - started)) s"
