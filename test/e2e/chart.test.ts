@@ -214,6 +214,16 @@ describe('deploy/chart with the real helm', () => {
     }
   });
 
+  it.each([
+    [{ cloudWatch: { format: 'cloudwatch-agent' } }, '/cloudWatch/format'],
+    [{ cloudWatch: { enabeld: true } }, "additional properties 'enabeld'"],
+    [{ metrics: { port: '61678' } }, '/metrics/port'],
+    [{ image: { digest: 'latest' } }, '/image/digest'],
+    [{ env: { WARM_IP_TARGET: { value: 5 } } }, '/env/WARM_IP_TARGET'],
+  ])('refuses bad values (%j) with an error that names them', (values, named) => {
+    expect(() => renderChart(values)).toThrow(named);
+  });
+
   it('pins the image by digest when one is given', () => {
     const digest = `sha256:${'ab'.repeat(32)}`;
     const { agent } = agentOf(renderChart({ image: { digest } }));
