@@ -25,7 +25,7 @@ export interface KubeUser {
 }
 
 export interface KubeApiServer {
-  /** https://127.0.0.1:PORT */
+  /** https://BIND_ADDRESS:PORT (127.0.0.1 unless bindAddress says otherwise) */
   readonly url: string;
   /** Admin (system:masters) kubeconfig. */
   readonly kubeconfigPath: string;
@@ -49,6 +49,11 @@ export interface KubeApiServerOptions {
   readonly serviceAccount?: { readonly namespace: string; readonly name: string };
   /** Extra kube-apiserver flags, e.g. --feature-gates=... */
   readonly extraApiServerArgs?: readonly string[];
+  /**
+   * The address kube-apiserver listens on and advertises; default 127.0.0.1. A node in a network
+   * namespace of its own (test/peers/node.ts) reaches it on the host end of its link instead.
+   */
+  readonly bindAddress?: string;
 }
 
 export async function startKubeApiServer(options: KubeApiServerOptions = {}): Promise<KubeApiServer> {
@@ -87,11 +92,12 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     await writeFile(join(dir, 'sa.pub'), publicKey);
 
     const port = await freeLoopbackPort();
-    const url = `https://127.0.0.1:${port}`;
+    const bindAddress = options.bindAddress ?? '127.0.0.1';
+    const url = `https://${bindAddress}:${port}`;
     const args = [
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--bind-address=${bindAddress}`,
+      `--advertise-address=${bindAddress}`,
       `--secure-port=${port}`,
       `--cert-dir=${join(dir, 'certs')}`,
       `--token-auth-file=${join(dir, 'tokens.csv')}`,
@@ -110,7 +116,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     const startApiServer = async (): Promise<PeerProcess> => {
       const apiServer = spawnPeer('kube-apiserver', kubeApiServerBinary, args);
       running.push(apiServer);
-      await waitUntilReady(apiServer, () => isReady(port, adminToken), {
+      await waitUntilReady(apiServer, () => isReady(bindAddress, port, adminToken), {
         timeoutMs: APISERVER_READY_TIMEOUT_MS,
         intervalMs: 250,
       });
@@ -180,11 +186,11 @@ async function startEtcd(
 }
 
 /** GET /readyz over TLS without verifying the certificate, which may not have been written yet. */
-function isReady(port: number, token: string): Promise<boolean> {
+function isReady(host: string, port: number, token: string): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
-        host: '127.0.0.1',
+        host,
         port,
         path: '/readyz',
         headers: { authorization: `Bearer ${token}` },
