@@ -53,6 +53,9 @@ const PODS_RUNNING_TIMEOUT_MS = 240_000;
 /** Graceful delete: SIGTERM, 1 s grace, SIGKILL, sandbox stop with CNI DEL, status to the API. */
 const PODS_GONE_TIMEOUT_MS = 180_000;
 
+const WARM_IP_TARGET = 2;
+const BURST_PODS = 60;
+
 let network: LinkedNodeNetwork | undefined;
 let kube: KubeApiServer | undefined;
 let admin: KubeClients;
@@ -103,6 +106,7 @@ async function createPods(
   const createdAt = new Map<string, number>();
   await Promise.all(
     names.map(async (name) => {
+      createdAt.set(name, systemClock.now());
       await admin.core.createNamespacedPod({
         namespace: NAMESPACE,
         body: {
@@ -116,7 +120,6 @@ async function createPods(
           },
         },
       });
-      createdAt.set(name, systemClock.now());
     }),
   );
   return { names, createdAt };
@@ -222,6 +225,43 @@ function mainContainerId(pod: V1Pod): string {
   return match[1];
 }
 
+function percentile(sorted: readonly number[], p: number): number {
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index] ?? Number.NaN;
+}
+
+/** Sandbox failures the kubelet reported for the case's pods (the CNI error is in the message). */
+async function sandboxFailures(caseName: string): Promise<string[]> {
+  const events = (await admin.core.listNamespacedEvent({ namespace: NAMESPACE })).items;
+  return events
+    .filter(
+      (e) =>
+        (e.involvedObject.name ?? '').startsWith(`${caseName}-`) && e.reason === 'FailedCreatePodSandBox',
+    )
+    .map((e) => `${e.involvedObject.name ?? '?'}: ${e.message ?? ''}`);
+}
+
+/** The agent's assignments for the case match the Running pods one to one (name, uid, IP). */
+async function agentMatchesPods(
+  a: AgentProcess,
+  caseName: string,
+  pods: readonly V1Pod[],
+): Promise<string | undefined> {
+  const assigned = agentPodsOf(await a.pods(), caseName);
+  if (assigned.length !== pods.length)
+    return `agent holds ${assigned.length} addresses for ${pods.length} pods`;
+  const byName = new Map(assigned.map((p) => [p.name, p]));
+  for (const pod of pods) {
+    const view = byName.get(pod.metadata?.name ?? '');
+    if (!view || view.uid !== pod.metadata?.uid)
+      return `agent has no assignment for ${pod.metadata?.name ?? '?'}`;
+    const published = (pod.status?.podIPs ?? []).map((ip) => ip.ip);
+    if (published.length !== 1 || published[0] !== view.ip)
+      return `${pod.metadata?.name ?? '?'}: kubelet published ${published.join(',')}, agent assigned ${view.ip}`;
+  }
+  return undefined;
+}
+
 beforeAll(async () => {
   network = await createLinkedNodeNetwork();
   const rbac = deployRbac();
@@ -236,13 +276,15 @@ beforeAll(async () => {
       );
     }
   }
-  // m5.xlarge: 4 ENIs x 15 addresses; 30 pods need the primary ENI and two more.
-  sim = await startSimulatedNode({ instanceType: 'm5.xlarge', sim: { throttling: 'none' } });
+  // m5.4xlarge: 8 ENIs x 30 addresses, the smallest type whose primary ENI and two more hold 60
+  // pods. WARM_IP_TARGET keeps the pool to the primary ENI until pods arrive, so the burst needs
+  // two new ENIs (WARM_ENI_TARGET would have attached one in advance).
+  sim = await startSimulatedNode({ instanceType: 'm5.4xlarge', sim: { throttling: 'none' } });
   agent = await startAgentProcess({
     node: sim,
     nodeName: NODE_NAME,
     kubeconfigPath: kube.serviceAccount.kubeconfigPath,
-    env: { ENI_IPAM_POD_GONE_GRACE_SECONDS: '3' },
+    env: { ENI_IPAM_POD_GONE_GRACE_SECONDS: '3', WARM_IP_TARGET: String(WARM_IP_TARGET) },
   });
   bin = await createCniBinDir('debian');
   // The conflist's second plugin, and the loopback plugin containerd runs for every sandbox's lo.
@@ -274,6 +316,40 @@ afterAll(async () => {
 }, 120_000);
 
 describe('pods started by the kubelet through containerd and eni-ipam', () => {
+  it(`a burst of ${BURST_PODS} pods needing new ENIs: all Running, no sandbox failure, creation-to-Running reported`, async () => {
+    const { agent: a, sim: s } = started();
+    const caseName = 'burst';
+    const enisBefore = (await a.enis()).length;
+    const { names, createdAt } = await createPods(caseName, BURST_PODS);
+    const { pods, runningAt } = await waitRunning(caseName, BURST_PODS);
+
+    const latencies = names
+      .map((name) => (runningAt.get(name) ?? Number.NaN) - (createdAt.get(name) ?? Number.NaN))
+      .sort((x, y) => x - y);
+    const enisAfter = (await a.enis()).length;
+    // The figure the issue asks for (observed by polling the API every 100 ms).
+    console.log(
+      `kubelet burst: ${BURST_PODS} pods, creation to Running p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms, max ${percentile(latencies, 100)} ms; ENIs ${enisBefore} -> ${enisAfter}`,
+    );
+    expect(latencies.every((l) => Number.isFinite(l))).toBe(true);
+    // The pool started on the primary ENI alone and the burst could not fit on it. How many ENIs
+    // the agent attaches for it is its own choice (reported above), within the type's limit.
+    expect(enisBefore).toBe(1);
+    expect(enisAfter - enisBefore).toBeGreaterThanOrEqual(2);
+    expect(await sandboxFailures(caseName)).toEqual([]);
+    expect(await agentMatchesPods(a, caseName, pods)).toBeUndefined();
+    expect(await settledAccounting(s, a)).toEqual(BALANCED);
+
+    await deleteCasePods(caseName);
+    await eventually(
+      'the agent holds no address of the burst',
+      async () => (agentPodsOf(await a.pods(), caseName).length === 0 ? true : undefined),
+      30_000,
+      describeFailure,
+    );
+    expect(await settledAccounting(s, a)).toEqual(BALANCED);
+  }, 600_000);
+
   it("30 pods run with eni-ipam addresses, the kubelet publishes the agent's assignments, and every pod reaches another over TCP", async () => {
     const { agent: a, sim: s, node: n } = started();
     const caseName = 'thirty';
@@ -365,5 +441,51 @@ describe('pods started by the kubelet through containerd and eni-ipam', () => {
     expect(after.map((p) => [p.name, p.ip])).toEqual([[kept.metadata.name, keptView?.ip]]);
     expect(await settledAccounting(s, a)).toEqual(BALANCED);
     await deleteCasePods(caseName);
+  }, 600_000);
+
+  it('containerd restarted and the agent killed while pods start: every pod Running, no address leaked or handed out twice', async () => {
+    const { agent: a, sim: s, node: n } = started();
+    const caseName = 'chaos';
+    const count = 24;
+    const assignedCount = async (): Promise<number> => agentPodsOf(await a.pods(), caseName).length;
+    await createPods(caseName, count);
+    // containerd dies (SIGKILL) once the first sandboxes have addresses, the agent a little later.
+    await eventually(
+      'the first sandboxes have addresses',
+      async () => ((await assignedCount()) >= 3 ? true : undefined),
+      120_000,
+      describeFailure,
+    );
+    await n.restartContainerd();
+    await eventually(
+      'more sandboxes have addresses',
+      async () => ((await assignedCount()) >= 10 ? true : undefined),
+      120_000,
+      describeFailure,
+    );
+    await a.kill();
+    await a.start();
+
+    const { pods } = await waitRunning(caseName, count);
+    // Sandboxes that died half set up are torn down by the kubelet (CNI DEL) or reaped by the
+    // agent; afterwards the agent holds exactly one address per pod, the one the kubelet publishes.
+    await eventually(
+      "the agent holds exactly the Running pods' addresses",
+      async () => ((await agentMatchesPods(a, caseName, pods)) === undefined ? true : undefined),
+      90_000,
+      async () =>
+        `${(await agentMatchesPods(a, caseName, pods)) ?? ''}\n${JSON.stringify(agentPodsOf(await a.pods(), caseName))}\n${describeFailure()}`,
+    );
+    expect(new Set(pods.map((p) => p.status?.podIP)).size).toBe(count);
+    expect(await settledAccounting(s, a)).toEqual(BALANCED);
+
+    await deleteCasePods(caseName);
+    await eventually(
+      'the agent holds no address of the deleted pods',
+      async () => ((await assignedCount()) === 0 ? true : undefined),
+      30_000,
+      describeFailure,
+    );
+    expect(await settledAccounting(s, a)).toEqual(BALANCED);
   }, 600_000);
 });
