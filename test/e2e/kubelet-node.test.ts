@@ -456,6 +456,7 @@ describe('pods started by the kubelet through containerd and eni-ipam', () => {
       120_000,
       describeFailure,
     );
+    const runningWhenContainerdDied = (await podsOf(caseName)).filter(isRunning).length;
     await n.restartContainerd();
     await eventually(
       'more sandboxes have addresses',
@@ -463,8 +464,12 @@ describe('pods started by the kubelet through containerd and eni-ipam', () => {
       120_000,
       describeFailure,
     );
+    const runningWhenAgentDied = (await podsOf(caseName)).filter(isRunning).length;
     await a.kill();
     await a.start();
+    // Both faults hit the burst in the middle, not after it.
+    expect(runningWhenContainerdDied).toBeLessThan(count);
+    expect(runningWhenAgentDied).toBeLessThan(count);
 
     const { pods } = await waitRunning(caseName, count);
     // Sandboxes that died half set up are torn down by the kubelet (CNI DEL) or reaped by the

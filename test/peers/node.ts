@@ -502,7 +502,7 @@ function requireExecutableFile(path: string): string {
 }
 
 /**
- * runc makes /sys/fs/cgroup/<controller>/k8s.io/<container id> per container (cgroupfs driver,
+ * runc makes /sys/fs/cgroup/[<controller>/]k8s.io/<container id> per container (cgroupfs driver,
  * no QoS tree); a shim killed with its containers can leave them behind, empty. Only the ids of
  * this node's containers (its containerd state) are touched.
  */
@@ -520,9 +520,10 @@ function removeContainerCgroups(dir: string): void {
   } catch {
     return;
   }
-  for (const controller of controllers) {
+  // cgroup v1: one hierarchy per controller; cgroup v2: the unified one at the top.
+  for (const hierarchy of [...controllers.map((c) => join('/sys/fs/cgroup', c)), '/sys/fs/cgroup']) {
     for (const id of ids) {
-      const path = join('/sys/fs/cgroup', controller, 'k8s.io', id);
+      const path = join(hierarchy, 'k8s.io', id);
       if (existsSync(path)) {
         try {
           // rmdir, not rm -r: a cgroup directory is removed whole or not at all.
