@@ -262,10 +262,29 @@ async function agentMatchesPods(
   return undefined;
 }
 
+/** ClusterRole system:node (bootstrapped by kube-apiserver) for group system:nodes. */
+const NODES_BINDING: ManifestObject = {
+  apiVersion: 'rbac.authorization.k8s.io/v1',
+  kind: 'ClusterRoleBinding',
+  metadata: { name: 'eni-ipam-e2e-system-nodes' },
+  roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:node' },
+  subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:nodes' }],
+};
+
+function kubeletUser(k: KubeApiServer): { token: string } {
+  const user = k.users.find((u) => u.username === `system:node:${NODE_NAME}`);
+  if (!user) throw new Error(`kube-apiserver was started without the user system:node:${NODE_NAME}`);
+  return user;
+}
+
 beforeAll(async () => {
   network = await createLinkedNodeNetwork();
   const rbac = deployRbac();
-  kube = await startKubeApiServer({ serviceAccount: rbac.serviceAccount, bindAddress: network.hostIp });
+  kube = await startKubeApiServer({
+    serviceAccount: rbac.serviceAccount,
+    bindAddress: network.hostIp,
+    users: [{ username: `system:node:${NODE_NAME}`, groups: ['system:nodes'] }],
+  });
   admin = kubeClients(kube.kubeconfigPath);
   const rest = KubeRest.admin(kube);
   for (const object of rbac.objects) {
@@ -275,6 +294,11 @@ beforeAll(async () => {
         `applying ${object.kind} ${object.metadata.name} from deploy/rbac.yaml answered ${answer.status}: ${answer.text}`,
       );
     }
+  }
+  // The kubelet is the node's user with the system:node role, as on a cluster that binds it by RBAC.
+  const nodeBinding = await rest.apply(NODES_BINDING, { dryRun: false });
+  if (nodeBinding.status !== 200 && nodeBinding.status !== 201) {
+    throw new Error(`binding ClusterRole system:node answered ${nodeBinding.status}: ${nodeBinding.text}`);
   }
   // m5.4xlarge: 8 ENIs x 30 addresses, the smallest type whose primary ENI and two more hold 60
   // pods. WARM_IP_TARGET keeps the pool to the primary ENI until pods arrive, so the burst needs
@@ -293,8 +317,7 @@ beforeAll(async () => {
   node = await startKubeNode({
     network,
     nodeName: NODE_NAME,
-    // The kubelet authenticates with the admin token (no node authorizer runs on the test server).
-    apiServer: { url: kube.url, caCertificate: kube.caCertificate, token: kube.token },
+    apiServer: { url: kube.url, caCertificate: kube.caCertificate, token: kubeletUser(kube).token },
     conflist: await projectConflist(agent),
     cniBinDir: bin.dir,
     labels: { 'topology.kubernetes.io/zone': E2E_AVAILABILITY_ZONE },

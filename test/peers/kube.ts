@@ -35,6 +35,8 @@ export interface KubeApiServer {
   readonly caCertificate: string;
   /** The test service-account user: no permissions until a test binds a role to it. */
   readonly serviceAccount: KubeUser & { readonly namespace: string; readonly name: string };
+  /** The users of options.users, in the same order (no permissions until a test binds some). */
+  readonly users: readonly KubeUser[];
   readonly etcdUrl: string;
   /** Current PIDs (kube-apiserver's changes on restart), for tests that kill or check them. */
   pids(): { readonly etcd: number; readonly apiServer: number };
@@ -54,6 +56,8 @@ export interface KubeApiServerOptions {
    * namespace of its own (test/peers/node.ts) reaches it on the host end of its link instead.
    */
   readonly bindAddress?: string;
+  /** More token users, e.g. a kubelet's `system:node:NAME` in group `system:nodes`. */
+  readonly users?: readonly { readonly username: string; readonly groups: readonly string[] }[];
 }
 
 export async function startKubeApiServer(options: KubeApiServerOptions = {}): Promise<KubeApiServer> {
@@ -73,12 +77,14 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     const saUsername = `system:serviceaccount:${sa.namespace}:${sa.name}`;
     const adminToken = randomBytes(24).toString('hex');
     const saToken = randomBytes(24).toString('hex');
+    const extraUsers = (options.users ?? []).map((u) => ({ ...u, token: randomBytes(24).toString('hex') }));
     // token,user,uid,"groups": the groups a real service account token would carry.
     await writeFile(
       join(dir, 'tokens.csv'),
       [
         `${adminToken},admin,admin-uid,"system:masters"`,
         `${saToken},${saUsername},${sa.name}-uid,"system:serviceaccounts,system:serviceaccounts:${sa.namespace}"`,
+        ...extraUsers.map((u, i) => `${u.token},${u.username},user-${i}-uid,"${u.groups.join(',')}"`),
         '',
       ].join('\n'),
       { mode: 0o600 },
@@ -130,6 +136,12 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     await writeFile(kubeconfigPath, kubeconfig(url, caCertificate, 'admin', adminToken), { mode: 0o600 });
     const saKubeconfigPath = join(dir, 'service-account.kubeconfig');
     await writeFile(saKubeconfigPath, kubeconfig(url, caCertificate, saUsername, saToken), { mode: 0o600 });
+    const users: KubeUser[] = [];
+    for (const [i, u] of extraUsers.entries()) {
+      const path = join(dir, `user-${i}.kubeconfig`);
+      await writeFile(path, kubeconfig(url, caCertificate, u.username, u.token), { mode: 0o600 });
+      users.push({ username: u.username, token: u.token, kubeconfigPath: path });
+    }
 
     return {
       url,
@@ -137,6 +149,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       token: adminToken,
       caCertificate,
       serviceAccount: { ...sa, username: saUsername, token: saToken, kubeconfigPath: saKubeconfigPath },
+      users,
       etcdUrl,
       pids: () => ({ etcd: etcd.process.pid, apiServer: apiServer.pid }),
       stop: cleanUp,

@@ -83,8 +83,9 @@ function requireRoot(): void {
 }
 
 /**
- * A /30 in 198.18.128.0/17 (the benchmarking range; the pod suites use 198.19.0.0/16 and
- * test/e2e/peers.test.ts 198.18.42.0/24) that no interface of the machine has yet.
+ * A /30 in 198.18.96.0/19 (the benchmarking range; the pod suites use 198.19.0.0/16,
+ * test/e2e/peers.test.ts 198.18.42.0/24, the emulated VPC 198.18.128.0/17) that no interface of
+ * the machine has yet.
  */
 async function freeLinkSubnet(ip: string): Promise<{ host: string; node: string }> {
   const used = new Set(
@@ -96,13 +97,13 @@ async function freeLinkSubnet(ip: string): Promise<{ host: string; node: string 
   );
   for (let attempt = 0; attempt < 64; attempt++) {
     const bytes = randomBytes(2);
-    const third = 128 + ((bytes[0] ?? 0) % 128);
+    const third = 96 + ((bytes[0] ?? 0) % 32);
     const fourth = ((bytes[1] ?? 0) % 64) * 4;
     const host = `198.18.${third}.${fourth + 1}`;
     const node = `198.18.${third}.${fourth + 2}`;
     if (!used.has(host) && !used.has(node)) return { host, node };
   }
-  throw new Error('no free /30 in 198.18.128.0/17 for the node link');
+  throw new Error('no free /30 in 198.18.96.0/19 for the node link');
 }
 
 export async function createLinkedNodeNetwork(): Promise<LinkedNodeNetwork> {
