@@ -346,13 +346,32 @@ describe('pods started by the kubelet through containerd and eni-ipam', () => {
     const { names, createdAt } = await createPods(caseName, BURST_PODS);
     const { pods, runningAt } = await waitRunning(caseName, BURST_PODS);
 
-    const latencies = names
-      .map((name) => (runningAt.get(name) ?? Number.NaN) - (createdAt.get(name) ?? Number.NaN))
+    const sinceCreation = (at: ReadonlyMap<string, number>): number[] =>
+      names
+        .map((name) => (at.get(name) ?? Number.NaN) - (createdAt.get(name) ?? Number.NaN))
+        .sort((x, y) => x - y);
+    const latencies = sinceCreation(runningAt);
+    // When the agent handed each pod its address (its own clock, the same machine's): how much of
+    // the wait was the address, and how much the rest of the sandbox and container start.
+    const assignedAt = new Map(
+      agentPodsOf(await a.pods(), caseName).map((p) => [p.name, p.assignedAt ?? Number.NaN] as const),
+    );
+    const toAddress = sinceCreation(assignedAt);
+    // The kubelet's own clock: its Ready transition against the creation timestamp (both whole
+    // seconds). Compared with the API view above, it shows how late the status reaches the API.
+    const kubeletReady = pods
+      .map((p) => {
+        const ready = p.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime;
+        const created = p.metadata?.creationTimestamp;
+        return ready && created ? new Date(ready).getTime() - new Date(created).getTime() : Number.NaN;
+      })
       .sort((x, y) => x - y);
     const enisAfter = (await a.enis()).length;
-    // The figure the issue asks for (observed by polling the API every 100 ms).
+    const summary = (values: readonly number[]): string =>
+      `p50 ${percentile(values, 50)} ms, p99 ${percentile(values, 99)} ms, max ${percentile(values, 100)} ms`;
+    // The figures the issue asks for (Running observed by polling the API every 100 ms).
     console.log(
-      `kubelet burst: ${BURST_PODS} pods, creation to Running p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms, max ${percentile(latencies, 100)} ms; ENIs ${enisBefore} -> ${enisAfter}`,
+      `kubelet burst: ${BURST_PODS} pods; creation to Running ${summary(latencies)}; creation to address assigned ${summary(toAddress)}; creation to Ready by the kubelet's timestamps ${summary(kubeletReady)}; ENIs ${enisBefore} -> ${enisAfter}`,
     );
     expect(latencies.every((l) => Number.isFinite(l))).toBe(true);
     // The pool started on the primary ENI alone and the burst could not fit on it. How many ENIs
