@@ -4,7 +4,7 @@
 #
 #   test/peers/install.sh [all|cni|kube|moto|redis|node]...
 #
-# Debian packages come from apt; the upstream CNI plugins, cnitool, kube-apiserver and etcd are
+# Debian packages come from apt; the upstream CNI plugins, cnitool, kube-apiserver, etcd and kubelet are
 # built from the Go module proxy; moto goes into a virtualenv. Everything not from apt lives under
 # ${ENI_IPAM_PEERS_DIR:-$HOME/.cache/eni-ipam-peers}, in directories named by version, so a version
 # bump installs beside the old one instead of mixing binaries. docs/test-peers.md has the details.
