@@ -2,9 +2,9 @@
 # Installs the real peers the e2e suites run against (issue 7). Run as root on a clean Debian
 # machine; running it again on a machine that has everything is a fast no-op.
 #
-#   test/peers/install.sh [all|cni|kube|moto|redis|helm|prometheus|image]...
+#   test/peers/install.sh [all|cni|kube|moto|redis|node|helm|prometheus|image]...
 #
-# Debian packages come from apt; the upstream CNI plugins, cnitool, kube-apiserver and etcd are
+# Debian packages come from apt; the upstream CNI plugins, cnitool, kube-apiserver, etcd and kubelet are
 # built from the Go module proxy; moto goes into a virtualenv. Everything not from apt lives under
 # ${ENI_IPAM_PEERS_DIR:-$HOME/.cache/eni-ipam-peers}, in directories named by version, so a version
 # bump installs beside the old one instead of mixing binaries. docs/test-peers.md has the details.
@@ -146,6 +146,51 @@ install_kube() {
   note "kube: built $out in $((SECONDS - started)) s"
 }
 
+install_node() {
+  # A Kubernetes node for the kubelet suite (docs/e2e.md): containerd and runc from Debian,
+  # busybox-static and umoci to assemble the pause and workload images without a registry, and the
+  # kubelet built from the same wrapper module and release as kube-apiserver.
+  apt_install node containerd runc busybox-static umoci iproute2 util-linux curl
+  # The images are rebuilt when busybox or the script that assembles them changes.
+  local images="$peers_dir/node-images" stamp
+  stamp="busybox-static $(dpkg-query -W -f='${Version}' busybox-static) $(sha256sum "$here/node/build-images.sh" | cut -d' ' -f1)"
+  if [[ ! -f "$images/pause.tar" || ! -f "$images/workload.tar" || "$(cat "$images/.stamp" 2>/dev/null)" != "$stamp" ]]; then
+    rm -rf "$images"
+    "$here/node/build-images.sh" "$images" >&2 || fail node "test/peers/node/build-images.sh failed"
+    echo "$stamp" >"$images/.stamp"
+  fi
+  local module="$here/kube"
+  grep -qE "^[[:space:]]*k8s\.io/kubernetes $K8S_VERSION( |$)" "$module/go.mod" &&
+    grep -qE "^[[:space:]]*k8s\.io/kubernetes/cmd/kubelet$" "$module/go.mod" ||
+    fail node "test/peers/kube/go.mod does not build the kubelet of k8s.io/kubernetes $K8S_VERSION (versions.env); run test/peers/kube/generate-go-mod.sh $K8S_VERSION"
+  local out="$bin_dir/kubelet-$K8S_VERSION"
+  if [[ -x "$out/kubelet" ]]; then
+    note "node: ok ($out, containerd $(containerd --version | awk '{print $3}'))"
+    return 0
+  fi
+  require_go node 26
+  local minor="${K8S_VERSION#v1.}"
+  minor="${minor%%.*}"
+  local ldflags="-s -w"
+  ldflags+=" -X k8s.io/component-base/version.gitVersion=$K8S_VERSION"
+  ldflags+=" -X k8s.io/component-base/version.gitMajor=1"
+  ldflags+=" -X k8s.io/component-base/version.gitMinor=$minor"
+  ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
+  local tmp="$out.tmp.$$" started=$SECONDS
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  note "node: building kubelet $K8S_VERSION (shares most packages with kube-apiserver's build cache)"
+  (
+    cd "$module"
+    nice -n 10 go build -mod=readonly "${go_build_flags[@]}" -ldflags "$ldflags" \
+      -o "$tmp/kubelet" k8s.io/kubernetes/cmd/kubelet
+  ) || { rm -rf "$tmp"; fail node "go build of the kubelet in test/peers/kube failed"; }
+  "$tmp/kubelet" --version >/dev/null || { rm -rf "$tmp"; fail node "the built kubelet does not run"; }
+  rm -rf "$out"
+  mv "$tmp" "$out"
+  note "node: built $out in $((SECONDS - started)) s"
+}
+
 install_moto() {
   # Debian splits venv (and the ensurepip it needs) out of python3.
   command -v python3 >/dev/null && python3 -c "import ensurepip, venv" 2>/dev/null ||
@@ -243,15 +288,16 @@ main() {
   local target
   for target in "${targets[@]}"; do
     case "$target" in
-      all) install_cni; install_redis; install_moto; install_helm; install_prometheus_operator_crds; install_prometheus; install_image; install_kube ;;
+      all) install_cni; install_redis; install_moto; install_helm; install_prometheus_operator_crds; install_prometheus; install_image; install_kube; install_node ;;
       cni) install_cni ;;
       kube) install_kube ;;
+      node) install_node ;;
       moto) install_moto ;;
       redis) install_redis ;;
       helm) install_helm; install_prometheus_operator_crds ;;
       prometheus) install_prometheus ;;
       image) install_image ;;
-      *) echo "usage: test/peers/install.sh [all|cni|kube|moto|redis|helm|prometheus|image]..." >&2; exit 2 ;;
+      *) echo "usage: test/peers/install.sh [all|cni|kube|moto|redis|node|helm|prometheus|image]..." >&2; exit 2 ;;
     esac
   done
 }

@@ -25,7 +25,7 @@ export interface KubeUser {
 }
 
 export interface KubeApiServer {
-  /** https://127.0.0.1:PORT */
+  /** https://BIND_ADDRESS:PORT (127.0.0.1 unless bindAddress says otherwise) */
   readonly url: string;
   /** Admin (system:masters) kubeconfig. */
   readonly kubeconfigPath: string;
@@ -35,6 +35,8 @@ export interface KubeApiServer {
   readonly caCertificate: string;
   /** The test service-account user: no permissions until a test binds a role to it. */
   readonly serviceAccount: KubeUser & { readonly namespace: string; readonly name: string };
+  /** The users of options.users, in the same order (no permissions until a test binds some). */
+  readonly users: readonly KubeUser[];
   readonly etcdUrl: string;
   /** Current PIDs (kube-apiserver's changes on restart), for tests that kill or check them. */
   pids(): { readonly etcd: number; readonly apiServer: number };
@@ -49,6 +51,13 @@ export interface KubeApiServerOptions {
   readonly serviceAccount?: { readonly namespace: string; readonly name: string };
   /** Extra kube-apiserver flags, e.g. --feature-gates=... */
   readonly extraApiServerArgs?: readonly string[];
+  /**
+   * The address kube-apiserver listens on and advertises; default 127.0.0.1. A node in a network
+   * namespace of its own (test/peers/node.ts) reaches it on the host end of its link instead.
+   */
+  readonly bindAddress?: string;
+  /** More token users, e.g. a kubelet's `system:node:NAME` in group `system:nodes`. */
+  readonly users?: readonly { readonly username: string; readonly groups: readonly string[] }[];
 }
 
 export async function startKubeApiServer(options: KubeApiServerOptions = {}): Promise<KubeApiServer> {
@@ -68,12 +77,14 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     const saUsername = `system:serviceaccount:${sa.namespace}:${sa.name}`;
     const adminToken = randomBytes(24).toString('hex');
     const saToken = randomBytes(24).toString('hex');
+    const extraUsers = (options.users ?? []).map((u) => ({ ...u, token: randomBytes(24).toString('hex') }));
     // token,user,uid,"groups": the groups a real service account token would carry.
     await writeFile(
       join(dir, 'tokens.csv'),
       [
         `${adminToken},admin,admin-uid,"system:masters"`,
         `${saToken},${saUsername},${sa.name}-uid,"system:serviceaccounts,system:serviceaccounts:${sa.namespace}"`,
+        ...extraUsers.map((u, i) => `${u.token},${u.username},user-${i}-uid,"${u.groups.join(',')}"`),
         '',
       ].join('\n'),
       { mode: 0o600 },
@@ -87,11 +98,12 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     await writeFile(join(dir, 'sa.pub'), publicKey);
 
     const port = await freeLoopbackPort();
-    const url = `https://127.0.0.1:${port}`;
+    const bindAddress = options.bindAddress ?? '127.0.0.1';
+    const url = `https://${bindAddress}:${port}`;
     const args = [
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--bind-address=${bindAddress}`,
+      `--advertise-address=${bindAddress}`,
       `--secure-port=${port}`,
       `--cert-dir=${join(dir, 'certs')}`,
       `--token-auth-file=${join(dir, 'tokens.csv')}`,
@@ -110,7 +122,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     const startApiServer = async (): Promise<PeerProcess> => {
       const apiServer = spawnPeer('kube-apiserver', kubeApiServerBinary, args);
       running.push(apiServer);
-      await waitUntilReady(apiServer, () => isReady(port, adminToken), {
+      await waitUntilReady(apiServer, () => isReady(bindAddress, port, adminToken), {
         timeoutMs: APISERVER_READY_TIMEOUT_MS,
         intervalMs: 250,
       });
@@ -124,6 +136,12 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     await writeFile(kubeconfigPath, kubeconfig(url, caCertificate, 'admin', adminToken), { mode: 0o600 });
     const saKubeconfigPath = join(dir, 'service-account.kubeconfig');
     await writeFile(saKubeconfigPath, kubeconfig(url, caCertificate, saUsername, saToken), { mode: 0o600 });
+    const users: KubeUser[] = [];
+    for (const [i, u] of extraUsers.entries()) {
+      const path = join(dir, `user-${i}.kubeconfig`);
+      await writeFile(path, kubeconfig(url, caCertificate, u.username, u.token), { mode: 0o600 });
+      users.push({ username: u.username, token: u.token, kubeconfigPath: path });
+    }
 
     return {
       url,
@@ -131,6 +149,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       token: adminToken,
       caCertificate,
       serviceAccount: { ...sa, username: saUsername, token: saToken, kubeconfigPath: saKubeconfigPath },
+      users,
       etcdUrl,
       pids: () => ({ etcd: etcd.process.pid, apiServer: apiServer.pid }),
       stop: cleanUp,
@@ -180,11 +199,11 @@ async function startEtcd(
 }
 
 /** GET /readyz over TLS without verifying the certificate, which may not have been written yet. */
-function isReady(port: number, token: string): Promise<boolean> {
+function isReady(host: string, port: number, token: string): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
-        host: '127.0.0.1',
+        host,
         port,
         path: '/readyz',
         headers: { authorization: `Bearer ${token}` },

@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type PeerName = 'cni' | 'kube' | 'moto' | 'redis' | 'helm' | 'prometheus' | 'image';
+export type PeerName = 'cni' | 'kube' | 'moto' | 'redis' | 'node' | 'helm' | 'prometheus' | 'image';
 
 /** A peer the suite needs is not installed: the message says which and how to install it. */
 export class PeerMissingError extends Error {
@@ -77,6 +77,9 @@ export const peerPaths = {
   ),
   etcd: join(peersDir, 'bin', `kube-${peerVersions.kubernetes}-etcd-${peerVersions.etcd}`, 'etcd'),
   motoServer: join(peersDir, `moto-${peerVersions.moto}`, 'bin', 'moto_server'),
+  kubelet: join(peersDir, 'bin', `kubelet-${peerVersions.kubernetes}`, 'kubelet'),
+  /** OCI archives built by test/peers/node/build-images.sh: pause.tar and workload.tar. */
+  nodeImagesDir: join(peersDir, 'node-images'),
   helm: join(peersDir, 'bin', `helm-${peerVersions.helm}`, 'helm'),
   /** The PodMonitor and PrometheusRule CRDs, from the Prometheus Operator's module. */
   prometheusOperatorCrdDir: join(
