@@ -17,7 +17,7 @@ import { CHART_DIR } from './harness/helm.js';
 const NODE = 'ip-10-0-0-180.ec2.internal';
 const SCRAPE_INTERVAL = '5s';
 /** Long enough for rate() windows and the demo's first ADD waits; the test stops as soon as all panels answer. */
-const DATA_DEADLINE_MS = 150_000;
+const DATA_DEADLINE_MS = 240_000;
 
 interface Target {
   refId: string;
@@ -177,9 +177,11 @@ describe('the Grafana dashboard', () => {
         lastEmpty = [...pending.keys()];
         if (pending.size > 0) await new Promise((resolve) => setTimeout(resolve, 5_000));
       }
-      expect(lastEmpty, `panels without data after ${Math.round((Date.now() - started) / 1000)} s`).toEqual(
-        [],
-      );
+      const waited = Math.round((Date.now() - started) / 1000);
+      expect(
+        lastEmpty,
+        `panels without data after ${waited} s; the demo said:\n${demo?.output().slice(-3000) ?? ''}`,
+      ).toEqual([]);
       // The node variable lists the scraped node, as Grafana's label_values(eniipam_build_info, node) would.
       const res = await fetch(`${prometheusUrl}/api/v1/label/node/values?match[]=eniipam_build_info`);
       expect(((await res.json()) as { data: string[] }).data).toEqual([NODE]);
