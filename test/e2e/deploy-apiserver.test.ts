@@ -44,7 +44,7 @@ function kustomizationResources(): string[] {
 
 /**
  * Every YAML file under deploy/ (relative to it) except the kustomization itself and the Helm chart
- * (deploy/chart/, checked by chart-apiserver.test.ts).
+ * (deploy/chart/, checked by chart.test.ts).
  */
 function yamlFilesUnderDeploy(dir = DEPLOY_DIR): string[] {
   const files: string[] = [];
