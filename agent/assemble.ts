@@ -1,4 +1,5 @@
-import { PlacementError, resolvePlacement } from '../ipam/pod-placement.js';
+import { PlacementError } from '../ipam/errors.js';
+import { resolvePlacement } from '../ipam/pod-placement.js';
 import type { OwnerRef } from '../ipam/datastore-types.js';
 import type { Ec2Network } from '../provider/ec2-network.js';
 import type { Clock } from '../time/clock.js';

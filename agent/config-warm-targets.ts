@@ -3,7 +3,8 @@
  * uses, so that both read a manifest the same way. That parser stops at the first bad variable;
  * start-up must name every bad one, so each variable is first tried on its own.
  */
-import { ConfigError, parseWarmTargets, WARM_TARGET_VARIABLES } from '../ipam/warm-targets.js';
+import { ConfigError } from '../ipam/errors.js';
+import { parseWarmTargets, WARM_TARGET_VARIABLES } from '../ipam/warm-targets.js';
 import type { WarmTargets } from '../ipam/plan-types.js';
 import type { ConfigIssue } from './config-schema.js';
 

@@ -4,9 +4,7 @@
  * default, an invalid value stops start-up with every bad variable named at once.
  */
 import type { WarmTargets } from '../ipam/plan-types.js';
-import { ConfigError } from '../ipam/warm-targets.js';
 import {
-  describeIssue,
   EnvReader,
   parseAbsolutePath,
   parseBindAddress,
@@ -29,6 +27,7 @@ import {
 } from './config-schema.js';
 import type { ConfigVariableName } from './config-table.js';
 import { readWarmTargets } from './config-warm-targets.js';
+import { InvalidConfigError } from './errors.js';
 
 export type { AddressPool, BindAddress, ConfigIssue, LogLevelName };
 
@@ -84,22 +83,6 @@ export interface AgentConfig {
   readonly cloudWatch: { readonly enabled: boolean; readonly namespace: string };
   /** undefined: in-cluster service account. */
   readonly kubeconfig: string | undefined;
-}
-
-/**
- * Start-up configuration is invalid. A ConfigError (the class ipam/warm-targets.ts throws, so one
- * `instanceof` catches both) whose variable/value/expected are the first problem's, and whose
- * `issues` and message list every bad variable.
- */
-export class InvalidConfigError extends ConfigError {
-  readonly issues: readonly ConfigIssue[];
-
-  constructor(issues: readonly [ConfigIssue, ...ConfigIssue[]]) {
-    const [first] = issues;
-    super(first.variable, first.value ?? '', first.accepted);
-    this.issues = issues;
-    this.message = `invalid configuration:\n${issues.map((i) => `  - ${describeIssue(i)}`).join('\n')}`;
-  }
 }
 
 const seconds = (raw: string): ReturnType<typeof parseInteger> => parseInteger(raw, 0);

@@ -6,7 +6,7 @@ import { assembleNodeAgent } from './assemble.js';
 import { FileCheckpointer } from './checkpoint.js';
 import { CniServer } from './cni-server.js';
 import { DeferredBackend } from './deferred-backend.js';
-import { ConfigError } from '../ipam/warm-targets.js';
+import { ConfigError } from '../ipam/errors.js';
 import { loadConfig, type AgentConfig } from './config.js';
 import { createKubeSources } from './kube/kube-sources.js';
 import { createLogger, type Logger } from './logger.js';

@@ -1,4 +1,4 @@
-import { isEc2Error } from '../provider/aws-errors.js';
+import { isEc2Error, limitHit } from '../provider/aws-errors.js';
 
 /**
  * Why the pool could not grow the last time it tried. A CNI ADD that times out says this to the
@@ -14,20 +14,18 @@ export type Blocker = { at: number; detail: string } & (
   | { kind: 'no-subnet' }
 );
 
-type Failure = Blocker extends infer B ? (B extends Blocker ? Omit<B, 'at'> : never) : never;
+export type Failure = Blocker extends infer B ? (B extends Blocker ? Omit<B, 'at'> : never) : never;
 
 export function classifyFailure(err: unknown): Failure {
-  // The pool driver's "no subnet can take an ENI" (agent/pool-driver.ts NoSubnetError).
-  if (err instanceof Error && err.name === 'NoSubnetError') return { kind: 'no-subnet', detail: err.message };
   if (!isEc2Error(err)) {
     return { kind: 'ec2-error', detail: err instanceof Error ? err.message : String(err) };
   }
-  const detail = `${err.action}: ${err.code}`;
+  const detail = `${err.action}: ${err.awsCode}`;
   switch (err.kind) {
     case 'subnet-full':
       return { kind: 'subnet-full', subnetId: err.subnetId, detail };
     case 'limit':
-      return err.code === 'PrivateIpAddressLimitExceeded'
+      return limitHit(err) === 'address'
         ? { kind: 'address-limit', detail }
         : { kind: 'eni-limit', detail };
     case 'throttled':

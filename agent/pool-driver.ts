@@ -11,7 +11,7 @@ import type {
 import { plan } from '../ipam/planner.js';
 import type { AttachedEni, Ec2Network } from '../provider/ec2-network.js';
 import type { Clock, Timer } from '../time/clock.js';
-import { describeBlocker, classifyFailure, type Blocker } from './pool-blocker.js';
+import { describeBlocker, classifyFailure, type Blocker, type Failure } from './pool-blocker.js';
 import type { EniPlacement, EniSubnetSource } from './eni-subnets.js';
 import { placementKey, type Placement } from './placement.js';
 import { RETRY_AFTER_FAILURE_MAX_MS, RETRY_AFTER_FAILURE_MIN_MS, SHRINK_AFTER_MS } from './intervals.js';
@@ -276,14 +276,20 @@ export class PoolDriver {
     let failed = false;
     const task = this.execute(action, group)
       .then(
-        () => {
-          this.failures = 0;
-          this.deps.onAction?.(action.type, 'ok');
+        (outcome) => {
+          if (outcome === undefined) {
+            this.failures = 0;
+            this.deps.onAction?.(action.type, 'ok');
+            return;
+          }
+          failed = true;
+          this.deps.onAction?.(action.type, 'failed');
+          this.onNoSubnet(action, outcome);
         },
         (err: unknown) => {
           failed = true;
           this.deps.onAction?.(action.type, 'failed');
-          this.onFailure(action, err);
+          this.onFailure(action, classifyFailure(err), err instanceof Error ? err.message : String(err));
         },
       )
       .finally(() => {
@@ -295,18 +301,25 @@ export class PoolDriver {
     this.tasks.add(task);
   }
 
-  private async execute(action: PlanAction, group: { key: string; placement: Placement }): Promise<void> {
+  /** Resolves to undefined when done, or to why no subnet could take a new ENI. */
+  private async execute(
+    action: PlanAction,
+    group: { key: string; placement: Placement },
+  ): Promise<NoSubnet | undefined> {
     switch (action.type) {
       case 'assignIps':
       case 'assignPrefixes':
-        return this.assign(action.eni, action.count, action.type === 'assignPrefixes', group.key);
+        await this.assign(action.eni, action.count, action.type === 'assignPrefixes', group.key);
+        return undefined;
       case 'createEni':
         return this.createEni(action.count, group);
       case 'unassignIps':
       case 'unassignPrefixes':
-        return this.unassign(action.eni, action.count, action.type === 'unassignPrefixes');
+        await this.unassign(action.eni, action.count, action.type === 'unassignPrefixes');
+        return undefined;
       case 'deleteEni':
-        return this.deleteEni(action.eni);
+        await this.deleteEni(action.eni);
+        return undefined;
     }
   }
 
@@ -321,10 +334,13 @@ export class PoolDriver {
     });
   }
 
-  private async createEni(count: number, group: { key: string; placement: Placement }): Promise<void> {
+  private async createEni(
+    count: number,
+    group: { key: string; placement: Placement },
+  ): Promise<NoSubnet | undefined> {
     const { ec2, datastore, logger, limits, clock } = this.deps;
     const choice = this.deps.subnets.choose(group.placement, clock.now());
-    if (choice.kind === 'none') throw new NoSubnetError(choice.reason, choice.retryAt);
+    if (choice.kind === 'none') return choice;
     const addresses = limits.prefixes ? count * 16 : count;
     this.enisInFlightByKey.set(group.key, (this.enisInFlightByKey.get(group.key) ?? 0) + 1);
     this.addUnits(group.key, count);
@@ -358,6 +374,7 @@ export class PoolDriver {
       this.addUnits(group.key, -count);
       this.deps.subnets.addInFlight(choice.subnetId, -addresses);
     }
+    return undefined;
   }
 
   private async unassign(eniId: string, count: number, prefixes: boolean): Promise<void> {
@@ -425,9 +442,13 @@ export class PoolDriver {
     else this.unitsInFlight.set(key, next);
   }
 
-  private onFailure(action: PlanAction, err: unknown): void {
+  /** Every candidate subnet is opted out, recently full or too small: retry when one may be back. */
+  private onNoSubnet(action: PlanAction, none: NoSubnet): void {
+    this.onFailure(action, { kind: 'no-subnet', detail: none.reason }, none.reason, none.retryAt);
+  }
+
+  private onFailure(action: PlanAction, failure: Failure, message: string, retryAt?: number): void {
     const { logger, clock } = this.deps;
-    const failure = classifyFailure(err);
     this.setBlocker(failure);
     switch (failure.kind) {
       case 'subnet-full':
@@ -449,11 +470,11 @@ export class PoolDriver {
         break;
     }
     logger.warn(
-      { action, err: err instanceof Error ? err.message : String(err), blocker: failure.kind },
+      { action, err: message, blocker: failure.kind },
       'EC2 action failed',
     );
     // Every subnet is in its "full" window: nothing to try before the first window ends.
-    if (err instanceof NoSubnetError && err.retryAt !== undefined) this.retryAt(err.retryAt);
+    if (retryAt !== undefined) this.retryAt(retryAt);
     else this.scheduleRetry();
   }
 
@@ -482,17 +503,7 @@ const DEFAULT_KEY = placementKey({});
 const RELEASES: ReadonlySet<PlanAction['type']> = new Set(['unassignIps', 'unassignPrefixes', 'deleteEni']);
 
 /** No candidate subnet can take a new ENI now (all opted out, recently full, or too small). */
-export class NoSubnetError extends Error {
-  override readonly name = 'NoSubnetError';
-
-  constructor(
-    message: string,
-    /** When a subnet skipped as recently full becomes a candidate again. */
-    readonly retryAt: number | undefined,
-  ) {
-    super(message);
-  }
-}
+type NoSubnet = Extract<EniPlacement, { kind: 'none' }>;
 
 function matchesPlacement(eni: EniInfo, placement: Placement, primaryExcluded: boolean): boolean {
   if (primaryExcluded && eni.primary) return false;

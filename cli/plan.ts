@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { ADDRESSES_PER_PREFIX } from '../ipam/max-pods.js';
 import type { PlanDecision, PlanInput } from '../ipam/plan-types.js';
 import { plan } from '../ipam/planner.js';
-import { ConfigError, parseWarmTargets, WARM_TARGET_VARIABLES } from '../ipam/warm-targets.js';
+import { ConfigError } from '../ipam/errors.js';
+import { PlanInputError } from './errors.js';
+import { parseWarmTargets, WARM_TARGET_VARIABLES } from '../ipam/warm-targets.js';
 
 /**
  * `eni-ipam plan`: the warm-pool planner on a node described as JSON, so an operator can see what a
@@ -142,15 +144,6 @@ type PlanDocument = z.infer<typeof inputSchema>;
 function fieldPath(path: readonly PropertyKey[]): string {
   const text = path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
   return text.startsWith('.') ? text.slice(1) : text === '' ? '(input)' : text;
-}
-
-export class PlanInputError extends Error {
-  readonly code = 'ERR_PLAN_INPUT' as const;
-  override readonly name = 'PlanInputError';
-
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join('\n'));
-  }
 }
 
 /** The planner's input from the JSON document; a PlanInputError naming every bad field otherwise. */

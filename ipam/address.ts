@@ -7,6 +7,8 @@
  * first: ~5 us a parse against ~0.2 us here, and accounting parses every address on each scrape.)
  */
 
+import { AddressFormatError } from './errors.js';
+
 /** A delegated prefix is always a /28: 16 addresses (ENABLE_PREFIX_DELEGATION). */
 export const PREFIX_LENGTH = 28;
 export const PREFIX_SIZE = 16;
@@ -23,11 +25,6 @@ export interface Cidr {
   readonly prefixLength: number;
   /** Number of addresses in the block (2^(32-n)). */
   readonly size: number;
-}
-
-export class AddressFormatError extends Error {
-  override readonly name = 'AddressFormatError';
-  readonly code = 'invalid-address' as const;
 }
 
 const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';

@@ -1,3 +1,4 @@
+import { PrefixDelegationUnsupportedError } from './errors.js';
 import type { InstanceLimits } from './instance-types.js';
 
 /** Addresses in one delegated /28 prefix. */
@@ -42,15 +43,6 @@ export interface MaxPods {
   cap: number | undefined;
   prefixDelegation: boolean;
   customNetworking: boolean;
-}
-
-export class PrefixDelegationUnsupportedError extends Error {
-  readonly code = 'ERR_PREFIX_DELEGATION_UNSUPPORTED' as const;
-  override readonly name = 'PrefixDelegationUnsupportedError';
-
-  constructor(readonly instanceType: string) {
-    super(`instance type ${instanceType} does not support /28 prefix delegation (it needs the Nitro system)`);
-  }
 }
 
 /** Max pods as the EKS AMI computes it: ENIs x (IPv4 per ENI - 1) + 2, with the variants below. */

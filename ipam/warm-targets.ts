@@ -1,22 +1,5 @@
+import { ConfigError } from './errors.js';
 import type { WarmTargets } from './plan-types.js';
-
-/**
- * A setting that cannot be used as given. The message always names the variable, the value and
- * what would have been accepted, so an operator can fix the DaemonSet without reading code:
- * `WARM_IP_TARGET="abc": expected a whole number >= 0`.
- */
-export class ConfigError extends Error {
-  readonly code = 'ERR_ENI_IPAM_CONFIG' as const;
-  override readonly name = 'ConfigError';
-
-  constructor(
-    readonly variable: string,
-    readonly value: string,
-    readonly expected: string,
-  ) {
-    super(`${variable}=${JSON.stringify(value)}: expected ${expected}`);
-  }
-}
 
 export type Env = Readonly<Record<string, string | undefined>>;
 

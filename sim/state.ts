@@ -1,7 +1,7 @@
 import type { Clock } from '../time/clock.js';
 import { SubnetAddresses } from './address-allocator.js';
 import type { SimConfig, SimSubnetSpec } from './config.js';
-import { Ec2Error, eniNotFound } from './errors.js';
+import { Ec2WireError, eniNotFound } from './errors.js';
 import { cidrContains, cidrsOverlap, ipToNumber, parseCidr } from './ipv4.js';
 import { eniAt, type SimEni, type SimInstance, type SimSubnet, type SimVpc } from './model.js';
 import { SeededRandom } from './random.js';
@@ -139,7 +139,7 @@ export class SimState {
 
   addressesOf(subnetId: string): SubnetAddresses {
     const entry = this.subnets.get(subnetId);
-    if (!entry) throw new Ec2Error('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
+    if (!entry) throw new Ec2WireError('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
     return entry.addresses;
   }
 

@@ -1,7 +1,7 @@
+import { InvalidEniConfigError } from '../../agent/errors.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   eniConfigNameFor,
-  InvalidEniConfigError,
   KubeEniConfigSource,
   type NodeFacts,
 } from '../../agent/kube/eni-config.js';

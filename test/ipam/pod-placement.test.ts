@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { PlacementError, PoolSubnetMismatchError, UnknownPoolError } from '../../ipam/errors.js';
 import {
-  PlacementError,
-  PoolSubnetMismatchError,
   resolvePlacement,
-  UnknownPoolError,
   type AddressPool,
 } from '../../ipam/pod-placement.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseWarmTargets, readBoolean, readWholeNumber } from '../../ipam/warm-targets.js';
+import { ConfigError } from '../../ipam/errors.js';
+import { parseWarmTargets, readBoolean, readWholeNumber } from '../../ipam/warm-targets.js';
 
 describe('parseWarmTargets', () => {
   it('defaults to WARM_ENI_TARGET=1 and nothing else', () => {
