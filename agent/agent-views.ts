@@ -1,4 +1,4 @@
-import { WARM_TARGET_VARIABLES } from '../ipam/warm-targets.js';
+import { WARM_TARGET_VARIABLES } from './config-warm-targets.js';
 import type { LeakEvents } from './leak-reaper.js';
 import type { NodeAgent, NodeAgentView } from './node-agent.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';

@@ -109,7 +109,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
   const read = new EnvReader(env);
   const ms = (name: ConfigVariableName, parse: typeof seconds): number => read.value(name, parse) * 1000;
 
-  const warmTargets = readWarmTargets(env, read.issues);
+  const warmTargets = readWarmTargets(read);
   // Required: when missing an issue is recorded and the '' below is never returned.
   const nodeName = read.optional('MY_NODE_NAME', parseNonEmpty) ?? '';
   const config: AgentConfig = {

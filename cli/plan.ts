@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { ADDRESSES_PER_PREFIX } from '../ipam/max-pods.js';
 import type { PlanDecision, PlanInput } from '../ipam/plan-types.js';
 import { plan } from '../ipam/planner.js';
-import { ConfigError } from '../ipam/errors.js';
 import { PlanInputError } from './errors.js';
-import { parseWarmTargets, WARM_TARGET_VARIABLES } from '../ipam/warm-targets.js';
+import { parseWarmTargets, WARM_TARGET_VARIABLES } from '../agent/config-warm-targets.js';
+import { InvalidConfigError } from '../agent/errors.js';
 
 /**
  * `eni-ipam plan`: the warm-pool planner on a node described as JSON, so an operator can see what a
@@ -174,7 +174,10 @@ function toPlanInput(doc: PlanDocument): PlanInput {
   try {
     targets = parseWarmTargets(doc.env);
   } catch (err) {
-    if (err instanceof ConfigError) throw new PlanInputError([`env.${err.message}`]);
+    if (err instanceof InvalidConfigError)
+      throw new PlanInputError(
+        err.issues.map((i) => `env.${i.variable}=${JSON.stringify(i.value ?? '')}: expected ${i.accepted}`),
+      );
     throw err;
   }
   if (
