@@ -1,3 +1,4 @@
+import { addressesPerUnit } from '../ipam/address.js';
 import { WARM_TARGET_VARIABLES } from './config-warm-targets.js';
 import type { LeakEvents } from './leak-reaper.js';
 import type { NodeAgent, NodeAgentView } from './node-agent.js';
@@ -49,7 +50,7 @@ export function metricsSourceOf(agent: Pick<NodeAgent, 'view'>): MetricsSource {
       const slots = view.limits.ipv4PerEni - 1;
       return {
         maxEnis: view.limits.maxEnis,
-        maxIps: view.limits.maxEnis * slots * (view.limits.prefixes ? 16 : 1),
+        maxIps: view.limits.maxEnis * slots * addressesPerUnit(view.limits.prefixes),
         maxPods: view.limits.maxPods,
         enis: usage.map((u) => ({
           eniId: u.id,

@@ -1,3 +1,4 @@
+import { addressesPerUnit, parseCidr, subnetGateway } from '../ipam/address.js';
 import type { Datastore } from '../ipam/datastore.js';
 import type { AssignRequest, AssignResult, Assignment, OwnerRef } from '../ipam/datastore-types.js';
 import type { PlanLimits } from '../ipam/plan-types.js';
@@ -283,7 +284,7 @@ export class NodeIpam implements CniBackend {
       subnetId: assignment.subnetId,
       subnetCidr: cidr,
       prefixLength,
-      gateway: subnetGateway(cidr),
+      gateway: subnetGateway(parseCidr(cidr)),
       existing: true,
     };
   }
@@ -321,7 +322,7 @@ export class NodeIpam implements CniBackend {
  */
 export function podAddressCapacity(limits: PlanLimits): number {
   const podEnis = limits.maxEnis - (limits.primaryEniExcluded === true ? 1 : 0);
-  const perEni = (limits.ipv4PerEni - 1) * (limits.prefixes ? 16 : 1);
+  const perEni = (limits.ipv4PerEni - 1) * addressesPerUnit(limits.prefixes);
   return Math.min(limits.maxPods, Math.max(0, podEnis) * perEni);
 }
 
@@ -334,20 +335,6 @@ function toIpamResult(result: Assigned): IpamResult {
     ips: [{ address: `${result.address}/${result.prefixLength}`, gateway: result.gateway }],
     routes: [{ dst: '0.0.0.0/0' }],
   };
-}
-
-/** The VPC router is the subnet's first address plus one (AWS reserves .0 to .3 for itself). */
-function subnetGateway(cidr: string): string {
-  const [base] = cidr.split('/');
-  const parts = (base ?? '0.0.0.0').split('.').map(Number);
-  const value =
-    ((parts[0] ?? 0) * 2 ** 24 +
-      (parts[1] ?? 0) * 2 ** 16 +
-      (parts[2] ?? 0) * 2 ** 8 +
-      (parts[3] ?? 0) +
-      1) >>>
-    0;
-  return [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join('.');
 }
 
 function failure(cniCode: number, message: string, details?: string): CniFailure {

@@ -1,3 +1,4 @@
+import { addressesPerUnit } from '../ipam/address.js';
 import type { Datastore } from '../ipam/datastore.js';
 import type { EniInfo } from '../ipam/datastore-types.js';
 import type {
@@ -243,7 +244,7 @@ export class PoolDriver {
   /** Demand-only growth for a subnet or pool: fill its ENIs, then create one in its subnet. */
   private growForPlacement(key: string, placement: Placement, waiting: number): void {
     const { datastore, limits } = this.deps;
-    const perUnit = limits.prefixes ? 16 : 1;
+    const perUnit = addressesPerUnit(limits.prefixes);
     let need = Math.ceil(waiting / perUnit) - (this.unitsInFlight.get(key) ?? 0);
     if (need <= 0) return;
     const slots = limits.ipv4PerEni - 1;
@@ -341,7 +342,7 @@ export class PoolDriver {
     const { ec2, datastore, logger, limits, clock } = this.deps;
     const choice = this.deps.subnets.choose(group.placement, clock.now());
     if (choice.kind === 'none') return choice;
-    const addresses = limits.prefixes ? count * 16 : count;
+    const addresses = count * addressesPerUnit(limits.prefixes);
     this.enisInFlightByKey.set(group.key, (this.enisInFlightByKey.get(group.key) ?? 0) + 1);
     this.addUnits(group.key, count);
     this.deps.subnets.addInFlight(choice.subnetId, addresses);

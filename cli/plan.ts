@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { ADDRESSES_PER_PREFIX } from '../ipam/max-pods.js';
+import { ADDRESSES_PER_PREFIX } from '../ipam/address.js';
 import type { PlanDecision, PlanInput } from '../ipam/plan-types.js';
 import { plan } from '../ipam/planner.js';
 import { PlanInputError } from './errors.js';

@@ -1,8 +1,7 @@
+import { ADDRESSES_PER_PREFIX } from './address.js';
 import { PrefixDelegationUnsupportedError } from './errors.js';
 import type { InstanceLimits } from './instance-types.js';
 
-/** Addresses in one delegated /28 prefix. */
-export const ADDRESSES_PER_PREFIX = 16;
 
 /**
  * Pods that use the host's network (the agent itself and kube-proxy) need no address from the pool;

@@ -1,6 +1,6 @@
 import type { SubnetAddresses } from '../address-allocator.js';
 import { Ec2WireError } from '../errors.js';
-import { ipToNumber, numberToIp, parseCidr } from '../ipv4.js';
+import { ipToNumber, numberToIp, parseCidr } from '../../ipam/address.js';
 
 export interface AllocationRequest {
   /** 'any' for a new primary address, a number for a chosen one, undefined for none. */

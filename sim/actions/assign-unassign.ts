@@ -1,5 +1,5 @@
 import { Ec2WireError, invalidParameterValue, missingParameter } from '../errors.js';
-import { ipToNumber, parseCidr } from '../ipv4.js';
+import { ipToNumber, parseCidr } from '../../ipam/address.js';
 import { itemSet, leaf } from '../xml.js';
 import type { ActionContext } from './action.js';
 import { allocateAll } from './allocate.js';

@@ -1,5 +1,5 @@
 import { Ec2WireError, invalidParameterValue } from '../errors.js';
-import { ipToNumber } from '../ipv4.js';
+import { ipToNumber } from '../../ipam/address.js';
 import type { SimEni } from '../model.js';
 import { node } from '../xml.js';
 import type { ActionContext } from './action.js';
