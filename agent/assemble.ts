@@ -8,7 +8,7 @@ import type { Checkpointer } from './checkpoint.js';
 import type { AddRequest } from './cni-backend.js';
 import type { AgentConfig } from './config.js';
 import { eniConfigNameFor, type EniConfigSource } from './kube/eni-config.js';
-import type { NodePods, PodRef } from './kube/pod-watch.js';
+import type { NodePods, WatchedPod } from './kube/pod-watch.js';
 import type { ClusterVirtualMachines } from './kube/vm-watch.js';
 import type { VmDirectory } from './leak-reaper.js';
 import type { Logger } from './logger.js';
@@ -105,14 +105,10 @@ function placementFor(
 ): PlacementResolution {
   const namespace = req.pod.namespace ?? '';
   const name = req.pod.name ?? '';
-  const watched: PodRef | undefined = pods?.list().find((p) => p.namespace === namespace && p.name === name);
+  const watched: WatchedPod | undefined = pods?.list().find((p) => p.namespace === namespace && p.name === name);
   const annotations = { ...(watched?.annotations ?? {}), ...(req.annotations ?? {}) };
   try {
-    const constraints = resolvePlacement({ namespace, name, annotations }, undefined, config.pools);
-    const placement = {
-      ...(constraints.subnetId === undefined ? {} : { subnetId: constraints.subnetId }),
-      ...(constraints.pool === undefined ? {} : { pool: constraints.pool }),
-    };
+    const placement = resolvePlacement({ namespace, name, annotations }, undefined, config.pools);
     const owner = vmOwnerOf(watched, vms);
     return { kind: 'ok', placement, ...(owner ? { owner } : {}) };
   } catch (err) {
@@ -121,7 +117,7 @@ function placementFor(
   }
 }
 
-function vmOwnerOf(pod: PodRef | undefined, vms: ClusterVirtualMachines | undefined): OwnerRef | undefined {
+function vmOwnerOf(pod: WatchedPod | undefined, vms: ClusterVirtualMachines | undefined): OwnerRef | undefined {
   const vmName = pod?.labels[KUBEVIRT_VM_LABEL];
   if (!pod || vmName === undefined || vms?.apiState() !== 'present') return undefined;
   const vm = vms.list().find((v) => v.namespace === pod.namespace && v.name === vmName);

@@ -1,6 +1,12 @@
 import { addressesPerUnit, parseCidr, subnetGateway } from '../ipam/address.js';
-import type { Datastore } from '../ipam/datastore.js';
-import type { AssignRequest, AssignResult, Assignment, OwnerRef } from '../ipam/datastore-types.js';
+import { keyString, type Datastore } from '../ipam/datastore.js';
+import type {
+  AssignmentKey,
+  AssignRequest,
+  AssignResult,
+  Assignment,
+  OwnerRef,
+} from '../ipam/datastore-types.js';
 import type { PlanLimits } from '../ipam/plan-types.js';
 import type { Clock, Timer } from '../time/clock.js';
 import { AddWaitQueue } from './add-wait-queue.js';
@@ -20,7 +26,7 @@ import {
   type StatusOutcome,
 } from './cni-backend.js';
 import type { Logger } from './logger.js';
-import type { Placement } from './placement.js';
+import { placementOf, type Placement } from '../ipam/placement.js';
 
 type Assigned = Extract<AssignResult, { type: 'assigned' }>;
 
@@ -84,10 +90,7 @@ export class NodeIpam implements CniBackend {
   }
 
   waitingPlacements(): Placement[] {
-    return this.waiters.waiting().map((req) => ({
-      ...(req.constraints?.subnetId === undefined ? {} : { subnetId: req.constraints.subnetId }),
-      ...(req.constraints?.pool === undefined ? {} : { pool: req.constraints.pool }),
-    }));
+    return this.waiters.waiting().map((req) => placementOf(req.constraints));
   }
 
   waitingCount(): number {
@@ -113,7 +116,7 @@ export class NodeIpam implements CniBackend {
     const { datastore, clock, limits } = this.deps;
     if (!this.ready)
       return failure(CNI_CODE_NOT_READY, 'eni-ipam is starting: its first reconcile with EC2 is not done');
-    const key = { containerId: req.containerId, ifName: req.ifname };
+    const key = assignmentKeyOf(req);
     const existing = datastore.assignmentOf(key);
     if (existing) return this.answer(this.resultOfAssignment(existing), 0, 'ok');
 
@@ -141,8 +144,7 @@ export class NodeIpam implements CniBackend {
       pod: podOf(req),
       ...(resolution.owner === undefined ? {} : { owner: resolution.owner }),
       constraints: {
-        ...(resolution.placement.subnetId === undefined ? {} : { subnetId: resolution.placement.subnetId }),
-        ...(resolution.placement.pool === undefined ? {} : { pool: resolution.placement.pool }),
+        ...placementOf(resolution.placement),
         ...(limits.primaryEniExcluded === true ? { excludePrimaryEni: true } : {}),
       },
     };
@@ -178,7 +180,7 @@ export class NodeIpam implements CniBackend {
 
   async del(req: DelRequest): Promise<DelOutcome> {
     const { datastore, clock } = this.deps;
-    const key = { containerId: req.containerId, ifName: req.ifname };
+    const key = assignmentKeyOf(req);
     const held = datastore.assignmentOf(key);
     // A spooled release predates any ADD made after it: that later assignment is not its to free.
     if (!held || (req.spooledAt !== undefined && held.assignedAt > req.spooledAt)) {
@@ -202,7 +204,7 @@ export class NodeIpam implements CniBackend {
   }
 
   check(req: CheckRequest): Promise<CheckOutcome> {
-    const held = this.deps.datastore.assignmentOf({ containerId: req.containerId, ifName: req.ifname });
+    const held = this.deps.datastore.assignmentOf(assignmentKeyOf(req));
     if (!held) {
       return Promise.resolve(
         failure(
@@ -225,10 +227,10 @@ export class NodeIpam implements CniBackend {
 
   async gc(validAttachments: readonly AttachmentKey[]): Promise<GcOutcome> {
     const { datastore, clock, logger } = this.deps;
-    const valid = new Set(validAttachments.map((a) => `${a.containerId}\u0000${a.ifname}`));
+    const valid = new Set(validAttachments.map((a) => keyString(assignmentKeyOf(a))));
     let released = 0;
     for (const assignment of datastore.assignments()) {
-      if (valid.has(`${assignment.key.containerId}\u0000${assignment.key.ifName}`)) continue;
+      if (valid.has(keyString(assignment.key))) continue;
       datastore.release(assignment.key, clock.now(), this.deps.cooldownMs);
       logger.info(
         { address: assignment.address, containerId: assignment.key.containerId },
@@ -328,6 +330,11 @@ export function podAddressCapacity(limits: PlanLimits): number {
 
 function podOf(req: AddRequest): { uid: string; namespace: string; name: string } {
   return { uid: req.pod.uid ?? '', namespace: req.pod.namespace ?? '', name: req.pod.name ?? '' };
+}
+
+/** The datastore's key for a CNI attachment (the CNI spells the interface name `ifname`). */
+function assignmentKeyOf(attachment: AttachmentKey): AssignmentKey {
+  return { containerId: attachment.containerId, ifName: attachment.ifname };
 }
 
 function toIpamResult(result: Assigned): IpamResult {

@@ -13,8 +13,8 @@ import { plan } from '../ipam/planner.js';
 import type { AttachedEni, Ec2Network } from '../provider/ec2-network.js';
 import type { Clock, Timer } from '../time/clock.js';
 import { describeBlocker, classifyFailure, type Blocker, type Failure } from './pool-blocker.js';
-import type { EniPlacement, EniSubnetSource } from './eni-subnets.js';
-import { placementKey, type Placement } from './placement.js';
+import type { SubnetForEni, EniSubnetSource } from './eni-subnets.js';
+import { placementKey, type Placement } from '../ipam/placement.js';
 import { RETRY_AFTER_FAILURE_MAX_MS, RETRY_AFTER_FAILURE_MIN_MS, SHRINK_AFTER_MS } from './intervals.js';
 import type { Logger } from './logger.js';
 import { WakeSignal } from './wake-signal.js';
@@ -504,7 +504,7 @@ const DEFAULT_KEY = placementKey({});
 const RELEASES: ReadonlySet<PlanAction['type']> = new Set(['unassignIps', 'unassignPrefixes', 'deleteEni']);
 
 /** No candidate subnet can take a new ENI now (all opted out, recently full, or too small). */
-type NoSubnet = Extract<EniPlacement, { kind: 'none' }>;
+type NoSubnet = Extract<SubnetForEni, { kind: 'none' }>;
 
 function matchesPlacement(eni: EniInfo, placement: Placement, primaryExcluded: boolean): boolean {
   if (primaryExcluded && eni.primary) return false;
@@ -513,7 +513,7 @@ function matchesPlacement(eni: EniInfo, placement: Placement, primaryExcluded: b
   return placement.subnetId === undefined || eni.subnetId === placement.subnetId;
 }
 
-function eniTagsFor(choice: Extract<EniPlacement, { kind: 'ok' }>): { tags?: Record<string, string> } {
+function eniTagsFor(choice: Extract<SubnetForEni, { kind: 'ok' }>): { tags?: Record<string, string> } {
   return choice.pool === undefined ? {} : { tags: { [POOL_TAG]: choice.pool } };
 }
 

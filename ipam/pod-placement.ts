@@ -5,7 +5,9 @@
  * pool (the Kube-OVN failure this guards against).
  */
 
+import type { PodRef } from './datastore-types.js';
 import { PoolSubnetMismatchError, UnknownPoolError } from './errors.js';
+import type { Placement } from './placement.js';
 
 export const SUBNET_ANNOTATION = 'eni-ipam.io/subnet';
 export const POOL_ANNOTATION = 'eni-ipam.io/pool';
@@ -17,17 +19,10 @@ export interface AddressPool {
   readonly subnetId: string;
 }
 
-/** What the datastore filters candidate addresses by. Absent = no constraint of that kind. */
-export interface PlacementConstraints {
-  subnetId?: string;
-  pool?: string;
-}
-
-export interface PodRef {
-  namespace: string;
-  name: string;
-  annotations?: Readonly<Record<string, string>> | undefined;
-}
+/** The pod as placement needs it: who it is (for messages) and its annotations. */
+export type AnnotatedPod = Pick<PodRef, 'namespace' | 'name'> & {
+  readonly annotations?: Readonly<Record<string, string>> | undefined;
+};
 
 export interface NamespaceRef {
   annotations?: Readonly<Record<string, string>> | undefined;
@@ -48,10 +43,10 @@ function annotation(
  * an undeclared pool an UnknownPoolError.
  */
 export function resolvePlacement(
-  pod: PodRef,
+  pod: AnnotatedPod,
   namespace: NamespaceRef | undefined,
   pools: readonly AddressPool[],
-): PlacementConstraints {
+): Placement {
   const podName = `${pod.namespace}/${pod.name}`;
   const podSubnet = annotation(pod.annotations, SUBNET_ANNOTATION);
   const podPool = annotation(pod.annotations, POOL_ANNOTATION);
