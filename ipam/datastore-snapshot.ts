@@ -67,22 +67,6 @@ export function snapshotDatastore(datastore: Datastore): DatastoreSnapshotV1 {
   return { version: SNAPSHOT_VERSION, enis, assigned, cooling };
 }
 
-export function datastoreToJson(datastore: Datastore): string {
-  return JSON.stringify(snapshotDatastore(datastore));
-}
-
-/** Parses checkpoint text; broken JSON is a SnapshotError('ERR_SNAPSHOT_MALFORMED'). */
-export function datastoreFromJson(text: string): Datastore {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new SnapshotError('ERR_SNAPSHOT_MALFORMED', `datastore snapshot is not JSON: ${reason}`);
-  }
-  return restoreDatastore(parsed);
-}
-
 /** Rebuilds a datastore from a parsed snapshot, or throws a SnapshotError. */
 export function restoreDatastore(snapshot: unknown): Datastore {
   checkVersion(snapshot);

@@ -1,9 +1,8 @@
 import { SnapshotError } from '../../ipam/errors.js';
+import { datastoreFromJson, datastoreToJson } from './support/datastore-helpers.js';
 import { describe, expect, it } from 'vitest';
 import { Datastore } from '../../ipam/datastore.js';
 import {
-  datastoreFromJson,
-  datastoreToJson,
   restoreDatastore,
   snapshotDatastore,
   type DatastoreSnapshotV1,
