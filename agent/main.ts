@@ -1,5 +1,5 @@
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { AwsEc2Network } from '../provider/aws-ec2-network.js';
+import { AwsCloudWatchMetrics } from '../provider/cloudwatch.js';
 import { systemClock } from '../time/clock.js';
 import { introspectionSourceOf, metricsForLateAgent, metricsSourceOf } from './agent-views.js';
 import { assembleNodeAgent } from './assemble.js';
@@ -163,7 +163,7 @@ export async function startAgent(
   if (config.cloudWatch.enabled) {
     const source = metricsSourceOf(agent);
     publisher = new CloudWatchPublisher({
-      client: new CloudWatchClient({ region: agent.view().identity.region }),
+      sink: new AwsCloudWatchMetrics({ region: agent.view().identity.region }),
       clock,
       namespace: config.cloudWatch.namespace,
       sample: () => keyGaugeSamples(source.snapshot()),

@@ -74,6 +74,11 @@ export function isRetryable(kind: Ec2ErrorClass): boolean {
   }
 }
 
+/** Whether an AWS error code says "slow down" (EC2's, CloudWatch's and the SDK's own spellings). */
+export function isThrottlingCode(code: string): boolean {
+  return THROTTLED.has(code);
+}
+
 export function isEc2Error(err: unknown, awsCode?: string): err is Ec2Error {
   return err instanceof Ec2Error && (awsCode === undefined || err.awsCode === awsCode);
 }

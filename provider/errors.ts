@@ -78,3 +78,17 @@ export class ImdsError extends EniIpamError {
   }
 }
 
+
+/** PutMetricData failed; `retryable` when the same data may succeed later (throttling, 5xx, network). */
+export class CloudWatchError extends EniIpamError {
+  override readonly name = 'CloudWatchError';
+  readonly code = 'ERR_CLOUDWATCH' as const;
+  constructor(
+    /** CloudWatch's own error name ("Throttling", "InvalidParameterValue"), or "Unknown". */
+    readonly awsCode: string,
+    readonly retryable: boolean,
+    cause: unknown,
+  ) {
+    super(`PutMetricData: ${awsCode}`, { cause });
+  }
+}

@@ -11,7 +11,7 @@ import {
   UnknownPoolError,
 } from '../ipam/errors.js';
 import { toEc2Error } from '../provider/aws-errors.js';
-import { ImdsError } from '../provider/errors.js';
+import { CloudWatchError, ImdsError } from '../provider/errors.js';
 
 const samples: [string, EniIpamError, string][] = [
   ['ConfigError', new ConfigError('WARM_IP_TARGET', 'x', 'a whole number'), 'ERR_ENI_IPAM_CONFIG'],
@@ -34,6 +34,7 @@ const samples: [string, EniIpamError, string][] = [
   ['ImdsError', new ImdsError('IMDS GET: HTTP 500', 500), 'ERR_IMDS'],
   ['Ec2Error (throttled)', toEc2Error({ name: 'RequestLimitExceeded' }, 'AssignPrivateIpAddresses', {}), 'ERR_EC2_THROTTLED'],
   ['Ec2Error (limit)', toEc2Error({ name: 'AttachmentLimitExceeded' }, 'AttachNetworkInterface', {}), 'ERR_EC2_LIMIT'],
+  ['CloudWatchError', new CloudWatchError('Throttling', true, undefined), 'ERR_CLOUDWATCH'],
   ['UsageError', new UsageError('--enis: expected a whole number'), 'ERR_USAGE'],
   ['PlanInputError', new PlanInputError(['env.WARM_IP_TARGET']), 'ERR_PLAN_INPUT'],
 ];

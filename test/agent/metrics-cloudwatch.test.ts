@@ -6,6 +6,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CloudWatchPublisher, type PublisherStats } from '../../agent/metrics/cloudwatch-publisher.js';
+import { AwsCloudWatchMetrics } from '../../provider/cloudwatch.js';
 import { keyGaugeSamples, type CloudWatchSample } from '../../agent/metrics/cloudwatch-samples.js';
 import type { MetricsSnapshot } from '../../agent/metrics/metrics-source.js';
 import { ManualClock } from '../../time/manual-clock.js';
@@ -54,7 +55,7 @@ describe('CloudWatchPublisher', () => {
     options: { maxDatumsPerCall?: number; maxQueuedDatums?: number } = {},
   ) {
     publisher = new CloudWatchPublisher({
-      client: new CloudWatchClient({ region: 'us-east-1' }),
+      sink: new AwsCloudWatchMetrics(new CloudWatchClient({ region: 'us-east-1' })),
       clock,
       sample,
       namespace: 'EniIpam',
