@@ -9,7 +9,7 @@ import type {
 } from '../ipam/datastore-types.js';
 import type { PlanLimits } from '../ipam/plan-types.js';
 import type { Clock, Timer } from '../time/clock.js';
-import { AddWaitQueue } from './add-wait-queue.js';
+import type { AddWaitQueue } from './add-wait-queue.js';
 import {
   CniCode,
   type AddOutcome,
@@ -26,9 +26,10 @@ import {
   type StatusOutcome,
 } from './cni-backend.js';
 import type { Logger } from './logger.js';
+import type { PoolChanges } from './pool-changes.js';
 import { placementOf, type Placement } from '../ipam/placement.js';
 
-type Assigned = Extract<AssignResult, { type: 'assigned' }>;
+export type Assigned = Extract<AssignResult, { type: 'assigned' }>;
 
 export type PlacementResolution =
   { kind: 'ok'; placement: Placement; owner?: OwnerRef } | { kind: 'error'; message: string };
@@ -49,8 +50,10 @@ export interface NodeIpamDeps {
   addWaitMs: number;
   /** Makes the datastore's current state durable; resolves when it is. */
   persist: () => Promise<void>;
-  /** Wakes the pool driver (demand appeared, or addresses were released). */
-  wakePool: () => void;
+  /** Announces demand (an ADD waits, addresses were taken or released); hears of new supply. */
+  changes: PoolChanges;
+  /** ADDs waiting for an address, oldest first; the pool driver reads their placements. */
+  waiters: AddWaitQueue<AssignRequest, Assigned>;
   /** Why the pool could not grow, for the message of an ADD that timed out. */
   blocker: () => string | undefined;
   placementFor: (req: AddRequest) => PlacementResolution;
@@ -80,17 +83,16 @@ export class NodeIpam implements CniBackend {
   private ready = false;
 
   constructor(private readonly deps: NodeIpamDeps) {
-    this.waiters = new AddWaitQueue(deps.clock);
+    this.waiters = deps.waiters;
+    deps.changes.on('supply', () => {
+      this.afterChange();
+    });
   }
 
   /** Opens the endpoint for ADDs once the first reconcile is done. */
   markReady(): void {
     this.ready = true;
     this.afterChange();
-  }
-
-  waitingPlacements(): Placement[] {
-    return this.waiters.waiting().map((req) => placementOf(req.constraints));
   }
 
   waitingCount(): number {
@@ -159,7 +161,7 @@ export class NodeIpam implements CniBackend {
     }
     this.deps.events?.noFreeAddress();
     const waiting = this.waiters.wait(request, this.deps.addWaitMs, signal);
-    this.deps.wakePool();
+    this.deps.changes.emit('demand');
     const outcome = await waiting;
     switch (outcome.kind) {
       case 'served':
@@ -199,7 +201,7 @@ export class NodeIpam implements CniBackend {
     this.deps.events?.del('ok');
     await this.deps.persist();
     this.afterChange();
-    this.deps.wakePool();
+    this.deps.changes.emit('demand');
     return { kind: 'ok' };
   }
 
@@ -241,7 +243,7 @@ export class NodeIpam implements CniBackend {
     if (released > 0) {
       await this.deps.persist();
       this.afterChange();
-      this.deps.wakePool();
+      this.deps.changes.emit('demand');
     }
     return { kind: 'ok', released };
   }
@@ -271,7 +273,7 @@ export class NodeIpam implements CniBackend {
     await this.deps.persist();
     this.deps.events?.add(kind, waitedMs);
     // Taking an address may drop the pool below its warm target.
-    this.deps.wakePool();
+    this.deps.changes.emit('demand');
     return { kind: 'ok', result: toIpamResult(result) };
   }
 
@@ -312,7 +314,7 @@ export class NodeIpam implements CniBackend {
     this.cooldownTimer = this.deps.clock.setTimer(Math.max(0, next - this.deps.clock.now()), () => {
       this.cooldownTimerAt = undefined;
       const expired = this.deps.datastore.expireCooldowns(this.deps.clock.now());
-      if (expired.length > 0) this.deps.wakePool();
+      if (expired.length > 0) this.deps.changes.emit('demand');
       this.afterChange();
     });
   }

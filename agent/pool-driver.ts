@@ -17,6 +17,7 @@ import type { SubnetForEni, EniSubnetSource } from './eni-subnets.js';
 import { placementKey, type Placement } from '../ipam/placement.js';
 import { RETRY_AFTER_FAILURE_MAX_MS, RETRY_AFTER_FAILURE_MIN_MS, SHRINK_AFTER_MS } from './intervals.js';
 import type { Logger } from './logger.js';
+import type { PoolChanges } from './pool-changes.js';
 import { WakeSignal } from './wake-signal.js';
 
 export interface PoolDriverDeps {
@@ -30,8 +31,10 @@ export interface PoolDriverDeps {
   subnets: EniSubnetSource;
   /** Placements of the CNI ADDs waiting now, oldest first. */
   waiting: () => readonly Placement[];
-  /** Called after every change to the datastore: serve waiters, persist, update gauges. */
-  afterChange: (reason: string) => void;
+  /** Announces new supply after every change to the datastore; hears of new demand. */
+  changes: PoolChanges;
+  /** Makes the datastore durable in the background (after each EC2 result). */
+  persist: () => void;
   /** EC2 refused an attachment although the datastore knows fewer ENIs than the limit. */
   onEniCountMismatch?: () => void;
   /** A new ENI is attached and in the datastore. */
@@ -81,7 +84,11 @@ export class PoolDriver {
   private shrinkTimer: Timer | undefined;
   private readonly tasks = new Set<Promise<void>>();
 
-  constructor(private readonly deps: PoolDriverDeps) {}
+  constructor(private readonly deps: PoolDriverDeps) {
+    deps.changes.on('demand', () => {
+      this.wake();
+    });
+  }
 
   wake(): void {
     if (this.policy.eventDriven) this.signal.wake();
@@ -295,7 +302,7 @@ export class PoolDriver {
       )
       .finally(() => {
         this.tasks.delete(task);
-        this.deps.afterChange(action.type);
+        this.changed();
         // After a failure the retry timer wakes the driver: waking now would retry at once.
         if (!failed) this.wake();
       });
@@ -415,7 +422,7 @@ export class PoolDriver {
         logger.info({ eniId }, 'deleted surplus ENI');
       } catch (err) {
         // Still attached: the next resync brings it and its addresses back.
-        this.deps.afterChange('resync-needed');
+        this.changed();
         throw err;
       }
     });
@@ -435,6 +442,12 @@ export class PoolDriver {
       this.busy.delete(eniId);
       if (key !== undefined) this.addUnits(key, -units);
     }
+  }
+
+  /** The datastore changed here: waiting ADDs may be served, and the change is made durable. */
+  private changed(): void {
+    this.deps.changes.emit('supply');
+    this.deps.persist();
   }
 
   private addUnits(key: string, delta: number): void {
