@@ -2,7 +2,7 @@ import { addressesPerUnit } from '../ipam/address.js';
 import { WARM_TARGET_VARIABLES } from './config-warm-targets.js';
 import type { LeakEvents } from './leak-reaper.js';
 import type { NodeAgent, NodeAgentView } from './node-agent.js';
-import { AgentMetrics } from './metrics/agent-metrics.js';
+import type { AgentMetrics } from './metrics/agent-metrics.js';
 import type { MetricsSnapshot, MetricsSource } from './metrics/metrics-source.js';
 import type { IntrospectionSource } from './introspection/introspection-source.js';
 import { plan } from '../ipam/planner.js';
@@ -14,31 +14,6 @@ function viewIfStarted(agent: Pick<NodeAgent, 'view'>): NodeAgentView | undefine
   } catch {
     return undefined;
   }
-}
-
-/**
- * Metrics whose gauges read an agent built after them: the provider needs the metrics' EC2
- * observer at construction, and the agent needs the provider.
- */
-export function metricsForLateAgent(): {
-  metrics: AgentMetrics;
-  attach: (agent: Pick<NodeAgent, 'view'>) => void;
-} {
-  let target: Pick<NodeAgent, 'view'> | undefined;
-  const metrics = new AgentMetrics(
-    metricsSourceOf({
-      view: () => {
-        if (!target) throw new Error('the agent is not built yet');
-        return target.view();
-      },
-    }),
-  );
-  return {
-    metrics,
-    attach: (agent) => {
-      target = agent;
-    },
-  };
 }
 
 /** The gauges, read from the node agent at scrape time. */

@@ -84,9 +84,7 @@ export class PrefixDelegationUnsupportedError extends EniIpamError {
 }
 
 export type SnapshotErrorCode =
-  | 'ERR_SNAPSHOT_UNSUPPORTED_VERSION'
-  | 'ERR_SNAPSHOT_MALFORMED'
-  | 'ERR_SNAPSHOT_INCONSISTENT';
+  'ERR_SNAPSHOT_UNSUPPORTED_VERSION' | 'ERR_SNAPSHOT_MALFORMED' | 'ERR_SNAPSHOT_INCONSISTENT';
 
 /** A datastore snapshot (the checkpoint's content) that cannot be restored; says what was found. */
 export class SnapshotError extends EniIpamError {

@@ -25,7 +25,8 @@ export class AwsCloudWatchMetrics implements MetricsSink {
 
   /** Either a client of one's own (tests mock it) or the Region to build one for. */
   constructor(client: CloudWatchClient | { region: string }) {
-    this.client = client instanceof CloudWatchClient ? client : new CloudWatchClient({ region: client.region });
+    this.client =
+      client instanceof CloudWatchClient ? client : new CloudWatchClient({ region: client.region });
   }
 
   async put(namespace: string, data: readonly MetricDatum[], signal: AbortSignal): Promise<void> {

@@ -42,7 +42,10 @@ export class Ec2Error extends EniIpamError {
   readonly httpStatus: number | undefined;
 
   constructor(message: string, details: Ec2ErrorDetails) {
-    super(`${details.action}: ${details.awsCode}: ${message}`, details.cause === undefined ? undefined : { cause: details.cause });
+    super(
+      `${details.action}: ${details.awsCode}: ${message}`,
+      details.cause === undefined ? undefined : { cause: details.cause },
+    );
     this.kind = details.kind;
     this.code = EC2_ERROR_CODES[details.kind];
     this.awsCode = details.awsCode;
@@ -77,7 +80,6 @@ export class ImdsError extends EniIpamError {
     super(message);
   }
 }
-
 
 /** PutMetricData failed; `retryable` when the same data may succeed later (throttling, 5xx, network). */
 export class CloudWatchError extends EniIpamError {

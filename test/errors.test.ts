@@ -27,13 +27,25 @@ const samples: [string, EniIpamError, string][] = [
     'ERR_POOL_SUBNET_MISMATCH',
   ],
   ['UnknownPoolError', new UnknownPoolError('ns/p', 'db', []), 'ERR_UNKNOWN_POOL'],
-  ['PrefixDelegationUnsupportedError', new PrefixDelegationUnsupportedError('t2.micro'), 'ERR_PREFIX_DELEGATION_UNSUPPORTED'],
+  [
+    'PrefixDelegationUnsupportedError',
+    new PrefixDelegationUnsupportedError('t2.micro'),
+    'ERR_PREFIX_DELEGATION_UNSUPPORTED',
+  ],
   ['SnapshotError', new SnapshotError('ERR_SNAPSHOT_MALFORMED', 'not JSON'), 'ERR_SNAPSHOT_MALFORMED'],
   ['CheckpointClosedError', new CheckpointClosedError('closed'), 'ERR_CHECKPOINT_CLOSED'],
   ['InvalidEniConfigError', new InvalidEniConfigError('us-east-1a', 'spec.subnet'), 'ERR_INVALID_ENICONFIG'],
   ['ImdsError', new ImdsError('IMDS GET: HTTP 500', 500), 'ERR_IMDS'],
-  ['Ec2Error (throttled)', toEc2Error({ name: 'RequestLimitExceeded' }, 'AssignPrivateIpAddresses', {}), 'ERR_EC2_THROTTLED'],
-  ['Ec2Error (limit)', toEc2Error({ name: 'AttachmentLimitExceeded' }, 'AttachNetworkInterface', {}), 'ERR_EC2_LIMIT'],
+  [
+    'Ec2Error (throttled)',
+    toEc2Error({ name: 'RequestLimitExceeded' }, 'AssignPrivateIpAddresses', {}),
+    'ERR_EC2_THROTTLED',
+  ],
+  [
+    'Ec2Error (limit)',
+    toEc2Error({ name: 'AttachmentLimitExceeded' }, 'AttachNetworkInterface', {}),
+    'ERR_EC2_LIMIT',
+  ],
   ['CloudWatchError', new CloudWatchError('Throttling', true, undefined), 'ERR_CLOUDWATCH'],
   ['UsageError', new UsageError('--enis: expected a whole number'), 'ERR_USAGE'],
   ['PlanInputError', new PlanInputError(['env.WARM_IP_TARGET']), 'ERR_PLAN_INPUT'],
@@ -49,6 +61,10 @@ describe('the error family', () => {
 
   it('keeps the AWS code apart from the stable one', () => {
     const err = toEc2Error({ name: 'PrivateIpAddressLimitExceeded' }, 'AssignPrivateIpAddresses', {});
-    expect(err).toMatchObject({ code: 'ERR_EC2_LIMIT', awsCode: 'PrivateIpAddressLimitExceeded', kind: 'limit' });
+    expect(err).toMatchObject({
+      code: 'ERR_EC2_LIMIT',
+      awsCode: 'PrivateIpAddressLimitExceeded',
+      kind: 'limit',
+    });
   });
 });
