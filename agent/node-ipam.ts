@@ -1,4 +1,5 @@
-import { addressesPerUnit, parseCidr, subnetGateway } from '../ipam/address.js';
+import { parseCidr, subnetGateway } from '../ipam/address.js';
+import { podAddressCapacity } from '../ipam/pool-rules.js';
 import { keyString, type Datastore } from '../ipam/datastore.js';
 import type {
   AssignmentKey,
@@ -318,16 +319,6 @@ export class NodeIpam implements CniBackend {
       this.afterChange();
     });
   }
-}
-
-/**
- * Pod addresses the node can hold: max pods, or fewer when the ENIs cannot carry that many (max
- * pods counts two host-network pods that need no address: 29 on an m5.large, 27 addresses).
- */
-export function podAddressCapacity(limits: PlanLimits): number {
-  const podEnis = limits.maxEnis - (limits.primaryEniExcluded === true ? 1 : 0);
-  const perEni = (limits.ipv4PerEni - 1) * addressesPerUnit(limits.prefixes);
-  return Math.min(limits.maxPods, Math.max(0, podEnis) * perEni);
 }
 
 function podOf(req: AddRequest): { uid: string; namespace: string; name: string } {

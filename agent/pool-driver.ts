@@ -10,6 +10,7 @@ import type {
   WarmTargets,
 } from '../ipam/plan-types.js';
 import { plan } from '../ipam/planner.js';
+import { holdBackReleases, planPinnedGrowth, shortageReason } from '../ipam/pool-rules.js';
 import type { AttachedEni, Ec2Network } from '../provider/ec2-network.js';
 import type { Clock, Timer } from '../time/clock.js';
 import { describeBlocker, classifyFailure, type Blocker, type Failure } from './pool-blocker.js';
@@ -142,29 +143,21 @@ export class PoolDriver {
     return this.blocker ? describeBlocker(this.blocker) : undefined;
   }
 
-  /**
-   * Why waiting ADDs are not served, even when EC2 refused nothing: the node holds as many
-   * addresses as its ENI limit (or MAX_ENI) allows, or as max pods allows.
-   */
+  /** Why waiting ADDs are not served (ipam/pool-rules.ts shortageReason), for CNI errors. */
   shortageReason(): string | undefined {
-    const blocker = this.currentBlocker();
-    if (blocker !== undefined) return blocker;
     const { datastore, limits } = this.deps;
-    const enis = datastore.enis().length;
-    const slots = limits.ipv4PerEni - 1;
-    const atCapacity = datastore
-      .usage()
-      .every((u) => (limits.prefixes ? u.prefixes : u.ips) >= slots || this.full.has(u.id));
-    if (enis >= limits.maxEnis && atCapacity) {
-      return `the node is at its ENI limit: ${enis} of ${limits.maxEnis} ENIs attached (instance type or MAX_ENI), each full`;
-    }
-    if (datastore.totals().total >= limits.maxPods)
-      return `the node holds max pods' worth of addresses (${limits.maxPods})`;
-    const { cooling } = datastore.totals();
-    if (cooling > 0 && this.inFlight().units === 0) {
-      return `${cooling} released addresses are cooling down (IP_COOLDOWN_PERIOD) and the pool is not growing`;
-    }
-    return undefined;
+    const { total, cooling } = datastore.totals();
+    return shortageReason({
+      blocker: this.currentBlocker(),
+      limits,
+      attachedEnis: datastore.enis().length,
+      enis: datastore
+        .usage()
+        .map((u) => ({ units: limits.prefixes ? u.prefixes : u.ips, full: this.full.has(u.id) })),
+      totalAddresses: total,
+      cooling,
+      unitsInFlight: this.inFlight().units,
+    });
   }
 
   /** An ENI was detached or the instance changed: AttachmentLimitExceeded may no longer hold. */
@@ -205,34 +198,21 @@ export class PoolDriver {
   }
 
   private round(): void {
+    const { clock } = this.deps;
     // Backing off after a failure: demand that arrives meanwhile waits for the retry timer.
-    if (this.deps.clock.now() < this.retryNotBefore) return;
+    if (clock.now() < this.retryNotBefore) return;
     const decision = this.policy.plan(this.defaultPlanInput());
-    for (const action of this.holdBackReleases(decision))
-      this.launch(action, { key: DEFAULT_KEY, placement: {} });
-    for (const [key, group] of this.constrainedDemand())
-      this.growForPlacement(key, group.placement, group.count);
-  }
-
-  /**
-   * Releases wait until the pool has been over its target for SHRINK_AFTER_MS. Under churn a
-   * released address cools down while its replacement pod takes a free one, so the pool dips below
-   * target, grows by one, and is one over when the cooldown ends: releasing at once would cost an
-   * assign and an unassign per pod replaced.
-   */
-  private holdBackReleases(decision: PlanDecision): PlanAction[] {
-    const now = this.deps.clock.now();
-    if (!decision.poolTooHigh) this.overSince = undefined;
-    const releases = decision.actions.filter((a) => RELEASES.has(a.type));
-    if (releases.length === 0) return decision.actions;
-    this.overSince ??= now;
-    const due = this.overSince + SHRINK_AFTER_MS;
-    if (now >= due) return decision.actions;
-    this.shrinkTimer?.cancel();
-    this.shrinkTimer = this.deps.clock.setTimer(due - now, () => {
-      this.wake();
-    });
-    return decision.actions.filter((a) => !RELEASES.has(a.type));
+    const now = clock.now();
+    const held = holdBackReleases(decision, this.overSince, now, SHRINK_AFTER_MS);
+    this.overSince = held.overSince;
+    if (held.dueAt !== undefined) {
+      this.shrinkTimer?.cancel();
+      this.shrinkTimer = clock.setTimer(held.dueAt - now, () => {
+        this.wake();
+      });
+    }
+    for (const action of held.actions) this.launch(action, { key: DEFAULT_KEY, placement: {} });
+    for (const [key, group] of this.constrainedDemand()) this.growPinned(key, group.placement, group.count);
   }
 
   /** Waiting ADDs that named a subnet or a pool, grouped by what they named. */
@@ -248,35 +228,31 @@ export class PoolDriver {
     return groups;
   }
 
-  /** Demand-only growth for a subnet or pool: fill its ENIs, then create one in its subnet. */
-  private growForPlacement(key: string, placement: Placement, waiting: number): void {
+  /** Runs the pinned-growth rule (ipam/pool-rules.ts) for one subnet or pool's waiting ADDs. */
+  private growPinned(key: string, placement: Placement, waiting: number): void {
     const { datastore, limits } = this.deps;
-    const perUnit = addressesPerUnit(limits.prefixes);
-    let need = Math.ceil(waiting / perUnit) - (this.unitsInFlight.get(key) ?? 0);
-    if (need <= 0) return;
-    const slots = limits.ipv4PerEni - 1;
     const usage = new Map(datastore.usage().map((u) => [u.id, u]));
-    for (const eni of datastore.enis()) {
-      if (need <= 0) break;
-      if (!matchesPlacement(eni, placement, limits.primaryEniExcluded === true)) continue;
-      if (this.busy.has(eni.id) || this.full.has(eni.id)) continue;
-      const u = usage.get(eni.id);
-      const room = slots - (limits.prefixes ? (u?.prefixes ?? 0) : (u?.ips ?? 0));
-      if (room <= 0) continue;
-      const count = Math.min(room, need);
-      need -= count;
-      this.launch(
-        limits.prefixes
-          ? { type: 'assignPrefixes', eni: eni.id, count }
-          : { type: 'assignIps', eni: eni.id, count },
-        { key, placement },
-      );
-    }
-    const enis = datastore.enis().length + sum(this.enisInFlightByKey);
-    if (need > 0 && enis < limits.maxEnis && !this.eniLimitReached) {
-      this.launch({ type: 'createEni', count: Math.min(need, slots) }, { key, placement });
-    } else if (need > 0) {
-      this.setBlocker({ kind: 'eni-limit', detail: `${enis} of ${limits.maxEnis} ENIs in use` });
+    const growth = planPinnedGrowth({
+      limits,
+      placement,
+      waiting,
+      unitsInFlight: this.unitsInFlight.get(key) ?? 0,
+      enis: datastore.enis().map((eni) => {
+        const u = usage.get(eni.id);
+        return {
+          ...eni,
+          units: limits.prefixes ? (u?.prefixes ?? 0) : (u?.ips ?? 0),
+          busy: this.busy.has(eni.id),
+          full: this.full.has(eni.id),
+        };
+      }),
+      enisInUse: datastore.enis().length + sum(this.enisInFlightByKey),
+      eniLimitReached: this.eniLimitReached,
+    });
+    for (const action of growth.actions) this.launch(action, { key, placement });
+    if (growth.eniLimit) {
+      const { enis, maxEnis } = growth.eniLimit;
+      this.setBlocker({ kind: 'eni-limit', detail: `${enis} of ${maxEnis} ENIs in use` });
     }
   }
 
@@ -514,17 +490,8 @@ export class PoolDriver {
 
 const DEFAULT_KEY = placementKey({});
 
-const RELEASES: ReadonlySet<PlanAction['type']> = new Set(['unassignIps', 'unassignPrefixes', 'deleteEni']);
-
 /** No candidate subnet can take a new ENI now (all opted out, recently full, or too small). */
 type NoSubnet = Extract<SubnetForEni, { kind: 'none' }>;
-
-function matchesPlacement(eni: EniInfo, placement: Placement, primaryExcluded: boolean): boolean {
-  if (primaryExcluded && eni.primary) return false;
-  if (placement.pool !== undefined) return eni.pool === placement.pool;
-  if (eni.pool !== undefined) return false;
-  return placement.subnetId === undefined || eni.subnetId === placement.subnetId;
-}
 
 function eniTagsFor(choice: Extract<SubnetForEni, { kind: 'ok' }>): { tags?: Record<string, string> } {
   return choice.pool === undefined ? {} : { tags: { [POOL_TAG]: choice.pool } };
