@@ -1,21 +1,7 @@
+import type { Failure } from '../ipam/pool-blocker.js';
 import { isEc2Error, limitHit } from '../provider/aws-errors.js';
 
-/**
- * Why the pool could not grow the last time it tried. A CNI ADD that times out says this to the
- * user (kubelet events show it), instead of the bare "failed to assign an IP address".
- */
-export type Blocker = { at: number; detail: string } & (
-  | { kind: 'subnet-full'; subnetId: string | undefined }
-  | { kind: 'eni-limit' }
-  | { kind: 'address-limit' }
-  | { kind: 'throttled' }
-  | { kind: 'ec2-unavailable' }
-  | { kind: 'ec2-error' }
-  | { kind: 'no-subnet' }
-);
-
-export type Failure = Blocker extends infer B ? (B extends Blocker ? Omit<B, 'at'> : never) : never;
-
+/** Which blocker an EC2 failure means for the pool (the provider classified it; see aws-errors.ts). */
 export function classifyFailure(err: unknown): Failure {
   if (!isEc2Error(err)) {
     return { kind: 'ec2-error', detail: err instanceof Error ? err.message : String(err) };
@@ -35,24 +21,5 @@ export function classifyFailure(err: unknown): Failure {
       return { kind: 'ec2-unavailable', detail };
     case 'permanent':
       return { kind: 'ec2-error', detail: err.message };
-  }
-}
-
-export function describeBlocker(blocker: Blocker): string {
-  switch (blocker.kind) {
-    case 'subnet-full':
-      return `subnet ${blocker.subnetId ?? '(unknown)'} is full (${blocker.detail})`;
-    case 'eni-limit':
-      return `the instance is at its ENI limit (${blocker.detail})`;
-    case 'address-limit':
-      return `the ENI holds as many addresses as its instance type allows (${blocker.detail})`;
-    case 'throttled':
-      return `EC2 is throttling this account (${blocker.detail})`;
-    case 'ec2-unavailable':
-      return `EC2 is not answering (${blocker.detail})`;
-    case 'ec2-error':
-      return `EC2 refused a request: ${blocker.detail}`;
-    case 'no-subnet':
-      return `no subnet can take a new ENI: ${blocker.detail}`;
   }
 }
