@@ -113,7 +113,9 @@ function placementFor(
 ): PlacementResolution {
   const namespace = req.pod.namespace ?? '';
   const name = req.pod.name ?? '';
-  const watched: WatchedPod | undefined = pods?.list().find((p) => p.namespace === namespace && p.name === name);
+  const watched: WatchedPod | undefined = pods
+    ?.list()
+    .find((p) => p.namespace === namespace && p.name === name);
   const annotations = { ...(watched?.annotations ?? {}), ...(req.annotations ?? {}) };
   try {
     const placement = resolvePlacement({ namespace, name, annotations }, undefined, config.pools);
@@ -125,7 +127,10 @@ function placementFor(
   }
 }
 
-function vmOwnerOf(pod: WatchedPod | undefined, vms: ClusterVirtualMachines | undefined): OwnerRef | undefined {
+function vmOwnerOf(
+  pod: WatchedPod | undefined,
+  vms: ClusterVirtualMachines | undefined,
+): OwnerRef | undefined {
   const vmName = pod?.labels[KUBEVIRT_VM_LABEL];
   if (!pod || vmName === undefined || vms?.apiState() !== 'present') return undefined;
   const vm = vms.list().find((v) => v.namespace === pod.namespace && v.name === vmName);

@@ -11,9 +11,7 @@ export function classifyFailure(err: unknown): Failure {
     case 'subnet-full':
       return { kind: 'subnet-full', subnetId: err.subnetId, detail };
     case 'limit':
-      return limitHit(err) === 'address'
-        ? { kind: 'address-limit', detail }
-        : { kind: 'eni-limit', detail };
+      return limitHit(err) === 'address' ? { kind: 'address-limit', detail } : { kind: 'eni-limit', detail };
     case 'throttled':
       return { kind: 'throttled', detail };
     case 'transient':

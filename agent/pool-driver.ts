@@ -460,10 +460,7 @@ export class PoolDriver {
       case 'no-subnet':
         break;
     }
-    logger.warn(
-      { action, err: message, blocker: failure.kind },
-      'EC2 action failed',
-    );
+    logger.warn({ action, err: message, blocker: failure.kind }, 'EC2 action failed');
     // Every subnet is in its "full" window: nothing to try before the first window ends.
     if (retryAt !== undefined) this.retryAt(retryAt);
     else this.scheduleRetry();

@@ -36,7 +36,6 @@ function port(flag: string, raw: string | undefined, fallback: number): number {
   return n;
 }
 
-
 export function statusLine(s: DemoStatus): string {
   return (
     `[${s.uptimeSeconds}s] ENIs ${s.enis} | addresses free ${s.free} assigned ${s.assigned} cooling ${s.cooling}` +

@@ -35,7 +35,6 @@ const processIo: MaxPodsIo = {
   stderr: (text) => process.stderr.write(text),
 };
 
-
 function wholeNumber(flag: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined;
   const parsed = /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;

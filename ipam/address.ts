@@ -76,7 +76,9 @@ export function parseCidr(text: string): Cidr {
   const [address] = ipaddr.IPv4.parseCIDR(text);
   const network = ipaddr.IPv4.networkAddressFromCIDR(text);
   if (network.toString() !== address.toString()) {
-    throw new AddressFormatError(`"${text}" has host bits set (the network is ${network.toString()}/${prefixLength})`);
+    throw new AddressFormatError(
+      `"${text}" has host bits set (the network is ${network.toString()}/${prefixLength})`,
+    );
   }
   const base = octetsToNumber(address.octets);
   return { text: `${numberToIp(base)}/${prefixLength}`, base, prefixLength, size: 2 ** (32 - prefixLength) };

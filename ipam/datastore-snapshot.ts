@@ -73,7 +73,10 @@ export function restoreDatastore(snapshot: unknown): Datastore {
   const result = snapshotV1Schema.safeParse(snapshot);
   if (!result.success) {
     const issues = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new SnapshotError('ERR_SNAPSHOT_MALFORMED', `datastore snapshot version 1 is malformed: ${issues.join('; ')}`);
+    throw new SnapshotError(
+      'ERR_SNAPSHOT_MALFORMED',
+      `datastore snapshot version 1 is malformed: ${issues.join('; ')}`,
+    );
   }
   return rebuild(result.data);
 }
@@ -81,7 +84,10 @@ export function restoreDatastore(snapshot: unknown): Datastore {
 function checkVersion(snapshot: unknown): void {
   const supported = `this eni-ipam reads version ${SNAPSHOT_VERSION}`;
   if (typeof snapshot !== 'object' || snapshot === null || Array.isArray(snapshot)) {
-    throw new SnapshotError('ERR_SNAPSHOT_MALFORMED', `datastore snapshot is not a JSON object; ${supported}`);
+    throw new SnapshotError(
+      'ERR_SNAPSHOT_MALFORMED',
+      `datastore snapshot is not a JSON object; ${supported}`,
+    );
   }
   const version: unknown = (snapshot as { version?: unknown }).version;
   if (version === SNAPSHOT_VERSION) return;
@@ -92,7 +98,10 @@ function checkVersion(snapshot: unknown): void {
     );
   }
   const found = version === undefined ? 'no "version" field' : `version ${JSON.stringify(version)}`;
-  throw new SnapshotError('ERR_SNAPSHOT_UNSUPPORTED_VERSION', `datastore snapshot has ${found}; ${supported}`);
+  throw new SnapshotError(
+    'ERR_SNAPSHOT_UNSUPPORTED_VERSION',
+    `datastore snapshot has ${found}; ${supported}`,
+  );
 }
 
 function rebuild(snapshot: DatastoreSnapshotV1): Datastore {

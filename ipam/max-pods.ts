@@ -2,7 +2,6 @@ import { ADDRESSES_PER_PREFIX } from './address.js';
 import { PrefixDelegationUnsupportedError } from './errors.js';
 import type { InstanceLimits } from './instance-types.js';
 
-
 /**
  * Pods that use the host's network (the agent itself and kube-proxy) need no address from the pool;
  * the EKS AMI's eni-max-pods.txt adds them to every figure.

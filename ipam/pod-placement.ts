@@ -82,7 +82,14 @@ export function resolvePlacement(
   if (nsPool !== undefined) {
     const pool = lookup(nsPool);
     if (nsSubnet !== undefined && nsSubnet !== pool.subnetId) {
-      throw new PoolSubnetMismatchError(podName, pool.name, pool.subnetId, nsSubnet, 'namespace', ANNOTATIONS);
+      throw new PoolSubnetMismatchError(
+        podName,
+        pool.name,
+        pool.subnetId,
+        nsSubnet,
+        'namespace',
+        ANNOTATIONS,
+      );
     }
     return { subnetId: pool.subnetId, pool: pool.name };
   }

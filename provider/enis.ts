@@ -1,5 +1,10 @@
 import type { NetworkInterface } from '@aws-sdk/client-ec2';
-import { ATTACHMENT_NOT_FOUND, INVALID_PARAMETER_VALUE, isEc2Error, NETWORK_INTERFACE_NOT_FOUND } from './aws-errors.js';
+import {
+  ATTACHMENT_NOT_FOUND,
+  INVALID_PARAMETER_VALUE,
+  isEc2Error,
+  NETWORK_INTERFACE_NOT_FOUND,
+} from './aws-errors.js';
 import { Ec2Error } from './errors.js';
 import type { AttachedEni, CreateEniRequest } from './ec2-network.js';
 import { required, toAttachedEni } from './ec2-shapes.js';

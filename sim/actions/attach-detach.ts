@@ -26,7 +26,8 @@ export function attachNetworkInterface({ state, params }: ActionContext): string
       `Network card index ${networkCardIndex} is not valid for ${limits.instanceType}`,
     );
   if (deviceIndex < 0) throw invalidParameterValue(`Device index ${deviceIndex} is not valid`);
-  if (eni.attachment) throw new Ec2WireError('InvalidNetworkInterface.InUse', `Interface: [${eniId}] in use.`);
+  if (eni.attachment)
+    throw new Ec2WireError('InvalidNetworkInterface.InUse', `Interface: [${eniId}] in use.`);
   if (eni.availabilityZone !== instance.availabilityZone) {
     throw invalidParameterValue(
       `Interface ${eniId} is in ${eni.availabilityZone}, instance ${instanceId} in ${instance.availabilityZone}`,
@@ -69,7 +70,10 @@ export function attachNetworkInterface({ state, params }: ActionContext): string
 export function eniByAttachment(context: ActionContext, attachmentId: string): SimEni {
   const eni = context.state.currentEnis().find((e) => e.attachment?.attachmentId === attachmentId);
   if (!eni)
-    throw new Ec2WireError('InvalidAttachmentID.NotFound', `The attachment ID '${attachmentId}' does not exist`);
+    throw new Ec2WireError(
+      'InvalidAttachmentID.NotFound',
+      `The attachment ID '${attachmentId}' does not exist`,
+    );
   return eni;
 }
 

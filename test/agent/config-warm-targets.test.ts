@@ -110,7 +110,12 @@ describe('parseWarmTargets', () => {
 
   it('names every bad variable at once', () => {
     expect(() => parseWarmTargets({ WARM_IP_TARGET: 'x', MAX_ENI: '0' })).toThrow(
-      expect.objectContaining({ issues: [expect.objectContaining({ variable: 'WARM_IP_TARGET' }), expect.objectContaining({ variable: 'MAX_ENI' })] }) as Error,
+      expect.objectContaining({
+        issues: [
+          expect.objectContaining({ variable: 'WARM_IP_TARGET' }),
+          expect.objectContaining({ variable: 'MAX_ENI' }),
+        ],
+      }) as Error,
     );
   });
 });

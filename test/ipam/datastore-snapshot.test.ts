@@ -140,7 +140,11 @@ describe('restore rejects', () => {
     [[], 'ERR_SNAPSHOT_MALFORMED', /not a JSON object/],
     [null, 'ERR_SNAPSHOT_MALFORMED', /not a JSON object/],
     [{ version: 1, enis: [] }, 'ERR_SNAPSHOT_MALFORMED', /assigned: /],
-    [{ version: 1, enis: [{ id: 'eni-0' }], assigned: [], cooling: [] }, 'ERR_SNAPSHOT_MALFORMED', /enis\.0\.subnetId/],
+    [
+      { version: 1, enis: [{ id: 'eni-0' }], assigned: [], cooling: [] },
+      'ERR_SNAPSHOT_MALFORMED',
+      /enis\.0\.subnetId/,
+    ],
   ] as const)('%j: %s', (input, code, message) => {
     const error = rejection(input);
     expect(error.code).toBe(code);

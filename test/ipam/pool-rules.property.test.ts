@@ -84,7 +84,8 @@ describe('planPinnedGrowth (properties)', () => {
             continue;
           }
           expect(action.type).toBe(input.limits.prefixes ? 'assignPrefixes' : 'assignIps');
-          if (action.type !== 'assignIps' && action.type !== 'assignPrefixes') throw new Error('only assigns');
+          if (action.type !== 'assignIps' && action.type !== 'assignPrefixes')
+            throw new Error('only assigns');
           const eni = input.enis.find((e) => e.id === action.eni)!;
           expect(servesPlacement(eni, input.placement, input.limits.primaryEniExcluded === true)).toBe(true);
           expect(eni.busy || eni.full).toBe(false);

@@ -39,8 +39,16 @@ describe('chooseSubnet', () => {
   });
 
   it('breaks ties by subnet id, whatever the order of the candidates', () => {
-    const a = chooseSubnet([subnet('subnet-b', 30), subnet('subnet-a', 30)], subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }), T0);
-    const b = chooseSubnet([subnet('subnet-a', 30), subnet('subnet-b', 30)], subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }), T0);
+    const a = chooseSubnet(
+      [subnet('subnet-b', 30), subnet('subnet-a', 30)],
+      subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }),
+      T0,
+    );
+    const b = chooseSubnet(
+      [subnet('subnet-a', 30), subnet('subnet-b', 30)],
+      subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }),
+      T0,
+    );
     expect(a).toMatchObject({ ok: true, subnetId: 'subnet-a' });
     expect(b).toEqual(a);
   });
@@ -56,7 +64,11 @@ describe('chooseSubnet', () => {
     );
     expect(choice).toMatchObject({ ok: true, subnetId: 'subnet-b' });
     expect(
-      chooseSubnet([subnet('subnet-a', 5000, { 'kubernetes.io/role/cni': '0' })], subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }), T0),
+      chooseSubnet(
+        [subnet('subnet-a', 5000, { 'kubernetes.io/role/cni': '0' })],
+        subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }),
+        T0,
+      ),
     ).toMatchObject({
       ok: false,
       reason: 'opted-out',
@@ -91,15 +103,24 @@ describe('chooseSubnet', () => {
   });
 
   it('reports too few free addresses and no candidates', () => {
-    expect(chooseSubnet([subnet('subnet-a', 3)], subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }), T0, 10)).toMatchObject({
+    expect(
+      chooseSubnet([subnet('subnet-a', 3)], subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }), T0, 10),
+    ).toMatchObject({
       ok: false,
       reason: 'too-few-free',
     });
-    expect(chooseSubnet([], subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }), T0)).toMatchObject({ ok: false, reason: 'no-candidates' });
+    expect(chooseSubnet([], subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }), T0)).toMatchObject({
+      ok: false,
+      reason: 'no-candidates',
+    });
   });
 
   it('clearInFlight subtracts, or clears the subnet', () => {
-    let state = addInFlight(addInFlight(subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }), 'subnet-a', 10), 'subnet-a', 5);
+    let state = addInFlight(
+      addInFlight(subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }), 'subnet-a', 10),
+      'subnet-a',
+      5,
+    );
     expect(state.inFlight.get('subnet-a')).toBe(15);
     state = clearInFlight(state, 'subnet-a', 10);
     expect(state.inFlight.get('subnet-a')).toBe(5);

@@ -116,7 +116,10 @@ describe('assign and unassign', () => {
     h.ec2.on(AssignPrivateIpAddressesCommand).rejects(awsError(code));
     h.ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [withSecondary([])] });
 
-    await expect(h.drive(h.network.assignPrefixes('eni-01', 1))).rejects.toMatchObject({ kind, awsCode: code });
+    await expect(h.drive(h.network.assignPrefixes('eni-01', 1))).rejects.toMatchObject({
+      kind,
+      awsCode: code,
+    });
     expect(h.ec2.commandCalls(AssignPrivateIpAddressesCommand)).toHaveLength(1);
   });
 
