@@ -1,16 +1,8 @@
 import { addressesPerUnit } from '../ipam/address.js';
 import type { Datastore } from '../ipam/datastore.js';
-import type { EniInfo } from '../ipam/datastore-types.js';
-import type {
-  EniUsage,
-  PlanAction,
-  PlanDecision,
-  PlanInput,
-  PlanLimits,
-  WarmTargets,
-} from '../ipam/plan-types.js';
+import type { PlanAction, PlanDecision, PlanInput, PlanLimits, WarmTargets } from '../ipam/plan-types.js';
 import { plan } from '../ipam/planner.js';
-import { holdBackReleases, planPinnedGrowth, shortageReason } from '../ipam/pool-rules.js';
+import { defaultPoolInput, holdBackReleases, planPinnedGrowth, shortageReason } from '../ipam/pool-rules.js';
 import type { AttachedEni, Ec2Network } from '../provider/ec2-network.js';
 import type { Clock, Timer } from '../time/clock.js';
 import { describeBlocker, type Blocker, type Failure } from '../ipam/pool-blocker.js';
@@ -170,32 +162,20 @@ export class PoolDriver {
   /** What the planner sees for the node's default pool (also served at /v1/state). */
   defaultPlanInput(): PlanInput {
     const { datastore, limits, targets } = this.deps;
-    const defaultEnis = datastore.enis().filter((eni) => eni.pool === undefined);
-    const otherEnis = datastore.enis().length - defaultEnis.length;
-    const otherInFlight = sum(this.enisInFlightByKey) - (this.enisInFlightByKey.get(DEFAULT_KEY) ?? 0);
-    const usage = new Map(datastore.usage().map((u) => [u.id, u]));
-    const pending = this.deps.waiting().filter((p) => placementKey(p) === DEFAULT_KEY).length;
-    return {
-      limits: { ...limits, maxEnis: Math.max(0, limits.maxEnis - otherEnis - otherInFlight) },
+    const defaultEnis = this.enisInFlightByKey.get(DEFAULT_KEY) ?? 0;
+    return defaultPoolInput({
+      limits,
       targets,
-      enis: defaultEnis.map((eni) => this.usageOf(eni, usage.get(eni.id))),
-      pending,
-      inFlight: this.unitsInFlight.get(DEFAULT_KEY) ?? 0,
-      enisInFlight: this.enisInFlightByKey.get(DEFAULT_KEY) ?? 0,
+      enis: datastore.enis(),
+      usage: datastore.usage(),
+      busy: this.busy,
+      full: this.full,
+      pending: this.deps.waiting().filter((p) => placementKey(p) === DEFAULT_KEY).length,
+      unitsInFlight: this.unitsInFlight.get(DEFAULT_KEY) ?? 0,
+      enisInFlight: defaultEnis,
+      pinnedEnisInFlight: sum(this.enisInFlightByKey) - defaultEnis,
       eniLimitReached: this.eniLimitReached,
-    };
-  }
-
-  private usageOf(eni: EniInfo, usage: EniUsage | undefined): EniUsage {
-    const base: EniUsage = usage ?? {
-      id: eni.id,
-      primary: eni.primary,
-      ips: 0,
-      prefixes: 0,
-      assigned: 0,
-      cooldown: 0,
-    };
-    return { ...base, busy: this.busy.has(eni.id), full: this.full.has(eni.id) };
+    });
   }
 
   private round(): void {

@@ -8,7 +8,7 @@
 import { addressesPerUnit } from './address.js';
 import type { EniInfo } from './datastore-types.js';
 import type { Placement } from './placement.js';
-import type { PlanAction, PlanDecision, PlanLimits } from './plan-types.js';
+import type { EniUsage, PlanAction, PlanDecision, PlanInput, PlanLimits, WarmTargets } from './plan-types.js';
 
 /**
  * Pod addresses the node can hold: max pods, or fewer when the ENIs cannot carry that many (max
@@ -18,6 +18,56 @@ export function podAddressCapacity(limits: PlanLimits): number {
   const podEnis = limits.maxEnis - (limits.primaryEniExcluded === true ? 1 : 0);
   const perEni = (limits.ipv4PerEni - 1) * addressesPerUnit(limits.prefixes);
   return Math.min(limits.maxPods, Math.max(0, podEnis) * perEni);
+}
+
+export interface DefaultPoolState {
+  readonly limits: PlanLimits;
+  readonly targets: WarmTargets;
+  /** Every ENI of the node, in the datastore's order, and each one's usage. */
+  readonly enis: readonly Pick<EniInfo, 'id' | 'primary' | 'pool'>[];
+  readonly usage: readonly EniUsage[];
+  /** ENIs with a mutation under way, and ENIs EC2 said are full. */
+  readonly busy: ReadonlySet<string>;
+  readonly full: ReadonlySet<string>;
+  /** ADDs waiting for the default pool (no subnet or pool named). */
+  readonly pending: number;
+  /** The default pool's units and ENIs requested and not yet added. */
+  readonly unitsInFlight: number;
+  readonly enisInFlight: number;
+  /** ENIs being created for pinned subnets and pools. */
+  readonly pinnedEnisInFlight: number;
+  readonly eniLimitReached: boolean;
+}
+
+/**
+ * What the warm-pool planner sees for the node's default pool (also served at /v1/state and read
+ * by `eni-ipam plan`): the ENIs of no pool, and the ENI budget the pinned pools leave it.
+ */
+export function defaultPoolInput(state: DefaultPoolState): PlanInput {
+  const defaultEnis = state.enis.filter((eni) => eni.pool === undefined);
+  const pinnedEnis = state.enis.length - defaultEnis.length;
+  const usage = new Map(state.usage.map((u) => [u.id, u]));
+  const { limits } = state;
+  return {
+    limits: { ...limits, maxEnis: Math.max(0, limits.maxEnis - pinnedEnis - state.pinnedEnisInFlight) },
+    targets: state.targets,
+    enis: defaultEnis.map((eni) => ({
+      ...(usage.get(eni.id) ?? {
+        id: eni.id,
+        primary: eni.primary,
+        ips: 0,
+        prefixes: 0,
+        assigned: 0,
+        cooldown: 0,
+      }),
+      busy: state.busy.has(eni.id),
+      full: state.full.has(eni.id),
+    })),
+    pending: state.pending,
+    inFlight: state.unitsInFlight,
+    enisInFlight: state.enisInFlight,
+    eniLimitReached: state.eniLimitReached,
+  };
 }
 
 /** An ENI as the pinned-growth rule sees it. */

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { PlanAction, PlanDecision, PlanLimits } from '../../ipam/plan-types.js';
+import type { PlanAction, PlanDecision, PlanLimits, WarmTargets } from '../../ipam/plan-types.js';
 import {
+  defaultPoolInput,
   holdBackReleases,
   planPinnedGrowth,
   podAddressCapacity,
   servesPlacement,
   shortageReason,
+  type DefaultPoolState,
   type PinnedEni,
   type PinnedGrowthInput,
 } from '../../ipam/pool-rules.js';
@@ -250,5 +252,60 @@ describe('shortageReason', () => {
     ['cooling, but the pool is growing', { cooling: 2, unitsInFlight: 1 }, undefined],
   ] as const)('%s', (_name, over, expected) => {
     expect(shortageReason({ ...base, ...over })).toBe(expected);
+  });
+});
+
+describe('defaultPoolInput', () => {
+  const targets: WarmTargets = {
+    warmEniTarget: 1,
+    warmIpTarget: undefined,
+    minimumIpTarget: undefined,
+    warmPrefixTarget: undefined,
+    maxEni: undefined,
+    prefixDelegation: false,
+  };
+  const usage = (id: string, ips: number) => ({
+    id,
+    primary: id === 'eni-0',
+    ips,
+    prefixes: 0,
+    assigned: 0,
+    cooldown: 0,
+  });
+  const state: DefaultPoolState = {
+    limits: M5_LARGE,
+    targets,
+    enis: [
+      { id: 'eni-0', primary: true },
+      { id: 'eni-db', primary: false, pool: 'db' },
+      { id: 'eni-1', primary: false },
+    ],
+    usage: [usage('eni-0', 9), usage('eni-db', 4)],
+    busy: new Set(['eni-1']),
+    full: new Set<string>(),
+    pending: 2,
+    unitsInFlight: 3,
+    enisInFlight: 0,
+    pinnedEnisInFlight: 1,
+    eniLimitReached: false,
+  };
+
+  it('shows the default pool its own ENIs and the ENI budget pinned pools leave', () => {
+    expect(defaultPoolInput(state)).toEqual({
+      limits: { ...M5_LARGE, maxEnis: 1 },
+      targets,
+      enis: [
+        { ...usage('eni-0', 9), busy: false, full: false },
+        { ...usage('eni-1', 0), busy: true, full: false },
+      ],
+      pending: 2,
+      inFlight: 3,
+      enisInFlight: 0,
+      eniLimitReached: false,
+    });
+  });
+
+  it('never leaves a negative budget', () => {
+    expect(defaultPoolInput({ ...state, pinnedEnisInFlight: 5 }).limits.maxEnis).toBe(0);
   });
 });
