@@ -8,7 +8,7 @@ import type { Clock, Timer } from '../time/clock.js';
 import { describeBlocker, type Blocker, type Failure } from '../ipam/pool-blocker.js';
 import { classifyFailure } from './pool-blocker.js';
 import type { SubnetForEni, EniSubnetSource } from './eni-subnets.js';
-import { placementKey, type Placement } from '../ipam/placement.js';
+import { DEFAULT_PLACEMENT_KEY, pinnedDemand, placementKey, type Placement } from '../ipam/placement.js';
 import { RETRY_AFTER_FAILURE_MAX_MS, RETRY_AFTER_FAILURE_MIN_MS, SHRINK_AFTER_MS } from './intervals.js';
 import type { Logger } from './logger.js';
 import type { PoolChanges } from './pool-changes.js';
@@ -162,7 +162,7 @@ export class PoolDriver {
   /** What the planner sees for the node's default pool (also served at /v1/state). */
   defaultPlanInput(): PlanInput {
     const { datastore, limits, targets } = this.deps;
-    const defaultEnis = this.enisInFlightByKey.get(DEFAULT_KEY) ?? 0;
+    const defaultEnis = this.enisInFlightByKey.get(DEFAULT_PLACEMENT_KEY) ?? 0;
     return defaultPoolInput({
       limits,
       targets,
@@ -170,8 +170,8 @@ export class PoolDriver {
       usage: datastore.usage(),
       busy: this.busy,
       full: this.full,
-      pending: this.deps.waiting().filter((p) => placementKey(p) === DEFAULT_KEY).length,
-      unitsInFlight: this.unitsInFlight.get(DEFAULT_KEY) ?? 0,
+      pending: this.deps.waiting().filter((p) => placementKey(p) === DEFAULT_PLACEMENT_KEY).length,
+      unitsInFlight: this.unitsInFlight.get(DEFAULT_PLACEMENT_KEY) ?? 0,
       enisInFlight: defaultEnis,
       pinnedEnisInFlight: sum(this.enisInFlightByKey) - defaultEnis,
       eniLimitReached: this.eniLimitReached,
@@ -192,21 +192,9 @@ export class PoolDriver {
         this.wake();
       });
     }
-    for (const action of held.actions) this.launch(action, { key: DEFAULT_KEY, placement: {} });
-    for (const [key, group] of this.constrainedDemand()) this.growPinned(key, group.placement, group.count);
-  }
-
-  /** Waiting ADDs that named a subnet or a pool, grouped by what they named. */
-  private constrainedDemand(): Map<string, { placement: Placement; count: number }> {
-    const groups = new Map<string, { placement: Placement; count: number }>();
-    for (const placement of this.deps.waiting()) {
-      const key = placementKey(placement);
-      if (key === DEFAULT_KEY) continue;
-      const group = groups.get(key) ?? { placement, count: 0 };
-      group.count++;
-      groups.set(key, group);
-    }
-    return groups;
+    for (const action of held.actions) this.launch(action, { key: DEFAULT_PLACEMENT_KEY, placement: {} });
+    for (const [key, group] of pinnedDemand(this.deps.waiting()))
+      this.growPinned(key, group.placement, group.count);
   }
 
   /** Runs the pinned-growth rule (ipam/pool-rules.ts) for one subnet or pool's waiting ADDs. */
@@ -465,8 +453,6 @@ export class PoolDriver {
     this.retryAt(this.deps.clock.now() + delay);
   }
 }
-
-const DEFAULT_KEY = placementKey({});
 
 /** No candidate subnet can take a new ENI now (all opted out, recently full, or too small). */
 type NoSubnet = Extract<SubnetForEni, { kind: 'none' }>;

@@ -16,6 +16,27 @@ export function placementKey(placement: Placement): string {
   return 'default';
 }
 
+/**
+ * Waiting ADDs that named a subnet or a pool, grouped by what they named (in order of the oldest
+ * ADD of each group), with how many wait; the default pool's are left out (the planner serves them).
+ */
+export function pinnedDemand(
+  waiting: readonly Placement[],
+): Map<string, { placement: Placement; count: number }> {
+  const groups = new Map<string, { placement: Placement; count: number }>();
+  for (const placement of waiting) {
+    const key = placementKey(placement);
+    if (key === DEFAULT_PLACEMENT_KEY) continue;
+    const group = groups.get(key) ?? { placement, count: 0 };
+    group.count++;
+    groups.set(key, group);
+  }
+  return groups;
+}
+
+/** The key of the node's default pool (no subnet or pool named). */
+export const DEFAULT_PLACEMENT_KEY = placementKey({});
+
 /** The placement part of a wider object, with absent fields left out (exactOptionalPropertyTypes). */
 export function placementOf(from: Placement | undefined): Placement {
   return {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { pinnedDemand } from '../../ipam/placement.js';
 import type { PlanAction, PlanDecision, PlanLimits, WarmTargets } from '../../ipam/plan-types.js';
 import {
   defaultPoolInput,
@@ -307,5 +308,25 @@ describe('defaultPoolInput', () => {
 
   it('never leaves a negative budget', () => {
     expect(defaultPoolInput({ ...state, pinnedEnisInFlight: 5 }).limits.maxEnis).toBe(0);
+  });
+});
+
+describe('pinnedDemand', () => {
+  it('groups waiting ADDs by the subnet or pool they named, oldest group first, default pool left out', () => {
+    const groups = pinnedDemand([
+      {},
+      { subnetId: 'subnet-b' },
+      { pool: 'db', subnetId: 'subnet-b' },
+      { subnetId: 'subnet-b' },
+      {},
+      { pool: 'db', subnetId: 'subnet-b' },
+      { pool: 'cache', subnetId: 'subnet-c' },
+    ]);
+    expect([...groups]).toEqual([
+      ['subnet:subnet-b', { placement: { subnetId: 'subnet-b' }, count: 2 }],
+      ['pool:db', { placement: { pool: 'db', subnetId: 'subnet-b' }, count: 2 }],
+      ['pool:cache', { placement: { pool: 'cache', subnetId: 'subnet-c' }, count: 1 }],
+    ]);
+    expect(pinnedDemand([{}, {}]).size).toBe(0);
   });
 });
