@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { pinnedDemand } from '../../ipam/placement.js';
-import type { PlanAction, PlanDecision, PlanLimits, WarmTargets } from '../../ipam/plan-types.js';
+import { targets as defaultTargets } from './planner-harness.js';
+import type { PlanAction, PlanDecision, PlanLimits } from '../../ipam/plan-types.js';
 import {
   defaultPoolInput,
   holdBackReleases,
@@ -257,14 +258,7 @@ describe('shortageReason', () => {
 });
 
 describe('defaultPoolInput', () => {
-  const targets: WarmTargets = {
-    warmEniTarget: 1,
-    warmIpTarget: undefined,
-    minimumIpTarget: undefined,
-    warmPrefixTarget: undefined,
-    maxEni: undefined,
-    prefixDelegation: false,
-  };
+  const targets = defaultTargets();
   const usage = (id: string, ips: number) => ({
     id,
     primary: id === 'eni-0',
