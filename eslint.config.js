@@ -40,12 +40,19 @@ export default tseslint.config(
     },
   },
   {
-    // Only provider/ and the simulator's SDK transport speak AWS.
-    files: ['agent/**/*.ts', 'cni/**/*.ts', 'cli/**/*.ts'],
+    // Only provider/ (and the simulator's SDK transport) speak AWS: EC2, IMDS and CloudWatch alike.
+    files: ['agent/**/*.ts', 'cni/**/*.ts', 'cli/**/*.ts', 'time/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['@aws-sdk/client-ec2'], message: 'Only provider/ talks to EC2.' }] },
+        {
+          patterns: [
+            {
+              group: ['@aws-sdk/*', '@smithy/*'],
+              message: 'Only provider/ imports the AWS SDK: add the call to provider/ and use its domain types.',
+            },
+          ],
+        },
       ],
     },
   },

@@ -1,7 +1,8 @@
-import { WARM_TARGET_VARIABLES } from '../ipam/warm-targets.js';
+import { addressesPerUnit } from '../ipam/address.js';
+import { WARM_TARGET_VARIABLES } from './config-warm-targets.js';
 import type { LeakEvents } from './leak-reaper.js';
 import type { NodeAgent, NodeAgentView } from './node-agent.js';
-import { AgentMetrics } from './metrics/agent-metrics.js';
+import type { AgentMetrics } from './metrics/agent-metrics.js';
 import type { MetricsSnapshot, MetricsSource } from './metrics/metrics-source.js';
 import type { IntrospectionSource } from './introspection/introspection-source.js';
 import { plan } from '../ipam/planner.js';
@@ -15,31 +16,6 @@ function viewIfStarted(agent: Pick<NodeAgent, 'view'>): NodeAgentView | undefine
   }
 }
 
-/**
- * Metrics whose gauges read an agent built after them: the provider needs the metrics' EC2
- * observer at construction, and the agent needs the provider.
- */
-export function metricsForLateAgent(): {
-  metrics: AgentMetrics;
-  attach: (agent: Pick<NodeAgent, 'view'>) => void;
-} {
-  let target: Pick<NodeAgent, 'view'> | undefined;
-  const metrics = new AgentMetrics(
-    metricsSourceOf({
-      view: () => {
-        if (!target) throw new Error('the agent is not built yet');
-        return target.view();
-      },
-    }),
-  );
-  return {
-    metrics,
-    attach: (agent) => {
-      target = agent;
-    },
-  };
-}
-
 /** The gauges, read from the node agent at scrape time. */
 export function metricsSourceOf(agent: Pick<NodeAgent, 'view'>): MetricsSource {
   return {
@@ -49,7 +25,7 @@ export function metricsSourceOf(agent: Pick<NodeAgent, 'view'>): MetricsSource {
       const slots = view.limits.ipv4PerEni - 1;
       return {
         maxEnis: view.limits.maxEnis,
-        maxIps: view.limits.maxEnis * slots * (view.limits.prefixes ? 16 : 1),
+        maxIps: view.limits.maxEnis * slots * addressesPerUnit(view.limits.prefixes),
         maxPods: view.limits.maxPods,
         enis: usage.map((u) => ({
           eniId: u.id,

@@ -1,17 +1,28 @@
-import { PlacementError, resolvePlacement } from '../ipam/pod-placement.js';
+import { PlacementError } from '../ipam/errors.js';
+import { resolvePlacement } from '../ipam/pod-placement.js';
 import type { OwnerRef } from '../ipam/datastore-types.js';
+import { AwsEc2Network } from '../provider/aws-ec2-network.js';
+import { AwsCloudWatchMetrics } from '../provider/cloudwatch.js';
 import type { Ec2Network } from '../provider/ec2-network.js';
-import type { Clock } from '../time/clock.js';
-import { leakEventsFor, metricsForLateAgent } from './agent-views.js';
-import type { Checkpointer } from './checkpoint.js';
+import { ImdsV2Source } from '../provider/imds.js';
+import { systemClock, type Clock } from '../time/clock.js';
+import { introspectionSourceOf, leakEventsFor, metricsSourceOf } from './agent-views.js';
+import { FileCheckpointer, type Checkpointer } from './checkpoint.js';
+import { CniServer } from './cni-server.js';
+import { DeferredBackend } from './deferred-backend.js';
+import { IntrospectionServer } from './introspection/introspection-server.js';
+import { CloudWatchPublisher } from './metrics/cloudwatch-publisher.js';
+import { cloudWatchSamples, cloudWatchTarget } from './metrics/cloudwatch-samples.js';
+import { MetricsServer } from './metrics/metrics-server.js';
+import { createKubeSources } from './kube/kube-sources.js';
 import type { AddRequest } from './cni-backend.js';
 import type { AgentConfig } from './config.js';
 import { eniConfigNameFor, type EniConfigSource } from './kube/eni-config.js';
-import type { NodePods, PodRef } from './kube/pod-watch.js';
+import type { NodePods, WatchedPod } from './kube/pod-watch.js';
 import type { ClusterVirtualMachines } from './kube/vm-watch.js';
 import type { VmDirectory } from './leak-reaper.js';
 import type { Logger } from './logger.js';
-import type { AgentMetrics } from './metrics/agent-metrics.js';
+import { AgentMetrics } from './metrics/agent-metrics.js';
 import { countingCheckpointWrites } from './metrics/checkpoint-metrics.js';
 import { IpamEventMetrics } from './metrics/ipam-event-metrics.js';
 import { NodeAgent, type NodeAgentSettings, type PodEniNetwork } from './node-agent.js';
@@ -30,7 +41,7 @@ export interface AssembleOptions {
   pods?: NodePods;
   virtualMachines?: ClusterVirtualMachines;
   eniConfigs?: EniConfigSource;
-  /** Built by the caller when the provider needs its observer (metrics.ec2) at construction. */
+  /** Built by the caller when the provider needs its observer (metrics.ec2) at construction; the agent's gauges are attached here. */
   metrics?: AgentMetrics;
   /** Another planning policy, for benchmarks; default: eni-ipam's event-driven planning. */
   policy?: PoolPolicy;
@@ -43,14 +54,12 @@ export interface AssembledAgent {
 
 /**
  * Builds one node's agent from its configuration and its outside world (EC2, Kubernetes, the
- * checkpoint). The real process (agent/main.ts), the demo and the simulator's runner all build it
- * here, so what they measure is what runs on a node.
+ * checkpoint). The real process (startAgent below), the demo and the simulator's runner all build
+ * it here, so what they measure is what runs on a node.
  */
 export function assembleNodeAgent(options: AssembleOptions): AssembledAgent {
   const { config, pods, virtualMachines, eniConfigs } = options;
-  let metrics = options.metrics;
-  let attach: ((agent: NodeAgent) => void) | undefined;
-  if (!metrics) ({ metrics, attach } = metricsForLateAgent());
+  const metrics = options.metrics ?? new AgentMetrics();
   const vms = virtualMachines ? vmDirectoryOf(virtualMachines) : undefined;
   const agent = new NodeAgent({
     settings: settingsOf(config),
@@ -66,7 +75,7 @@ export function assembleNodeAgent(options: AssembleOptions): AssembledAgent {
     leakEvents: leakEventsFor(metrics),
     ...(options.policy ? { policy: options.policy } : {}),
   });
-  attach?.(agent);
+  metrics.measure(metricsSourceOf(agent));
   return { agent, metrics };
 }
 
@@ -105,14 +114,12 @@ function placementFor(
 ): PlacementResolution {
   const namespace = req.pod.namespace ?? '';
   const name = req.pod.name ?? '';
-  const watched: PodRef | undefined = pods?.list().find((p) => p.namespace === namespace && p.name === name);
+  const watched: WatchedPod | undefined = pods
+    ?.list()
+    .find((p) => p.namespace === namespace && p.name === name);
   const annotations = { ...(watched?.annotations ?? {}), ...(req.annotations ?? {}) };
   try {
-    const constraints = resolvePlacement({ namespace, name, annotations }, undefined, config.pools);
-    const placement = {
-      ...(constraints.subnetId === undefined ? {} : { subnetId: constraints.subnetId }),
-      ...(constraints.pool === undefined ? {} : { pool: constraints.pool }),
-    };
+    const placement = resolvePlacement({ namespace, name, annotations }, undefined, config.pools);
     const owner = vmOwnerOf(watched, vms);
     return { kind: 'ok', placement, ...(owner ? { owner } : {}) };
   } catch (err) {
@@ -121,7 +128,10 @@ function placementFor(
   }
 }
 
-function vmOwnerOf(pod: PodRef | undefined, vms: ClusterVirtualMachines | undefined): OwnerRef | undefined {
+function vmOwnerOf(
+  pod: WatchedPod | undefined,
+  vms: ClusterVirtualMachines | undefined,
+): OwnerRef | undefined {
   const vmName = pod?.labels[KUBEVIRT_VM_LABEL];
   if (!pod || vmName === undefined || vms?.apiState() !== 'present') return undefined;
   const vm = vms.list().find((v) => v.namespace === pod.namespace && v.name === vmName);
@@ -159,4 +169,142 @@ function podEniNetworkFrom(
     if (!spec) throw new Error(`custom networking is on but ENIConfig ${name} does not exist`);
     return { subnetId: spec.subnet, securityGroupIds: [...spec.securityGroups] };
   };
+}
+
+/** A running agent process: what SIGTERM stops, in order. */
+export interface RunningAgent {
+  agent: NodeAgent;
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root of the agent process: builds and starts everything a node runs from its
+ * configuration (EC2 and CloudWatch clients, Kubernetes watches, checkpoint, the agent, the CNI,
+ * metrics and introspection servers); the returned stop() undoes it in reverse order.
+ */
+export async function startAgent(
+  config: AgentConfig,
+  env: Readonly<Record<string, string | undefined>>,
+  logger: Logger,
+): Promise<RunningAgent> {
+  const clock = systemClock;
+  // The provider reports every EC2 call to the metrics from its construction on.
+  const metrics = new AgentMetrics();
+  const ec2 = new AwsEc2Network({
+    region: config.aws.region ?? (await regionFromImds(config)),
+    imdsEndpoint: config.aws.imdsEndpoint,
+    ...(config.aws.ec2Endpoint === undefined ? {} : { endpoint: config.aws.ec2Endpoint }),
+    ...(config.clusterName === undefined ? {} : { clusterName: config.clusterName }),
+    extraTags: config.additionalEniTags,
+    rateLimits: { familyShares: { ...config.aws.rateFractions } },
+    ...(config.aws.rateLimitRedisUrl === undefined ? {} : { redisUrl: config.aws.rateLimitRedisUrl }),
+    clock,
+    observer: metrics.ec2,
+  });
+  const kube = createKubeSources({
+    config,
+    clock,
+    log: logger,
+    onWatchRestart: (watch, reason) => {
+      metrics.watchRestart(watch, reason);
+    },
+  });
+  const assembled = assembleNodeAgent({
+    config,
+    ec2,
+    clock,
+    logger,
+    checkpointer: new FileCheckpointer({ path: config.checkpointPath, clock }),
+    pods: kube.pods,
+    virtualMachines: kube.virtualMachines,
+    eniConfigs: kube.eniConfigs,
+    metrics,
+  });
+  const agent = assembled.agent;
+  const vmSignal = new AbortController();
+  kube.virtualMachines.start(vmSignal.signal);
+  const servers: { close(): Promise<void> }[] = [];
+  // Liveness must answer while the first EC2 reconcile runs (it can take minutes under throttling).
+  if (config.introspection.enabled) {
+    const server = new IntrospectionServer(
+      introspectionSourceOf(assembled.agent, config, env),
+      config.introspection.bind,
+      (err) => {
+        logger.warn({ err }, 'introspection server error');
+      },
+    );
+    await server.start();
+    servers.push(server);
+  }
+  const backend = new DeferredBackend();
+  const cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock });
+  await cni.start();
+  try {
+    await agent.start();
+  } catch (err) {
+    // Nothing may keep a failed start-up alive: the DaemonSet restarts the container.
+    await cni.close();
+    for (const server of servers) await server.close();
+    vmSignal.abort();
+    await kube.virtualMachines.close();
+    throw err;
+  }
+  backend.serve(agent.backend);
+  // Releases a plugin spooled while the socket was not yet open.
+  await agent.applySpool();
+  if (config.metrics.enabled) {
+    const server = new MetricsServer(metrics, config.metrics.bind, (err) => {
+      logger.warn({ err }, 'metrics server error');
+    });
+    await server.start();
+    servers.push(server);
+  }
+  let publisher: CloudWatchPublisher | undefined;
+  if (config.cloudWatch.enabled) {
+    const source = metricsSourceOf(agent);
+    const { format, aggregation, namespace } = config.cloudWatch;
+    const target = cloudWatchTarget({
+      format,
+      aggregation,
+      namespace,
+      clusterName: config.clusterName,
+      instanceId: agent.view().identity.instanceId,
+    });
+    publisher = new CloudWatchPublisher({
+      sink: new AwsCloudWatchMetrics({ region: agent.view().identity.region }),
+      clock,
+      namespace: target.namespace,
+      sample: () => cloudWatchSamples(source.snapshot(), format),
+      dimensions: target.dimensions,
+      stats: metrics,
+      log: logger,
+    });
+    publisher.start();
+  }
+  const started = agent;
+  return {
+    agent: started,
+    async stop() {
+      await cni.close();
+      await publisher?.close();
+      await started.close();
+      vmSignal.abort();
+      await kube.virtualMachines.close();
+      for (const server of servers) await server.close();
+      await ec2.close();
+    },
+  };
+}
+
+/** The Region is part of the instance's identity; read it before the EC2 client needs it. */
+async function regionFromImds(config: AgentConfig): Promise<string> {
+  const source = new ImdsV2Source({
+    clock: systemClock,
+    random: Math.random,
+    endpoint: config.aws.imdsEndpoint,
+  });
+  const region = await source.get('placement/region');
+  if (region === undefined || region === '')
+    throw new Error('AWS_REGION is unset and the instance metadata has no region');
+  return region.trim();
 }

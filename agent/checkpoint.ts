@@ -14,6 +14,7 @@ import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Clock, Timer } from '../time/clock.js';
 import { CHECKPOINT_BATCH_WINDOW_MS } from './intervals.js';
+import { CheckpointClosedError } from './errors.js';
 
 export type CheckpointRead =
   | { kind: 'missing' }
@@ -33,11 +34,6 @@ export interface Checkpointer {
   flush(): Promise<void>;
   /** Flushes, then refuses further saves. */
   close(): Promise<void>;
-}
-
-export class CheckpointClosedError extends Error {
-  override readonly name = 'CheckpointClosedError';
-  readonly code = 'ERR_CHECKPOINT_CLOSED';
 }
 
 const FORMAT = 'eni-ipam-checkpoint';

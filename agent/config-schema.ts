@@ -5,7 +5,6 @@
  */
 import { z } from 'zod';
 import { configVariable, type ConfigVariableName } from './config-table.js';
-import { parseBoolean } from '../ipam/warm-targets.js';
 import type { CloudWatchAggregation, CloudWatchFormat } from './metrics/cloudwatch-samples.js';
 
 export interface ConfigIssue {
@@ -23,9 +22,23 @@ const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
 const bad = (problem?: string): Parsed<never> =>
   problem === undefined ? { ok: false } : { ok: false, problem };
 
+/** Go's strconv.ParseBool spellings: the AWS VPC CNI reads its booleans so, and its manifests use them. */
+const TRUE_SPELLINGS: ReadonlySet<string> = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const FALSE_SPELLINGS: ReadonlySet<string> = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
+
 export function parseBool(raw: string): Parsed<boolean> {
-  const value = parseBoolean(raw);
-  return value === undefined ? bad() : ok(value);
+  if (TRUE_SPELLINGS.has(raw)) return ok(true);
+  if (FALSE_SPELLINGS.has(raw)) return ok(false);
+  return bad();
+}
+
+/**
+ * A count as the AWS VPC CNI's warm-pool variables take it: decimal digits only, so "+5", "1e3"
+ * or "0x10" are refused rather than read as a number the operator may not have meant.
+ */
+export function parseCount(raw: string, min: number): Parsed<number> {
+  const value = /^[0-9]+$/.test(raw) ? Number(raw) : Number.NaN;
+  return Number.isSafeInteger(value) && value >= min ? ok(value) : bad();
 }
 
 export function parseInteger(raw: string, min: number): Parsed<number> {
@@ -217,8 +230,7 @@ export function parseNonEmpty(raw: string): Parsed<string> {
 
 /**
  * Reads variables of the table from one environment. Empty means unset (a manifest's `value: ""`
- * must not count as a value). Blanks are not trimmed, as in ipam/warm-targets.ts, so that every
- * variable is read the same way; " 5" is reported, not guessed at. A bad value is recorded and the
+ * must not count as a value). Blanks are not trimmed, so that every variable is read the same way; " 5" is reported, not guessed at. A bad value is recorded and the
  * table's default is used so the remaining variables are still checked.
  */
 export class EnvReader {

@@ -4,11 +4,8 @@
  * default, an invalid value stops start-up with every bad variable named at once.
  */
 import type { WarmTargets } from '../ipam/plan-types.js';
-import { ConfigError } from '../ipam/warm-targets.js';
-import { configVariable } from './config-table.js';
 import type { CloudWatchAggregation, CloudWatchFormat } from './metrics/cloudwatch-samples.js';
 import {
-  describeIssue,
   EnvReader,
   parseAbsolutePath,
   parseBindAddress,
@@ -31,8 +28,9 @@ import {
   type ConfigIssue,
   type LogLevelName,
 } from './config-schema.js';
-import type { ConfigVariableName } from './config-table.js';
+import { configVariable, type ConfigVariableName } from './config-table.js';
 import { readWarmTargets } from './config-warm-targets.js';
+import { InvalidConfigError } from './errors.js';
 
 export type { AddressPool, BindAddress, ConfigIssue, LogLevelName };
 
@@ -95,22 +93,6 @@ export interface AgentConfig {
   readonly kubeconfig: string | undefined;
 }
 
-/**
- * Start-up configuration is invalid. A ConfigError (the class ipam/warm-targets.ts throws, so one
- * `instanceof` catches both) whose variable/value/expected are the first problem's, and whose
- * `issues` and message list every bad variable.
- */
-export class InvalidConfigError extends ConfigError {
-  readonly issues: readonly ConfigIssue[];
-
-  constructor(issues: readonly [ConfigIssue, ...ConfigIssue[]]) {
-    const [first] = issues;
-    super(first.variable, first.value ?? '', first.accepted);
-    this.issues = issues;
-    this.message = `invalid configuration:\n${issues.map((i) => `  - ${describeIssue(i)}`).join('\n')}`;
-  }
-}
-
 const seconds = (raw: string): ReturnType<typeof parseInteger> => parseInteger(raw, 0);
 const positiveSeconds = (raw: string): ReturnType<typeof parseInteger> => parseInteger(raw, 1);
 const httpUrl = (raw: string): ReturnType<typeof parseUrl> => parseUrl(raw, ['http:', 'https:']);
@@ -135,7 +117,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
   const read = new EnvReader(env);
   const ms = (name: ConfigVariableName, parse: typeof seconds): number => read.value(name, parse) * 1000;
 
-  const warmTargets = readWarmTargets(env, read.issues);
+  const warmTargets = readWarmTargets(read);
   // Required: when missing an issue is recorded and the '' below is never returned.
   const nodeName = read.optional('MY_NODE_NAME', parseNonEmpty) ?? '';
   const config: AgentConfig = {

@@ -6,16 +6,16 @@ import {
   type SubnetCandidate,
   type SubnetChoiceState,
 } from '../ipam/subnet-choice.js';
-import type { Placement } from './placement.js';
+import type { Placement } from '../ipam/placement.js';
 
-export type EniPlacement =
+export type SubnetForEni =
   | { kind: 'ok'; subnetId: string; securityGroupIds: string[]; pool?: string }
   /** `retryAt`: when a subnet skipped as recently full becomes a candidate again. */
   | { kind: 'none'; reason: string; retryAt?: number };
 
 /** Where new ENIs go; the pool driver asks, and tells it what is in flight and what said "full". */
 export interface EniSubnetSource {
-  choose(placement: Placement, now: number): EniPlacement;
+  choose(placement: Placement, now: number): SubnetForEni;
   addInFlight(subnetId: string, addresses: number): void;
   markFull(subnetId: string, now: number): void;
 }
@@ -56,7 +56,7 @@ export class EniSubnets implements EniSubnetSource {
     this.state = { ...this.state, inFlight: new Map() };
   }
 
-  choose(placement: Placement, now: number): EniPlacement {
+  choose(placement: Placement, now: number): SubnetForEni {
     const sgs = [...this.options.securityGroupIds];
     if (placement.pool !== undefined) {
       const pool = this.options.pools.find((p) => p.name === placement.pool);
@@ -92,7 +92,7 @@ export class EniSubnets implements EniSubnetSource {
     now: number,
     sgs: readonly string[],
     pool: string | undefined,
-  ): EniPlacement {
+  ): SubnetForEni {
     const choice = chooseSubnet(candidates, this.state, now);
     if (!choice.ok)
       return {

@@ -39,8 +39,11 @@ export const DEFAULT_POD_GONE_GRACE_SECONDS = 60;
 export const DEFAULT_LEAKED_ENI_GRACE_SECONDS = 5 * 60;
 
 /**
- * ENI_IPAM_SUBNET_FULL_SKIP_SECONDS: a subnet that answered InsufficientFreeAddressesInSubnet is
- * skipped for this long; addresses in a busy subnet come back at the pace of other nodes' cooldowns.
+ * ENI_IPAM_SUBNET_FULL_SKIP_SECONDS: a subnet that answered InsufficientFreeAddressesInSubnet or
+ * InsufficientCidrBlocks is skipped for this long; addresses in a busy subnet come back at the pace
+ * of other nodes' cooldowns. Long enough that planning does not hammer a full subnet with
+ * CreateNetworkInterface (and spend the account's mutation budget), short enough that addresses
+ * other nodes release are used again soon; the subnet cache is refreshed on a similar period.
  */
 export const DEFAULT_SUBNET_FULL_SKIP_SECONDS = 180;
 

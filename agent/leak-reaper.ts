@@ -1,4 +1,4 @@
-import type { Datastore } from '../ipam/datastore.js';
+import { keyString, type Datastore } from '../ipam/datastore.js';
 import type { Assignment } from '../ipam/datastore-types.js';
 import type { Ec2Network } from '../provider/ec2-network.js';
 import type { Clock } from '../time/clock.js';
@@ -56,7 +56,7 @@ export class LeakReaper {
     const current = new Set<string>();
 
     for (const assignment of datastore.assignments()) {
-      const key = `${assignment.key.containerId}\u0000${assignment.key.ifName}`;
+      const key = keyString(assignment.key);
       current.add(key);
       const cause = this.goneCause(assignment, byUid, byName, vms);
       if (cause === undefined) {
@@ -80,7 +80,7 @@ export class LeakReaper {
           { address: a.address, pod: `${a.pod.namespace}/${a.pod.name}`, cause },
           'releasing an address whose owner is gone',
         );
-        this.suspects.delete(`${a.key.containerId}\u0000${a.key.ifName}`);
+        this.suspects.delete(keyString(a.key));
       }
       await this.deps.release(assignments, cause);
       this.deps.events?.released(cause, assignments.length);

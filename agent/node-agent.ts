@@ -1,5 +1,5 @@
 import { Datastore } from '../ipam/datastore.js';
-import type { Assignment } from '../ipam/datastore-types.js';
+import type { Assignment, AssignRequest } from '../ipam/datastore-types.js';
 import { restoreDatastore, snapshotDatastore } from '../ipam/datastore-snapshot.js';
 import { maxPods } from '../ipam/max-pods.js';
 import type { PlanAction, PlanInput, PlanLimits, WarmTargets } from '../ipam/plan-types.js';
@@ -19,7 +19,10 @@ import {
   type VmDirectory,
 } from './leak-reaper.js';
 import type { Logger } from './logger.js';
-import { NodeIpam, type IpamEvents, type PlacementResolution } from './node-ipam.js';
+import { NodeIpam, type Assigned, type IpamEvents, type PlacementResolution } from './node-ipam.js';
+import { PoolChanges } from './pool-changes.js';
+import { AddWaitQueue } from './add-wait-queue.js';
+import { placementOf } from '../ipam/placement.js';
 import { PoolDriver, type PoolPolicy } from './pool-driver.js';
 import type { AddRequest } from './cni-backend.js';
 import { applyReleaseSpool } from './release-spool.js';
@@ -138,8 +141,34 @@ export class NodeAgent {
       fullWindowMs: settings.subnetFullSkipMs,
     });
 
-    let driver: PoolDriver | undefined;
     const persist = (): Promise<void> => deps.checkpointer.save({ datastore: snapshotDatastore(datastore) });
+    const changes = new PoolChanges();
+    const waiters = new AddWaitQueue<AssignRequest, Assigned>(clock);
+    const driver = new PoolDriver({
+      datastore,
+      ec2,
+      clock,
+      logger,
+      instanceId: identity.instanceId,
+      limits,
+      targets: settings.warmTargets,
+      subnets,
+      waiting: () => waiters.waiting().map((req) => placementOf(req.constraints)),
+      onEniAttached: (eni) => this.state?.primaryIps.set(eni.eniId, eni.primaryIp),
+      onEniCountMismatch: () => {
+        this.resync().catch((err: unknown) => {
+          logger.warn({ err: (err as Error).message }, 'resync after an unexpected ENI limit failed');
+        });
+      },
+      changes,
+      persist: () => {
+        persist().catch((err: unknown) => {
+          logger.error({ err: (err as Error).message }, 'checkpoint write failed');
+        });
+      },
+      ...(deps.onAction ? { onAction: deps.onAction } : {}),
+      ...(deps.policy ? { policy: deps.policy } : {}),
+    });
     const ipam = new NodeIpam({
       datastore,
       clock,
@@ -148,8 +177,9 @@ export class NodeAgent {
       cooldownMs: settings.ipCooldownMs,
       addWaitMs: settings.addWaitMs,
       persist,
-      wakePool: () => driver?.wake(),
-      blocker: () => driver?.shortageReason(),
+      changes,
+      waiters,
+      blocker: () => driver.shortageReason(),
       placementFor: (req) =>
         deps.placementFor ? deps.placementFor(req, deps.pods) : { kind: 'ok', placement: {} },
       keepOnDel: (a) => {
@@ -159,31 +189,6 @@ export class NodeAgent {
         return !vms.synced() || vms.exists(a.owner);
       },
       ...(deps.ipamEvents ? { events: deps.ipamEvents } : {}),
-    });
-    driver = new PoolDriver({
-      datastore,
-      ec2,
-      clock,
-      logger,
-      instanceId: identity.instanceId,
-      limits,
-      targets: settings.warmTargets,
-      subnets,
-      waiting: () => ipam.waitingPlacements(),
-      onEniAttached: (eni) => this.state?.primaryIps.set(eni.eniId, eni.primaryIp),
-      onEniCountMismatch: () => {
-        this.resync().catch((err: unknown) => {
-          logger.warn({ err: (err as Error).message }, 'resync after an unexpected ENI limit failed');
-        });
-      },
-      afterChange: () => {
-        ipam.afterChange();
-        persist().catch((err: unknown) => {
-          logger.error({ err: (err as Error).message }, 'checkpoint write failed');
-        });
-      },
-      ...(deps.onAction ? { onAction: deps.onAction } : {}),
-      ...(deps.policy ? { policy: deps.policy } : {}),
     });
     const reaper = new LeakReaper({
       datastore,
@@ -204,6 +209,7 @@ export class NodeAgent {
       subnetInfos: [],
       ipam,
       driver,
+      changes,
       reaper,
       persist,
       ready: false,
@@ -315,9 +321,9 @@ export class NodeAgent {
     // fresh view is the truth, and the next failure sets the flags again if it still holds.
     s.driver.resetLimits();
     await this.refreshSubnets(false);
-    s.ipam.afterChange();
+    s.changes.emit('supply');
     await s.persist();
-    s.driver.wake();
+    s.changes.emit('demand');
   }
 
   private async releaseLeaked(assignments: readonly Assignment[], cause: LeakCause): Promise<void> {
@@ -326,8 +332,8 @@ export class NodeAgent {
     for (const a of assignments) s.datastore.release(a.key, now, this.deps.settings.ipCooldownMs);
     this.deps.logger.info({ count: assignments.length, cause }, 'released leaked addresses');
     await s.persist();
-    s.ipam.afterChange();
-    s.driver.wake();
+    s.changes.emit('supply');
+    s.changes.emit('demand');
   }
 
   private async refreshSubnets(refresh: boolean): Promise<void> {
@@ -414,6 +420,7 @@ interface Started {
   subnetInfos: SubnetInfo[];
   ipam: NodeIpam;
   driver: PoolDriver;
+  changes: PoolChanges;
   reaper: LeakReaper;
   persist: () => Promise<void>;
   ready: boolean;

@@ -1,8 +1,16 @@
-import type { Datastore } from '../ipam/datastore.js';
-import type { AssignRequest, AssignResult, Assignment, OwnerRef } from '../ipam/datastore-types.js';
+import { parseCidr, subnetGateway } from '../ipam/address.js';
+import { podAddressCapacity } from '../ipam/pool-rules.js';
+import { keyString, type Datastore } from '../ipam/datastore.js';
+import type {
+  AssignmentKey,
+  AssignRequest,
+  AssignResult,
+  Assignment,
+  OwnerRef,
+} from '../ipam/datastore-types.js';
 import type { PlanLimits } from '../ipam/plan-types.js';
 import type { Clock, Timer } from '../time/clock.js';
-import { AddWaitQueue } from './add-wait-queue.js';
+import type { AddWaitQueue } from './add-wait-queue.js';
 import {
   CniCode,
   type AddOutcome,
@@ -19,9 +27,10 @@ import {
   type StatusOutcome,
 } from './cni-backend.js';
 import type { Logger } from './logger.js';
-import type { Placement } from './placement.js';
+import type { PoolChanges } from './pool-changes.js';
+import { placementOf, type Placement } from '../ipam/placement.js';
 
-type Assigned = Extract<AssignResult, { type: 'assigned' }>;
+export type Assigned = Extract<AssignResult, { type: 'assigned' }>;
 
 export type PlacementResolution =
   { kind: 'ok'; placement: Placement; owner?: OwnerRef } | { kind: 'error'; message: string };
@@ -42,8 +51,10 @@ export interface NodeIpamDeps {
   addWaitMs: number;
   /** Makes the datastore's current state durable; resolves when it is. */
   persist: () => Promise<void>;
-  /** Wakes the pool driver (demand appeared, or addresses were released). */
-  wakePool: () => void;
+  /** Announces demand (an ADD waits, addresses were taken or released); hears of new supply. */
+  changes: PoolChanges;
+  /** ADDs waiting for an address, oldest first; the pool driver reads their placements. */
+  waiters: AddWaitQueue<AssignRequest, Assigned>;
   /** Why the pool could not grow, for the message of an ADD that timed out. */
   blocker: () => string | undefined;
   placementFor: (req: AddRequest) => PlacementResolution;
@@ -73,20 +84,16 @@ export class NodeIpam implements CniBackend {
   private ready = false;
 
   constructor(private readonly deps: NodeIpamDeps) {
-    this.waiters = new AddWaitQueue(deps.clock);
+    this.waiters = deps.waiters;
+    deps.changes.on('supply', () => {
+      this.afterChange();
+    });
   }
 
   /** Opens the endpoint for ADDs once the first reconcile is done. */
   markReady(): void {
     this.ready = true;
     this.afterChange();
-  }
-
-  waitingPlacements(): Placement[] {
-    return this.waiters.waiting().map((req) => ({
-      ...(req.constraints?.subnetId === undefined ? {} : { subnetId: req.constraints.subnetId }),
-      ...(req.constraints?.pool === undefined ? {} : { pool: req.constraints.pool }),
-    }));
   }
 
   waitingCount(): number {
@@ -112,7 +119,7 @@ export class NodeIpam implements CniBackend {
     const { datastore, clock, limits } = this.deps;
     if (!this.ready)
       return failure(CNI_CODE_NOT_READY, 'eni-ipam is starting: its first reconcile with EC2 is not done');
-    const key = { containerId: req.containerId, ifName: req.ifname };
+    const key = assignmentKeyOf(req);
     const existing = datastore.assignmentOf(key);
     if (existing) return this.answer(this.resultOfAssignment(existing), 0, 'ok');
 
@@ -140,8 +147,7 @@ export class NodeIpam implements CniBackend {
       pod: podOf(req),
       ...(resolution.owner === undefined ? {} : { owner: resolution.owner }),
       constraints: {
-        ...(resolution.placement.subnetId === undefined ? {} : { subnetId: resolution.placement.subnetId }),
-        ...(resolution.placement.pool === undefined ? {} : { pool: resolution.placement.pool }),
+        ...placementOf(resolution.placement),
         ...(limits.primaryEniExcluded === true ? { excludePrimaryEni: true } : {}),
       },
     };
@@ -156,7 +162,7 @@ export class NodeIpam implements CniBackend {
     }
     this.deps.events?.noFreeAddress();
     const waiting = this.waiters.wait(request, this.deps.addWaitMs, signal);
-    this.deps.wakePool();
+    this.deps.changes.emit('demand');
     const outcome = await waiting;
     switch (outcome.kind) {
       case 'served':
@@ -177,7 +183,7 @@ export class NodeIpam implements CniBackend {
 
   async del(req: DelRequest): Promise<DelOutcome> {
     const { datastore, clock } = this.deps;
-    const key = { containerId: req.containerId, ifName: req.ifname };
+    const key = assignmentKeyOf(req);
     const held = datastore.assignmentOf(key);
     // A spooled release predates any ADD made after it: that later assignment is not its to free.
     if (!held || (req.spooledAt !== undefined && held.assignedAt > req.spooledAt)) {
@@ -196,12 +202,12 @@ export class NodeIpam implements CniBackend {
     this.deps.events?.del('ok');
     await this.deps.persist();
     this.afterChange();
-    this.deps.wakePool();
+    this.deps.changes.emit('demand');
     return { kind: 'ok' };
   }
 
   check(req: CheckRequest): Promise<CheckOutcome> {
-    const held = this.deps.datastore.assignmentOf({ containerId: req.containerId, ifName: req.ifname });
+    const held = this.deps.datastore.assignmentOf(assignmentKeyOf(req));
     if (!held) {
       return Promise.resolve(
         failure(
@@ -224,10 +230,10 @@ export class NodeIpam implements CniBackend {
 
   async gc(validAttachments: readonly AttachmentKey[]): Promise<GcOutcome> {
     const { datastore, clock, logger } = this.deps;
-    const valid = new Set(validAttachments.map((a) => `${a.containerId}\u0000${a.ifname}`));
+    const valid = new Set(validAttachments.map((a) => keyString(assignmentKeyOf(a))));
     let released = 0;
     for (const assignment of datastore.assignments()) {
-      if (valid.has(`${assignment.key.containerId}\u0000${assignment.key.ifName}`)) continue;
+      if (valid.has(keyString(assignment.key))) continue;
       datastore.release(assignment.key, clock.now(), this.deps.cooldownMs);
       logger.info(
         { address: assignment.address, containerId: assignment.key.containerId },
@@ -238,7 +244,7 @@ export class NodeIpam implements CniBackend {
     if (released > 0) {
       await this.deps.persist();
       this.afterChange();
-      this.deps.wakePool();
+      this.deps.changes.emit('demand');
     }
     return { kind: 'ok', released };
   }
@@ -268,7 +274,7 @@ export class NodeIpam implements CniBackend {
     await this.deps.persist();
     this.deps.events?.add(kind, waitedMs);
     // Taking an address may drop the pool below its warm target.
-    this.deps.wakePool();
+    this.deps.changes.emit('demand');
     return { kind: 'ok', result: toIpamResult(result) };
   }
 
@@ -283,7 +289,7 @@ export class NodeIpam implements CniBackend {
       subnetId: assignment.subnetId,
       subnetCidr: cidr,
       prefixLength,
-      gateway: subnetGateway(cidr),
+      gateway: subnetGateway(parseCidr(cidr)),
       existing: true,
     };
   }
@@ -309,24 +315,19 @@ export class NodeIpam implements CniBackend {
     this.cooldownTimer = this.deps.clock.setTimer(Math.max(0, next - this.deps.clock.now()), () => {
       this.cooldownTimerAt = undefined;
       const expired = this.deps.datastore.expireCooldowns(this.deps.clock.now());
-      if (expired.length > 0) this.deps.wakePool();
+      if (expired.length > 0) this.deps.changes.emit('demand');
       this.afterChange();
     });
   }
 }
 
-/**
- * Pod addresses the node can hold: max pods, or fewer when the ENIs cannot carry that many (max
- * pods counts two host-network pods that need no address: 29 on an m5.large, 27 addresses).
- */
-export function podAddressCapacity(limits: PlanLimits): number {
-  const podEnis = limits.maxEnis - (limits.primaryEniExcluded === true ? 1 : 0);
-  const perEni = (limits.ipv4PerEni - 1) * (limits.prefixes ? 16 : 1);
-  return Math.min(limits.maxPods, Math.max(0, podEnis) * perEni);
-}
-
 function podOf(req: AddRequest): { uid: string; namespace: string; name: string } {
   return { uid: req.pod.uid ?? '', namespace: req.pod.namespace ?? '', name: req.pod.name ?? '' };
+}
+
+/** The datastore's key for a CNI attachment (the CNI spells the interface name `ifname`). */
+function assignmentKeyOf(attachment: AttachmentKey): AssignmentKey {
+  return { containerId: attachment.containerId, ifName: attachment.ifname };
 }
 
 function toIpamResult(result: Assigned): IpamResult {
@@ -334,20 +335,6 @@ function toIpamResult(result: Assigned): IpamResult {
     ips: [{ address: `${result.address}/${result.prefixLength}`, gateway: result.gateway }],
     routes: [{ dst: '0.0.0.0/0' }],
   };
-}
-
-/** The VPC router is the subnet's first address plus one (AWS reserves .0 to .3 for itself). */
-function subnetGateway(cidr: string): string {
-  const [base] = cidr.split('/');
-  const parts = (base ?? '0.0.0.0').split('.').map(Number);
-  const value =
-    ((parts[0] ?? 0) * 2 ** 24 +
-      (parts[1] ?? 0) * 2 ** 16 +
-      (parts[2] ?? 0) * 2 ** 8 +
-      (parts[3] ?? 0) +
-      1) >>>
-    0;
-  return [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join('.');
 }
 
 function failure(cniCode: number, message: string, details?: string): CniFailure {

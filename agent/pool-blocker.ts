@@ -1,35 +1,17 @@
-import { isEc2Error } from '../provider/aws-errors.js';
+import type { Failure } from '../ipam/pool-blocker.js';
+import { isEc2Error, limitHit } from '../provider/aws-errors.js';
 
-/**
- * Why the pool could not grow the last time it tried. A CNI ADD that times out says this to the
- * user (kubelet events show it), instead of the bare "failed to assign an IP address".
- */
-export type Blocker = { at: number; detail: string } & (
-  | { kind: 'subnet-full'; subnetId: string | undefined }
-  | { kind: 'eni-limit' }
-  | { kind: 'address-limit' }
-  | { kind: 'throttled' }
-  | { kind: 'ec2-unavailable' }
-  | { kind: 'ec2-error' }
-  | { kind: 'no-subnet' }
-);
-
-type Failure = Blocker extends infer B ? (B extends Blocker ? Omit<B, 'at'> : never) : never;
-
+/** Which blocker an EC2 failure means for the pool (the provider classified it; see aws-errors.ts). */
 export function classifyFailure(err: unknown): Failure {
-  // The pool driver's "no subnet can take an ENI" (agent/pool-driver.ts NoSubnetError).
-  if (err instanceof Error && err.name === 'NoSubnetError') return { kind: 'no-subnet', detail: err.message };
   if (!isEc2Error(err)) {
     return { kind: 'ec2-error', detail: err instanceof Error ? err.message : String(err) };
   }
-  const detail = `${err.action}: ${err.code}`;
+  const detail = `${err.action}: ${err.awsCode}`;
   switch (err.kind) {
     case 'subnet-full':
       return { kind: 'subnet-full', subnetId: err.subnetId, detail };
     case 'limit':
-      return err.code === 'PrivateIpAddressLimitExceeded'
-        ? { kind: 'address-limit', detail }
-        : { kind: 'eni-limit', detail };
+      return limitHit(err) === 'address' ? { kind: 'address-limit', detail } : { kind: 'eni-limit', detail };
     case 'throttled':
       return { kind: 'throttled', detail };
     case 'transient':
@@ -37,24 +19,5 @@ export function classifyFailure(err: unknown): Failure {
       return { kind: 'ec2-unavailable', detail };
     case 'permanent':
       return { kind: 'ec2-error', detail: err.message };
-  }
-}
-
-export function describeBlocker(blocker: Blocker): string {
-  switch (blocker.kind) {
-    case 'subnet-full':
-      return `subnet ${blocker.subnetId ?? '(unknown)'} is full (${blocker.detail})`;
-    case 'eni-limit':
-      return `the instance is at its ENI limit (${blocker.detail})`;
-    case 'address-limit':
-      return `the ENI holds as many addresses as its instance type allows (${blocker.detail})`;
-    case 'throttled':
-      return `EC2 is throttling this account (${blocker.detail})`;
-    case 'ec2-unavailable':
-      return `EC2 is not answering (${blocker.detail})`;
-    case 'ec2-error':
-      return `EC2 refused a request: ${blocker.detail}`;
-    case 'no-subnet':
-      return `no subnet can take a new ENI: ${blocker.detail}`;
   }
 }

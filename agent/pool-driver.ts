@@ -1,21 +1,17 @@
+import { addressesPerUnit } from '../ipam/address.js';
 import type { Datastore } from '../ipam/datastore.js';
-import type { EniInfo } from '../ipam/datastore-types.js';
-import type {
-  EniUsage,
-  PlanAction,
-  PlanDecision,
-  PlanInput,
-  PlanLimits,
-  WarmTargets,
-} from '../ipam/plan-types.js';
+import type { PlanAction, PlanDecision, PlanInput, PlanLimits, WarmTargets } from '../ipam/plan-types.js';
 import { plan } from '../ipam/planner.js';
+import { defaultPoolInput, holdBackReleases, planPinnedGrowth, shortageReason } from '../ipam/pool-rules.js';
 import type { AttachedEni, Ec2Network } from '../provider/ec2-network.js';
 import type { Clock, Timer } from '../time/clock.js';
-import { describeBlocker, classifyFailure, type Blocker } from './pool-blocker.js';
-import type { EniPlacement, EniSubnetSource } from './eni-subnets.js';
-import { placementKey, type Placement } from './placement.js';
+import { describeBlocker, type Blocker, type Failure } from '../ipam/pool-blocker.js';
+import { classifyFailure } from './pool-blocker.js';
+import type { SubnetForEni, EniSubnetSource } from './eni-subnets.js';
+import { DEFAULT_PLACEMENT_KEY, pinnedDemand, placementKey, type Placement } from '../ipam/placement.js';
 import { RETRY_AFTER_FAILURE_MAX_MS, RETRY_AFTER_FAILURE_MIN_MS, SHRINK_AFTER_MS } from './intervals.js';
 import type { Logger } from './logger.js';
+import type { PoolChanges } from './pool-changes.js';
 import { WakeSignal } from './wake-signal.js';
 
 export interface PoolDriverDeps {
@@ -29,8 +25,10 @@ export interface PoolDriverDeps {
   subnets: EniSubnetSource;
   /** Placements of the CNI ADDs waiting now, oldest first. */
   waiting: () => readonly Placement[];
-  /** Called after every change to the datastore: serve waiters, persist, update gauges. */
-  afterChange: (reason: string) => void;
+  /** Announces new supply after every change to the datastore; hears of new demand. */
+  changes: PoolChanges;
+  /** Makes the datastore durable in the background (after each EC2 result). */
+  persist: () => void;
   /** EC2 refused an attachment although the datastore knows fewer ENIs than the limit. */
   onEniCountMismatch?: () => void;
   /** A new ENI is attached and in the datastore. */
@@ -80,7 +78,11 @@ export class PoolDriver {
   private shrinkTimer: Timer | undefined;
   private readonly tasks = new Set<Promise<void>>();
 
-  constructor(private readonly deps: PoolDriverDeps) {}
+  constructor(private readonly deps: PoolDriverDeps) {
+    deps.changes.on('demand', () => {
+      this.wake();
+    });
+  }
 
   wake(): void {
     if (this.policy.eventDriven) this.signal.wake();
@@ -134,29 +136,21 @@ export class PoolDriver {
     return this.blocker ? describeBlocker(this.blocker) : undefined;
   }
 
-  /**
-   * Why waiting ADDs are not served, even when EC2 refused nothing: the node holds as many
-   * addresses as its ENI limit (or MAX_ENI) allows, or as max pods allows.
-   */
+  /** Why waiting ADDs are not served (ipam/pool-rules.ts shortageReason), for CNI errors. */
   shortageReason(): string | undefined {
-    const blocker = this.currentBlocker();
-    if (blocker !== undefined) return blocker;
     const { datastore, limits } = this.deps;
-    const enis = datastore.enis().length;
-    const slots = limits.ipv4PerEni - 1;
-    const atCapacity = datastore
-      .usage()
-      .every((u) => (limits.prefixes ? u.prefixes : u.ips) >= slots || this.full.has(u.id));
-    if (enis >= limits.maxEnis && atCapacity) {
-      return `the node is at its ENI limit: ${enis} of ${limits.maxEnis} ENIs attached (instance type or MAX_ENI), each full`;
-    }
-    if (datastore.totals().total >= limits.maxPods)
-      return `the node holds max pods' worth of addresses (${limits.maxPods})`;
-    const { cooling } = datastore.totals();
-    if (cooling > 0 && this.inFlight().units === 0) {
-      return `${cooling} released addresses are cooling down (IP_COOLDOWN_PERIOD) and the pool is not growing`;
-    }
-    return undefined;
+    const { total, cooling } = datastore.totals();
+    return shortageReason({
+      blocker: this.currentBlocker(),
+      limits,
+      attachedEnis: datastore.enis().length,
+      enis: datastore
+        .usage()
+        .map((u) => ({ units: limits.prefixes ? u.prefixes : u.ips, full: this.full.has(u.id) })),
+      totalAddresses: total,
+      cooling,
+      unitsInFlight: this.inFlight().units,
+    });
   }
 
   /** An ENI was detached or the instance changed: AttachmentLimitExceeded may no longer hold. */
@@ -168,107 +162,66 @@ export class PoolDriver {
   /** What the planner sees for the node's default pool (also served at /v1/state). */
   defaultPlanInput(): PlanInput {
     const { datastore, limits, targets } = this.deps;
-    const defaultEnis = datastore.enis().filter((eni) => eni.pool === undefined);
-    const otherEnis = datastore.enis().length - defaultEnis.length;
-    const otherInFlight = sum(this.enisInFlightByKey) - (this.enisInFlightByKey.get(DEFAULT_KEY) ?? 0);
-    const usage = new Map(datastore.usage().map((u) => [u.id, u]));
-    const pending = this.deps.waiting().filter((p) => placementKey(p) === DEFAULT_KEY).length;
-    return {
-      limits: { ...limits, maxEnis: Math.max(0, limits.maxEnis - otherEnis - otherInFlight) },
+    const defaultEnis = this.enisInFlightByKey.get(DEFAULT_PLACEMENT_KEY) ?? 0;
+    return defaultPoolInput({
+      limits,
       targets,
-      enis: defaultEnis.map((eni) => this.usageOf(eni, usage.get(eni.id))),
-      pending,
-      inFlight: this.unitsInFlight.get(DEFAULT_KEY) ?? 0,
-      enisInFlight: this.enisInFlightByKey.get(DEFAULT_KEY) ?? 0,
+      enis: datastore.enis(),
+      usage: datastore.usage(),
+      busy: this.busy,
+      full: this.full,
+      pending: this.deps.waiting().filter((p) => placementKey(p) === DEFAULT_PLACEMENT_KEY).length,
+      unitsInFlight: this.unitsInFlight.get(DEFAULT_PLACEMENT_KEY) ?? 0,
+      enisInFlight: defaultEnis,
+      pinnedEnisInFlight: sum(this.enisInFlightByKey) - defaultEnis,
       eniLimitReached: this.eniLimitReached,
-    };
-  }
-
-  private usageOf(eni: EniInfo, usage: EniUsage | undefined): EniUsage {
-    const base: EniUsage = usage ?? {
-      id: eni.id,
-      primary: eni.primary,
-      ips: 0,
-      prefixes: 0,
-      assigned: 0,
-      cooldown: 0,
-    };
-    return { ...base, busy: this.busy.has(eni.id), full: this.full.has(eni.id) };
+    });
   }
 
   private round(): void {
+    const { clock } = this.deps;
     // Backing off after a failure: demand that arrives meanwhile waits for the retry timer.
-    if (this.deps.clock.now() < this.retryNotBefore) return;
+    if (clock.now() < this.retryNotBefore) return;
     const decision = this.policy.plan(this.defaultPlanInput());
-    for (const action of this.holdBackReleases(decision))
-      this.launch(action, { key: DEFAULT_KEY, placement: {} });
-    for (const [key, group] of this.constrainedDemand())
-      this.growForPlacement(key, group.placement, group.count);
-  }
-
-  /**
-   * Releases wait until the pool has been over its target for SHRINK_AFTER_MS. Under churn a
-   * released address cools down while its replacement pod takes a free one, so the pool dips below
-   * target, grows by one, and is one over when the cooldown ends: releasing at once would cost an
-   * assign and an unassign per pod replaced.
-   */
-  private holdBackReleases(decision: PlanDecision): PlanAction[] {
-    const now = this.deps.clock.now();
-    if (!decision.poolTooHigh) this.overSince = undefined;
-    const releases = decision.actions.filter((a) => RELEASES.has(a.type));
-    if (releases.length === 0) return decision.actions;
-    this.overSince ??= now;
-    const due = this.overSince + SHRINK_AFTER_MS;
-    if (now >= due) return decision.actions;
-    this.shrinkTimer?.cancel();
-    this.shrinkTimer = this.deps.clock.setTimer(due - now, () => {
-      this.wake();
-    });
-    return decision.actions.filter((a) => !RELEASES.has(a.type));
-  }
-
-  /** Waiting ADDs that named a subnet or a pool, grouped by what they named. */
-  private constrainedDemand(): Map<string, { placement: Placement; count: number }> {
-    const groups = new Map<string, { placement: Placement; count: number }>();
-    for (const placement of this.deps.waiting()) {
-      const key = placementKey(placement);
-      if (key === DEFAULT_KEY) continue;
-      const group = groups.get(key) ?? { placement, count: 0 };
-      group.count++;
-      groups.set(key, group);
+    const now = clock.now();
+    const held = holdBackReleases(decision, this.overSince, now, SHRINK_AFTER_MS);
+    this.overSince = held.overSince;
+    if (held.dueAt !== undefined) {
+      this.shrinkTimer?.cancel();
+      this.shrinkTimer = clock.setTimer(held.dueAt - now, () => {
+        this.wake();
+      });
     }
-    return groups;
+    for (const action of held.actions) this.launch(action, { key: DEFAULT_PLACEMENT_KEY, placement: {} });
+    for (const [key, group] of pinnedDemand(this.deps.waiting()))
+      this.growPinned(key, group.placement, group.count);
   }
 
-  /** Demand-only growth for a subnet or pool: fill its ENIs, then create one in its subnet. */
-  private growForPlacement(key: string, placement: Placement, waiting: number): void {
+  /** Runs the pinned-growth rule (ipam/pool-rules.ts) for one subnet or pool's waiting ADDs. */
+  private growPinned(key: string, placement: Placement, waiting: number): void {
     const { datastore, limits } = this.deps;
-    const perUnit = limits.prefixes ? 16 : 1;
-    let need = Math.ceil(waiting / perUnit) - (this.unitsInFlight.get(key) ?? 0);
-    if (need <= 0) return;
-    const slots = limits.ipv4PerEni - 1;
     const usage = new Map(datastore.usage().map((u) => [u.id, u]));
-    for (const eni of datastore.enis()) {
-      if (need <= 0) break;
-      if (!matchesPlacement(eni, placement, limits.primaryEniExcluded === true)) continue;
-      if (this.busy.has(eni.id) || this.full.has(eni.id)) continue;
-      const u = usage.get(eni.id);
-      const room = slots - (limits.prefixes ? (u?.prefixes ?? 0) : (u?.ips ?? 0));
-      if (room <= 0) continue;
-      const count = Math.min(room, need);
-      need -= count;
-      this.launch(
-        limits.prefixes
-          ? { type: 'assignPrefixes', eni: eni.id, count }
-          : { type: 'assignIps', eni: eni.id, count },
-        { key, placement },
-      );
-    }
-    const enis = datastore.enis().length + sum(this.enisInFlightByKey);
-    if (need > 0 && enis < limits.maxEnis && !this.eniLimitReached) {
-      this.launch({ type: 'createEni', count: Math.min(need, slots) }, { key, placement });
-    } else if (need > 0) {
-      this.setBlocker({ kind: 'eni-limit', detail: `${enis} of ${limits.maxEnis} ENIs in use` });
+    const growth = planPinnedGrowth({
+      limits,
+      placement,
+      waiting,
+      unitsInFlight: this.unitsInFlight.get(key) ?? 0,
+      enis: datastore.enis().map((eni) => {
+        const u = usage.get(eni.id);
+        return {
+          ...eni,
+          units: limits.prefixes ? (u?.prefixes ?? 0) : (u?.ips ?? 0),
+          busy: this.busy.has(eni.id),
+          full: this.full.has(eni.id),
+        };
+      }),
+      enisInUse: datastore.enis().length + sum(this.enisInFlightByKey),
+      eniLimitReached: this.eniLimitReached,
+    });
+    for (const action of growth.actions) this.launch(action, { key, placement });
+    if (growth.eniLimit) {
+      const { enis, maxEnis } = growth.eniLimit;
+      this.setBlocker({ kind: 'eni-limit', detail: `${enis} of ${maxEnis} ENIs in use` });
     }
   }
 
@@ -276,37 +229,50 @@ export class PoolDriver {
     let failed = false;
     const task = this.execute(action, group)
       .then(
-        () => {
-          this.failures = 0;
-          this.deps.onAction?.(action.type, 'ok');
+        (outcome) => {
+          if (outcome === undefined) {
+            this.failures = 0;
+            this.deps.onAction?.(action.type, 'ok');
+            return;
+          }
+          failed = true;
+          this.deps.onAction?.(action.type, 'failed');
+          this.onNoSubnet(action, outcome);
         },
         (err: unknown) => {
           failed = true;
           this.deps.onAction?.(action.type, 'failed');
-          this.onFailure(action, err);
+          this.onFailure(action, classifyFailure(err), err instanceof Error ? err.message : String(err));
         },
       )
       .finally(() => {
         this.tasks.delete(task);
-        this.deps.afterChange(action.type);
+        this.changed();
         // After a failure the retry timer wakes the driver: waking now would retry at once.
         if (!failed) this.wake();
       });
     this.tasks.add(task);
   }
 
-  private async execute(action: PlanAction, group: { key: string; placement: Placement }): Promise<void> {
+  /** Resolves to undefined when done, or to why no subnet could take a new ENI. */
+  private async execute(
+    action: PlanAction,
+    group: { key: string; placement: Placement },
+  ): Promise<NoSubnet | undefined> {
     switch (action.type) {
       case 'assignIps':
       case 'assignPrefixes':
-        return this.assign(action.eni, action.count, action.type === 'assignPrefixes', group.key);
+        await this.assign(action.eni, action.count, action.type === 'assignPrefixes', group.key);
+        return undefined;
       case 'createEni':
         return this.createEni(action.count, group);
       case 'unassignIps':
       case 'unassignPrefixes':
-        return this.unassign(action.eni, action.count, action.type === 'unassignPrefixes');
+        await this.unassign(action.eni, action.count, action.type === 'unassignPrefixes');
+        return undefined;
       case 'deleteEni':
-        return this.deleteEni(action.eni);
+        await this.deleteEni(action.eni);
+        return undefined;
     }
   }
 
@@ -321,11 +287,14 @@ export class PoolDriver {
     });
   }
 
-  private async createEni(count: number, group: { key: string; placement: Placement }): Promise<void> {
+  private async createEni(
+    count: number,
+    group: { key: string; placement: Placement },
+  ): Promise<NoSubnet | undefined> {
     const { ec2, datastore, logger, limits, clock } = this.deps;
     const choice = this.deps.subnets.choose(group.placement, clock.now());
-    if (choice.kind === 'none') throw new NoSubnetError(choice.reason, choice.retryAt);
-    const addresses = limits.prefixes ? count * 16 : count;
+    if (choice.kind === 'none') return choice;
+    const addresses = count * addressesPerUnit(limits.prefixes);
     this.enisInFlightByKey.set(group.key, (this.enisInFlightByKey.get(group.key) ?? 0) + 1);
     this.addUnits(group.key, count);
     this.deps.subnets.addInFlight(choice.subnetId, addresses);
@@ -358,6 +327,7 @@ export class PoolDriver {
       this.addUnits(group.key, -count);
       this.deps.subnets.addInFlight(choice.subnetId, -addresses);
     }
+    return undefined;
   }
 
   private async unassign(eniId: string, count: number, prefixes: boolean): Promise<void> {
@@ -397,7 +367,7 @@ export class PoolDriver {
         logger.info({ eniId }, 'deleted surplus ENI');
       } catch (err) {
         // Still attached: the next resync brings it and its addresses back.
-        this.deps.afterChange('resync-needed');
+        this.changed();
         throw err;
       }
     });
@@ -419,15 +389,25 @@ export class PoolDriver {
     }
   }
 
+  /** The datastore changed here: waiting ADDs may be served, and the change is made durable. */
+  private changed(): void {
+    this.deps.changes.emit('supply');
+    this.deps.persist();
+  }
+
   private addUnits(key: string, delta: number): void {
     const next = (this.unitsInFlight.get(key) ?? 0) + delta;
     if (next <= 0) this.unitsInFlight.delete(key);
     else this.unitsInFlight.set(key, next);
   }
 
-  private onFailure(action: PlanAction, err: unknown): void {
+  /** Every candidate subnet is opted out, recently full or too small: retry when one may be back. */
+  private onNoSubnet(action: PlanAction, none: NoSubnet): void {
+    this.onFailure(action, { kind: 'no-subnet', detail: none.reason }, none.reason, none.retryAt);
+  }
+
+  private onFailure(action: PlanAction, failure: Failure, message: string, retryAt?: number): void {
     const { logger, clock } = this.deps;
-    const failure = classifyFailure(err);
     this.setBlocker(failure);
     switch (failure.kind) {
       case 'subnet-full':
@@ -448,12 +428,9 @@ export class PoolDriver {
       case 'no-subnet':
         break;
     }
-    logger.warn(
-      { action, err: err instanceof Error ? err.message : String(err), blocker: failure.kind },
-      'EC2 action failed',
-    );
+    logger.warn({ action, err: message, blocker: failure.kind }, 'EC2 action failed');
     // Every subnet is in its "full" window: nothing to try before the first window ends.
-    if (err instanceof NoSubnetError && err.retryAt !== undefined) this.retryAt(err.retryAt);
+    if (retryAt !== undefined) this.retryAt(retryAt);
     else this.scheduleRetry();
   }
 
@@ -477,31 +454,10 @@ export class PoolDriver {
   }
 }
 
-const DEFAULT_KEY = placementKey({});
-
-const RELEASES: ReadonlySet<PlanAction['type']> = new Set(['unassignIps', 'unassignPrefixes', 'deleteEni']);
-
 /** No candidate subnet can take a new ENI now (all opted out, recently full, or too small). */
-export class NoSubnetError extends Error {
-  override readonly name = 'NoSubnetError';
+type NoSubnet = Extract<SubnetForEni, { kind: 'none' }>;
 
-  constructor(
-    message: string,
-    /** When a subnet skipped as recently full becomes a candidate again. */
-    readonly retryAt: number | undefined,
-  ) {
-    super(message);
-  }
-}
-
-function matchesPlacement(eni: EniInfo, placement: Placement, primaryExcluded: boolean): boolean {
-  if (primaryExcluded && eni.primary) return false;
-  if (placement.pool !== undefined) return eni.pool === placement.pool;
-  if (eni.pool !== undefined) return false;
-  return placement.subnetId === undefined || eni.subnetId === placement.subnetId;
-}
-
-function eniTagsFor(choice: Extract<EniPlacement, { kind: 'ok' }>): { tags?: Record<string, string> } {
+function eniTagsFor(choice: Extract<SubnetForEni, { kind: 'ok' }>): { tags?: Record<string, string> } {
   return choice.pool === undefined ? {} : { tags: { [POOL_TAG]: choice.pool } };
 }
 

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_CHURN, startDemo, type DemoStatus } from '../sim/runner/demo.js';
 import { systemClock } from '../time/clock.js';
+import { UsageError } from './errors.js';
 
 /**
  * `eni-ipam demo` (what `npm start` runs): the agent on one simulated node under pod churn, in real
@@ -34,8 +35,6 @@ function port(flag: string, raw: string | undefined, fallback: number): number {
     throw new UsageError(`--${flag}: expected a port number, got ${JSON.stringify(raw)}`);
   return n;
 }
-
-class UsageError extends Error {}
 
 export function statusLine(s: DemoStatus): string {
   return (

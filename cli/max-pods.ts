@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { lookupInstanceType, type InstanceLimits } from '../ipam/instance-types.js';
-import { maxPods, PrefixDelegationUnsupportedError } from '../ipam/max-pods.js';
+import { PrefixDelegationUnsupportedError } from '../ipam/errors.js';
+import { maxPods } from '../ipam/max-pods.js';
+import { UsageError } from './errors.js';
 
 /**
  * `eni-ipam max-pods`: the kubelet's --max-pods for an instance type, computed as the EKS AMI does,
@@ -32,8 +34,6 @@ const processIo: MaxPodsIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
 };
-
-class UsageError extends Error {}
 
 function wholeNumber(flag: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined;

@@ -1,9 +1,11 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { ADDRESSES_PER_PREFIX } from '../ipam/max-pods.js';
+import { ADDRESSES_PER_PREFIX } from '../ipam/address.js';
 import type { PlanDecision, PlanInput } from '../ipam/plan-types.js';
 import { plan } from '../ipam/planner.js';
-import { ConfigError, parseWarmTargets, WARM_TARGET_VARIABLES } from '../ipam/warm-targets.js';
+import { PlanInputError } from './errors.js';
+import { parseWarmTargets, WARM_TARGET_VARIABLES } from '../agent/config-warm-targets.js';
+import { InvalidConfigError } from '../agent/errors.js';
 
 /**
  * `eni-ipam plan`: the warm-pool planner on a node described as JSON, so an operator can see what a
@@ -144,15 +146,6 @@ function fieldPath(path: readonly PropertyKey[]): string {
   return text.startsWith('.') ? text.slice(1) : text === '' ? '(input)' : text;
 }
 
-export class PlanInputError extends Error {
-  readonly code = 'ERR_PLAN_INPUT' as const;
-  override readonly name = 'PlanInputError';
-
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join('\n'));
-  }
-}
-
 /** The planner's input from the JSON document; a PlanInputError naming every bad field otherwise. */
 export function parsePlanInput(text: string): PlanInput {
   let json: unknown;
@@ -181,7 +174,10 @@ function toPlanInput(doc: PlanDocument): PlanInput {
   try {
     targets = parseWarmTargets(doc.env);
   } catch (err) {
-    if (err instanceof ConfigError) throw new PlanInputError([`env.${err.message}`]);
+    if (err instanceof InvalidConfigError)
+      throw new PlanInputError(
+        err.issues.map((i) => `env.${i.variable}=${JSON.stringify(i.value ?? '')}: expected ${i.accepted}`),
+      );
     throw err;
   }
   if (

@@ -1,15 +1,25 @@
 /**
- * IPv4 address and CIDR math for the datastore and accounting. Addresses travel as canonical
- * dotted-quad strings ("10.0.3.17"), the only form EC2 emits; arithmetic happens on unsigned 32-bit
- * numbers so that sorting and range checks are exact. The parser accepts exactly four decimal
- * octets without leading zeros, so "10.0.3.017", "10.0.3" or "0x0a.0.0.1" are refused rather than
- * read as another address. (ipaddr.js accepts the same canonical form but tries every legacy form
- * first: ~5 us a parse against ~0.2 us here, and accounting parses every address on each scrape.)
+ * The one IPv4 address and CIDR module: the datastore, accounting, the CNI answers and the
+ * simulated EC2 all use it. Addresses travel as canonical dotted-quad strings ("10.0.3.17"), the
+ * only form EC2 emits; arithmetic happens on unsigned 32-bit numbers so that sorting and range
+ * checks are exact. A single address is read by a strict parser of its own that accepts exactly
+ * four decimal octets without leading zeros, so "10.0.3.017", "10.0.3" or "0x0a.0.0.1" are refused
+ * rather than read as another address: ipaddr.js tries every legacy form first (~2.5 us a parse
+ * against ~0.2 us here), and accounting parses every address on each scrape. CIDRs, parsed far
+ * less often, go through ipaddr.js once their text has been checked to be canonical.
  */
+import ipaddr from 'ipaddr.js';
+import { AddressFormatError } from './errors.js';
 
-/** A delegated prefix is always a /28: 16 addresses (ENABLE_PREFIX_DELEGATION). */
+/** A delegated prefix is always a /28 (ENABLE_PREFIX_DELEGATION). */
 export const PREFIX_LENGTH = 28;
-export const PREFIX_SIZE = 16;
+/** Addresses in one delegated prefix: 16. */
+export const ADDRESSES_PER_PREFIX = 2 ** (32 - PREFIX_LENGTH);
+
+/** Addresses one unit of the pool stands for: a /28 prefix in prefix mode, else one address. */
+export function addressesPerUnit(prefixes: boolean): number {
+  return prefixes ? ADDRESSES_PER_PREFIX : 1;
+}
 
 /** AWS reserves the network address, the next three (router, DNS, future use) and the last address. */
 const RESERVED_AT_START = 4;
@@ -23,11 +33,6 @@ export interface Cidr {
   readonly prefixLength: number;
   /** Number of addresses in the block (2^(32-n)). */
   readonly size: number;
-}
-
-export class AddressFormatError extends Error {
-  override readonly name = 'AddressFormatError';
-  readonly code = 'invalid-address' as const;
 }
 
 const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
@@ -66,13 +71,35 @@ export function parseCidr(text: string): Cidr {
   }
   const prefixLength = Number(lengthText);
   if (prefixLength > 32) throw new AddressFormatError(`"${text}": prefix length ${prefixLength} is over 32`);
-  const address = ipToNumber(text.slice(0, slash));
-  const size = 2 ** (32 - prefixLength);
-  if (address % size !== 0) {
-    const network = numberToIp(address - (address % size));
-    throw new AddressFormatError(`"${text}" has host bits set (the network is ${network}/${prefixLength})`);
+  // Canonical dotted quad first: ipaddr.js alone would also read "10.1/16" or octal octets.
+  ipToNumber(text.slice(0, slash));
+  const [address] = ipaddr.IPv4.parseCIDR(text);
+  const network = ipaddr.IPv4.networkAddressFromCIDR(text);
+  if (network.toString() !== address.toString()) {
+    throw new AddressFormatError(
+      `"${text}" has host bits set (the network is ${network.toString()}/${prefixLength})`,
+    );
   }
-  return { text: `${numberToIp(address)}/${prefixLength}`, base: address, prefixLength, size };
+  const base = octetsToNumber(address.octets);
+  return { text: `${numberToIp(base)}/${prefixLength}`, base, prefixLength, size: 2 ** (32 - prefixLength) };
+}
+
+function octetsToNumber(octets: readonly number[]): number {
+  return octets.reduce((value, octet) => value * 256 + octet, 0);
+}
+
+/** "a.b.c.d/n" for a network address given as a number. */
+export function formatCidr(base: number, prefixLength: number): string {
+  return `${numberToIp(base)}/${prefixLength}`;
+}
+
+/** Whether the block `inner` lies wholly inside `outer`. */
+export function cidrWithin(outer: Cidr, inner: Cidr): boolean {
+  return inner.base >= outer.base && inner.base + inner.size <= outer.base + outer.size;
+}
+
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  return a.base < b.base + b.size && b.base < a.base + a.size;
 }
 
 /** Parses a delegated prefix; anything but a /28 is refused. */
@@ -99,9 +126,15 @@ export function usableAddressCount(cidr: Cidr): number {
   return Math.max(0, cidr.size - RESERVED_AT_START - RESERVED_AT_END);
 }
 
+/** The lowest and highest address of a subnet AWS lets you use (the five it reserves excluded). */
+export function usableRange(cidr: Cidr): { first: number; last: number } {
+  return { first: cidr.base + RESERVED_AT_START, last: cidr.base + cidr.size - 1 - RESERVED_AT_END };
+}
+
 /** Whether `ip` is inside the subnet and not one of the five addresses AWS reserves. */
 export function isUsableInSubnet(cidr: Cidr, ip: number): boolean {
-  return ip >= cidr.base + RESERVED_AT_START && ip <= cidr.base + cidr.size - 1 - RESERVED_AT_END;
+  const { first, last } = usableRange(cidr);
+  return ip >= first && ip <= last;
 }
 
 /** The VPC router of a subnet: its network address + 1. Pods use it as their gateway. */

@@ -1,5 +1,5 @@
+import { AddressFormatError } from './errors.js';
 import {
-  AddressFormatError,
   canonicalIp,
   cidrAddresses,
   cidrContains,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Datastore } from './datastore.js';
+import { SnapshotError } from './errors.js';
 import type { EniInfo } from './datastore-types.js';
 
 /**
@@ -47,18 +48,6 @@ const snapshotV1Schema = z.object({
 
 export type DatastoreSnapshotV1 = z.infer<typeof snapshotV1Schema>;
 
-export type SnapshotErrorCode = 'unsupported-version' | 'malformed' | 'inconsistent';
-
-export class SnapshotError extends Error {
-  override readonly name = 'SnapshotError';
-  constructor(
-    readonly code: SnapshotErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export function snapshotDatastore(datastore: Datastore): DatastoreSnapshotV1 {
   const enis = datastore.enis().map((info) => {
     const sources = datastore.sourcesOf(info.id) ?? { ips: [], prefixes: [] };
@@ -78,29 +67,16 @@ export function snapshotDatastore(datastore: Datastore): DatastoreSnapshotV1 {
   return { version: SNAPSHOT_VERSION, enis, assigned, cooling };
 }
 
-export function datastoreToJson(datastore: Datastore): string {
-  return JSON.stringify(snapshotDatastore(datastore));
-}
-
-/** Parses checkpoint text; broken JSON is a SnapshotError('malformed'). */
-export function datastoreFromJson(text: string): Datastore {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new SnapshotError('malformed', `datastore snapshot is not JSON: ${reason}`);
-  }
-  return restoreDatastore(parsed);
-}
-
 /** Rebuilds a datastore from a parsed snapshot, or throws a SnapshotError. */
 export function restoreDatastore(snapshot: unknown): Datastore {
   checkVersion(snapshot);
   const result = snapshotV1Schema.safeParse(snapshot);
   if (!result.success) {
     const issues = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new SnapshotError('malformed', `datastore snapshot version 1 is malformed: ${issues.join('; ')}`);
+    throw new SnapshotError(
+      'ERR_SNAPSHOT_MALFORMED',
+      `datastore snapshot version 1 is malformed: ${issues.join('; ')}`,
+    );
   }
   return rebuild(result.data);
 }
@@ -108,24 +84,30 @@ export function restoreDatastore(snapshot: unknown): Datastore {
 function checkVersion(snapshot: unknown): void {
   const supported = `this eni-ipam reads version ${SNAPSHOT_VERSION}`;
   if (typeof snapshot !== 'object' || snapshot === null || Array.isArray(snapshot)) {
-    throw new SnapshotError('malformed', `datastore snapshot is not a JSON object; ${supported}`);
+    throw new SnapshotError(
+      'ERR_SNAPSHOT_MALFORMED',
+      `datastore snapshot is not a JSON object; ${supported}`,
+    );
   }
   const version: unknown = (snapshot as { version?: unknown }).version;
   if (version === SNAPSHOT_VERSION) return;
   if (typeof version === 'number' && Number.isInteger(version) && version > SNAPSHOT_VERSION) {
     throw new SnapshotError(
-      'unsupported-version',
+      'ERR_SNAPSHOT_UNSUPPORTED_VERSION',
       `datastore snapshot version ${version} is newer than ${supported} (written by a later eni-ipam?)`,
     );
   }
   const found = version === undefined ? 'no "version" field' : `version ${JSON.stringify(version)}`;
-  throw new SnapshotError('unsupported-version', `datastore snapshot has ${found}; ${supported}`);
+  throw new SnapshotError(
+    'ERR_SNAPSHOT_UNSUPPORTED_VERSION',
+    `datastore snapshot has ${found}; ${supported}`,
+  );
 }
 
 function rebuild(snapshot: DatastoreSnapshotV1): Datastore {
   const datastore = new Datastore();
   const inconsistent = (message: string): SnapshotError =>
-    new SnapshotError('inconsistent', `datastore snapshot: ${message}`);
+    new SnapshotError('ERR_SNAPSHOT_INCONSISTENT', `datastore snapshot: ${message}`);
   const deviceIndexes = new Map<number, string>();
   for (const eni of snapshot.enis) {
     const info: EniInfo = {

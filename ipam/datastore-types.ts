@@ -3,6 +3,7 @@
  * its operations return. Expected outcomes ("no free address", "unknown key") are values of these
  * discriminated unions, never exceptions.
  */
+import type { Placement } from './placement.js';
 
 /** An attached ENI as the datastore knows it (no AWS SDK shape). */
 export interface EniInfo {
@@ -73,11 +74,11 @@ export interface Assignment {
   readonly subnetId: string;
 }
 
-export interface AssignConstraints {
-  /** Only ENIs in this subnet (a pod pinned to a subnet never gets another subnet's address). */
-  readonly subnetId?: string;
-  /** Only ENIs of this pool; without it, only ENIs that belong to no pool. */
-  readonly pool?: string;
+/**
+ * A placement (subnetId: only ENIs in this subnet, so a pod pinned to a subnet never gets another
+ * subnet's address; pool: only ENIs of this pool, without it only ENIs that belong to no pool).
+ */
+export interface AssignConstraints extends Placement {
   /** Custom networking: the primary ENI carries no pod addresses. */
   readonly excludePrimaryEni?: boolean;
 }

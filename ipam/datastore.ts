@@ -319,16 +319,6 @@ export class Datastore {
     return this.assignedResult(slot, false);
   }
 
-  /** Releases every address of a pod (all its interfaces): the leak check for a pod that is gone. */
-  releasePod(podUid: string, now: number, cooldownMs: number): Assignment[] {
-    return this.releaseWhere((a) => a.pod.uid === podUid, now, cooldownMs);
-  }
-
-  /** Releases every address whose owner (e.g. a VirtualMachine) has this uid: the owner was deleted. */
-  releaseOwner(ownerUid: string, now: number, cooldownMs: number): Assignment[] {
-    return this.releaseWhere((a) => a.owner?.uid === ownerUid, now, cooldownMs);
-  }
-
   /** Makes addresses whose cooldown ended by `now` available; returns them. */
   expireCooldowns(now: number): string[] {
     const expired: string[] = [];
@@ -473,15 +463,6 @@ export class Datastore {
       .filter((e) => e.info.pool === constraints.pool)
       .filter((e) => !(constraints.excludePrimaryEni === true && e.info.primary))
       .map((e) => ({ id: e.info.id, deviceIndex: e.info.deviceIndex, slots: this.slotsOf(e) }));
-  }
-
-  private releaseWhere(match: (a: Assignment) => boolean, now: number, cooldownMs: number): Assignment[] {
-    const released: Assignment[] = [];
-    for (const assignment of this.assignments().filter(match)) {
-      const result = this.release(assignment.key, now, cooldownMs);
-      if (result.type === 'released') released.push(result.assignment);
-    }
-    return released;
   }
 
   /** Forgets one address; returns its assignment when it had one (so the caller can report it). */

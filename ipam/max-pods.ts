@@ -1,7 +1,6 @@
+import { ADDRESSES_PER_PREFIX } from './address.js';
+import { PrefixDelegationUnsupportedError } from './errors.js';
 import type { InstanceLimits } from './instance-types.js';
-
-/** Addresses in one delegated /28 prefix. */
-export const ADDRESSES_PER_PREFIX = 16;
 
 /**
  * Pods that use the host's network (the agent itself and kube-proxy) need no address from the pool;
@@ -42,15 +41,6 @@ export interface MaxPods {
   cap: number | undefined;
   prefixDelegation: boolean;
   customNetworking: boolean;
-}
-
-export class PrefixDelegationUnsupportedError extends Error {
-  readonly code = 'ERR_PREFIX_DELEGATION_UNSUPPORTED' as const;
-  override readonly name = 'PrefixDelegationUnsupportedError';
-
-  constructor(readonly instanceType: string) {
-    super(`instance type ${instanceType} does not support /28 prefix delegation (it needs the Nitro system)`);
-  }
 }
 
 /** Max pods as the EKS AMI computes it: ENIs x (IPv4 per ENI - 1) + 2, with the variants below. */

@@ -1,4 +1,4 @@
-import { ADDRESSES_PER_PREFIX } from './max-pods.js';
+import { ADDRESSES_PER_PREFIX } from './address.js';
 import type { PlanInput } from './plan-types.js';
 import type { PoolView } from './planner-pool.js';
 

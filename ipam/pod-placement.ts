@@ -5,8 +5,13 @@
  * pool (the Kube-OVN failure this guards against).
  */
 
+import type { PodRef } from './datastore-types.js';
+import { PoolSubnetMismatchError, UnknownPoolError } from './errors.js';
+import type { Placement } from './placement.js';
+
 export const SUBNET_ANNOTATION = 'eni-ipam.io/subnet';
 export const POOL_ANNOTATION = 'eni-ipam.io/pool';
+const ANNOTATIONS = { pool: POOL_ANNOTATION, subnet: SUBNET_ANNOTATION } as const;
 
 /** A named pool of addresses on one subnet (declared in ENI_IPAM_POOLS, parsed by agent/config-schema.ts). */
 export interface AddressPool {
@@ -14,58 +19,13 @@ export interface AddressPool {
   readonly subnetId: string;
 }
 
-/** What the datastore filters candidate addresses by. Absent = no constraint of that kind. */
-export interface PlacementConstraints {
-  subnetId?: string;
-  pool?: string;
-}
-
-export interface PodRef {
-  namespace: string;
-  name: string;
-  annotations?: Readonly<Record<string, string>> | undefined;
-}
+/** The pod as placement needs it: who it is (for messages) and its annotations. */
+export type AnnotatedPod = Pick<PodRef, 'namespace' | 'name'> & {
+  readonly annotations?: Readonly<Record<string, string>> | undefined;
+};
 
 export interface NamespaceRef {
   annotations?: Readonly<Record<string, string>> | undefined;
-}
-
-/** A pod's placement annotations cannot be honoured; the message is for the pod's owner. */
-export class PlacementError extends Error {
-  override readonly name: string = 'PlacementError';
-}
-
-export class PoolSubnetMismatchError extends PlacementError {
-  readonly code = 'ERR_POOL_SUBNET_MISMATCH' as const;
-  override readonly name = 'PoolSubnetMismatchError';
-
-  constructor(
-    readonly pod: string,
-    readonly pool: string,
-    readonly poolSubnetId: string,
-    readonly requestedSubnetId: string,
-    /** Whose annotations disagree: the pod's own or its namespace's. */
-    readonly source: 'pod' | 'namespace' = 'pod',
-  ) {
-    super(
-      `pod ${pod}: pool "${pool}" belongs to ${poolSubnetId}, but ${requestedSubnetId} was requested (the ${source}'s ${POOL_ANNOTATION} and ${SUBNET_ANNOTATION} annotations disagree)`,
-    );
-  }
-}
-
-export class UnknownPoolError extends PlacementError {
-  readonly code = 'ERR_UNKNOWN_POOL' as const;
-  override readonly name = 'UnknownPoolError';
-
-  constructor(
-    readonly pod: string,
-    readonly pool: string,
-    readonly knownPools: readonly string[],
-  ) {
-    super(
-      `pod ${pod}: unknown address pool "${pool}" (declared: ${knownPools.length === 0 ? 'none' : knownPools.join(', ')})`,
-    );
-  }
 }
 
 function annotation(
@@ -83,10 +43,10 @@ function annotation(
  * an undeclared pool an UnknownPoolError.
  */
 export function resolvePlacement(
-  pod: PodRef,
+  pod: AnnotatedPod,
   namespace: NamespaceRef | undefined,
   pools: readonly AddressPool[],
-): PlacementConstraints {
+): Placement {
   const podName = `${pod.namespace}/${pod.name}`;
   const podSubnet = annotation(pod.annotations, SUBNET_ANNOTATION);
   const podPool = annotation(pod.annotations, POOL_ANNOTATION);
@@ -107,7 +67,7 @@ export function resolvePlacement(
   if (podPool !== undefined) {
     const pool = lookup(podPool);
     if (podSubnet !== undefined && podSubnet !== pool.subnetId) {
-      throw new PoolSubnetMismatchError(podName, pool.name, pool.subnetId, podSubnet);
+      throw new PoolSubnetMismatchError(podName, pool.name, pool.subnetId, podSubnet, 'pod', ANNOTATIONS);
     }
     return { subnetId: pool.subnetId, pool: pool.name };
   }
@@ -122,7 +82,14 @@ export function resolvePlacement(
   if (nsPool !== undefined) {
     const pool = lookup(nsPool);
     if (nsSubnet !== undefined && nsSubnet !== pool.subnetId) {
-      throw new PoolSubnetMismatchError(podName, pool.name, pool.subnetId, nsSubnet, 'namespace');
+      throw new PoolSubnetMismatchError(
+        podName,
+        pool.name,
+        pool.subnetId,
+        nsSubnet,
+        'namespace',
+        ANNOTATIONS,
+      );
     }
     return { subnetId: pool.subnetId, pool: pool.name };
   }

@@ -13,14 +13,6 @@ export interface SubnetCandidate {
   tags: Readonly<Record<string, string>>;
 }
 
-/**
- * How long a subnet that answered InsufficientFreeAddressesInSubnet / InsufficientCidrBlocks is
- * skipped. Long enough that a tick does not hammer a full subnet with CreateNetworkInterface (and
- * spend the account's mutation budget, 5 per second), short enough that addresses other nodes
- * release are used again soon; the subnet cache is refreshed on a similar period.
- */
-export const DEFAULT_SUBNET_FULL_WINDOW_MS = 3 * 60 * 1000;
-
 /** The VPC CNI's opt-out tag: `kubernetes.io/role/cni=0` marks a subnet pods must not use. */
 export const CNI_ROLE_TAG = 'kubernetes.io/role/cni';
 
@@ -47,9 +39,9 @@ export type SubnetChoice =
       retryAt?: number;
     };
 
-export function subnetChoiceState(options: { fullWindowMs?: number } = {}): SubnetChoiceState {
+export function subnetChoiceState(options: { fullWindowMs: number }): SubnetChoiceState {
   return {
-    fullWindowMs: options.fullWindowMs ?? DEFAULT_SUBNET_FULL_WINDOW_MS,
+    fullWindowMs: options.fullWindowMs,
     inFlight: new Map(),
     fullAt: new Map(),
   };

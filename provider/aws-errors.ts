@@ -1,4 +1,5 @@
 import type { Ec2ErrorClass } from './ec2-network.js';
+import { Ec2Error } from './errors.js';
 
 /**
  * The one file that knows AWS's error code strings. Everything else asks for a class.
@@ -73,54 +74,18 @@ export function isRetryable(kind: Ec2ErrorClass): boolean {
   }
 }
 
-export interface Ec2ErrorDetails {
-  kind: Ec2ErrorClass;
-  code: string;
-  /** The EC2 action, e.g. "AssignPrivateIpAddresses". */
-  action: string;
-  /** The request parameters, so a permanent error can be understood from the log line alone. */
-  params: unknown;
-  subnetId?: string;
-  httpStatus?: number;
-  cause?: unknown;
+/** Whether an AWS error code says "slow down" (EC2's, CloudWatch's and the SDK's own spellings). */
+export function isThrottlingCode(code: string): boolean {
+  return THROTTLED.has(code);
 }
 
-/** A classified EC2 failure; the only error type that leaves provider/ for an EC2 call. */
-export class Ec2Error extends Error {
-  override readonly name = 'Ec2Error';
-  readonly kind: Ec2ErrorClass;
-  readonly code: string;
-  readonly action: string;
-  readonly params: unknown;
-  readonly subnetId: string | undefined;
-  readonly httpStatus: number | undefined;
-
-  constructor(message: string, details: Ec2ErrorDetails) {
-    super(`${details.action}: ${details.code}: ${message}`, details.cause === undefined ? undefined : { cause: details.cause });
-    this.kind = details.kind;
-    this.code = details.code;
-    this.action = details.action;
-    this.params = details.params;
-    this.subnetId = details.subnetId;
-    this.httpStatus = details.httpStatus;
-  }
-
-  /** The same error, naming the subnet (for subnet-full, so the planner knows which one to skip). */
-  withSubnet(subnetId: string): Ec2Error {
-    return new Ec2Error(this.message.slice(`${this.action}: ${this.code}: `.length), {
-      kind: this.kind,
-      code: this.code,
-      action: this.action,
-      params: this.params,
-      subnetId,
-      ...(this.httpStatus === undefined ? {} : { httpStatus: this.httpStatus }),
-      cause: this.cause,
-    });
-  }
+export function isEc2Error(err: unknown, awsCode?: string): err is Ec2Error {
+  return err instanceof Ec2Error && (awsCode === undefined || err.awsCode === awsCode);
 }
 
-export function isEc2Error(err: unknown, code?: string): err is Ec2Error {
-  return err instanceof Ec2Error && (code === undefined || err.code === code);
+/** Which limit a `limit` failure hit: the instance's ENI count, or one ENI's addresses. */
+export function limitHit(err: Ec2Error): 'eni' | 'address' {
+  return err.awsCode === 'PrivateIpAddressLimitExceeded' ? 'address' : 'eni';
 }
 
 /**
@@ -141,7 +106,7 @@ export function toEc2Error(err: unknown, action: string, params: unknown): Ec2Er
   const message = typeof record.message === 'string' ? record.message : String(err);
   return new Ec2Error(message, {
     kind: classifyCode(code, status),
-    code,
+    awsCode: code,
     action,
     params,
     ...(status === undefined ? {} : { httpStatus: status }),

@@ -171,7 +171,7 @@ export class Ec2Client {
       } catch (raw) {
         const err = toEc2Error(raw, api, params);
         if (err.kind === 'throttled') limiter.drain(api);
-        const retryable = isRetryable(err.kind) && !(options.finalCodes ?? []).includes(err.code);
+        const retryable = isRetryable(err.kind) && !(options.finalCodes ?? []).includes(err.awsCode);
         if (!retryable || attempt + 1 >= retry.maxAttempts) throw err;
         await sleepBackoff(clock, attempt, retry, random);
       }
@@ -209,7 +209,7 @@ export class Ec2Client {
       observer.onCall({
         api,
         durationMs: clock.now() - started,
-        errorCode: err.code,
+        errorCode: err.awsCode,
         errorClass: err.kind,
         throttled: err.kind === 'throttled',
         attempt,

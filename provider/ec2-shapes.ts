@@ -1,5 +1,5 @@
 import type { NetworkInterface, Subnet } from '@aws-sdk/client-ec2';
-import { Ec2Error } from './aws-errors.js';
+import { Ec2Error } from './errors.js';
 import type { AttachedEni, SubnetInfo } from './ec2-network.js';
 import { tagRecord } from './eni-tags.js';
 
@@ -10,7 +10,7 @@ import { tagRecord } from './eni-tags.js';
  */
 export function required<T>(value: T | undefined | null, field: string, action: string): T {
   if (value === undefined || value === null) {
-    throw new Ec2Error(`response lacks ${field}`, { kind: 'permanent', code: 'MalformedResponse', action, params: undefined });
+    throw new Ec2Error(`response lacks ${field}`, { kind: 'permanent', awsCode: 'MalformedResponse', action, params: undefined });
   }
   return value;
 }

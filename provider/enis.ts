@@ -1,11 +1,11 @@
 import type { NetworkInterface } from '@aws-sdk/client-ec2';
 import {
   ATTACHMENT_NOT_FOUND,
-  Ec2Error,
   INVALID_PARAMETER_VALUE,
   isEc2Error,
   NETWORK_INTERFACE_NOT_FOUND,
 } from './aws-errors.js';
+import { Ec2Error } from './errors.js';
 import type { AttachedEni, CreateEniRequest } from './ec2-network.js';
 import { required, toAttachedEni } from './ec2-shapes.js';
 import { eniTags } from './eni-tags.js';
@@ -137,7 +137,7 @@ export class EniLifecycle {
     if (attachment?.DeviceIndex === 0) {
       throw new Ec2Error(`${eniId} is the instance's primary ENI`, {
         kind: 'permanent',
-        code: 'PrimaryEniProtected',
+        awsCode: 'PrimaryEniProtected',
         action: 'DetachNetworkInterface',
         params: { NetworkInterfaceId: eniId },
       });

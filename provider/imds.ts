@@ -1,6 +1,7 @@
 import { abortError, type Clock } from '../time/clock.js';
 import { sleepBackoff, type BackoffPolicy, type RandomSource } from './backoff.js';
 import type { MetadataSource } from './metadata.js';
+import { ImdsError } from './errors.js';
 
 /** The link-local address of EC2's instance metadata service. */
 export const IMDS_DEFAULT_ENDPOINT = 'http://169.254.169.254';
@@ -22,16 +23,6 @@ export interface ImdsOptions {
   timeoutMs?: number;
   /** Injected for tests; global fetch by default. */
   fetch?: typeof fetch;
-}
-
-export class ImdsError extends Error {
-  override readonly name = 'ImdsError';
-  constructor(
-    message: string,
-    readonly status: number | undefined,
-  ) {
-    super(message);
-  }
 }
 
 /**

@@ -8,8 +8,6 @@ import { CLUSTER_NAME_TAG, CREATED_AT_TAG, INSTANCE_ID_TAG, MANAGED_TAG, MANAGED
 const PAGE_SIZE = 1000;
 /** DescribeInstances takes at most 200 values per filter. */
 const INSTANCE_FILTER_CHUNK = 200;
-/** The VPC CNI's grace period: an ENI younger than this may still be on its way to being attached. */
-export const LEAK_GRACE_DEFAULT_MS = 5 * 60_000;
 
 /**
  * ENIs this project created that are attached to nothing, older than the grace period, and whose

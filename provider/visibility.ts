@@ -1,6 +1,7 @@
 import type { NetworkInterface } from '@aws-sdk/client-ec2';
 import type { Clock } from '../time/clock.js';
-import { Ec2Error, isEc2Error, NETWORK_INTERFACE_NOT_FOUND } from './aws-errors.js';
+import { isEc2Error, NETWORK_INTERFACE_NOT_FOUND } from './aws-errors.js';
+import { Ec2Error } from './errors.js';
 import type { RandomSource } from './backoff.js';
 import type { Ec2Client } from './ec2-client.js';
 
@@ -57,7 +58,7 @@ export async function awaitEni(
     if (remaining <= 0) {
       throw new Ec2Error(`${what} not visible after ${deps.timeoutMs} ms`, {
         kind: 'not-yet-visible',
-        code: 'VisibilityTimeout',
+        awsCode: 'VisibilityTimeout',
         action: 'DescribeNetworkInterfaces',
         params: { NetworkInterfaceIds: [eniId] },
       });

@@ -1,11 +1,13 @@
-import { formatCidr, numberToIp, parseCidr, type Cidr } from './ipv4.js';
+import {
+  ADDRESSES_PER_PREFIX,
+  formatCidr,
+  numberToIp,
+  parseCidr,
+  PREFIX_LENGTH,
+  usableRange,
+  type Cidr,
+} from '../ipam/address.js';
 import type { SeededRandom } from './random.js';
-
-/** AWS reserves the network address, the next three (router, DNS, future) and the broadcast. */
-const RESERVED_AT_START = 4;
-const RESERVED_AT_END = 1;
-const PREFIX_LENGTH = 28;
-const PREFIX_SIZE = 16;
 
 /**
  * Unique addresses of one subnet. Every address handed out (a /32, or the 16 of a /28 prefix) is in
@@ -26,8 +28,7 @@ export class SubnetAddresses {
     if (this.cidr.prefixLength > 28 || this.cidr.prefixLength < 16) {
       throw new Error(`subnet ${cidr}: EC2 subnets are /16 to /28`);
     }
-    this.first = this.cidr.base + RESERVED_AT_START;
-    this.last = this.cidr.base + this.cidr.size - 1 - RESERVED_AT_END;
+    ({ first: this.first, last: this.last } = usableRange(this.cidr));
   }
 
   /** Addresses EC2 may hand out: the CIDR minus the five reserved ones. */
@@ -73,12 +74,12 @@ export class SubnetAddresses {
    * the last /28 of the subnet ever qualifies), or undefined: EC2's InsufficientCidrBlocks.
    */
   allocatePrefix(): string | undefined {
-    const blocks = this.cidr.size / PREFIX_SIZE;
+    const blocks = this.cidr.size / ADDRESSES_PER_PREFIX;
     const start = this.random.int(blocks);
     for (let i = 0; i < blocks; i++) {
-      const base = this.cidr.base + ((start + i) % blocks) * PREFIX_SIZE;
+      const base = this.cidr.base + ((start + i) % blocks) * ADDRESSES_PER_PREFIX;
       if (this.blockFree(base)) {
-        for (let a = base; a < base + PREFIX_SIZE; a++) this.used.add(a);
+        for (let a = base; a < base + ADDRESSES_PER_PREFIX; a++) this.used.add(a);
         return formatCidr(base, PREFIX_LENGTH);
       }
     }
@@ -90,7 +91,7 @@ export class SubnetAddresses {
   }
 
   releasePrefix(base: number): void {
-    for (let a = base; a < base + PREFIX_SIZE; a++) this.used.delete(a);
+    for (let a = base; a < base + ADDRESSES_PER_PREFIX; a++) this.used.delete(a);
   }
 
   /** Marks `count` random free addresses as taken by someone outside the simulation. */
@@ -101,10 +102,8 @@ export class SubnetAddresses {
   }
 
   private blockFree(base: number): boolean {
-    if (base < this.first || base + PREFIX_SIZE - 1 > this.last) return false;
-    for (let a = base; a < base + PREFIX_SIZE; a++) if (this.used.has(a)) return false;
+    if (base < this.first || base + ADDRESSES_PER_PREFIX - 1 > this.last) return false;
+    for (let a = base; a < base + ADDRESSES_PER_PREFIX; a++) if (this.used.has(a)) return false;
     return true;
   }
 }
-
-export const SIM_PREFIX_SIZE = PREFIX_SIZE;

@@ -1,7 +1,7 @@
 import type { ActionHandler } from './actions/action.js';
 import { ACTIONS } from './actions/index.js';
 import { latencyOf } from './config.js';
-import { Ec2Error } from './errors.js';
+import { Ec2WireError } from './errors.js';
 import { FaultInjector } from './faults.js';
 import { QueryParams } from './query-protocol.js';
 import type { SimState } from './state.js';
@@ -33,21 +33,21 @@ export class Ec2Endpoint {
 
   async handle(body: string, signal?: AbortSignal): Promise<EndpointOutcome> {
     const requestId = this.nextRequestId();
-    const error = (e: Ec2Error): EndpointOutcome => {
+    const error = (e: Ec2WireError): EndpointOutcome => {
       if (e.code === 'RequestLimitExceeded') this.stats.throttled();
       else this.stats.error(e.code);
       return { kind: 'response', httpStatus: e.httpStatus, body: errorXml(e.code, e.message, requestId), requestId };
     };
     const params = new QueryParams(body);
     const action = params.action;
-    if (action === undefined) return error(new Ec2Error('MissingAction', 'The request must contain the parameter Action'));
+    if (action === undefined) return error(new Ec2WireError('MissingAction', 'The request must contain the parameter Action'));
     this.stats.call(action);
     const run = ACTIONS[action];
-    if (!run) return error(new Ec2Error('InvalidAction', `The action ${action} is not valid for this web service.`));
+    if (!run) return error(new Ec2WireError('InvalidAction', `The action ${action} is not valid for this web service.`));
     const config = this.state.config;
     if (config.throttling === 'aws') {
       const { key, spec } = bucketFor(action, params);
-      if (!this.buckets.tryTake(key, spec)) return error(new Ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503));
+      if (!this.buckets.tryTake(key, spec)) return error(new Ec2WireError('RequestLimitExceeded', 'Request limit exceeded.', 503));
     }
     const fault = this.faults.decide();
     const latency = latencyOf(config, action);
@@ -64,10 +64,10 @@ export class Ec2Endpoint {
     }
     await this.state.clock.sleep(latency, signal);
     if (fault.kind === 'server-error') {
-      return error(new Ec2Error(fault.code, 'An internal error has occurred', fault.httpStatus));
+      return error(new Ec2WireError(fault.code, 'An internal error has occurred', fault.httpStatus));
     }
     const outcome = this.apply(action, params, requestId, run);
-    return outcome instanceof Ec2Error ? error(outcome) : outcome;
+    return outcome instanceof Ec2WireError ? error(outcome) : outcome;
   }
 
   private apply(
@@ -75,12 +75,12 @@ export class Ec2Endpoint {
     params: QueryParams,
     requestId: string,
     run: ActionHandler,
-  ): EndpointOutcome | Ec2Error {
+  ): EndpointOutcome | Ec2WireError {
     try {
       const body = run({ state: this.state, params });
       return { kind: 'response', httpStatus: 200, body: responseXml(action, requestId, body), requestId };
     } catch (e) {
-      if (e instanceof Ec2Error) return e;
+      if (e instanceof Ec2WireError) return e;
       // A simulator bug must not look like a retryable EC2 fault: fail loudly.
       throw e;
     }

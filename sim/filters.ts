@@ -1,4 +1,4 @@
-import { Ec2Error } from './errors.js';
+import { Ec2WireError } from './errors.js';
 import type { Filter } from './query-protocol.js';
 
 /** The values of one filterable attribute of a record (a record may have several, e.g. addresses). */
@@ -31,7 +31,7 @@ export function compileFilters<T>(
     if (tagsOf && filter.name === 'tag-key') return (item) => anyMatches(Object.keys(tagsOf(item)));
     if (tagsOf && filter.name === 'tag-value') return (item) => anyMatches(Object.values(tagsOf(item)));
     const field = fields[filter.name];
-    if (!field) throw new Ec2Error('InvalidParameterValue', `The filter '${filter.name}' is invalid`);
+    if (!field) throw new Ec2WireError('InvalidParameterValue', `The filter '${filter.name}' is invalid`);
     return (item) => anyMatches(field(item));
   });
   return (item) => tests.every((test) => test(item));

@@ -1,4 +1,4 @@
-import { Ec2Error } from './errors.js';
+import { Ec2WireError } from './errors.js';
 
 export interface Page<T> {
   items: T[];
@@ -34,6 +34,6 @@ function encodeToken(key: string): string {
 
 function decodeToken(token: string): string {
   const text = Buffer.from(token, 'base64url').toString('utf8');
-  if (!text.startsWith('sim:')) throw new Ec2Error('InvalidPaginationToken', `Invalid pagination token '${token}'`);
+  if (!text.startsWith('sim:')) throw new Ec2WireError('InvalidPaginationToken', `Invalid pagination token '${token}'`);
   return text.slice('sim:'.length);
 }

@@ -1,4 +1,4 @@
-import { Ec2Error, invalidParameterValue, missingParameter } from './errors.js';
+import { Ec2WireError, invalidParameterValue, missingParameter } from './errors.js';
 
 export interface Filter {
   name: string;
@@ -96,7 +96,7 @@ export function maxResults(params: QueryParams, min: number, max: number): numbe
   const n = params.int('MaxResults');
   if (n === undefined) return undefined;
   if (n < min || n > max) {
-    throw new Ec2Error('InvalidParameterValue', `Value ( ${n} ) for parameter maxResults is invalid. Expecting a value between ${min} and ${max}.`);
+    throw new Ec2WireError('InvalidParameterValue', `Value ( ${n} ) for parameter maxResults is invalid. Expecting a value between ${min} and ${max}.`);
   }
   return n;
 }

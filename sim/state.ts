@@ -1,8 +1,8 @@
 import type { Clock } from '../time/clock.js';
 import { SubnetAddresses } from './address-allocator.js';
 import type { SimConfig, SimSubnetSpec } from './config.js';
-import { Ec2Error, eniNotFound } from './errors.js';
-import { cidrContains, cidrsOverlap, ipToNumber, parseCidr } from './ipv4.js';
+import { Ec2WireError, eniNotFound } from './errors.js';
+import { cidrsOverlap, cidrWithin, ipToNumber, parseCidr } from '../ipam/address.js';
 import { eniAt, type SimEni, type SimInstance, type SimSubnet, type SimVpc } from './model.js';
 import { SeededRandom } from './random.js';
 import { Versioned } from './versioned.js';
@@ -99,7 +99,7 @@ export class SimState {
     if (!vpc) throw new Error(`unknown VPC ${vpcId}`);
     if (this.subnets.has(spec.id)) throw new Error(`subnet ${spec.id} exists`);
     const cidr = parseCidr(spec.cidr);
-    if (!cidrContains(parseCidr(vpc.cidr), cidr)) throw new Error(`subnet ${spec.id} ${spec.cidr} is outside ${vpc.cidr}`);
+    if (!cidrWithin(parseCidr(vpc.cidr), cidr)) throw new Error(`subnet ${spec.id} ${spec.cidr} is outside ${vpc.cidr}`);
     for (const [id, other] of this.subnets) {
       if (cidrsOverlap(other.addresses.cidr, cidr)) throw new Error(`subnet ${spec.id} overlaps ${id}`);
     }
@@ -139,7 +139,7 @@ export class SimState {
 
   addressesOf(subnetId: string): SubnetAddresses {
     const entry = this.subnets.get(subnetId);
-    if (!entry) throw new Ec2Error('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
+    if (!entry) throw new Ec2WireError('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
     return entry.addresses;
   }
 

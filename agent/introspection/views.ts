@@ -1,7 +1,5 @@
+import { ADDRESSES_PER_PREFIX } from '../../ipam/address.js';
 import type { EniView, IntrospectionSource, ReadinessStatus } from './introspection-source.js';
-
-/** Addresses in one /28 prefix. */
-const ADDRESSES_PER_PREFIX = 16;
 
 /** An ENI as /v1/enis shows it: the source's view plus its derived totals. */
 export interface EniReport extends EniView {

@@ -6,6 +6,7 @@
  */
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
+import { InvalidEniConfigError } from '../errors.js';
 
 export const ENICONFIG_GROUP = 'crd.k8s.amazonaws.com';
 export const ENICONFIG_VERSION = 'v1alpha1';
@@ -30,19 +31,6 @@ export interface EniConfigSource {
   node(name: string): Promise<NodeFacts>;
   /** undefined when no ENIConfig has that name. */
   eniConfig(name: string): Promise<EniConfigSpec | undefined>;
-}
-
-/** The ENIConfig an object names is malformed; names the object and what is wrong. */
-export class InvalidEniConfigError extends Error {
-  override readonly name = 'InvalidEniConfigError';
-  readonly code = 'ERR_INVALID_ENICONFIG';
-
-  constructor(
-    readonly eniConfig: string,
-    readonly problem: string,
-  ) {
-    super(`ENIConfig ${eniConfig} is invalid: ${problem}`);
-  }
 }
 
 /** Which ENIConfig a node uses: the label's value, else its AZ; undefined when it has neither. */

@@ -6,6 +6,7 @@
  */
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { Clock } from '../../time/clock.js';
+import type { PodRef } from '../../ipam/datastore-types.js';
 import {
   ResilientListWatch,
   type RestartReason,
@@ -21,10 +22,8 @@ export interface OwnerRef {
   readonly controller: boolean;
 }
 
-export interface PodRef {
-  readonly uid: string;
-  readonly namespace: string;
-  readonly name: string;
+/** A pod of this node as the watch shows it: its identity (the datastore's PodRef) and more. */
+export interface WatchedPod extends PodRef {
   /** Pending, Running, Succeeded, Failed, Unknown; "" when the API server has not set it yet. */
   readonly phase: string;
   readonly annotations: Readonly<Record<string, string>>;
@@ -38,7 +37,7 @@ export interface PodRef {
 export interface NodePods {
   start(signal: AbortSignal): void;
   close(): Promise<void>;
-  list(): PodRef[];
+  list(): WatchedPod[];
   /** Called after any change of list() or synced(); returns an unsubscribe function. */
   onChange(listener: () => void): () => void;
   /**
@@ -52,7 +51,7 @@ export interface NodePods {
   health(): WatchHealth;
 }
 
-export function toPodRef(pod: V1Pod): PodRef | undefined {
+export function toPodRef(pod: V1Pod): WatchedPod | undefined {
   const meta = pod.metadata;
   // A pod always has these; an object without them cannot be matched to an address anyway.
   if (!meta?.uid || !meta.name || !meta.namespace) return undefined;
@@ -115,8 +114,8 @@ export class PodWatch implements NodePods {
     return this.watch.close();
   }
 
-  list(): PodRef[] {
-    const pods: PodRef[] = [];
+  list(): WatchedPod[] {
+    const pods: WatchedPod[] = [];
     for (const pod of this.watch.items()) {
       const ref = toPodRef(pod);
       if (ref) pods.push(ref);

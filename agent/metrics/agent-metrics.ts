@@ -72,10 +72,23 @@ export class AgentMetrics {
   private readonly cloudWatchDropped: Counter;
   private readonly checkpointWriteFailures: Counter;
 
-  constructor(source: MetricsSource) {
+  private source: MetricsSource | undefined;
+
+  /**
+   * `source` may come later (measure()): the composition root builds the metrics first because the
+   * EC2 provider reports to `ec2` from its construction on, and the agent the gauges read is built
+   * on that provider. Until then a scrape fails as it does while the agent is starting.
+   */
+  constructor(source?: MetricsSource) {
     this.registry = new Registry();
     const registers = [this.registry];
-    registerNodeGauges(this.registry, source);
+    this.source = source;
+    registerNodeGauges(this.registry, {
+      snapshot: () => {
+        if (!this.source) throw new Error('the agent is not built yet');
+        return this.source.snapshot();
+      },
+    });
     // Always 1: the labels carry the information (join on it to see which build a node runs).
     new Gauge({
       name: 'eniipam_build_info',
@@ -185,6 +198,11 @@ export class AgentMetrics {
     this.addOutcomes.inc({ outcome: 'assigned' }, 0);
     this.addOutcomes.inc({ outcome: 'no_address' }, 0);
     for (const cause of LEAK_CAUSES) this.leaksFound.inc({ cause }, 0);
+  }
+
+  /** Reads the pool gauges from `source` (the node agent) from now on. */
+  measure(source: MetricsSource): void {
+    this.source = source;
   }
 
   /** One CNI ADD finished. `no_address` also counts awscni_no_available_ip_addresses. */

@@ -1,4 +1,5 @@
-import { PutMetricDataCommand, type CloudWatchClient, type MetricDatum } from '@aws-sdk/client-cloudwatch';
+import type { MetricDatum, MetricsSink } from '../../provider/cloudwatch.js';
+import { CloudWatchError } from '../../provider/errors.js';
 import { isAbortError, type Clock, type Timer } from '../../time/clock.js';
 import type { CloudWatchSample } from './cloudwatch-samples.js';
 
@@ -14,7 +15,8 @@ export interface WarnLogger {
 }
 
 export interface CloudWatchPublisherOptions {
-  client: CloudWatchClient;
+  /** Where batches go: provider/cloudwatch.ts's AwsCloudWatchMetrics on a node. */
+  sink: MetricsSink;
   clock: Clock;
   /** Called once per interval; must be cheap and synchronous (a datastore snapshot). */
   sample: () => readonly CloudWatchSample[];
@@ -42,14 +44,6 @@ export const CLOUDWATCH_MIN_CALL_SPACING_MS = 1_000;
 /** About 8 hours of one node's samples: bounds memory when CloudWatch is unreachable for long. */
 export const CLOUDWATCH_MAX_QUEUED_DATUMS = 5_000;
 
-/** Error names the SDK uses for throttling: worth keeping the data for the next interval. */
-const THROTTLING_ERRORS = new Set([
-  'Throttling',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'TooManyRequestsException',
-]);
-
 /**
  * Opt-in publishing of the key gauges to CloudWatch. Each interval it samples, queues, and drains
  * the queue in PutMetricData calls of at most `maxDatumsPerCall`, spaced by `minCallSpacingMs`.
@@ -63,7 +57,7 @@ export class CloudWatchPublisher {
   private readonly maxPerCall: number;
   private readonly spacingMs: number;
   private readonly maxQueued: number;
-  private readonly common: { Name: string; Value: string }[];
+  private readonly common: readonly { name: string; value: string }[];
   private queue: MetricDatum[] = [];
   private timer: Timer | undefined;
   private flushing: Promise<void> | undefined;
@@ -78,7 +72,7 @@ export class CloudWatchPublisher {
     );
     this.spacingMs = options.minCallSpacingMs ?? CLOUDWATCH_MIN_CALL_SPACING_MS;
     this.maxQueued = options.maxQueuedDatums ?? CLOUDWATCH_MAX_QUEUED_DATUMS;
-    this.common = (options.dimensions ?? []).map((d) => ({ Name: d.name, Value: d.value }));
+    this.common = options.dimensions ?? [];
     if (this.intervalMs <= 0 || this.maxPerCall <= 0 || this.maxQueued <= 0) {
       throw new Error('CloudWatch publisher: interval, batch size and queue bound must be positive');
     }
@@ -129,14 +123,10 @@ export class CloudWatchPublisher {
       // CloudWatch rejects NaN and infinities: one bad value must not sink the whole batch.
       if (!Number.isFinite(sample.value)) continue;
       this.queue.push({
-        MetricName: sample.name,
-        Dimensions: [
-          ...this.common,
-          ...(sample.dimensions ?? []).map((d) => ({ Name: d.name, Value: d.value })),
-        ],
-        Timestamp: timestamp,
-        Value: sample.value,
-        Unit: 'Count',
+        name: sample.name,
+        dimensions: [...this.common, ...(sample.dimensions ?? [])],
+        timestamp,
+        value: sample.value,
       });
     }
     this.trim();
@@ -157,7 +147,7 @@ export class CloudWatchPublisher {
   }
 
   private async drain(signal: AbortSignal): Promise<void> {
-    const { clock, client } = this.options;
+    const { clock, sink } = this.options;
     while (this.queue.length > 0 && !signal.aborted) {
       const wait = this.nextCallAt - clock.now();
       if (wait > 0) {
@@ -171,12 +161,7 @@ export class CloudWatchPublisher {
       const batch = this.queue.splice(0, this.maxPerCall);
       this.nextCallAt = clock.now() + this.spacingMs;
       try {
-        await client.send(
-          new PutMetricDataCommand({ Namespace: this.options.namespace, MetricData: batch }),
-          {
-            abortSignal: signal,
-          },
-        );
+        await sink.put(this.options.namespace, batch, signal);
       } catch (err) {
         if (signal.aborted) return;
         this.failed(batch, err);
@@ -187,9 +172,9 @@ export class CloudWatchPublisher {
   }
 
   private failed(batch: MetricDatum[], err: unknown): void {
-    const code = errorCode(err);
+    const code = err instanceof CloudWatchError ? err.awsCode : 'Unknown';
     this.options.stats?.putFailed(code);
-    if (isRetryable(err)) {
+    if (err instanceof CloudWatchError && err.retryable) {
       this.queue.unshift(...batch);
       this.trim();
       this.options.log?.warn(
@@ -204,18 +189,4 @@ export class CloudWatchPublisher {
       );
     }
   }
-}
-
-function errorCode(err: unknown): string {
-  if (err instanceof Error) return err.name === 'Error' ? 'Unknown' : err.name;
-  return 'Unknown';
-}
-
-/** Throttling, a server fault or no answer at all (network): the same data may succeed later. */
-function isRetryable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  if (THROTTLING_ERRORS.has(err.name)) return true;
-  const details = err as Error & { $fault?: string; $metadata?: { httpStatusCode?: number } };
-  if (details.$fault === 'server') return true;
-  return details.$metadata?.httpStatusCode === undefined;
 }

@@ -3,6 +3,7 @@
  * over its datastore; the registry calls `snapshot()` once per scrape (and the CloudWatch publisher
  * once per interval), so every gauge of one scrape comes from the same instant.
  */
+import { ADDRESSES_PER_PREFIX } from '../../ipam/address.js';
 export interface MetricsSource {
   snapshot(): MetricsSnapshot;
 }
@@ -43,9 +44,6 @@ export interface SubnetMetrics {
   /** AvailableIpAddressCount as last described. */
   free: number;
 }
-
-/** Addresses in one /28 prefix. */
-export const ADDRESSES_PER_PREFIX = 16;
 
 /** Pod addresses an ENI holds: its secondary /32s plus 16 per /28 prefix. */
 export function eniAddresses(eni: Pick<EniMetrics, 'ips' | 'prefixes'>): number {

@@ -1,6 +1,6 @@
 import type { SubnetAddresses } from '../address-allocator.js';
-import { Ec2Error } from '../errors.js';
-import { ipToNumber, numberToIp, parseCidr } from '../ipv4.js';
+import { Ec2WireError } from '../errors.js';
+import { ipToNumber, numberToIp, parseCidr } from '../../ipam/address.js';
 
 export interface AllocationRequest {
   /** 'any' for a new primary address, a number for a chosen one, undefined for none. */
@@ -38,7 +38,7 @@ export function allocateAll(addresses: SubnetAddresses, subnetId: string, reques
     for (let i = 0; i < request.prefixCount; i++) {
       const prefix = addresses.allocatePrefix();
       if (prefix === undefined) {
-        throw new Ec2Error('InsufficientCidrBlocks', `The specified subnet ${subnetId} does not have enough free cidr blocks to satisfy the request.`);
+        throw new Ec2WireError('InsufficientCidrBlocks', `The specified subnet ${subnetId} does not have enough free cidr blocks to satisfy the request.`);
       }
       prefixBases.push(parseCidr(prefix).base);
       prefixes.push(prefix);
@@ -53,7 +53,7 @@ export function allocateAll(addresses: SubnetAddresses, subnetId: string, reques
 function takeAny(addresses: SubnetAddresses, subnetId: string, taken: number[]): string {
   const ip = addresses.allocateIp();
   if (ip === undefined) {
-    throw new Ec2Error('InsufficientFreeAddressesInSubnet', `The specified subnet ${subnetId} does not have enough free addresses to satisfy the request.`);
+    throw new Ec2WireError('InsufficientFreeAddressesInSubnet', `The specified subnet ${subnetId} does not have enough free addresses to satisfy the request.`);
   }
   taken.push(ipToNumber(ip));
   return ip;
@@ -64,12 +64,12 @@ function takeSpecific(addresses: SubnetAddresses, ip: string, taken: number[]): 
   try {
     n = ipToNumber(ip);
   } catch {
-    throw new Ec2Error('InvalidParameterValue', `Invalid IPv4 address ${ip}`);
+    throw new Ec2WireError('InvalidParameterValue', `Invalid IPv4 address ${ip}`);
   }
   if (!addresses.isUsable(n)) {
-    throw new Ec2Error('InvalidParameterValue', `Address ${ip} is not in the subnet's usable range (or is reserved by AWS)`);
+    throw new Ec2WireError('InvalidParameterValue', `Address ${ip} is not in the subnet's usable range (or is reserved by AWS)`);
   }
-  if (!addresses.allocateSpecific(n)) throw new Ec2Error('InvalidIPAddress.InUse', `Address ${ip} is in use.`);
+  if (!addresses.allocateSpecific(n)) throw new Ec2WireError('InvalidIPAddress.InUse', `Address ${ip} is in use.`);
   taken.push(n);
   return ip;
 }

@@ -1,5 +1,5 @@
-import { Ec2Error, invalidParameterValue, missingParameter } from '../errors.js';
-import { ipToNumber, parseCidr } from '../ipv4.js';
+import { Ec2WireError, invalidParameterValue, missingParameter } from '../errors.js';
+import { ipToNumber, parseCidr } from '../../ipam/address.js';
 import { itemSet, leaf } from '../xml.js';
 import type { ActionContext } from './action.js';
 import { allocateAll } from './allocate.js';
@@ -18,11 +18,11 @@ export function assignPrivateIpAddresses({ state, params }: ActionContext): stri
   if (params.list('Ipv4Prefix').length > 0) throw invalidParameterValue('This simulator assigns prefixes by Ipv4PrefixCount only');
   if (ipCount < 0 || prefixCount < 0) throw invalidParameterValue('Address and prefix counts must not be negative');
   if (ipCount > 0 && specificIps.length > 0) {
-    throw new Ec2Error('InvalidParameterCombination', 'Specify either SecondaryPrivateIpAddressCount or PrivateIpAddress, not both');
+    throw new Ec2WireError('InvalidParameterCombination', 'Specify either SecondaryPrivateIpAddressCount or PrivateIpAddress, not both');
   }
   const addressesWanted = ipCount + specificIps.length;
   if (addressesWanted > 0 && prefixCount > 0) {
-    throw new Ec2Error('InvalidParameterCombination', 'You cannot assign IPv4 addresses and IPv4 prefixes in one request');
+    throw new Ec2WireError('InvalidParameterCombination', 'You cannot assign IPv4 addresses and IPv4 prefixes in one request');
   }
   if (addressesWanted === 0 && prefixCount === 0) missingParameterOf();
   const eni = state.mutableEni(eniId);

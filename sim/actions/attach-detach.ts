@@ -1,5 +1,5 @@
 import { latencyOf } from '../config.js';
-import { Ec2Error, invalidParameterValue, missingParameter } from '../errors.js';
+import { Ec2WireError, invalidParameterValue, missingParameter } from '../errors.js';
 import type { SimEni } from '../model.js';
 import { leaf } from '../xml.js';
 import type { ActionContext } from './action.js';
@@ -26,7 +26,8 @@ export function attachNetworkInterface({ state, params }: ActionContext): string
       `Network card index ${networkCardIndex} is not valid for ${limits.instanceType}`,
     );
   if (deviceIndex < 0) throw invalidParameterValue(`Device index ${deviceIndex} is not valid`);
-  if (eni.attachment) throw new Ec2Error('InvalidNetworkInterface.InUse', `Interface: [${eniId}] in use.`);
+  if (eni.attachment)
+    throw new Ec2WireError('InvalidNetworkInterface.InUse', `Interface: [${eniId}] in use.`);
   if (eni.availabilityZone !== instance.availabilityZone) {
     throw invalidParameterValue(
       `Interface ${eniId} is in ${eni.availabilityZone}, instance ${instanceId} in ${instance.availabilityZone}`,
@@ -39,7 +40,7 @@ export function attachNetworkInterface({ state, params }: ActionContext): string
     );
   }
   if (attached.length >= limits.maxEnis) {
-    throw new Ec2Error(
+    throw new Ec2WireError(
       'AttachmentLimitExceeded',
       `Interface count ${attached.length + 1} exceeds the limit for ${limits.instanceType}`,
     );
@@ -69,7 +70,10 @@ export function attachNetworkInterface({ state, params }: ActionContext): string
 export function eniByAttachment(context: ActionContext, attachmentId: string): SimEni {
   const eni = context.state.currentEnis().find((e) => e.attachment?.attachmentId === attachmentId);
   if (!eni)
-    throw new Ec2Error('InvalidAttachmentID.NotFound', `The attachment ID '${attachmentId}' does not exist`);
+    throw new Ec2WireError(
+      'InvalidAttachmentID.NotFound',
+      `The attachment ID '${attachmentId}' does not exist`,
+    );
   return eni;
 }
 
@@ -81,7 +85,7 @@ export function detachNetworkInterface(context: ActionContext): string {
   const attachment = eni.attachment;
   if (!attachment) throw new Error('unreachable: eniByAttachment returned an unattached ENI');
   if (attachment.deviceIndex === 0) {
-    throw new Ec2Error(
+    throw new Ec2WireError(
       'OperationNotPermitted',
       'The network interface at device index 0 cannot be detached.',
     );

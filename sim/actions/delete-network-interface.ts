@@ -1,4 +1,4 @@
-import { Ec2Error } from '../errors.js';
+import { Ec2WireError } from '../errors.js';
 import { leaf } from '../xml.js';
 import type { ActionContext } from './action.js';
 
@@ -7,7 +7,10 @@ export function deleteNetworkInterface({ state, params }: ActionContext): string
   const eniId = params.require('NetworkInterfaceId');
   const eni = state.mutableEni(eniId);
   if (eni.attachment) {
-    throw new Ec2Error('InvalidNetworkInterface.InUse', `Network interface '${eniId}' is currently in use.`);
+    throw new Ec2WireError(
+      'InvalidNetworkInterface.InUse',
+      `Network interface '${eniId}' is currently in use.`,
+    );
   }
   state.deleteEni(eniId);
   state.releaseEniAddresses(eni);

@@ -1,5 +1,5 @@
 import { knownInstanceTypes, lookupInstanceType, type InstanceLimits } from '../../ipam/instance-types.js';
-import { Ec2Error } from '../errors.js';
+import { Ec2WireError } from '../errors.js';
 import { compileFilters, type FilterFields } from '../filters.js';
 import { paginate } from '../pagination.js';
 import { maxResults } from '../query-protocol.js';
@@ -22,7 +22,7 @@ export function describeInstanceTypes({ params }: ActionContext): string {
   if (names.length > 0) {
     types = names.map((name) => {
       const limits = lookupInstanceType(name);
-      if (!limits) throw new Ec2Error('InvalidInstanceType', `The following supplied instance types do not exist: [${name}]`);
+      if (!limits) throw new Ec2WireError('InvalidInstanceType', `The following supplied instance types do not exist: [${name}]`);
       return limits;
     });
   } else {

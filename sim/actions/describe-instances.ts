@@ -1,4 +1,4 @@
-import { Ec2Error } from '../errors.js';
+import { Ec2WireError } from '../errors.js';
 import { compileFilters, type FilterFields } from '../filters.js';
 import type { SimEni, SimInstance } from '../model.js';
 import { paginate } from '../pagination.js';
@@ -26,7 +26,7 @@ export function describeInstances({ state, params }: ActionContext): string {
   let instances = state.visibleInstances();
   if (ids.length > 0) {
     const missing = ids.find((id) => !instances.some((i) => i.instanceId === id));
-    if (missing !== undefined) throw new Ec2Error('InvalidInstanceID.NotFound', `The instance ID '${missing}' does not exist`);
+    if (missing !== undefined) throw new Ec2WireError('InvalidInstanceID.NotFound', `The instance ID '${missing}' does not exist`);
     instances = instances.filter((i) => ids.includes(i.instanceId));
   }
   const match = compileFilters(params.filters(), FIELDS, (i) => i.tags);

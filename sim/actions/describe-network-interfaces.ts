@@ -1,4 +1,4 @@
-import { Ec2Error, eniNotFound } from '../errors.js';
+import { Ec2WireError, eniNotFound } from '../errors.js';
 import { compileFilters, type FilterFields } from '../filters.js';
 import { eniStatus, type SimEni } from '../model.js';
 import { paginate } from '../pagination.js';
@@ -43,7 +43,7 @@ export function describeNetworkInterfaces({ state, params }: ActionContext): str
   const ids = params.list('NetworkInterfaceId');
   const max = maxResults(params, 5, 1000);
   if (ids.length > 0 && max !== undefined) {
-    throw new Ec2Error('InvalidParameterCombination', 'The parameter NetworkInterfaceIds cannot be used with the parameter MaxResults');
+    throw new Ec2WireError('InvalidParameterCombination', 'The parameter NetworkInterfaceIds cannot be used with the parameter MaxResults');
   }
   const filters = params.filters();
   const match = compileFilters(filters, FIELDS, (e) => e.tags);

@@ -1,4 +1,4 @@
-import { Ec2Error } from '../errors.js';
+import { Ec2WireError } from '../errors.js';
 import { compileFilters, type FilterFields } from '../filters.js';
 import type { SimSubnet } from '../model.js';
 import { paginate } from '../pagination.js';
@@ -22,7 +22,7 @@ export function describeSubnets({ state, params }: ActionContext): string {
   let subnets = state.visibleSubnets();
   if (ids.length > 0) {
     const missing = ids.find((id) => !subnets.some((s) => s.subnetId === id));
-    if (missing !== undefined) throw new Ec2Error('InvalidSubnetID.NotFound', `The subnet ID '${missing}' does not exist`);
+    if (missing !== undefined) throw new Ec2WireError('InvalidSubnetID.NotFound', `The subnet ID '${missing}' does not exist`);
     subnets = subnets.filter((s) => ids.includes(s.subnetId));
   }
   const sorted = subnets.filter(match).sort((a, b) => (a.subnetId < b.subnetId ? -1 : 1));

@@ -1,4 +1,4 @@
-import { Ec2Error } from '../errors.js';
+import { Ec2WireError } from '../errors.js';
 import { compileFilters, type FilterFields } from '../filters.js';
 import type { SimVpc } from '../model.js';
 import { paginate } from '../pagination.js';
@@ -20,7 +20,7 @@ export function describeVpcs({ state, params }: ActionContext): string {
   let vpcs = state.vpcList();
   if (ids.length > 0) {
     const missing = ids.find((id) => !vpcs.some((v) => v.vpcId === id));
-    if (missing !== undefined) throw new Ec2Error('InvalidVpcID.NotFound', `The vpc ID '${missing}' does not exist`);
+    if (missing !== undefined) throw new Ec2WireError('InvalidVpcID.NotFound', `The vpc ID '${missing}' does not exist`);
     vpcs = vpcs.filter((v) => ids.includes(v.vpcId));
   }
   const match = compileFilters(params.filters(), FIELDS);

@@ -1,13 +1,13 @@
 import { lookupInstanceType, type InstanceLimits } from '../../ipam/instance-types.js';
-import { Ec2Error } from '../errors.js';
+import { Ec2WireError } from '../errors.js';
 import type { SimInstance } from '../model.js';
 import type { SimState } from '../state.js';
 
 export function runningInstance(state: SimState, instanceId: string): SimInstance {
   const instance = state.currentInstance(instanceId);
-  if (!instance) throw new Ec2Error('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
+  if (!instance) throw new Ec2WireError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
   if (instance.state !== 'running') {
-    throw new Ec2Error('IncorrectInstanceState', `The instance '${instanceId}' is not in a valid state for this operation.`);
+    throw new Ec2WireError('IncorrectInstanceState', `The instance '${instanceId}' is not in a valid state for this operation.`);
   }
   return instance;
 }
@@ -25,7 +25,7 @@ export function limitsOf(instance: SimInstance): InstanceLimits {
  */
 export function checkAddressSlots(limits: InstanceLimits, eniId: string, slots: number): void {
   if (slots > limits.ipv4PerEni) {
-    throw new Ec2Error(
+    throw new Ec2WireError(
       'PrivateIpAddressLimitExceeded',
       `Number of private addresses will exceed limit. Interface ${eniId} on a ${limits.instanceType} can hold ${limits.ipv4PerEni}, ${slots} requested.`,
     );
@@ -34,6 +34,6 @@ export function checkAddressSlots(limits: InstanceLimits, eniId: string, slots: 
 
 export function checkPrefixSupport(limits: InstanceLimits, prefixCount: number): void {
   if (prefixCount > 0 && !limits.prefixDelegation) {
-    throw new Ec2Error('InvalidParameterValue', `Prefix delegation is not supported on instance type ${limits.instanceType} (not built on the Nitro System).`);
+    throw new Ec2WireError('InvalidParameterValue', `Prefix delegation is not supported on instance type ${limits.instanceType} (not built on the Nitro System).`);
   }
 }

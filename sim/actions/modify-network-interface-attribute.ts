@@ -1,4 +1,4 @@
-import { Ec2Error, missingParameter } from '../errors.js';
+import { Ec2WireError, missingParameter } from '../errors.js';
 import { leaf } from '../xml.js';
 import type { ActionContext } from './action.js';
 
@@ -12,7 +12,7 @@ export function modifyNetworkInterfaceAttribute({ state, params }: ActionContext
     const deleteOnTermination = params.bool('Attachment.DeleteOnTermination');
     if (deleteOnTermination === undefined) throw missingParameter('Attachment.DeleteOnTermination');
     if (eni.attachment?.attachmentId !== attachmentId) {
-      throw new Ec2Error('InvalidAttachmentID.NotFound', `The attachment ID '${attachmentId}' does not exist`);
+      throw new Ec2WireError('InvalidAttachmentID.NotFound', `The attachment ID '${attachmentId}' does not exist`);
     }
     eni = { ...eni, attachment: { ...eni.attachment, deleteOnTermination } };
     changed = true;

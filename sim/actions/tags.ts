@@ -1,4 +1,4 @@
-import { Ec2Error, eniNotFound, invalidParameterValue } from '../errors.js';
+import { Ec2WireError, eniNotFound, invalidParameterValue } from '../errors.js';
 import { leaf } from '../xml.js';
 import type { ActionContext } from './action.js';
 
@@ -7,7 +7,7 @@ type TagEdit = (tags: Readonly<Record<string, string>>) => Record<string, string
 /** Applies a tag edit to ENIs, subnets or instances, all resources validated before any changes. */
 function editTags({ state, params }: ActionContext, edit: TagEdit): void {
   const ids = params.list('ResourceId');
-  if (ids.length === 0) throw new Ec2Error('MissingParameter', 'The request must contain the parameter resourceIdSet');
+  if (ids.length === 0) throw new Ec2WireError('MissingParameter', 'The request must contain the parameter resourceIdSet');
   const apply: (() => void)[] = ids.map((id) => {
     if (id.startsWith('eni-')) {
       const eni = state.mutableEni(id);
@@ -17,27 +17,27 @@ function editTags({ state, params }: ActionContext, edit: TagEdit): void {
     }
     if (id.startsWith('subnet-')) {
       const subnet = state.currentSubnet(id);
-      if (!subnet) throw new Ec2Error('InvalidSubnetID.NotFound', `The subnet ID '${id}' does not exist`);
+      if (!subnet) throw new Ec2WireError('InvalidSubnetID.NotFound', `The subnet ID '${id}' does not exist`);
       return () => {
         state.updateSubnet(id, { tags: edit(subnet.tags) });
       };
     }
     if (id.startsWith('i-')) {
       const instance = state.currentInstance(id);
-      if (!instance) throw new Ec2Error('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
+      if (!instance) throw new Ec2WireError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
       return () => {
         state.putInstance({ ...instance, tags: edit(instance.tags) });
       };
     }
     if (id.startsWith('eni')) throw eniNotFound(id);
-    throw new Ec2Error('InvalidID', `The ID '${id}' is not valid`);
+    throw new Ec2WireError('InvalidID', `The ID '${id}' is not valid`);
   });
   for (const f of apply) f();
 }
 
 export function createTags(context: ActionContext): string {
   const tags = context.params.tags('Tag');
-  if (tags.length === 0) throw new Ec2Error('MissingParameter', 'The request must contain the parameter tagSet');
+  if (tags.length === 0) throw new Ec2WireError('MissingParameter', 'The request must contain the parameter tagSet');
   for (const { key } of tags) if (key.startsWith('aws:')) throw invalidParameterValue(`Tag keys starting with 'aws:' are reserved`);
   editTags(context, (current) => {
     const next = { ...current };

@@ -1,5 +1,5 @@
 import { latencyOf } from '../config.js';
-import { Ec2Error } from '../errors.js';
+import { Ec2WireError } from '../errors.js';
 import type { SimState } from '../state.js';
 import { itemSet, leaf, node } from '../xml.js';
 import type { ActionContext } from './action.js';
@@ -11,7 +11,7 @@ import { STATE_CODE } from './describe-instances.js';
  */
 export function terminateInstance(state: SimState, instanceId: string): 'running' | 'terminated' {
   const instance = state.currentInstance(instanceId);
-  if (!instance) throw new Ec2Error('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
+  if (!instance) throw new Ec2WireError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
   const previous = instance.state;
   if (previous === 'terminated') return previous;
   const detachMs = state.config.detachCompletionMs ?? latencyOf(state.config, 'DetachNetworkInterface');
@@ -31,9 +31,9 @@ export function terminateInstance(state: SimState, instanceId: string): 'running
 
 export function terminateInstances({ state, params }: ActionContext): string {
   const ids = params.list('InstanceId');
-  if (ids.length === 0) throw new Ec2Error('MissingParameter', 'The request must contain the parameter InstanceId');
+  if (ids.length === 0) throw new Ec2WireError('MissingParameter', 'The request must contain the parameter InstanceId');
   for (const id of ids) {
-    if (!state.currentInstance(id)) throw new Ec2Error('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
+    if (!state.currentInstance(id)) throw new Ec2WireError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
   }
   const changes = ids.map((id) => ({ id, previous: terminateInstance(state, id) }));
   return itemSet('instancesSet', changes, ({ id, previous }) =>

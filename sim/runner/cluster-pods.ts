@@ -3,7 +3,7 @@
  * processes (as the API server outlives a DaemonSet pod); each agent process gets its own
  * NodePods view of its node, as its pod watch would, started and closed with the process.
  */
-import type { NodePods, PodRef } from '../../agent/kube/pod-watch.js';
+import type { NodePods, WatchedPod } from '../../agent/kube/pod-watch.js';
 import type { WatchHealth } from '../../agent/kube/resilient-list-watch.js';
 import type { Clock } from '../../time/clock.js';
 
@@ -17,7 +17,7 @@ export interface SimPod {
 type Listener = () => void;
 
 export class ClusterPods {
-  private readonly byNode = new Map<string, Map<string, PodRef>>();
+  private readonly byNode = new Map<string, Map<string, WatchedPod>>();
   private readonly listeners = new Map<string, Set<Listener>>();
 
   constructor(private readonly clock: Clock) {}
@@ -51,7 +51,7 @@ export class ClusterPods {
     if (this.podsOf(node).delete(uid)) this.notify(node);
   }
 
-  list(node: string): PodRef[] {
+  list(node: string): WatchedPod[] {
     return [...this.podsOf(node).values()];
   }
 
@@ -74,7 +74,7 @@ export class ClusterPods {
     return () => set.delete(listener);
   }
 
-  private podsOf(node: string): Map<string, PodRef> {
+  private podsOf(node: string): Map<string, WatchedPod> {
     let pods = this.byNode.get(node);
     if (!pods) {
       pods = new Map();
@@ -121,7 +121,7 @@ class NodePodsView implements NodePods {
     return Promise.resolve();
   }
 
-  list(): PodRef[] {
+  list(): WatchedPod[] {
     return this.api.list(this.node);
   }
 

@@ -9,7 +9,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { introspectionSourceOf, metricsForLateAgent } from '../../agent/agent-views.js';
+import { introspectionSourceOf } from '../../agent/agent-views.js';
+import { AgentMetrics } from '../../agent/metrics/agent-metrics.js';
 import { assembleNodeAgent } from '../../agent/assemble.js';
 import { FileCheckpointer } from '../../agent/checkpoint.js';
 import { loadConfig } from '../../agent/config.js';
@@ -130,8 +131,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   });
   logger.info(startupLogFields(), 'eni-ipam starting');
 
-  // The wiring of agent/main.ts's startAgent, with the in-memory Kubernetes API for the pod watch.
-  const { metrics, attach } = metricsForLateAgent();
+  // The wiring of agent/assemble.ts's startAgent, with the in-memory Kubernetes API for the pod watch.
+  const metrics = new AgentMetrics();
   const ec2 = new AwsEc2Network({
     region: cloud.config.region,
     endpoint: ec2Url,
@@ -152,7 +153,6 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     pods: api.watchOf(DEMO_NODE),
     metrics,
   }).agent;
-  attach(agent);
   const backend = new DeferredBackend();
   const cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock });
   await cni.start();

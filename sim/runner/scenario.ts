@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { loadConfig } from '../../agent/config.js';
-import { ConfigError } from '../../ipam/warm-targets.js';
+import { ConfigError } from '../../ipam/errors.js';
 
 const nonNegative = z.number().nonnegative();
 const seconds = z.number().nonnegative();

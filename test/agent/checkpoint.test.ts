@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  CheckpointClosedError,
   FileCheckpointer,
   MemoryCheckpointer,
   nodeCheckpointFiles,
   type CheckpointFiles,
 } from '../../agent/checkpoint.js';
+import { CheckpointClosedError } from '../../agent/errors.js';
 import { CHECKPOINT_BATCH_WINDOW_MS } from '../../agent/intervals.js';
 import { ManualClock, settle } from '../../time/manual-clock.js';
 

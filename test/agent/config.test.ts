@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidConfigError, loadConfig, type AgentConfig } from '../../agent/config.js';
+import { loadConfig, type AgentConfig } from '../../agent/config.js';
+import { InvalidConfigError } from '../../agent/errors.js';
 import { CONFIG_VARIABLES } from '../../agent/config-table.js';
-import { ConfigError, parseWarmTargets } from '../../ipam/warm-targets.js';
+import { ConfigError } from '../../ipam/errors.js';
+import { parseWarmTargets } from '../../agent/config-warm-targets.js';
 
 const NODE = { MY_NODE_NAME: 'ip-10-0-1-5.ec2.internal' };
 

@@ -1,10 +1,6 @@
+import { InvalidEniConfigError } from '../../agent/errors.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  eniConfigNameFor,
-  InvalidEniConfigError,
-  KubeEniConfigSource,
-  type NodeFacts,
-} from '../../agent/kube/eni-config.js';
+import { eniConfigNameFor, KubeEniConfigSource, type NodeFacts } from '../../agent/kube/eni-config.js';
 import { kubeConfigForServer } from '../../agent/kube/kubeconfig.js';
 import { FakeApiServer } from './kube-fake-api-server.js';
 

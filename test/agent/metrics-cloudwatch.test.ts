@@ -6,6 +6,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CloudWatchPublisher, type PublisherStats } from '../../agent/metrics/cloudwatch-publisher.js';
+import { AwsCloudWatchMetrics } from '../../provider/cloudwatch.js';
 import {
   cloudWatchSamples,
   cloudWatchTarget,
@@ -59,7 +60,7 @@ describe('CloudWatchPublisher', () => {
     options: { maxDatumsPerCall?: number; maxQueuedDatums?: number } = {},
   ) {
     publisher = new CloudWatchPublisher({
-      client: new CloudWatchClient({ region: 'us-east-1' }),
+      sink: new AwsCloudWatchMetrics(new CloudWatchClient({ region: 'us-east-1' })),
       clock,
       sample,
       namespace: 'EniIpam',

@@ -9,7 +9,7 @@ import {
   okAddresses,
   settleAll,
 } from './fakes/agent-invariants.js';
-import type { Ec2Error } from '../../provider/aws-errors.js';
+import type { Ec2Error } from '../../provider/errors.js';
 import { ec2Error } from './fakes/fake-ec2-network.js';
 
 const throttled = (): Ec2Error => ec2Error('throttled', 'RequestLimitExceeded');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parsePlanInput, planDocument, PlanInputError, run, type PlanIo } from '../../cli/plan.js';
+import { PlanInputError } from '../../cli/errors.js';
+import { parsePlanInput, planDocument, run, type PlanIo } from '../../cli/plan.js';
 
 const node = (overrides: Record<string, unknown> = {}) =>
   JSON.stringify({

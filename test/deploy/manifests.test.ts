@@ -156,9 +156,9 @@ describe('deploy/iam/', () => {
 
   it('allows exactly the CloudWatch actions the agent sends, into its default namespace', () => {
     const sent = new Set<string>();
-    for (const file of readdirSync(join(REPO_ROOT, 'agent'), { recursive: true, encoding: 'utf8' })) {
+    for (const file of readdirSync(join(REPO_ROOT, 'provider'), { recursive: true, encoding: 'utf8' })) {
       if (!file.endsWith('.ts')) continue;
-      const source = readFileSync(join(REPO_ROOT, 'agent', file), 'utf8');
+      const source = readFileSync(join(REPO_ROOT, 'provider', file), 'utf8');
       if (!source.includes('@aws-sdk/client-cloudwatch')) continue;
       for (const match of source.matchAll(/new\s+(\w+)Command\s*\(/g)) sent.add(`cloudwatch:${match[1]!}`);
     }

@@ -206,7 +206,7 @@ describe("deploy/'s ServiceAccount bound by deploy/'s ClusterRole", () => {
 
   it("runs the agent's own Kubernetes code: pod and VM list+watch, node and ENIConfig reads", async () => {
     const k = server();
-    // Exactly what agent/main.ts builds, authenticated as the service account.
+    // Exactly what agent/assemble.ts's startAgent builds, authenticated as the service account.
     const kube = createKubeSources({
       config: { kubeconfig: k.serviceAccount.kubeconfigPath, nodeName: NODE_NAME },
       clock: systemClock,

@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  accountAddresses,
-  clampToUsable,
-  compareAddressSources,
-  type AccountedAddress,
-} from '../../ipam/accounting.js';
+import { compareAddressSources } from '../../ipam/accounting.js';
+import { accountAddresses, clampToUsable, type AccountedAddress } from './support/address-accounting.js';
 import type { AddressState } from '../../ipam/datastore-types.js';
 import { Datastore } from '../../ipam/datastore.js';
 

@@ -1,6 +1,6 @@
+import { AddressFormatError } from '../../ipam/errors.js';
 import { describe, expect, it } from 'vitest';
 import {
-  AddressFormatError,
   canonicalIp,
   cidrAddresses,
   cidrContains,

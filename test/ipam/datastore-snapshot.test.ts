@@ -1,9 +1,8 @@
+import { SnapshotError } from '../../ipam/errors.js';
+import { datastoreFromJson, datastoreToJson } from './support/datastore-helpers.js';
 import { describe, expect, it } from 'vitest';
 import { Datastore } from '../../ipam/datastore.js';
 import {
-  SnapshotError,
-  datastoreFromJson,
-  datastoreToJson,
   restoreDatastore,
   snapshotDatastore,
   type DatastoreSnapshotV1,
@@ -128,20 +127,24 @@ describe('restore rejects', () => {
   it.each([
     [
       { ...validSnapshot(), version: 2 },
-      'unsupported-version',
+      'ERR_SNAPSHOT_UNSUPPORTED_VERSION',
       /version 2 is newer than this eni-ipam reads version 1/,
     ],
     [
       { ...validSnapshot(), version: 0 },
-      'unsupported-version',
+      'ERR_SNAPSHOT_UNSUPPORTED_VERSION',
       /has version 0; this eni-ipam reads version 1/,
     ],
-    [{ ...validSnapshot(), version: '1' }, 'unsupported-version', /has version "1"/],
-    [{ enis: [] }, 'unsupported-version', /no "version" field/],
-    [[], 'malformed', /not a JSON object/],
-    [null, 'malformed', /not a JSON object/],
-    [{ version: 1, enis: [] }, 'malformed', /assigned: /],
-    [{ version: 1, enis: [{ id: 'eni-0' }], assigned: [], cooling: [] }, 'malformed', /enis\.0\.subnetId/],
+    [{ ...validSnapshot(), version: '1' }, 'ERR_SNAPSHOT_UNSUPPORTED_VERSION', /has version "1"/],
+    [{ enis: [] }, 'ERR_SNAPSHOT_UNSUPPORTED_VERSION', /no "version" field/],
+    [[], 'ERR_SNAPSHOT_MALFORMED', /not a JSON object/],
+    [null, 'ERR_SNAPSHOT_MALFORMED', /not a JSON object/],
+    [{ version: 1, enis: [] }, 'ERR_SNAPSHOT_MALFORMED', /assigned: /],
+    [
+      { version: 1, enis: [{ id: 'eni-0' }], assigned: [], cooling: [] },
+      'ERR_SNAPSHOT_MALFORMED',
+      /enis\.0\.subnetId/,
+    ],
   ] as const)('%j: %s', (input, code, message) => {
     const error = rejection(input);
     expect(error.code).toBe(code);
@@ -220,7 +223,7 @@ describe('restore rejects', () => {
     const snapshot = structuredClone(validSnapshot());
     corrupt(snapshot);
     const error = rejection(snapshot);
-    expect(error.code).toBe('inconsistent');
+    expect(error.code).toBe('ERR_SNAPSHOT_INCONSISTENT');
     expect(error.message).toMatch(message);
   });
 });

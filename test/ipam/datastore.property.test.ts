@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { accountAddresses, compareAddressSources } from '../../ipam/accounting.js';
+import { compareAddressSources } from '../../ipam/accounting.js';
 import { expandEntry } from '../../ipam/address.js';
 import { Datastore, keyString } from '../../ipam/datastore.js';
-import { datastoreFromJson, datastoreToJson } from '../../ipam/datastore-snapshot.js';
+import { accountAddresses } from './support/address-accounting.js';
+import { datastoreFromJson, datastoreToJson, releaseOwner, releasePod } from './support/datastore-helpers.js';
 import type {
   AddressState,
   AssignConstraints,
@@ -241,8 +242,8 @@ function run(
       case 'releaseOwner': {
         const released =
           o.op === 'releasePod'
-            ? ds.releasePod(`uid-${o.pod}`, now, 1000)
-            : ds.releaseOwner(`vm-${o.pod}`, now, 1000);
+            ? releasePod(ds, `uid-${o.pod}`, now, 1000)
+            : releaseOwner(ds, `vm-${o.pod}`, now, 1000);
         for (const a of released) model.delete(keyString(a.key));
         break;
       }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Datastore } from '../../ipam/datastore.js';
+import { releaseOwner, releasePod } from './support/datastore-helpers.js';
 import type { AssignRequest, EniInfo, OwnerRef } from '../../ipam/datastore-types.js';
 
 const SUBNET_A = { subnetId: 'subnet-a', subnetCidr: '10.0.0.0/24' } as const;
@@ -441,9 +442,9 @@ describe('release', () => {
     ds.assign({ ...pod(1), key: { containerId: 'c1', ifName: 'net1' } }, 0);
     ds.assign(pod(2, { owner: VM }), 0);
     ds.assign(pod(3), 0);
-    expect(ds.releasePod('uid-1', 5, 1000).map((a) => a.key.ifName)).toEqual(['eth0', 'net1']);
-    expect(ds.releaseOwner('vm-uid', 5, 1000).map((a) => a.pod.uid)).toEqual(['uid-2']);
-    expect(ds.releasePod('uid-1', 5, 1000)).toEqual([]);
+    expect(releasePod(ds, 'uid-1', 5, 1000).map((a) => a.key.ifName)).toEqual(['eth0', 'net1']);
+    expect(releaseOwner(ds, 'vm-uid', 5, 1000).map((a) => a.pod.uid)).toEqual(['uid-2']);
+    expect(releasePod(ds, 'uid-1', 5, 1000)).toEqual([]);
     expect(ds.assignments().map((a) => a.pod.uid)).toEqual(['uid-3']);
     expect(ds.totals()).toEqual({ total: 4, assigned: 1, cooling: 3, free: 0 });
   });

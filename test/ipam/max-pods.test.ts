@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { lookupInstanceType, type InstanceLimits } from '../../ipam/instance-types.js';
-import { maxPods, PrefixDelegationUnsupportedError } from '../../ipam/max-pods.js';
+import { PrefixDelegationUnsupportedError } from '../../ipam/errors.js';
+import { maxPods } from '../../ipam/max-pods.js';
 
 function limits(type: string): InstanceLimits {
   const found = lookupInstanceType(type);

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  PlacementError,
-  PoolSubnetMismatchError,
-  resolvePlacement,
-  UnknownPoolError,
-  type AddressPool,
-} from '../../ipam/pod-placement.js';
+import { PlacementError, PoolSubnetMismatchError, UnknownPoolError } from '../../ipam/errors.js';
+import { resolvePlacement, type AddressPool } from '../../ipam/pod-placement.js';
 
 const pools: AddressPool[] = [
   { name: 'db', subnetId: 'subnet-db' },

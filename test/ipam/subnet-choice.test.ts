@@ -3,11 +3,13 @@ import {
   addInFlight,
   chooseSubnet,
   clearInFlight,
-  DEFAULT_SUBNET_FULL_WINDOW_MS,
   markFull,
   subnetChoiceState,
   type SubnetCandidate,
 } from '../../ipam/subnet-choice.js';
+import { DEFAULT_SUBNET_FULL_SKIP_SECONDS } from '../../agent/intervals.js';
+
+const FULL_WINDOW_MS = DEFAULT_SUBNET_FULL_SKIP_SECONDS * 1000;
 
 function subnet(
   subnetId: string,
@@ -23,22 +25,30 @@ describe('chooseSubnet', () => {
   it('picks the subnet with the most free addresses', () => {
     const choice = chooseSubnet(
       [subnet('subnet-a', 10), subnet('subnet-b', 50), subnet('subnet-c', 20)],
-      subnetChoiceState(),
+      subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }),
       T0,
     );
     expect(choice).toMatchObject({ ok: true, subnetId: 'subnet-b', free: 50 });
   });
 
   it('deducts addresses in flight', () => {
-    let state = subnetChoiceState();
+    let state = subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS });
     state = addInFlight(state, 'subnet-b', 45);
     const choice = chooseSubnet([subnet('subnet-a', 10), subnet('subnet-b', 50)], state, T0);
     expect(choice).toMatchObject({ ok: true, subnetId: 'subnet-a', free: 10 });
   });
 
   it('breaks ties by subnet id, whatever the order of the candidates', () => {
-    const a = chooseSubnet([subnet('subnet-b', 30), subnet('subnet-a', 30)], subnetChoiceState(), T0);
-    const b = chooseSubnet([subnet('subnet-a', 30), subnet('subnet-b', 30)], subnetChoiceState(), T0);
+    const a = chooseSubnet(
+      [subnet('subnet-b', 30), subnet('subnet-a', 30)],
+      subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }),
+      T0,
+    );
+    const b = chooseSubnet(
+      [subnet('subnet-a', 30), subnet('subnet-b', 30)],
+      subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }),
+      T0,
+    );
     expect(a).toMatchObject({ ok: true, subnetId: 'subnet-a' });
     expect(b).toEqual(a);
   });
@@ -49,12 +59,16 @@ describe('chooseSubnet', () => {
         subnet('subnet-a', 5000, { 'kubernetes.io/role/cni': '0' }),
         subnet('subnet-b', 5, { 'kubernetes.io/role/cni': '1' }),
       ],
-      subnetChoiceState(),
+      subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }),
       T0,
     );
     expect(choice).toMatchObject({ ok: true, subnetId: 'subnet-b' });
     expect(
-      chooseSubnet([subnet('subnet-a', 5000, { 'kubernetes.io/role/cni': '0' })], subnetChoiceState(), T0),
+      chooseSubnet(
+        [subnet('subnet-a', 5000, { 'kubernetes.io/role/cni': '0' })],
+        subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }),
+        T0,
+      ),
     ).toMatchObject({
       ok: false,
       reason: 'opted-out',
@@ -62,12 +76,12 @@ describe('chooseSubnet', () => {
   });
 
   it('skips a subnet that answered "full" for the window, then tries it again', () => {
-    const state = markFull(subnetChoiceState(), 'subnet-b', T0);
+    const state = markFull(subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }), 'subnet-b', T0);
     const candidates = [subnet('subnet-a', 10), subnet('subnet-b', 50)];
-    expect(chooseSubnet(candidates, state, T0 + DEFAULT_SUBNET_FULL_WINDOW_MS - 1)).toMatchObject({
+    expect(chooseSubnet(candidates, state, T0 + FULL_WINDOW_MS - 1)).toMatchObject({
       subnetId: 'subnet-a',
     });
-    expect(chooseSubnet(candidates, state, T0 + DEFAULT_SUBNET_FULL_WINDOW_MS)).toMatchObject({
+    expect(chooseSubnet(candidates, state, T0 + FULL_WINDOW_MS)).toMatchObject({
       subnetId: 'subnet-b',
     });
   });
@@ -89,15 +103,24 @@ describe('chooseSubnet', () => {
   });
 
   it('reports too few free addresses and no candidates', () => {
-    expect(chooseSubnet([subnet('subnet-a', 3)], subnetChoiceState(), T0, 10)).toMatchObject({
+    expect(
+      chooseSubnet([subnet('subnet-a', 3)], subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }), T0, 10),
+    ).toMatchObject({
       ok: false,
       reason: 'too-few-free',
     });
-    expect(chooseSubnet([], subnetChoiceState(), T0)).toMatchObject({ ok: false, reason: 'no-candidates' });
+    expect(chooseSubnet([], subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }), T0)).toMatchObject({
+      ok: false,
+      reason: 'no-candidates',
+    });
   });
 
   it('clearInFlight subtracts, or clears the subnet', () => {
-    let state = addInFlight(addInFlight(subnetChoiceState(), 'subnet-a', 10), 'subnet-a', 5);
+    let state = addInFlight(
+      addInFlight(subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS }), 'subnet-a', 10),
+      'subnet-a',
+      5,
+    );
     expect(state.inFlight.get('subnet-a')).toBe(15);
     state = clearInFlight(state, 'subnet-a', 10);
     expect(state.inFlight.get('subnet-a')).toBe(5);
@@ -111,7 +134,7 @@ describe('chooseSubnet', () => {
   });
 
   it('never mutates the state it is given', () => {
-    const state = subnetChoiceState();
+    const state = subnetChoiceState({ fullWindowMs: FULL_WINDOW_MS });
     addInFlight(state, 'subnet-a', 1);
     markFull(state, 'subnet-a', T0);
     expect(state.inFlight.size + state.fullAt.size).toBe(0);

@@ -116,7 +116,10 @@ describe('assign and unassign', () => {
     h.ec2.on(AssignPrivateIpAddressesCommand).rejects(awsError(code));
     h.ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [withSecondary([])] });
 
-    await expect(h.drive(h.network.assignPrefixes('eni-01', 1))).rejects.toMatchObject({ kind, code });
+    await expect(h.drive(h.network.assignPrefixes('eni-01', 1))).rejects.toMatchObject({
+      kind,
+      awsCode: code,
+    });
     expect(h.ec2.commandCalls(AssignPrivateIpAddressesCommand)).toHaveLength(1);
   });
 
@@ -130,7 +133,7 @@ describe('assign and unassign', () => {
 
     await expect(h.drive(h.network.assignIps('eni-01', 1))).rejects.toMatchObject({
       kind: 'not-yet-visible',
-      code: 'VisibilityTimeout',
+      awsCode: 'VisibilityTimeout',
     });
     expect(h.clock.now() - started).toBeGreaterThanOrEqual(10_000);
     expect(h.clock.now() - started).toBeLessThan(11_000);

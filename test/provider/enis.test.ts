@@ -10,7 +10,7 @@ import {
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import { Ec2Error } from '../../provider/aws-errors.js';
+import { Ec2Error } from '../../provider/errors.js';
 import { awsError, eni, harness, INSTANCE_ID, NODE_SUBNET, NODE_SUBNET_CIDR } from './harness.js';
 
 const NEW_ENI = 'eni-new00';
@@ -200,7 +200,7 @@ describe('createAndAttachEni', () => {
     const err = await h.drive(h.network.createAndAttachEni(request)).catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(Ec2Error);
-    expect(err).toMatchObject({ kind: 'limit', code: 'AttachmentLimitExceeded', action: 'AttachNetworkInterface' });
+    expect(err).toMatchObject({ kind: 'limit', awsCode: 'AttachmentLimitExceeded', action: 'AttachNetworkInterface' });
     expect(h.ec2.commandCalls(AttachNetworkInterfaceCommand)).toHaveLength(1);
     expect(h.ec2.commandCalls(DetachNetworkInterfaceCommand)).toHaveLength(0);
     expect(h.ec2.commandCalls(DeleteNetworkInterfaceCommand).map((c) => c.args[0].input)).toEqual([{ NetworkInterfaceId: NEW_ENI }]);
@@ -221,7 +221,7 @@ describe('createAndAttachEni', () => {
 
     const err = await h.drive(h.network.createAndAttachEni(request)).catch((e: unknown) => e);
 
-    expect(err).toMatchObject({ kind: 'permanent', code: 'UnauthorizedOperation', action: 'ModifyNetworkInterfaceAttribute' });
+    expect(err).toMatchObject({ kind: 'permanent', awsCode: 'UnauthorizedOperation', action: 'ModifyNetworkInterfaceAttribute' });
     expect((err as Ec2Error).params).toEqual({ NetworkInterfaceId: NEW_ENI, Attachment: { AttachmentId: 'attach-new', DeleteOnTermination: true } });
     expect(h.ec2.commandCalls(ModifyNetworkInterfaceAttributeCommand)).toHaveLength(1);
     expect(h.ec2.commandCalls(DetachNetworkInterfaceCommand).map((c) => c.args[0].input)).toEqual([{ AttachmentId: 'attach-new' }]);
@@ -237,7 +237,7 @@ describe('createAndAttachEni', () => {
 
     const err = await h.drive(h.network.createAndAttachEni(request)).catch((e: unknown) => e);
 
-    expect(err).toMatchObject({ kind: 'subnet-full', code: 'InsufficientFreeAddressesInSubnet', subnetId: NODE_SUBNET });
+    expect(err).toMatchObject({ kind: 'subnet-full', awsCode: 'InsufficientFreeAddressesInSubnet', subnetId: NODE_SUBNET });
     expect(h.ec2.commandCalls(CreateNetworkInterfaceCommand)).toHaveLength(1);
     expect(h.ec2.commandCalls(DeleteNetworkInterfaceCommand)).toHaveLength(0);
   });
@@ -324,7 +324,7 @@ describe('detachAndDeleteEni', () => {
     const h = harness();
     h.ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [eni('eni-00', { deviceIndex: 0 })] });
 
-    await expect(h.drive(h.network.detachAndDeleteEni('eni-00'))).rejects.toMatchObject({ kind: 'permanent', code: 'PrimaryEniProtected' });
+    await expect(h.drive(h.network.detachAndDeleteEni('eni-00'))).rejects.toMatchObject({ kind: 'permanent', awsCode: 'PrimaryEniProtected' });
     expect(h.ec2.commandCalls(DetachNetworkInterfaceCommand)).toHaveLength(0);
   });
 });

@@ -16,11 +16,12 @@ interface Statement {
 const policy = JSON.parse(readFileSync(join(root, 'deploy', 'iam-policy.json'), 'utf8')) as { Statement: Statement[] };
 const actions = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 
-/** Every `new XxxCommand(` in provider/: the EC2 actions the code can send. */
+/** Every `new XxxCommand(` in provider/'s EC2 files: the EC2 actions the code can send. */
 function commandsSent(): string[] {
   const sent = new Set<string>();
   for (const file of readdirSync(join(root, 'provider')).filter((f) => f.endsWith('.ts'))) {
     const source = readFileSync(join(root, 'provider', file), 'utf8');
+    if (!source.includes('@aws-sdk/client-ec2')) continue;
     for (const match of source.matchAll(/new\s+(\w+)Command\s*\(/g)) sent.add(match[1]!);
   }
   return [...sent].sort();

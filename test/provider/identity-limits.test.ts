@@ -165,6 +165,6 @@ describe('instanceLimits', () => {
   it('surfaces the denial for a type the table does not know either', async () => {
     const h = harness();
     h.ec2.on(DescribeInstanceTypesCommand).rejects(awsError('UnauthorizedOperation', 403));
-    await expect(h.drive(h.network.instanceLimits('z9.huge'))).rejects.toMatchObject({ kind: 'permanent', code: 'UnauthorizedOperation' });
+    await expect(h.drive(h.network.instanceLimits('z9.huge'))).rejects.toMatchObject({ kind: 'permanent', awsCode: 'UnauthorizedOperation' });
   });
 });

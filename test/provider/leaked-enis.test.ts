@@ -1,6 +1,6 @@
 import { DescribeInstancesCommand, DescribeNetworkInterfacesCommand, type NetworkInterface } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import { LEAK_GRACE_DEFAULT_MS } from '../../provider/leaked-enis.js';
+import { DEFAULT_LEAKED_ENI_GRACE_SECONDS } from '../../agent/intervals.js';
 import { eni, harness, INSTANCE_ID } from './harness.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12);
@@ -43,7 +43,7 @@ describe('findLeakedEnis', () => {
       ],
     });
 
-    const leaked = await h.drive(h.network.findLeakedEnis(INSTANCE_ID, LEAK_GRACE_DEFAULT_MS));
+    const leaked = await h.drive(h.network.findLeakedEnis(INSTANCE_ID, DEFAULT_LEAKED_ENI_GRACE_SECONDS * 1000));
 
     const filters = [
       { Name: 'status', Values: ['available'] },
@@ -69,7 +69,7 @@ describe('findLeakedEnis', () => {
     const h = harness({ clusterName: '' });
     h.ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [ours('eni-self-old', INSTANCE_ID, minutesAgo(6))] });
 
-    const leaked = await h.drive(h.network.findLeakedEnis(INSTANCE_ID, LEAK_GRACE_DEFAULT_MS));
+    const leaked = await h.drive(h.network.findLeakedEnis(INSTANCE_ID, DEFAULT_LEAKED_ENI_GRACE_SECONDS * 1000));
 
     expect(h.ec2.commandCalls(DescribeNetworkInterfacesCommand)[0]!.args[0].input.Filters).toHaveLength(3);
     expect(h.ec2.commandCalls(DescribeInstancesCommand)).toHaveLength(0);

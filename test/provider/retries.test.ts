@@ -1,6 +1,7 @@
 import { DescribeSubnetsCommand } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import { classifyCode, Ec2Error, isRetryable, toEc2Error } from '../../provider/aws-errors.js';
+import { classifyCode, isRetryable, toEc2Error } from '../../provider/aws-errors.js';
+import { Ec2Error } from '../../provider/errors.js';
 import { backoffDelay } from '../../provider/backoff.js';
 import { awsError, AZ, harness, NODE_SUBNET, VPC_ID } from './harness.js';
 
@@ -26,7 +27,7 @@ describe('error classes', () => {
   ] as const)('%s (HTTP %i) is %s', (code, status, kind) => {
     expect(classifyCode(code, status)).toBe(kind);
     const err = toEc2Error(awsError(code, status), 'DescribeSubnets', { a: 1 });
-    expect(err).toMatchObject({ kind, code, action: 'DescribeSubnets', params: { a: 1 }, httpStatus: status });
+    expect(err).toMatchObject({ kind, awsCode: code, action: 'DescribeSubnets', params: { a: 1 }, httpStatus: status });
   });
 
   it('classifies network errors and timeouts as transient', () => {
@@ -83,7 +84,7 @@ describe('retries through the client', () => {
     const err = await h.drive(h.network.discoverSubnets(query)).catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(Ec2Error);
-    expect(err).toMatchObject({ kind: 'throttled', code: 'RequestLimitExceeded' });
+    expect(err).toMatchObject({ kind: 'throttled', awsCode: 'RequestLimitExceeded' });
     expect(h.ec2.commandCalls(DescribeSubnetsCommand)).toHaveLength(3);
   });
 
@@ -104,7 +105,7 @@ describe('retries through the client', () => {
 
     expect(err).toMatchObject({
       kind: 'permanent',
-      code: 'UnauthorizedOperation',
+      awsCode: 'UnauthorizedOperation',
       action: 'DescribeSubnets',
       params: {
         Filters: [

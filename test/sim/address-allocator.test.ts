@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { SubnetAddresses } from '../../sim/address-allocator.js';
-import { ipToNumber, parseCidr } from '../../sim/ipv4.js';
+import { ipToNumber, parseCidr } from '../../ipam/address.js';
 import { SeededRandom } from '../../sim/random.js';
 
 describe('SubnetAddresses', () => {

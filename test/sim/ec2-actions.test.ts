@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { describe, expect, test } from 'vitest';
 import type { SimulatedCloud } from '../../sim/cloud.js';
-import { ipToNumber, parseCidr } from '../../sim/ipv4.js';
+import { ipToNumber, parseCidr } from '../../ipam/address.js';
 import { failure } from './helpers.js';
 import { inProcessWorld } from './world.js';
 

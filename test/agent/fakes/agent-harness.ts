@@ -2,7 +2,7 @@ import { MemoryCheckpointer, type Checkpointer } from '../../../agent/checkpoint
 import type { AddOutcome, AddRequest } from '../../../agent/cni-backend.js';
 import { silentLogger } from '../../../agent/logger.js';
 import { NodeAgent, type NodeAgentDeps, type NodeAgentSettings } from '../../../agent/node-agent.js';
-import { parseWarmTargets } from '../../../ipam/warm-targets.js';
+import { parseWarmTargets } from '../../../agent/config-warm-targets.js';
 import { ManualClock } from '../../../time/manual-clock.js';
 import { CrashableCheckpointer } from './crashable-checkpointer.js';
 import { FakeEc2Network } from './fake-ec2-network.js';

@@ -8,7 +8,7 @@ import type {
   SubnetInfo,
 } from '../../../provider/ec2-network.js';
 import type { Clock } from '../../../time/clock.js';
-import { Ec2Error } from '../../../provider/aws-errors.js';
+import { Ec2Error } from '../../../provider/errors.js';
 import type { Ec2ErrorClass } from '../../../provider/ec2-network.js';
 
 /**
@@ -294,7 +294,7 @@ const MUTATING = new Set(['create', 'attach', 'assign', 'unassign', 'delete']);
 
 /** An EC2 error as the provider classifies it, for `failNext`. */
 export function ec2Error(kind: Ec2ErrorClass, code: string): Ec2Error {
-  return new Ec2Error('injected by the fake', { kind, code, action: 'Fake', params: {} });
+  return new Ec2Error('injected by the fake', { kind, awsCode: code, action: 'Fake', params: {} });
 }
 
 function toNumber(address: string): number {

@@ -1,4 +1,4 @@
-import type { NodePods, PodRef } from '../../../agent/kube/pod-watch.js';
+import type { NodePods, WatchedPod } from '../../../agent/kube/pod-watch.js';
 import type { WatchHealth } from '../../../agent/kube/resilient-list-watch.js';
 import type { ClusterVirtualMachines, VmApiState, VmRef } from '../../../agent/kube/vm-watch.js';
 
@@ -45,7 +45,7 @@ class FakeWatch {
  * (a deletion whose DEL never reaches the agent is just `delete` without a CNI DEL).
  */
 export class FakeNodePods extends FakeWatch implements NodePods {
-  private readonly pods = new Map<string, PodRef>();
+  private readonly pods = new Map<string, WatchedPod>();
   starts = 0;
 
   start(): void {
@@ -60,13 +60,13 @@ export class FakeNodePods extends FakeWatch implements NodePods {
     return this.watchHealth();
   }
 
-  list(): PodRef[] {
+  list(): WatchedPod[] {
     return [...this.pods.values()];
   }
 
   /** Adds (or replaces) a pod; `labels` carry e.g. KubeVirt's `vm.kubevirt.io/name`. */
-  add(pod: { uid: string; namespace?: string; name: string; labels?: Record<string, string> }): PodRef {
-    const ref: PodRef = {
+  add(pod: { uid: string; namespace?: string; name: string; labels?: Record<string, string> }): WatchedPod {
+    const ref: WatchedPod = {
       uid: pod.uid,
       namespace: pod.namespace ?? 'default',
       name: pod.name,

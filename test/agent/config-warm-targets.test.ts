@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseWarmTargets, readBoolean, readWholeNumber } from '../../ipam/warm-targets.js';
+import { parseBool, parseCount } from '../../agent/config-schema.js';
+import { parseWarmTargets } from '../../agent/config-warm-targets.js';
+import { InvalidConfigError } from '../../agent/errors.js';
+import { ConfigError } from '../../ipam/errors.js';
 
 describe('parseWarmTargets', () => {
   it('defaults to WARM_ENI_TARGET=1 and nothing else', () => {
@@ -63,26 +66,27 @@ describe('parseWarmTargets', () => {
   });
 
   it.each([
-    ['WARM_IP_TARGET', 'abc', 'WARM_IP_TARGET="abc": expected a whole number >= 0'],
-    ['WARM_ENI_TARGET', '-1', 'WARM_ENI_TARGET="-1": expected a whole number >= 0'],
-    ['MINIMUM_IP_TARGET', '1.5', 'MINIMUM_IP_TARGET="1.5": expected a whole number >= 0'],
-    ['WARM_PREFIX_TARGET', ' 1', 'WARM_PREFIX_TARGET=" 1": expected a whole number >= 0'],
-    ['WARM_IP_TARGET', '1e3', 'WARM_IP_TARGET="1e3": expected a whole number >= 0'],
+    ['WARM_IP_TARGET', 'abc', 'WARM_IP_TARGET="abc" is invalid; accepted: a whole number >= 0'],
+    ['WARM_ENI_TARGET', '-1', 'WARM_ENI_TARGET="-1" is invalid; accepted: a whole number >= 0'],
+    ['MINIMUM_IP_TARGET', '1.5', 'MINIMUM_IP_TARGET="1.5" is invalid; accepted: a whole number >= 0'],
+    ['WARM_PREFIX_TARGET', ' 1', 'WARM_PREFIX_TARGET=" 1" is invalid; accepted: a whole number >= 0'],
+    ['WARM_IP_TARGET', '1e3', 'WARM_IP_TARGET="1e3" is invalid; accepted: a whole number >= 0'],
+    ['WARM_IP_TARGET', '+5', 'WARM_IP_TARGET="+5" is invalid; accepted: a whole number >= 0'],
     [
       'WARM_IP_TARGET',
       '99999999999999999999',
-      'WARM_IP_TARGET="99999999999999999999": expected a whole number >= 0',
+      'WARM_IP_TARGET="99999999999999999999" is invalid; accepted: a whole number >= 0',
     ],
-    ['MAX_ENI', '0', 'MAX_ENI="0": expected a whole number >= 1'],
+    ['MAX_ENI', '0', 'MAX_ENI="0" is invalid; accepted: a whole number >= 1'],
     [
       'ENABLE_PREFIX_DELEGATION',
       'yes',
-      'ENABLE_PREFIX_DELEGATION="yes": expected "true" or "false" (also 1/0, t/f, True/False)',
+      'ENABLE_PREFIX_DELEGATION="yes" is invalid; accepted: true or false (also 1/0, t/f, TRUE/FALSE, True/False, as the AWS VPC CNI accepts)',
     ],
     [
       'ENABLE_PREFIX_DELEGATION',
       'on',
-      'ENABLE_PREFIX_DELEGATION="on": expected "true" or "false" (also 1/0, t/f, True/False)',
+      'ENABLE_PREFIX_DELEGATION="on" is invalid; accepted: true or false (also 1/0, t/f, TRUE/FALSE, True/False, as the AWS VPC CNI accepts)',
     ],
   ])('%s=%j is a ConfigError', (variable, value, message) => {
     let caught: unknown;
@@ -92,15 +96,26 @@ describe('parseWarmTargets', () => {
       caught = err;
     }
     expect(caught).toBeInstanceOf(ConfigError);
-    const err = caught as ConfigError;
-    expect(err.message).toBe(message);
+    const err = caught as InvalidConfigError;
+    expect(err.message).toBe(`invalid configuration:\n  - ${message}`);
     expect(err).toMatchObject({ code: 'ERR_ENI_IPAM_CONFIG', name: 'ConfigError', variable, value });
   });
 
-  it('exports its readers for the agent config, with the same messages', () => {
-    expect(readWholeNumber({ X: '7' }, 'X', 5)).toBe(7);
-    expect(() => readWholeNumber({ X: '4' }, 'X', 5)).toThrow('X="4": expected a whole number >= 5');
-    expect(readBoolean({}, 'X')).toBeUndefined();
-    expect(readBoolean({ X: 'true' }, 'X')).toBe(true);
+  it('reads with the schema parsers every other variable uses', () => {
+    expect(parseCount('7', 5)).toEqual({ ok: true, value: 7 });
+    expect(parseCount('4', 5)).toEqual({ ok: false });
+    expect(parseBool('yes')).toEqual({ ok: false });
+    expect(parseBool('true')).toEqual({ ok: true, value: true });
+  });
+
+  it('names every bad variable at once', () => {
+    expect(() => parseWarmTargets({ WARM_IP_TARGET: 'x', MAX_ENI: '0' })).toThrow(
+      expect.objectContaining({
+        issues: [
+          expect.objectContaining({ variable: 'WARM_IP_TARGET' }),
+          expect.objectContaining({ variable: 'MAX_ENI' }),
+        ],
+      }) as Error,
+    );
   });
 });
