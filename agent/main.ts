@@ -4,7 +4,9 @@ import { systemClock } from '../time/clock.js';
 import { introspectionSourceOf, metricsForLateAgent, metricsSourceOf } from './agent-views.js';
 import { assembleNodeAgent } from './assemble.js';
 import { FileCheckpointer } from './checkpoint.js';
+import { CniLiveness, WriteTrackingCheckpointer } from './cni-liveness.js';
 import { CniServer } from './cni-server.js';
+import { dirname } from 'node:path';
 import { DeferredBackend } from './deferred-backend.js';
 import { ConfigError } from '../ipam/warm-targets.js';
 import { loadConfig, type AgentConfig } from './config.js';
@@ -78,6 +80,9 @@ function exitSoon(code: number): void {
   setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
 }
 
+/** How often the CNI socket, the state directory and checkpoint writes are checked for /healthz. */
+const LIVENESS_CHECK_MS = 5_000;
+
 /** How long a stopped agent waits for stray handles before exiting regardless. */
 const EXIT_GRACE_MS = 2_000;
 
@@ -108,12 +113,32 @@ export async function startAgent(
       metrics.watchRestart(watch, reason);
     },
   });
+  const checkpointer = new WriteTrackingCheckpointer(
+    new FileCheckpointer({ path: config.checkpointPath, clock }),
+  );
+  const backend = new DeferredBackend();
+  let cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock });
+  const liveness = new CniLiveness({
+    socketPath: config.socketPath,
+    stateDir: dirname(config.checkpointPath),
+    clock,
+    writeFailure: () => checkpointer.failure(),
+    rewrite: () => checkpointer.rewrite(),
+    // The old server answers what it already received, then a new one binds the path again.
+    relisten: async () => {
+      await cni.close();
+      cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock });
+      await cni.start();
+    },
+    intervalMs: LIVENESS_CHECK_MS,
+    logger,
+  });
   const assembled = assembleNodeAgent({
     config,
     ec2,
     clock,
     logger,
-    checkpointer: new FileCheckpointer({ path: config.checkpointPath, clock }),
+    checkpointer,
     pods: kube.pods,
     virtualMachines: kube.virtualMachines,
     eniConfigs: kube.eniConfigs,
@@ -127,7 +152,7 @@ export async function startAgent(
   // Liveness must answer while the first EC2 reconcile runs (it can take minutes under throttling).
   if (config.introspection.enabled) {
     const server = new IntrospectionServer(
-      introspectionSourceOf(assembled.agent, config, env),
+      introspectionSourceOf(assembled.agent, config, env, () => liveness.status()),
       config.introspection.bind,
       (err) => {
         logger.warn({ err }, 'introspection server error');
@@ -136,13 +161,13 @@ export async function startAgent(
     await server.start();
     servers.push(server);
   }
-  const backend = new DeferredBackend();
-  const cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock });
   await cni.start();
+  liveness.start();
   try {
     await agent.start();
   } catch (err) {
     // Nothing may keep a failed start-up alive: the DaemonSet restarts the container.
+    await liveness.close();
     await cni.close();
     for (const server of servers) await server.close();
     vmSignal.abort();
@@ -180,6 +205,7 @@ export async function startAgent(
   return {
     agent: started,
     async stop() {
+      await liveness.close();
       await cni.close();
       await publisher?.close();
       await started.close();

@@ -66,7 +66,7 @@ describe('eni-ipam status', () => {
     );
   });
 
-  it('shows a node that is not ready, with ADDs waiting and no pods', async () => {
+  it('shows a full node as ready with its shortage, with ADDs waiting and no pods', async () => {
     const source = new FakeIntrospectionSource();
     source.ready = {
       firstReconcileDone: true,
@@ -81,7 +81,7 @@ describe('eni-ipam status', () => {
     expect(await run([`--address=${await agent(source)}`], io)).toBe(0);
     const lines = out.stdout.split('\n');
     expect(lines[0]).toBe(
-      'NOT READY (warm target not met: subnet-2 is full); 2/3 ENIs, secondary IPs; 6 addresses: 3 assigned, 1 cooling, 2 free; 0/29 pods; 3 ADDs waiting',
+      'Ready (serving; warm target not met: subnet-2 is full); 2/3 ENIs, secondary IPs; 6 addresses: 3 assigned, 1 cooling, 2 free; 0/29 pods; 3 ADDs waiting',
     );
     expect(out.stdout).toContain('Pods (0)\n(none)\n');
     expect(out.stdout).toContain('Subnets (0)\n(none)\n');
