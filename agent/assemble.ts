@@ -60,6 +60,7 @@ export function assembleNodeAgent(options: AssembleOptions): AssembledAgent {
     ...(pods ? { pods } : {}),
     ...(vms ? { vms } : {}),
     ...(eniConfigs ? { podEniNetwork: podEniNetworkFrom(eniConfigs, config) } : {}),
+    ...(eniConfigs ? { kubeletMaxPods: async () => (await eniConfigs.node(config.nodeName)).maxPods } : {}),
     placementFor: (req) => placementFor(req, pods, virtualMachines, config),
     ipamEvents: new IpamEventMetrics(metrics),
     leakEvents: leakEventsFor(metrics),

@@ -56,6 +56,11 @@ export interface NodeAgentDeps {
   checkpointer: Checkpointer;
   pods?: NodePods;
   vms?: VmDirectory;
+  /**
+   * The kubelet's max pods (the node's status.capacity.pods: a custom --max-pods, Karpenter's
+   * figure), or undefined when the node object does not say; the computed figure is the fallback.
+   */
+  kubeletMaxPods?: () => Promise<number | undefined>;
   /** Custom networking: the ENIConfig for this node. */
   podEniNetwork?: (identity: InstanceIdentity) => Promise<PodEniNetwork>;
   /** Pod and namespace annotations -> placement; default: every pod uses the node's default pool. */
@@ -114,7 +119,7 @@ export class NodeAgent {
     const limits: PlanLimits = {
       maxEnis: mp.enis,
       ipv4PerEni: instanceLimits.ipv4PerEni,
-      maxPods: mp.maxPods,
+      maxPods: (await this.kubeletMaxPods()) ?? mp.maxPods,
       prefixes: settings.warmTargets.prefixDelegation,
       ...(settings.customNetworking ? { primaryEniExcluded: true } : {}),
     };
@@ -352,6 +357,21 @@ export class NodeAgent {
         : [];
     s.subnets.update(defaults, named);
     s.subnetInfos = [...defaults, ...named.filter((n) => !defaults.some((d) => d.subnetId === n.subnetId))];
+  }
+
+  /** The kubelet's max pods, or undefined (logged) when the node object cannot say. */
+  private async kubeletMaxPods(): Promise<number | undefined> {
+    const read = this.deps.kubeletMaxPods;
+    if (!read) return undefined;
+    try {
+      return await read();
+    } catch (err) {
+      this.deps.logger.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        "cannot read the node's capacity.pods; using the max pods computed for the instance type",
+      );
+      return undefined;
+    }
   }
 
   private async restore(): Promise<Datastore> {

@@ -17,6 +17,17 @@ export interface NodeFacts {
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly availabilityZone: string | undefined;
+  /** The node's annotations (ENI_CONFIG_ANNOTATION_DEF names the ENIConfig first). */
+  readonly annotations?: Readonly<Record<string, string>>;
+  /** status.capacity.pods: the kubelet's max pods; undefined when the node does not say. */
+  readonly maxPods?: number;
+}
+
+/** A pod count as the kubelet reports it ("110"); undefined for anything else. */
+export function parsePodCapacity(value: string | undefined): number | undefined {
+  if (value === undefined || !/^[0-9]+$/.test(value)) return undefined;
+  const count = Number(value);
+  return Number.isSafeInteger(count) && count > 0 ? count : undefined;
 }
 
 export interface EniConfigSpec {
@@ -87,7 +98,15 @@ export class KubeEniConfigSource implements EniConfigSource {
     const node = await this.core.readNode({ name });
     const labels = { ...(node.metadata?.labels ?? {}) };
     const zone = ZONE_LABELS.map((l) => labels[l]).find((z) => z !== undefined && z !== '');
-    return { name, labels, availabilityZone: zone };
+    const annotations = { ...(node.metadata?.annotations ?? {}) };
+    const maxPods = parsePodCapacity(node.status?.capacity?.['pods']);
+    return {
+      name,
+      labels,
+      availabilityZone: zone,
+      annotations,
+      ...(maxPods === undefined ? {} : { maxPods }),
+    };
   }
 
   async eniConfig(name: string): Promise<EniConfigSpec | undefined> {

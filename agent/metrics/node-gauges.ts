@@ -65,7 +65,11 @@ export function registerNodeGauges(registry: Registry, source: MetricsSource): v
     '1 when the warm target is not met and the pool cannot grow now (ENI limit, max pods, subnet full)',
     (s) => (s.warmTarget?.blocked === true ? 1 : 0),
   );
-  simple('eniipam_max_pods', 'The max pods eni-ipam computed for this node', (s) => s.maxPods);
+  simple(
+    'eniipam_max_pods',
+    "The node's max pods: the kubelet's (status.capacity.pods), else computed for the instance type",
+    (s) => s.maxPods,
+  );
 
   new Gauge({
     name: 'awscni_assigned_ip_per_eni',

@@ -43,7 +43,23 @@ describe('KubeEniConfigSource', () => {
       name: 'n1',
       labels: { 'topology.kubernetes.io/zone': 'us-east-1a', 'k8s.amazonaws.com/eniConfig': 'pods-a' },
       availabilityZone: 'us-east-1a',
+      annotations: {},
     });
+  });
+
+  it("reads the kubelet's max pods from status.capacity.pods", async () => {
+    server.setObject('/api/v1/nodes/karpenter-1', {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'karpenter-1', labels: {}, annotations: { 'k8s.amazonaws.com/eniConfig': 'pods-b' } },
+      status: { capacity: { cpu: '2', pods: '58' } },
+    });
+    expect(await source.node('karpenter-1')).toMatchObject({
+      maxPods: 58,
+      annotations: { 'k8s.amazonaws.com/eniConfig': 'pods-b' },
+    });
+    node('plain', {});
+    expect((await source.node('plain')).maxPods).toBeUndefined();
   });
 
   it('falls back to the deprecated zone label', async () => {
