@@ -4,7 +4,7 @@ import { restoreDatastore, snapshotDatastore } from '../ipam/datastore-snapshot.
 import { maxPods } from '../ipam/max-pods.js';
 import type { PlanAction, PlanInput, PlanLimits, WarmTargets } from '../ipam/plan-types.js';
 import type { InstanceLimits } from '../ipam/instance-types.js';
-import type { Ec2Network, InstanceIdentity, SubnetInfo } from '../provider/ec2-network.js';
+import type { AttachedEni, Ec2Network, InstanceIdentity, SubnetInfo } from '../provider/ec2-network.js';
 import { isAbortError, type Clock } from '../time/clock.js';
 import type { Checkpointer } from './checkpoint.js';
 import { syncWithEc2 } from './ec2-sync.js';
@@ -116,8 +116,11 @@ export class NodeAgent {
       customNetworking: settings.customNetworking,
       ...(settings.warmTargets.maxEni === undefined ? {} : { maxEni: settings.warmTargets.maxEni }),
     });
+    const listed = await ec2.listAttachedEnis(identity.instanceId);
+    const attached = managedEnis(listed, logger);
     const limits: PlanLimits = {
-      maxEnis: mp.enis,
+      // Trunk, EFA and no_manage ENIs take slots of the instance's limit, as in the AWS VPC CNI.
+      maxEnis: Math.max(1, mp.enis - (listed.length - attached.length)),
       ipv4PerEni: instanceLimits.ipv4PerEni,
       maxPods: (await this.kubeletMaxPods()) ?? mp.maxPods,
       prefixes: settings.warmTargets.prefixDelegation,
@@ -126,7 +129,6 @@ export class NodeAgent {
     logger.info({ identity, limits }, 'node identified');
 
     const datastore = await this.restore();
-    const attached = await ec2.listAttachedEnis(identity.instanceId);
     const first = syncWithEc2(datastore, attached, { busy: new Set(), logger });
     const primaryIps = new Map(attached.map((eni) => [eni.eniId, eni.primaryIp]));
     logger.info({ ...first, lost: first.lost.length }, 'reconciled with EC2');
@@ -313,7 +315,7 @@ export class NodeAgent {
   /** Runs one EC2 resync now. */
   async resync(): Promise<void> {
     const s = this.started();
-    const attached = await this.deps.ec2.listAttachedEnis(s.identity.instanceId);
+    const attached = managedEnis(await this.deps.ec2.listAttachedEnis(s.identity.instanceId));
     syncWithEc2(s.datastore, attached, { busy: s.driver.busyEnis(), logger: this.deps.logger });
     s.primaryIps = new Map(attached.map((eni) => [eni.eniId, eni.primaryIp]));
     // A limit EC2 reported may have passed (an ENI detached by someone else, a quota raised): the
@@ -439,4 +441,12 @@ interface Started {
   ready: boolean;
   podEniNetwork: PodEniNetwork | undefined;
   primaryIps: Map<string, string>;
+}
+
+/** The ENIs eni-ipam may use: never a trunk, EFA, no_manage or other-card ENI (logged at start). */
+function managedEnis(listed: readonly AttachedEni[], logger?: Logger): AttachedEni[] {
+  for (const eni of listed) {
+    if (eni.unmanaged !== undefined) logger?.info({ eniId: eni.eniId, why: eni.unmanaged }, 'ENI left alone');
+  }
+  return listed.filter((eni) => eni.unmanaged === undefined);
 }

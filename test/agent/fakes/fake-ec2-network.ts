@@ -101,6 +101,17 @@ export class FakeEc2Network implements Ec2Network {
     return Promise.resolve(this.subnets.filter((s) => ids.includes(s.subnetId)).map((s) => ({ ...s })));
   }
 
+  /** Attaches an ENI that is not the agent's (a trunk, EFA or no_manage one), with addresses of its own. */
+  attachUnmanaged(unmanaged: string, secondaryIps: number): AttachedEni {
+    const used = new Set([...this.enis.values()].map((e) => e.deviceIndex));
+    let index = 1;
+    while (used.has(index)) index++;
+    const eni = { ...this.newEni('subnet-a', index, false), unmanaged };
+    eni.secondaryIps.push(...this.take('subnet-a', secondaryIps));
+    this.enis.set(eni.eniId, eni);
+    return eni;
+  }
+
   /** Every CreateNetworkInterface request, as the agent sent it. */
   readonly createRequests: CreateEniRequest[] = [];
 
