@@ -6,7 +6,7 @@ import { leakEventsFor, metricsForLateAgent } from './agent-views.js';
 import type { Checkpointer } from './checkpoint.js';
 import type { AddRequest } from './cni-backend.js';
 import type { AgentConfig } from './config.js';
-import { eniConfigNameFor, type EniConfigSource } from './kube/eni-config.js';
+import { resolveEniConfig, type EniConfigSource } from './kube/eni-config.js';
 import type { NodePods, PodRef } from './kube/pod-watch.js';
 import type { ClusterVirtualMachines } from './kube/vm-watch.js';
 import type { VmDirectory } from './leak-reaper.js';
@@ -139,24 +139,22 @@ function vmDirectoryOf(vms: ClusterVirtualMachines): VmDirectory {
   };
 }
 
-/** Custom networking: the ENIConfig named by the node's label, else the one named after its AZ. */
+/**
+ * Custom networking: the ENIConfig the node names (annotation, then label), else the one named
+ * after its zone, else `default`. Called at start and at every EC2 resync, so a changed ENIConfig
+ * (or a node that now names another) applies to the ENIs created from then on.
+ */
 function podEniNetworkFrom(
   eniConfigs: EniConfigSource,
   config: AgentConfig,
 ): (identity: { availabilityZone: string }) => Promise<PodEniNetwork> {
   return async (identity) => {
     const node = await eniConfigs.node(config.nodeName);
-    const name = eniConfigNameFor(
+    const spec = await resolveEniConfig(
+      eniConfigs,
       { ...node, availabilityZone: node.availabilityZone ?? identity.availabilityZone },
-      config.eniConfigLabel,
+      { annotation: config.eniConfigAnnotation, label: config.eniConfigLabel },
     );
-    if (name === undefined) {
-      throw new Error(
-        `custom networking is on but node ${config.nodeName} has no ${config.eniConfigLabel} label and no zone`,
-      );
-    }
-    const spec = await eniConfigs.eniConfig(name);
-    if (!spec) throw new Error(`custom networking is on but ENIConfig ${name} does not exist`);
     return { subnetId: spec.subnet, securityGroupIds: [...spec.securityGroups] };
   };
 }

@@ -95,7 +95,15 @@ export const CONFIG_VARIABLES = [
     default: 'k8s.amazonaws.com/eniConfig',
     accepted: 'a Kubernetes label key',
     meaning:
-      "Node label whose value names the node's ENIConfig (custom networking). A node without the label uses the ENIConfig named after its availability zone.",
+      "Node label naming the node's ENIConfig (custom networking) when the annotation does not. Else the ENIConfig named after the zone, else `default`; re-read at every EC2 resync.",
+    origin: 'AWS VPC CNI',
+  },
+  {
+    name: 'ENI_CONFIG_ANNOTATION_DEF',
+    default: 'k8s.amazonaws.com/eniConfig',
+    accepted: 'a Kubernetes annotation key',
+    meaning:
+      "Node annotation whose value names the node's ENIConfig (custom networking); wins over the label.",
     origin: 'AWS VPC CNI',
   },
   {

@@ -136,11 +136,7 @@ export class NodeAgent {
     const podEniNetwork =
       settings.customNetworking && deps.podEniNetwork ? await deps.podEniNetwork(identity) : undefined;
     const subnets = new EniSubnets({
-      // An ENIConfig without security groups means the primary ENI's, as in the AWS VPC CNI.
-      securityGroupIds:
-        podEniNetwork && podEniNetwork.securityGroupIds.length > 0
-          ? podEniNetwork.securityGroupIds
-          : (settings.podEniSecurityGroups ?? identity.securityGroupIds),
+      securityGroupIds: this.podSecurityGroups(podEniNetwork, identity),
       pools: settings.pools,
       fullWindowMs: settings.subnetFullSkipMs,
     });
@@ -315,6 +311,7 @@ export class NodeAgent {
   /** Runs one EC2 resync now. */
   async resync(): Promise<void> {
     const s = this.started();
+    await this.followEniConfig();
     const attached = managedEnis(await this.deps.ec2.listAttachedEnis(s.identity.instanceId));
     syncWithEc2(s.datastore, attached, { busy: s.driver.busyEnis(), logger: this.deps.logger });
     s.primaryIps = new Map(attached.map((eni) => [eni.eniId, eni.primaryIp]));
@@ -359,6 +356,46 @@ export class NodeAgent {
         : [];
     s.subnets.update(defaults, named);
     s.subnetInfos = [...defaults, ...named.filter((n) => !defaults.some((d) => d.subnetId === n.subnetId))];
+  }
+
+  /** An ENIConfig without security groups means the primary ENI's, as in the AWS VPC CNI. */
+  private podSecurityGroups(
+    network: PodEniNetwork | undefined,
+    identity: InstanceIdentity,
+  ): readonly string[] {
+    return network && network.securityGroupIds.length > 0
+      ? network.securityGroupIds
+      : (this.deps.settings.podEniSecurityGroups ?? identity.securityGroupIds);
+  }
+
+  /**
+   * Custom networking: reads the node's ENIConfig again, so that an edited ENIConfig (or a node
+   * that now names another one) applies to the ENIs created from now on. Existing ENIs keep their
+   * subnet and groups. A failed read keeps the current one.
+   */
+  private async followEniConfig(): Promise<void> {
+    const s = this.started();
+    const read = this.deps.podEniNetwork;
+    if (!this.deps.settings.customNetworking || !read) return;
+    let next: PodEniNetwork;
+    try {
+      next = await read(s.identity);
+    } catch (err) {
+      this.deps.logger.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'cannot read the ENIConfig again; keeping the current one',
+      );
+      return;
+    }
+    const current = s.podEniNetwork;
+    if (
+      current?.subnetId === next.subnetId &&
+      current.securityGroupIds.join(',') === next.securityGroupIds.join(',')
+    )
+      return;
+    this.deps.logger.info({ from: current, to: next }, 'ENIConfig changed: new ENIs use it');
+    s.podEniNetwork = next;
+    s.subnets.setSecurityGroups(this.podSecurityGroups(next, s.identity));
   }
 
   /** The kubelet's max pods, or undefined (logged) when the node object cannot say. */
