@@ -44,7 +44,7 @@ export const CONFIG_VARIABLES = [
     default: '1',
     accepted: COUNT,
     meaning:
-      "ENIs' worth of free addresses to keep ready. Ignored when WARM_IP_TARGET or MINIMUM_IP_TARGET is set.",
+      "ENIs' worth of free addresses to keep ready. Ignored when WARM_IP_TARGET or MINIMUM_IP_TARGET is set, and with prefix delegation.",
     origin: 'AWS VPC CNI',
   },
   {
@@ -65,7 +65,8 @@ export const CONFIG_VARIABLES = [
     name: 'WARM_PREFIX_TARGET',
     default: undefined,
     accepted: COUNT,
-    meaning: 'With prefix delegation: free /28 prefixes to keep ready. Ignored when an IP target is set.',
+    meaning:
+      'With prefix delegation: free /28 prefixes to keep ready (unset: 0, one /28 while no address is free). Ignored when an IP target is set.',
     origin: 'AWS VPC CNI',
   },
   {

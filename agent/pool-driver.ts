@@ -214,9 +214,13 @@ export class PoolDriver {
    */
   private holdBackReleases(decision: PlanDecision): PlanAction[] {
     const now = this.deps.clock.now();
-    if (!decision.poolTooHigh) this.overSince = undefined;
     const releases = decision.actions.filter((a) => RELEASES.has(a.type));
-    if (releases.length === 0) return decision.actions;
+    // The hold-back runs while releases stay planned, whether or not the pool counts as too high:
+    // an empty ENI is deleted with poolTooHigh false, and resetting on that would hold it forever.
+    if (releases.length === 0) {
+      this.overSince = undefined;
+      return decision.actions;
+    }
     this.overSince ??= now;
     const due = this.overSince + SHRINK_AFTER_MS;
     if (now >= due) return decision.actions;

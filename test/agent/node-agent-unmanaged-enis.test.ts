@@ -5,7 +5,7 @@ import { failures, okAddresses, quiesce, settleAll } from './fakes/agent-invaria
 describe('ENIs that are not ours (trunk, EFA, no_manage)', () => {
   it('never adopts them, never hands out their addresses, and subtracts them from the ENI limit', async () => {
     const h = new AgentHarness(settings({ WARM_ENI_TARGET: '1' }), 'm5.large');
-    const trunk = h.ec2.attachUnmanaged('interface type trunk', 5);
+    const trunk = h.ec2.attachExtra(5, 'interface type trunk');
     await h.start();
     // m5.large: 3 ENIs; the trunk ENI takes one of them.
     expect(h.agent.view().limits.maxEnis).toBe(2);

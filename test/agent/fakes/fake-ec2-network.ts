@@ -101,12 +101,18 @@ export class FakeEc2Network implements Ec2Network {
     return Promise.resolve(this.subnets.filter((s) => ids.includes(s.subnetId)).map((s) => ({ ...s })));
   }
 
-  /** Attaches an ENI that is not the agent's (a trunk, EFA or no_manage one), with addresses of its own. */
-  attachUnmanaged(unmanaged: string, secondaryIps: number): AttachedEni {
+  /**
+   * Attaches an ENI behind the agent's back: one that is not the agent's (`unmanaged`: a trunk,
+   * EFA or no_manage one), or an empty one of its own left by a crash.
+   */
+  attachExtra(secondaryIps: number, unmanaged?: string): AttachedEni {
     const used = new Set([...this.enis.values()].map((e) => e.deviceIndex));
     let index = 1;
     while (used.has(index)) index++;
-    const eni = { ...this.newEni('subnet-a', index, false), unmanaged };
+    const eni: AttachedEni = {
+      ...this.newEni('subnet-a', index, false),
+      ...(unmanaged === undefined ? {} : { unmanaged }),
+    };
     eni.secondaryIps.push(...this.take('subnet-a', secondaryIps));
     this.enis.set(eni.eniId, eni);
     return eni;
