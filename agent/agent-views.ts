@@ -60,6 +60,7 @@ export function metricsSourceOf(agent: Pick<NodeAgent, 'view'>): MetricsSource {
         })),
         waitingAdds: view.waiting,
         warmTarget: warmTargetOf(view),
+        prefixDelegationFallback: view.prefixDelegationFallback,
         subnets: view.subnets.map((s) => ({ subnetId: s.subnetId, free: s.availableIpCount })),
       };
     },

@@ -17,6 +17,7 @@ import { keyGaugeSamples } from './metrics/cloudwatch-samples.js';
 import { MetricsServer } from './metrics/metrics-server.js';
 import { IntrospectionServer } from './introspection/introspection-server.js';
 import type { NodeAgent } from './node-agent.js';
+import { ignoredVpcCniVariables } from './vpc-cni-variables.js';
 
 /** A running agent process: what SIGTERM stops, in order. */
 export interface RunningAgent {
@@ -48,6 +49,13 @@ export async function run(argv: string[]): Promise<number> {
     throw err;
   }
   const logger = createLogger({ level: config.logLevel, base: { node: config.nodeName } });
+  const ignored = ignoredVpcCniVariables(process.env);
+  if (ignored.length > 0) {
+    logger.warn(
+      { variables: ignored },
+      `AWS VPC CNI variables eni-ipam does not implement are set and have no effect: ${ignored.join(', ')} (docs/install-on-eks.md)`,
+    );
+  }
   let running: RunningAgent;
   try {
     running = await startAgent(config, process.env, logger);

@@ -4,6 +4,7 @@ import { restoreDatastore, snapshotDatastore } from '../ipam/datastore-snapshot.
 import { maxPods } from '../ipam/max-pods.js';
 import type { PlanAction, PlanInput, PlanLimits, WarmTargets } from '../ipam/plan-types.js';
 import type { InstanceLimits } from '../ipam/instance-types.js';
+import { isEc2Error } from '../provider/aws-errors.js';
 import type { AttachedEni, Ec2Network, InstanceIdentity, SubnetInfo } from '../provider/ec2-network.js';
 import { isAbortError, type Clock } from '../time/clock.js';
 import type { Checkpointer } from './checkpoint.js';
@@ -86,6 +87,8 @@ export interface NodeAgentView {
   ready: boolean;
   /** Each ENI's own primary address, as EC2 last reported it. */
   primaryIps: ReadonlyMap<string, string>;
+  /** ENABLE_PREFIX_DELEGATION is on but the instance type has no prefixes: secondary IPs are used. */
+  prefixDelegationFallback: boolean;
 }
 
 /**
@@ -111,8 +114,16 @@ export class NodeAgent {
     const startedAt = clock.now();
     const identity = await ec2.identity();
     const instanceLimits = await ec2.instanceLimits(identity.instanceType);
+    // Prefix delegation needs a Nitro type: elsewhere the node runs on secondary IPs, as the VPC CNI.
+    const prefixes = settings.warmTargets.prefixDelegation && instanceLimits.prefixDelegation;
+    if (settings.warmTargets.prefixDelegation && !prefixes) {
+      logger.warn(
+        { instanceType: identity.instanceType },
+        `ENABLE_PREFIX_DELEGATION=true but ${identity.instanceType} does not support /28 prefixes (it needs the Nitro system): using secondary IPs`,
+      );
+    }
     const mp = maxPods(instanceLimits, {
-      prefixDelegation: settings.warmTargets.prefixDelegation,
+      prefixDelegation: prefixes,
       customNetworking: settings.customNetworking,
       ...(settings.warmTargets.maxEni === undefined ? {} : { maxEni: settings.warmTargets.maxEni }),
     });
@@ -123,7 +134,7 @@ export class NodeAgent {
       maxEnis: Math.max(1, mp.enis - (listed.length - attached.length)),
       ipv4PerEni: instanceLimits.ipv4PerEni,
       maxPods: (await this.kubeletMaxPods()) ?? mp.maxPods,
-      prefixes: settings.warmTargets.prefixDelegation,
+      prefixes,
       ...(settings.customNetworking ? { primaryEniExcluded: true } : {}),
     };
     logger.info({ identity, limits }, 'node identified');
@@ -300,6 +311,7 @@ export class NodeAgent {
       blocker: s.driver.currentBlocker(),
       ready: s.ready,
       primaryIps: s.primaryIps,
+      prefixDelegationFallback: this.deps.settings.warmTargets.prefixDelegation && !s.limits.prefixes,
     };
   }
 
@@ -340,15 +352,28 @@ export class NodeAgent {
     let defaults: SubnetInfo[];
     if (s.podEniNetwork) defaults = await ec2.describeSubnets([s.podEniNetwork.subnetId]);
     else if (settings.subnetDiscovery) {
-      defaults = await ec2.discoverSubnets(
-        {
-          vpcId: s.identity.vpcId,
-          availabilityZone: s.identity.availabilityZone,
-          nodeSubnetId: s.identity.subnetId,
-          ...(settings.clusterName === undefined ? {} : { clusterName: settings.clusterName }),
-        },
-        { refresh },
-      );
+      try {
+        defaults = await ec2.discoverSubnets(
+          {
+            vpcId: s.identity.vpcId,
+            availabilityZone: s.identity.availabilityZone,
+            nodeSubnetId: s.identity.subnetId,
+            ...(settings.clusterName === undefined ? {} : { clusterName: settings.clusterName }),
+          },
+          { refresh },
+        );
+      } catch (err) {
+        if (!isRefusal(err)) throw err;
+        // As the VPC CNI: without the permission, pods use the node's own subnet.
+        if (!s.discoveryRefused) {
+          this.deps.logger.warn(
+            { err: err instanceof Error ? err.message : String(err), subnetId: s.identity.subnetId },
+            "subnet discovery refused (ec2:DescribeSubnets by VPC and zone): using the node's own subnet only",
+          );
+        }
+        s.discoveryRefused = true;
+        defaults = await this.nodeSubnetOnly();
+      }
     } else defaults = await ec2.describeSubnets([s.identity.subnetId]);
     const named =
       settings.pools.length > 0
@@ -356,6 +381,27 @@ export class NodeAgent {
         : [];
     s.subnets.update(defaults, named);
     s.subnetInfos = [...defaults, ...named.filter((n) => !defaults.some((d) => d.subnetId === n.subnetId))];
+  }
+
+  /** The node's subnet, described by id, else as the instance metadata gives it. */
+  private async nodeSubnetOnly(): Promise<SubnetInfo[]> {
+    const { identity } = this.started();
+    try {
+      const described = await this.deps.ec2.describeSubnets([identity.subnetId]);
+      if (described.length > 0) return described;
+    } catch (err) {
+      if (!isRefusal(err)) throw err;
+    }
+    // Its free count is unknown: the subnet's size stands in, and EC2's "subnet full" still applies.
+    return [
+      {
+        subnetId: identity.subnetId,
+        availabilityZone: identity.availabilityZone,
+        cidr: identity.subnetCidr,
+        availableIpCount: addressesIn(identity.subnetCidr),
+        tags: {},
+      },
+    ];
   }
 
   /** An ENIConfig without security groups means the primary ENI's, as in the AWS VPC CNI. */
@@ -478,6 +524,21 @@ interface Started {
   ready: boolean;
   podEniNetwork: PodEniNetwork | undefined;
   primaryIps: Map<string, string>;
+  /** Subnet discovery was refused (warned once); the node's subnet is used. */
+  discoveryRefused?: boolean;
+}
+
+/** EC2 refused the call for want of permission. */
+function isRefusal(err: unknown): boolean {
+  return (
+    isEc2Error(err) && /^(UnauthorizedOperation|AccessDenied|Client\.UnauthorizedOperation)/.test(err.code)
+  );
+}
+
+/** Usable addresses of an IPv4 CIDR (AWS reserves 5 per subnet). */
+function addressesIn(cidr: string): number {
+  const bits = Number(cidr.split('/')[1]);
+  return Number.isInteger(bits) && bits >= 0 && bits <= 28 ? 2 ** (32 - bits) - 5 : 0;
 }
 
 /** The ENIs eni-ipam may use: never a trunk, EFA, no_manage or other-card ENI (logged at start). */

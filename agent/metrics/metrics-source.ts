@@ -22,6 +22,8 @@ export interface MetricsSnapshot {
    * grow now (ENI limit, max pods, subnet full): how a full node is reported, since it stays Ready.
    */
   warmTarget?: { short: number; blocked: boolean };
+  /** ENABLE_PREFIX_DELEGATION is on but the instance type has no prefixes (secondary IPs used). */
+  prefixDelegationFallback?: boolean;
   /** Candidate subnets with the free addresses EC2 last reported for each. */
   subnets: readonly SubnetMetrics[];
 }

@@ -66,6 +66,11 @@ export function registerNodeGauges(registry: Registry, source: MetricsSource): v
     (s) => (s.warmTarget?.blocked === true ? 1 : 0),
   );
   simple(
+    'eniipam_prefix_delegation_fallback',
+    '1 when ENABLE_PREFIX_DELEGATION is on but the instance type has no /28 prefixes, so secondary IPs are used',
+    (s) => (s.prefixDelegationFallback === true ? 1 : 0),
+  );
+  simple(
     'eniipam_max_pods',
     "The node's max pods: the kubelet's (status.capacity.pods), else computed for the instance type",
     (s) => s.maxPods,

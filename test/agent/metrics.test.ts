@@ -109,8 +109,14 @@ describe('AgentMetrics', () => {
   });
 
   it('reports a node that cannot grow (it stays Ready) through the warm-target gauges', async () => {
-    const metrics = new AgentMetrics(fakeSource(snapshot({ warmTarget: { short: 9, blocked: true } })).source);
+    const metrics = new AgentMetrics(
+      fakeSource(snapshot({ warmTarget: { short: 9, blocked: true }, prefixDelegationFallback: true }))
+        .source,
+    );
     const text = await metrics.metrics();
+    expect(samples(text, 'eniipam_prefix_delegation_fallback')).toEqual([
+      'eniipam_prefix_delegation_fallback 1',
+    ]);
     expect(samples(text, 'eniipam_warm_target_short')).toEqual(['eniipam_warm_target_short 9']);
     expect(samples(text, 'eniipam_pool_blocked')).toEqual(['eniipam_pool_blocked 1']);
   });

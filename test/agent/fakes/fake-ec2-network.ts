@@ -91,7 +91,10 @@ export class FakeEc2Network implements Ec2Network {
     }));
   }
 
-  discoverSubnets(): Promise<SubnetInfo[]> {
+  async discoverSubnets(): Promise<SubnetInfo[]> {
+    // No latency (a cached answer, mostly), but failures can be injected as 'discoverSubnets'.
+    const lasting = this.lasting.get('discoverSubnets');
+    if (lasting) throw lasting();
     return Promise.resolve(
       this.subnets.filter((s) => s.tags['kubernetes.io/role/cni'] !== '0').map((s) => ({ ...s })),
     );
