@@ -8,6 +8,7 @@ import type { AddRequest } from './cni-backend.js';
 import type { AgentConfig } from './config.js';
 import { resolveEniConfig, type EniConfigSource } from './kube/eni-config.js';
 import type { NodePods, PodRef } from './kube/pod-watch.js';
+import type { ClusterNamespaces } from './kube/namespace-watch.js';
 import type { ClusterVirtualMachines } from './kube/vm-watch.js';
 import type { VmDirectory } from './leak-reaper.js';
 import type { Logger } from './logger.js';
@@ -29,6 +30,8 @@ export interface AssembleOptions {
   pods?: NodePods;
   virtualMachines?: ClusterVirtualMachines;
   eniConfigs?: EniConfigSource;
+  /** Namespace annotations: placement defaults for the namespace's pods. */
+  namespaces?: ClusterNamespaces;
   /** Built by the caller when the provider needs its observer (metrics.ec2) at construction. */
   metrics?: AgentMetrics;
   /** Another planning policy, for benchmarks; default: eni-ipam's event-driven planning. */
@@ -46,7 +49,7 @@ export interface AssembledAgent {
  * here, so what they measure is what runs on a node.
  */
 export function assembleNodeAgent(options: AssembleOptions): AssembledAgent {
-  const { config, pods, virtualMachines, eniConfigs } = options;
+  const { config, pods, virtualMachines, eniConfigs, namespaces } = options;
   let metrics = options.metrics;
   let attach: ((agent: NodeAgent) => void) | undefined;
   if (!metrics) ({ metrics, attach } = metricsForLateAgent());
@@ -61,7 +64,7 @@ export function assembleNodeAgent(options: AssembleOptions): AssembledAgent {
     ...(vms ? { vms } : {}),
     ...(eniConfigs ? { podEniNetwork: podEniNetworkFrom(eniConfigs, config) } : {}),
     ...(eniConfigs ? { kubeletMaxPods: async () => (await eniConfigs.node(config.nodeName)).maxPods } : {}),
-    placementFor: (req) => placementFor(req, pods, virtualMachines, config),
+    placementFor: (req) => placementFor(req, pods, virtualMachines, config, namespaces),
     ipamEvents: new IpamEventMetrics(metrics),
     leakEvents: leakEventsFor(metrics),
     ...(options.policy ? { policy: options.policy } : {}),
@@ -102,13 +105,19 @@ function placementFor(
   pods: NodePods | undefined,
   vms: ClusterVirtualMachines | undefined,
   config: AgentConfig,
+  namespaces?: ClusterNamespaces,
 ): PlacementResolution {
   const namespace = req.pod.namespace ?? '';
   const name = req.pod.name ?? '';
   const watched: PodRef | undefined = pods?.list().find((p) => p.namespace === namespace && p.name === name);
   const annotations = { ...(watched?.annotations ?? {}), ...(req.annotations ?? {}) };
   try {
-    const constraints = resolvePlacement({ namespace, name, annotations }, undefined, config.pools);
+    const namespaceAnnotations = namespaces?.annotationsOf(namespace);
+    const constraints = resolvePlacement(
+      { namespace, name, annotations },
+      namespaceAnnotations === undefined ? undefined : { annotations: namespaceAnnotations },
+      config.pools,
+    );
     const placement = {
       ...(constraints.subnetId === undefined ? {} : { subnetId: constraints.subnetId }),
       ...(constraints.pool === undefined ? {} : { pool: constraints.pool }),

@@ -150,12 +150,14 @@ export async function startAgent(
     pods: kube.pods,
     virtualMachines: kube.virtualMachines,
     eniConfigs: kube.eniConfigs,
+    namespaces: kube.namespaces,
     metrics,
   });
   const agent = assembled.agent;
   attach(agent);
   const vmSignal = new AbortController();
   kube.virtualMachines.start(vmSignal.signal);
+  kube.namespaces.start(vmSignal.signal);
   const servers: { close(): Promise<void> }[] = [];
   // Liveness must answer while the first EC2 reconcile runs (it can take minutes under throttling).
   if (config.introspection.enabled) {
@@ -180,6 +182,7 @@ export async function startAgent(
     for (const server of servers) await server.close();
     vmSignal.abort();
     await kube.virtualMachines.close();
+    await kube.namespaces.close();
     throw err;
   }
   backend.serve(agent.backend);
@@ -219,6 +222,7 @@ export async function startAgent(
       await started.close();
       vmSignal.abort();
       await kube.virtualMachines.close();
+      await kube.namespaces.close();
       for (const server of servers) await server.close();
       await ec2.close();
     },

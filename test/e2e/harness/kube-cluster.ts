@@ -96,12 +96,22 @@ export interface BoundPod {
 /** A pod already scheduled to `nodeName` (spec.nodeName set at creation, as a bound pod). */
 export async function createBoundPod(
   core: CoreV1Api,
-  pod: { namespace: string; name: string; nodeName: string; labels?: Record<string, string> },
+  pod: {
+    namespace: string;
+    name: string;
+    nodeName: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  },
 ): Promise<BoundPod> {
   const created = await core.createNamespacedPod({
     namespace: pod.namespace,
     body: {
-      metadata: { name: pod.name, ...(pod.labels ? { labels: pod.labels } : {}) },
+      metadata: {
+        name: pod.name,
+        ...(pod.labels ? { labels: pod.labels } : {}),
+        ...(pod.annotations ? { annotations: pod.annotations } : {}),
+      },
       spec: { nodeName: pod.nodeName, containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.10' }] },
     },
   });
