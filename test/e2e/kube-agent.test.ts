@@ -23,6 +23,7 @@ import {
 } from './harness/agent-process.js';
 import {
   createBoundPod,
+  createNamespace,
   createNode,
   createVirtualMachine,
   deletePodNow,
@@ -313,10 +314,8 @@ describe('namespace defaults for placement (the namespace watch, under deploy/rb
   }
 
   it("applies the namespace's pool to its pods, and a pod's own pool wins over it", async () => {
-    const namespace = 'parity-placement';
-    await admin.core.createNamespace({
-      body: { metadata: { name: namespace, annotations: { [POOL_ANNOTATION]: 'not-declared' } } },
-    });
+    const namespace = 'placement-defaults';
+    await createNamespace(admin.core, namespace, { [POOL_ANNOTATION]: 'not-declared' });
     podCount += 1;
     const plain = await createBoundPod(admin.core, {
       namespace,
@@ -328,7 +327,7 @@ describe('namespace defaults for placement (the namespace watch, under deploy/rb
       'error' in o && o.error.includes('unknown address pool "not-declared"') ? o.error : undefined,
     );
     expect(refused).toMatch(
-      /code 110: pod parity-placement\/plain-\d+: unknown address pool "not-declared" \(declared: tenant-a\)/,
+      /code 110: pod placement-defaults\/plain-\d+: unknown address pool "not-declared" \(declared: tenant-a\)/,
     );
 
     // Seed case: the namespace is bound to a pool while the workload names its own: the pod wins.

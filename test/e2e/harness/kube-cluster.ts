@@ -94,6 +94,15 @@ export interface BoundPod {
 }
 
 /** A pod already scheduled to `nodeName` (spec.nodeName set at creation, as a bound pod). */
+/** Creates a namespace with annotations (placement defaults for its pods). */
+export async function createNamespace(
+  core: CoreV1Api,
+  name: string,
+  annotations: Record<string, string>,
+): Promise<void> {
+  await core.createNamespace({ body: { metadata: { name, annotations } } });
+}
+
 export async function createBoundPod(
   core: CoreV1Api,
   pod: {
