@@ -18,6 +18,7 @@ import { MetricsServer } from './metrics/metrics-server.js';
 import { IntrospectionServer } from './introspection/introspection-server.js';
 import type { NodeAgent } from './node-agent.js';
 import { ignoredVpcCniVariables } from './vpc-cni-variables.js';
+import { startupFailure } from './startup-failure.js';
 
 /** A running agent process: what SIGTERM stops, in order. */
 export interface RunningAgent {
@@ -57,12 +58,17 @@ export async function run(argv: string[]): Promise<number> {
     );
   }
   let running: RunningAgent;
+  // Start-up waits on timers that do not hold the process (retry back-off); without this the
+  // process would end mid-start-up, silently, with exit code 13.
+  const startingUp = setInterval(() => undefined, 60_000);
   try {
     running = await startAgent(config, process.env, logger);
   } catch (err) {
-    logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'eni-ipam could not start');
+    logger.fatal({ err: startupFailure(err, config) }, 'eni-ipam could not start');
     exitSoon(1);
     return 1;
+  } finally {
+    clearInterval(startingUp);
   }
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
