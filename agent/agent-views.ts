@@ -35,10 +35,19 @@ export function metricsSourceOf(agent: Pick<NodeAgent, 'view'>): MetricsSource {
           cooling: u.cooldown,
         })),
         waitingAdds: view.waiting,
+        warmTarget: warmTargetOf(view),
+        prefixDelegationFallback: view.prefixDelegationFallback,
         subnets: view.subnets.map((s) => ({ subnetId: s.subnetId, free: s.availableIpCount })),
       };
     },
   };
+}
+
+/** How far the warm target is from met, and whether nothing is on its way to meet it. */
+function warmTargetOf(view: NodeAgentView): { short: number; blocked: boolean } {
+  const decision = plan(view.planInput);
+  const moving = view.inFlight.units > 0 || view.inFlight.enis > 0 || decision.actions.length > 0;
+  return { short: decision.short, blocked: decision.poolTooLow && !moving };
 }
 
 /** What /v1/* and /readyz show, from the node agent's datastore (never by calling EC2). */
@@ -46,8 +55,10 @@ export function introspectionSourceOf(
   agent: Pick<NodeAgent, 'view'>,
   config: unknown,
   env: Readonly<Record<string, string | undefined>>,
+  serving?: () => { alive: boolean; reason: string },
 ): IntrospectionSource {
   return {
+    ...(serving === undefined ? {} : { liveness: serving }),
     enis() {
       const view = viewIfStarted(agent);
       if (!view) return [];
@@ -106,13 +117,13 @@ export function introspectionSourceOf(
     readiness() {
       const view = viewIfStarted(agent);
       if (!view) return { firstReconcileDone: false, warmTargetMet: false, warmTargetInProgress: false };
-      const decision = plan(view.planInput);
+      const target = warmTargetOf(view);
       return {
         firstReconcileDone: view.ready,
-        warmTargetMet: !decision.poolTooLow,
-        warmTargetInProgress:
-          view.inFlight.units > 0 || view.inFlight.enis > 0 || decision.actions.length > 0,
+        warmTargetMet: target.short === 0,
+        warmTargetInProgress: target.short > 0 && !target.blocked,
         ...(view.blocker === undefined ? {} : { blockedReason: view.blocker }),
+        ...(serving === undefined ? {} : { serving: serving() }),
       };
     },
   };

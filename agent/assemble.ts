@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { PlacementError } from '../ipam/errors.js';
 import { resolvePlacement } from '../ipam/pod-placement.js';
 import type { OwnerRef } from '../ipam/datastore-types.js';
@@ -8,6 +9,7 @@ import { ImdsV2Source } from '../provider/imds.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { introspectionSourceOf, leakEventsFor, metricsSourceOf } from './agent-views.js';
 import { FileCheckpointer, type Checkpointer } from './checkpoint.js';
+import { CniLiveness, WriteTrackingCheckpointer } from './cni-liveness.js';
 import { CniServer } from './cni-server.js';
 import { DeferredBackend } from './deferred-backend.js';
 import { IntrospectionServer } from './introspection/introspection-server.js';
@@ -17,7 +19,8 @@ import { MetricsServer } from './metrics/metrics-server.js';
 import { createKubeSources } from './kube/kube-sources.js';
 import type { AddRequest } from './cni-backend.js';
 import type { AgentConfig } from './config.js';
-import { eniConfigNameFor, type EniConfigSource } from './kube/eni-config.js';
+import { resolveEniConfig, type EniConfigSource } from './kube/eni-config.js';
+import type { ClusterNamespaces } from './kube/namespace-watch.js';
 import type { NodePods, WatchedPod } from './kube/pod-watch.js';
 import type { ClusterVirtualMachines } from './kube/vm-watch.js';
 import type { VmDirectory } from './leak-reaper.js';
@@ -41,6 +44,8 @@ export interface AssembleOptions {
   pods?: NodePods;
   virtualMachines?: ClusterVirtualMachines;
   eniConfigs?: EniConfigSource;
+  /** Namespace annotations: placement defaults for the namespace's pods. */
+  namespaces?: ClusterNamespaces;
   /** Built by the caller when the provider needs its observer (metrics.ec2) at construction; the agent's gauges are attached here. */
   metrics?: AgentMetrics;
   /** Another planning policy, for benchmarks; default: eni-ipam's event-driven planning. */
@@ -58,7 +63,7 @@ export interface AssembledAgent {
  * it here, so what they measure is what runs on a node.
  */
 export function assembleNodeAgent(options: AssembleOptions): AssembledAgent {
-  const { config, pods, virtualMachines, eniConfigs } = options;
+  const { config, pods, virtualMachines, eniConfigs, namespaces } = options;
   const metrics = options.metrics ?? new AgentMetrics();
   const vms = virtualMachines ? vmDirectoryOf(virtualMachines) : undefined;
   const agent = new NodeAgent({
@@ -70,7 +75,8 @@ export function assembleNodeAgent(options: AssembleOptions): AssembledAgent {
     ...(pods ? { pods } : {}),
     ...(vms ? { vms } : {}),
     ...(eniConfigs ? { podEniNetwork: podEniNetworkFrom(eniConfigs, config) } : {}),
-    placementFor: (req) => placementFor(req, pods, virtualMachines, config),
+    ...(eniConfigs ? { kubeletMaxPods: async () => (await eniConfigs.node(config.nodeName)).maxPods } : {}),
+    placementFor: (req) => placementFor(req, pods, virtualMachines, config, namespaces),
     ipamEvents: new IpamEventMetrics(metrics),
     leakEvents: leakEventsFor(metrics),
     ...(options.policy ? { policy: options.policy } : {}),
@@ -111,6 +117,7 @@ function placementFor(
   pods: NodePods | undefined,
   vms: ClusterVirtualMachines | undefined,
   config: AgentConfig,
+  namespaces?: ClusterNamespaces,
 ): PlacementResolution {
   const namespace = req.pod.namespace ?? '';
   const name = req.pod.name ?? '';
@@ -119,7 +126,12 @@ function placementFor(
     .find((p) => p.namespace === namespace && p.name === name);
   const annotations = { ...(watched?.annotations ?? {}), ...(req.annotations ?? {}) };
   try {
-    const placement = resolvePlacement({ namespace, name, annotations }, undefined, config.pools);
+    const namespaceAnnotations = namespaces?.annotationsOf(namespace);
+    const placement = resolvePlacement(
+      { namespace, name, annotations },
+      namespaceAnnotations === undefined ? undefined : { annotations: namespaceAnnotations },
+      config.pools,
+    );
     const owner = vmOwnerOf(watched, vms);
     return { kind: 'ok', placement, ...(owner ? { owner } : {}) };
   } catch (err) {
@@ -149,24 +161,22 @@ function vmDirectoryOf(vms: ClusterVirtualMachines): VmDirectory {
   };
 }
 
-/** Custom networking: the ENIConfig named by the node's label, else the one named after its AZ. */
+/**
+ * Custom networking: the ENIConfig the node names (annotation, then label), else the one named
+ * after its zone, else `default`. Called at start and at every EC2 resync, so a changed ENIConfig
+ * (or a node that now names another) applies to the ENIs created from then on.
+ */
 function podEniNetworkFrom(
   eniConfigs: EniConfigSource,
   config: AgentConfig,
 ): (identity: { availabilityZone: string }) => Promise<PodEniNetwork> {
   return async (identity) => {
     const node = await eniConfigs.node(config.nodeName);
-    const name = eniConfigNameFor(
+    const spec = await resolveEniConfig(
+      eniConfigs,
       { ...node, availabilityZone: node.availabilityZone ?? identity.availabilityZone },
-      config.eniConfigLabel,
+      { annotation: config.eniConfigAnnotation, label: config.eniConfigLabel },
     );
-    if (name === undefined) {
-      throw new Error(
-        `custom networking is on but node ${config.nodeName} has no ${config.eniConfigLabel} label and no zone`,
-      );
-    }
-    const spec = await eniConfigs.eniConfig(name);
-    if (!spec) throw new Error(`custom networking is on but ENIConfig ${name} does not exist`);
     return { subnetId: spec.subnet, securityGroupIds: [...spec.securityGroups] };
   };
 }
@@ -209,25 +219,47 @@ export async function startAgent(
       metrics.watchRestart(watch, reason);
     },
   });
+  const checkpointer = new WriteTrackingCheckpointer(
+    new FileCheckpointer({ path: config.checkpointPath, clock }),
+  );
+  const backend = new DeferredBackend();
+  let cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock });
+  const liveness = new CniLiveness({
+    socketPath: config.socketPath,
+    stateDir: dirname(config.checkpointPath),
+    clock,
+    writeFailure: () => checkpointer.failure(),
+    rewrite: () => checkpointer.rewrite(),
+    // The old server answers what it already received, then a new one binds the path again.
+    relisten: async () => {
+      await cni.close();
+      cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock });
+      await cni.start();
+    },
+    intervalMs: LIVENESS_CHECK_MS,
+    logger,
+  });
   const assembled = assembleNodeAgent({
     config,
     ec2,
     clock,
     logger,
-    checkpointer: new FileCheckpointer({ path: config.checkpointPath, clock }),
+    checkpointer,
     pods: kube.pods,
     virtualMachines: kube.virtualMachines,
     eniConfigs: kube.eniConfigs,
+    namespaces: kube.namespaces,
     metrics,
   });
   const agent = assembled.agent;
   const vmSignal = new AbortController();
   kube.virtualMachines.start(vmSignal.signal);
+  kube.namespaces.start(vmSignal.signal);
   const servers: { close(): Promise<void> }[] = [];
   // Liveness must answer while the first EC2 reconcile runs (it can take minutes under throttling).
   if (config.introspection.enabled) {
     const server = new IntrospectionServer(
-      introspectionSourceOf(assembled.agent, config, env),
+      introspectionSourceOf(assembled.agent, config, env, () => liveness.status()),
       config.introspection.bind,
       (err) => {
         logger.warn({ err }, 'introspection server error');
@@ -236,17 +268,18 @@ export async function startAgent(
     await server.start();
     servers.push(server);
   }
-  const backend = new DeferredBackend();
-  const cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock });
   await cni.start();
+  liveness.start();
   try {
     await agent.start();
   } catch (err) {
     // Nothing may keep a failed start-up alive: the DaemonSet restarts the container.
+    await liveness.close();
     await cni.close();
     for (const server of servers) await server.close();
     vmSignal.abort();
     await kube.virtualMachines.close();
+    await kube.namespaces.close();
     throw err;
   }
   backend.serve(agent.backend);
@@ -285,16 +318,21 @@ export async function startAgent(
   return {
     agent: started,
     async stop() {
+      await liveness.close();
       await cni.close();
       await publisher?.close();
       await started.close();
       vmSignal.abort();
       await kube.virtualMachines.close();
+      await kube.namespaces.close();
       for (const server of servers) await server.close();
       await ec2.close();
     },
   };
 }
+
+/** How often the CNI socket, the state directory and checkpoint writes are checked for /healthz. */
+const LIVENESS_CHECK_MS = 5_000;
 
 /** The Region is part of the instance's identity; read it before the EC2 client needs it. */
 async function regionFromImds(config: AgentConfig): Promise<string> {

@@ -44,7 +44,7 @@ export const CONFIG_VARIABLES = [
     default: '1',
     accepted: COUNT,
     meaning:
-      "ENIs' worth of free addresses to keep ready. Ignored when WARM_IP_TARGET or MINIMUM_IP_TARGET is set.",
+      "ENIs' worth of free addresses to keep ready. Ignored when WARM_IP_TARGET or MINIMUM_IP_TARGET is set, and with prefix delegation.",
     origin: 'AWS VPC CNI',
   },
   {
@@ -65,7 +65,8 @@ export const CONFIG_VARIABLES = [
     name: 'WARM_PREFIX_TARGET',
     default: undefined,
     accepted: COUNT,
-    meaning: 'With prefix delegation: free /28 prefixes to keep ready. Ignored when an IP target is set.',
+    meaning:
+      'With prefix delegation: free /28 prefixes to keep ready (unset: 0, one /28 while no address is free). Ignored when an IP target is set.',
     origin: 'AWS VPC CNI',
   },
   {
@@ -95,7 +96,15 @@ export const CONFIG_VARIABLES = [
     default: 'k8s.amazonaws.com/eniConfig',
     accepted: 'a Kubernetes label key',
     meaning:
-      "Node label whose value names the node's ENIConfig (custom networking). A node without the label uses the ENIConfig named after its availability zone.",
+      "Node label naming the node's ENIConfig (custom networking) when the annotation does not. Else the ENIConfig named after the zone, else `default`; re-read at every EC2 resync.",
+    origin: 'AWS VPC CNI',
+  },
+  {
+    name: 'ENI_CONFIG_ANNOTATION_DEF',
+    default: 'k8s.amazonaws.com/eniConfig',
+    accepted: 'a Kubernetes annotation key',
+    meaning:
+      "Node annotation whose value names the node's ENIConfig (custom networking); wins over the label.",
     origin: 'AWS VPC CNI',
   },
   {

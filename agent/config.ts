@@ -56,6 +56,7 @@ export interface AgentConfig {
   readonly customNetworking: boolean;
   /** Node label naming the ENIConfig; nodes without it use the ENIConfig named after their AZ. */
   readonly eniConfigLabel: string;
+  readonly eniConfigAnnotation: string;
   readonly subnetDiscovery: boolean;
   readonly ipCooldownMs: number;
   readonly metrics: { readonly enabled: boolean; readonly bind: BindAddress };
@@ -126,6 +127,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
     warmTargets,
     customNetworking: read.value('AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG', parseBool),
     eniConfigLabel: read.value('ENI_CONFIG_LABEL_DEF', parseLabelKey),
+    eniConfigAnnotation: read.value('ENI_CONFIG_ANNOTATION_DEF', parseLabelKey),
     subnetDiscovery: read.value('ENABLE_SUBNET_DISCOVERY', parseBool),
     ipCooldownMs: ms('IP_COOLDOWN_PERIOD', seconds),
     metrics: {

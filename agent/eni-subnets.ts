@@ -44,8 +44,16 @@ export class EniSubnets implements EniSubnetSource {
   private known = new Map<string, SubnetCandidate>();
   private state: SubnetChoiceState;
 
+  private securityGroupIds: readonly string[];
+
   constructor(private readonly options: EniSubnetsOptions) {
     this.state = subnetChoiceState({ fullWindowMs: options.fullWindowMs });
+    this.securityGroupIds = options.securityGroupIds;
+  }
+
+  /** The default pool's security groups changed (its ENIConfig did): new ENIs get these. */
+  setSecurityGroups(ids: readonly string[]): void {
+    this.securityGroupIds = [...ids];
   }
 
   /** The candidates for the default pool, and every subnet a pod or pool may name. */
@@ -57,7 +65,7 @@ export class EniSubnets implements EniSubnetSource {
   }
 
   choose(placement: Placement, now: number): SubnetForEni {
-    const sgs = [...this.options.securityGroupIds];
+    const sgs = [...this.securityGroupIds];
     if (placement.pool !== undefined) {
       const pool = this.options.pools.find((p) => p.name === placement.pool);
       if (!pool) return { kind: 'none', reason: `unknown address pool "${placement.pool}"` };

@@ -3,6 +3,8 @@ import { startAgent, type RunningAgent } from './assemble.js';
 import { startupLogFields } from './build-info.js';
 import { loadConfig, type AgentConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { startupFailure } from './startup-failure.js';
+import { ignoredVpcCniVariables } from './vpc-cni-variables.js';
 
 /**
  * `eni-ipam agent`: the DaemonSet's process. Configuration comes from the environment, parsed once
@@ -29,13 +31,25 @@ export async function run(argv: string[]): Promise<number> {
   }
   const logger = createLogger({ level: config.logLevel, base: { node: config.nodeName } });
   logger.info(startupLogFields(), 'eni-ipam starting');
+  const ignored = ignoredVpcCniVariables(process.env);
+  if (ignored.length > 0) {
+    logger.warn(
+      { variables: ignored },
+      `AWS VPC CNI variables eni-ipam does not implement are set and have no effect: ${ignored.join(', ')} (docs/install-on-eks.md)`,
+    );
+  }
   let running: RunningAgent;
+  // Start-up waits on timers that do not hold the process (retry back-off); without this the
+  // process would end mid-start-up, silently, with exit code 13.
+  const startingUp = setInterval(() => undefined, 60_000);
   try {
     running = await startAgent(config, process.env, logger);
   } catch (err) {
-    logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'eni-ipam could not start');
+    logger.fatal({ err: startupFailure(err, config) }, 'eni-ipam could not start');
     exitSoon(1);
     return 1;
+  } finally {
+    clearInterval(startingUp);
   }
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {

@@ -4,7 +4,9 @@ import { restoreDatastore, snapshotDatastore } from '../ipam/datastore-snapshot.
 import { maxPods } from '../ipam/max-pods.js';
 import type { PlanAction, PlanInput, PlanLimits, WarmTargets } from '../ipam/plan-types.js';
 import type { InstanceLimits } from '../ipam/instance-types.js';
-import type { Ec2Network, InstanceIdentity, SubnetInfo } from '../provider/ec2-network.js';
+import { isEc2Error, isPermissionDenied } from '../provider/aws-errors.js';
+import { parseCidr, usableAddressCount } from '../ipam/address.js';
+import type { AttachedEni, Ec2Network, InstanceIdentity, SubnetInfo } from '../provider/ec2-network.js';
 import { isAbortError, type Clock } from '../time/clock.js';
 import type { Checkpointer } from './checkpoint.js';
 import { syncWithEc2 } from './ec2-sync.js';
@@ -59,6 +61,11 @@ export interface NodeAgentDeps {
   checkpointer: Checkpointer;
   pods?: NodePods;
   vms?: VmDirectory;
+  /**
+   * The kubelet's max pods (the node's status.capacity.pods: a custom --max-pods, Karpenter's
+   * figure), or undefined when the node object does not say; the computed figure is the fallback.
+   */
+  kubeletMaxPods?: () => Promise<number | undefined>;
   /** Custom networking: the ENIConfig for this node. */
   podEniNetwork?: (identity: InstanceIdentity) => Promise<PodEniNetwork>;
   /** Pod and namespace annotations -> placement; default: every pod uses the node's default pool. */
@@ -84,6 +91,8 @@ export interface NodeAgentView {
   ready: boolean;
   /** Each ENI's own primary address, as EC2 last reported it. */
   primaryIps: ReadonlyMap<string, string>;
+  /** ENABLE_PREFIX_DELEGATION is on but the instance type has no prefixes: secondary IPs are used. */
+  prefixDelegationFallback: boolean;
 }
 
 /**
@@ -109,22 +118,32 @@ export class NodeAgent {
     const startedAt = clock.now();
     const identity = await ec2.identity();
     const instanceLimits = await ec2.instanceLimits(identity.instanceType);
+    // Prefix delegation needs a Nitro type: elsewhere the node runs on secondary IPs, as the VPC CNI.
+    const prefixes = settings.warmTargets.prefixDelegation && instanceLimits.prefixDelegation;
+    if (settings.warmTargets.prefixDelegation && !prefixes) {
+      logger.warn(
+        { instanceType: identity.instanceType },
+        `ENABLE_PREFIX_DELEGATION=true but ${identity.instanceType} does not support /28 prefixes (it needs the Nitro system): using secondary IPs`,
+      );
+    }
     const mp = maxPods(instanceLimits, {
-      prefixDelegation: settings.warmTargets.prefixDelegation,
+      prefixDelegation: prefixes,
       customNetworking: settings.customNetworking,
       ...(settings.warmTargets.maxEni === undefined ? {} : { maxEni: settings.warmTargets.maxEni }),
     });
+    const listed = await ec2.listAttachedEnis(identity.instanceId);
+    const attached = managedEnis(listed, logger);
     const limits: PlanLimits = {
-      maxEnis: mp.enis,
+      // Trunk, EFA and no_manage ENIs take slots of the instance's limit, as in the AWS VPC CNI.
+      maxEnis: Math.max(1, mp.enis - (listed.length - attached.length)),
       ipv4PerEni: instanceLimits.ipv4PerEni,
-      maxPods: mp.maxPods,
-      prefixes: settings.warmTargets.prefixDelegation,
+      maxPods: (await this.kubeletMaxPods()) ?? mp.maxPods,
+      prefixes,
       ...(settings.customNetworking ? { primaryEniExcluded: true } : {}),
     };
     logger.info({ identity, limits }, 'node identified');
 
     const datastore = await this.restore();
-    const attached = await ec2.listAttachedEnis(identity.instanceId);
     const first = syncWithEc2(datastore, attached, { busy: new Set(), logger });
     const primaryIps = new Map(attached.map((eni) => [eni.eniId, eni.primaryIp]));
     logger.info({ ...first, lost: first.lost.length }, 'reconciled with EC2');
@@ -132,11 +151,7 @@ export class NodeAgent {
     const podEniNetwork =
       settings.customNetworking && deps.podEniNetwork ? await deps.podEniNetwork(identity) : undefined;
     const subnets = new EniSubnets({
-      // An ENIConfig without security groups means the primary ENI's, as in the AWS VPC CNI.
-      securityGroupIds:
-        podEniNetwork && podEniNetwork.securityGroupIds.length > 0
-          ? podEniNetwork.securityGroupIds
-          : (settings.podEniSecurityGroups ?? identity.securityGroupIds),
+      securityGroupIds: this.podSecurityGroups(podEniNetwork, identity),
       pools: settings.pools,
       fullWindowMs: settings.subnetFullSkipMs,
     });
@@ -303,6 +318,7 @@ export class NodeAgent {
       blocker: s.driver.currentBlocker(),
       ready: s.ready,
       primaryIps: s.primaryIps,
+      prefixDelegationFallback: this.deps.settings.warmTargets.prefixDelegation && !s.limits.prefixes,
     };
   }
 
@@ -314,7 +330,8 @@ export class NodeAgent {
   /** Runs one EC2 resync now. */
   async resync(): Promise<void> {
     const s = this.started();
-    const attached = await this.deps.ec2.listAttachedEnis(s.identity.instanceId);
+    await this.followEniConfig();
+    const attached = managedEnis(await this.deps.ec2.listAttachedEnis(s.identity.instanceId));
     syncWithEc2(s.datastore, attached, { busy: s.driver.busyEnis(), logger: this.deps.logger });
     s.primaryIps = new Map(attached.map((eni) => [eni.eniId, eni.primaryIp]));
     // A limit EC2 reported may have passed (an ENI detached by someone else, a quota raised): the
@@ -342,15 +359,28 @@ export class NodeAgent {
     let defaults: SubnetInfo[];
     if (s.podEniNetwork) defaults = await ec2.describeSubnets([s.podEniNetwork.subnetId]);
     else if (settings.subnetDiscovery) {
-      defaults = await ec2.discoverSubnets(
-        {
-          vpcId: s.identity.vpcId,
-          availabilityZone: s.identity.availabilityZone,
-          nodeSubnetId: s.identity.subnetId,
-          ...(settings.clusterName === undefined ? {} : { clusterName: settings.clusterName }),
-        },
-        { refresh },
-      );
+      try {
+        defaults = await ec2.discoverSubnets(
+          {
+            vpcId: s.identity.vpcId,
+            availabilityZone: s.identity.availabilityZone,
+            nodeSubnetId: s.identity.subnetId,
+            ...(settings.clusterName === undefined ? {} : { clusterName: settings.clusterName }),
+          },
+          { refresh },
+        );
+      } catch (err) {
+        if (!isRefusal(err)) throw err;
+        // As the VPC CNI: without the permission, pods use the node's own subnet.
+        if (!s.discoveryRefused) {
+          this.deps.logger.warn(
+            { err: err instanceof Error ? err.message : String(err), subnetId: s.identity.subnetId },
+            "subnet discovery refused (ec2:DescribeSubnets by VPC and zone): using the node's own subnet only",
+          );
+        }
+        s.discoveryRefused = true;
+        defaults = await this.nodeSubnetOnly();
+      }
     } else defaults = await ec2.describeSubnets([s.identity.subnetId]);
     const named =
       settings.pools.length > 0
@@ -358,6 +388,82 @@ export class NodeAgent {
         : [];
     s.subnets.update(defaults, named);
     s.subnetInfos = [...defaults, ...named.filter((n) => !defaults.some((d) => d.subnetId === n.subnetId))];
+  }
+
+  /** The node's subnet, described by id, else as the instance metadata gives it. */
+  private async nodeSubnetOnly(): Promise<SubnetInfo[]> {
+    const { identity } = this.started();
+    try {
+      const described = await this.deps.ec2.describeSubnets([identity.subnetId]);
+      if (described.length > 0) return described;
+    } catch (err) {
+      if (!isRefusal(err)) throw err;
+    }
+    // Its free count is unknown: the subnet's size stands in, and EC2's "subnet full" still applies.
+    return [
+      {
+        subnetId: identity.subnetId,
+        availabilityZone: identity.availabilityZone,
+        cidr: identity.subnetCidr,
+        availableIpCount: usableAddressCount(parseCidr(identity.subnetCidr)),
+        tags: {},
+      },
+    ];
+  }
+
+  /** An ENIConfig without security groups means the primary ENI's, as in the AWS VPC CNI. */
+  private podSecurityGroups(
+    network: PodEniNetwork | undefined,
+    identity: InstanceIdentity,
+  ): readonly string[] {
+    return network && network.securityGroupIds.length > 0
+      ? network.securityGroupIds
+      : (this.deps.settings.podEniSecurityGroups ?? identity.securityGroupIds);
+  }
+
+  /**
+   * Custom networking: reads the node's ENIConfig again, so that an edited ENIConfig (or a node
+   * that now names another one) applies to the ENIs created from now on. Existing ENIs keep their
+   * subnet and groups. A failed read keeps the current one.
+   */
+  private async followEniConfig(): Promise<void> {
+    const s = this.started();
+    const read = this.deps.podEniNetwork;
+    if (!this.deps.settings.customNetworking || !read) return;
+    let next: PodEniNetwork;
+    try {
+      next = await read(s.identity);
+    } catch (err) {
+      this.deps.logger.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'cannot read the ENIConfig again; keeping the current one',
+      );
+      return;
+    }
+    const current = s.podEniNetwork;
+    if (
+      current?.subnetId === next.subnetId &&
+      current.securityGroupIds.join(',') === next.securityGroupIds.join(',')
+    )
+      return;
+    this.deps.logger.info({ from: current, to: next }, 'ENIConfig changed: new ENIs use it');
+    s.podEniNetwork = next;
+    s.subnets.setSecurityGroups(this.podSecurityGroups(next, s.identity));
+  }
+
+  /** The kubelet's max pods, or undefined (logged) when the node object cannot say. */
+  private async kubeletMaxPods(): Promise<number | undefined> {
+    const read = this.deps.kubeletMaxPods;
+    if (!read) return undefined;
+    try {
+      return await read();
+    } catch (err) {
+      this.deps.logger.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        "cannot read the node's capacity.pods; using the max pods computed for the instance type",
+      );
+      return undefined;
+    }
   }
 
   private async restore(): Promise<Datastore> {
@@ -426,4 +532,21 @@ interface Started {
   ready: boolean;
   podEniNetwork: PodEniNetwork | undefined;
   primaryIps: Map<string, string>;
+  /** Subnet discovery was refused (warned once); the node's subnet is used. */
+  discoveryRefused?: boolean;
+}
+
+/** EC2 refused the call for want of permission. */
+function isRefusal(err: unknown): boolean {
+  return isEc2Error(err) && isPermissionDenied(err);
+}
+
+
+
+/** The ENIs eni-ipam may use: never a trunk, EFA, no_manage or other-card ENI (logged at start). */
+function managedEnis(listed: readonly AttachedEni[], logger?: Logger): AttachedEni[] {
+  for (const eni of listed) {
+    if (eni.unmanaged !== undefined) logger?.info({ eniId: eni.eniId, why: eni.unmanaged }, 'ENI left alone');
+  }
+  return listed.filter((eni) => eni.unmanaged === undefined);
 }

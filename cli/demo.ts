@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_CHURN, startDemo, type DemoStatus } from '../sim/runner/demo.js';
+import { ConfigError } from '../ipam/errors.js';
 import { systemClock } from '../time/clock.js';
 import { UsageError } from './errors.js';
 
@@ -90,15 +91,30 @@ export async function run(argv: string[]): Promise<number> {
       (e): e is [string, string] => e[1] !== undefined && PASSED_THROUGH.test(e[0]),
     ),
   );
-  const demo = await startDemo({
-    instanceType: values['instance-type'],
-    metricsBind: `127.0.0.1:${metricsPort}`,
-    introspectionBind: `127.0.0.1:${introspectionPort}`,
-    seed: Number(values.seed),
-    env,
-    churn: DEFAULT_CHURN,
-    keep: values.keep,
-  });
+  let demo;
+  try {
+    demo = await startDemo({
+      instanceType: values['instance-type'],
+      metricsBind: `127.0.0.1:${metricsPort}`,
+      introspectionBind: `127.0.0.1:${introspectionPort}`,
+      seed: Number(values.seed),
+      env,
+      churn: DEFAULT_CHURN,
+      keep: values.keep,
+    });
+  } catch (err) {
+    // startDemo has stopped what it started and removed its work directory.
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof ConfigError) {
+      process.stderr.write(`eni-ipam demo: ${message}\n`);
+      return 2;
+    }
+    const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE' || message.includes('EADDRINUSE');
+    process.stderr.write(
+      `eni-ipam demo: could not start: ${message}${inUse ? ' (choose another port with --metrics-port or --introspection-port)' : ''}\n`,
+    );
+    return 1;
+  }
   const tty = process.stderr.isTTY;
   process.stderr.write(
     [

@@ -97,7 +97,8 @@ function resolveLimits(options: Options): InstanceLimits | string {
   if (options.instanceType !== undefined) {
     if (byHand) throw new UsageError('give either --instance-type or --enis/--ips-per-eni/--vcpus, not both');
     return (
-      lookupInstanceType(options.instanceType) ??
+      // EC2 spells its types in lower case; M5.Large is the same type.
+      lookupInstanceType(options.instanceType.trim().toLowerCase()) ??
       `unknown instance type ${JSON.stringify(options.instanceType)}: pass its limits by hand with --enis N --ips-per-eni M (and --vcpus V with --prefix-delegation)`
     );
   }

@@ -3,9 +3,10 @@ import { z } from 'zod';
 import { ADDRESSES_PER_PREFIX } from '../ipam/address.js';
 import type { PlanDecision, PlanInput } from '../ipam/plan-types.js';
 import { plan } from '../ipam/planner.js';
-import { PlanInputError } from './errors.js';
+import { parseBool } from '../agent/config-schema.js';
 import { parseWarmTargets, WARM_TARGET_VARIABLES } from '../agent/config-warm-targets.js';
 import { InvalidConfigError } from '../agent/errors.js';
+import { PlanInputError } from './errors.js';
 
 /**
  * `eni-ipam plan`: the warm-pool planner on a node described as JSON, so an operator can see what a
@@ -155,40 +156,58 @@ export function parsePlanInput(text: string): PlanInput {
     throw new PlanInputError([`(input): not JSON: ${err instanceof Error ? err.message : String(err)}`]);
   }
   const result = inputSchema.safeParse(json);
-  if (!result.success) {
-    throw new PlanInputError(
-      result.error.issues.map((issue) => {
+  const problems = result.success
+    ? []
+    : result.error.issues.map((issue) => {
         const where = fieldPath(issue.path);
         if (issue.code === 'unrecognized_keys') {
           return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
         }
         return `${where}: ${issue.message}`;
-      }),
-    );
-  }
+      });
+  // The settings are checked whatever else is wrong, so that one run names every problem.
+  problems.push(...envProblems(json));
+  if (!result.success || problems.length > 0) throw new PlanInputError(problems);
   return toPlanInput(result.data);
 }
 
-function toPlanInput(doc: PlanDocument): PlanInput {
-  let targets;
-  try {
-    targets = parseWarmTargets(doc.env);
-  } catch (err) {
-    if (err instanceof InvalidConfigError)
-      throw new PlanInputError(
-        err.issues.map((i) => `env.${i.variable}=${JSON.stringify(i.value ?? '')}: expected ${i.accepted}`),
+/** Each warm-pool setting of `env` checked on its own, and prefix delegation against the limits. */
+function envProblems(json: unknown): string[] {
+  const doc = json !== null && typeof json === 'object' ? (json as Record<string, unknown>) : {};
+  const env = doc['env'];
+  if (env === null || typeof env !== 'object') return [];
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries(env as Record<string, unknown>)) {
+    if (typeof value !== 'string' || !knownVariables.has(name)) continue;
+    try {
+      parseWarmTargets({ [name]: value });
+    } catch (err) {
+      if (!(err instanceof InvalidConfigError)) throw err;
+      problems.push(
+        ...err.issues.map(
+          (i) => `env.${i.variable}=${JSON.stringify(i.value ?? '')}: expected ${i.accepted}`,
+        ),
       );
-    throw err;
+    }
   }
-  if (
-    doc.env.ENABLE_PREFIX_DELEGATION !== undefined &&
-    doc.env.ENABLE_PREFIX_DELEGATION !== '' &&
-    targets.prefixDelegation !== doc.limits.prefixes
-  ) {
-    throw new PlanInputError([
-      `env.ENABLE_PREFIX_DELEGATION="${doc.env.ENABLE_PREFIX_DELEGATION}" disagrees with limits.prefixes=${doc.limits.prefixes}`,
-    ]);
+  const limits = doc['limits'];
+  const prefixes =
+    limits !== null && typeof limits === 'object'
+      ? (limits as Record<string, unknown>)['prefixes']
+      : undefined;
+  const raw = (env as Record<string, unknown>)['ENABLE_PREFIX_DELEGATION'];
+  if (typeof raw === 'string' && raw !== '' && typeof prefixes === 'boolean') {
+    const delegation = parseBool(raw);
+    if (delegation.ok && delegation.value !== prefixes) {
+      problems.push(`env.ENABLE_PREFIX_DELEGATION="${raw}" disagrees with limits.prefixes=${prefixes}`);
+    }
   }
+  return problems;
+}
+
+function toPlanInput(doc: PlanDocument): PlanInput {
+  // envProblems found none, so the settings parse.
+  const targets = parseWarmTargets(doc.env);
   const { primaryEniExcluded, ...limits } = doc.limits;
   return {
     limits: primaryEniExcluded === undefined ? limits : { ...limits, primaryEniExcluded },

@@ -51,9 +51,17 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`eni-ipam simulate: expected exactly one scenario file\n\n${USAGE}`);
     return 2;
   }
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    process.stderr.write(`eni-ipam simulate: cannot read the scenario file ${file}: ${why}\n`);
+    return 2;
+  }
   let scenario;
   try {
-    scenario = parseScenario(JSON.parse(await readFile(file, 'utf8')) as unknown);
+    scenario = parseScenario(JSON.parse(text) as unknown);
   } catch (err) {
     if (err instanceof ScenarioError || err instanceof SyntaxError) {
       process.stderr.write(`eni-ipam simulate: ${file}: ${err.message}\n`);

@@ -236,9 +236,9 @@ export function renderStatus(status: NodeStatus): string {
       String(eni.free),
     ]),
   );
-  const pods = [...status.pods].sort(
-    (a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name),
-  );
+  // Natural order: web-2 before web-10, as an operator counts them.
+  const natural = (a: string, b: string): number => a.localeCompare(b, 'en', { numeric: true });
+  const pods = [...status.pods].sort((a, b) => natural(a.namespace, b.namespace) || natural(a.name, b.name));
   const podsTable = renderTable(
     [
       { header: 'NAMESPACE' },
@@ -253,8 +253,8 @@ export function renderStatus(status: NodeStatus): string {
       pod.name,
       pod.ip,
       pod.eniId,
-      // The first 12 characters identify a container, as `crictl ps` shows them.
-      `${pod.containerId.slice(0, 12)}/${pod.ifName}`,
+      // The whole id: it is what `crictl inspectp` and the runtime's logs are searched by.
+      `${pod.containerId}/${pod.ifName}`,
       pod.owner ?? '',
     ]),
   );

@@ -167,10 +167,11 @@ export function holdBackReleases(
   now: number,
   shrinkAfterMs: number,
 ): HeldBack {
-  const since = decision.poolTooHigh ? overSince : undefined;
   const releases = decision.actions.filter((a) => RELEASES.has(a.type));
-  if (releases.length === 0) return { actions: decision.actions, overSince: since };
-  const start = since ?? now;
+  // The hold-back runs while releases stay planned, whether or not the pool counts as too high: an
+  // empty ENI is deleted with poolTooHigh false, and resetting on that would hold it forever.
+  if (releases.length === 0) return { actions: decision.actions, overSince: undefined };
+  const start = overSince ?? now;
   const dueAt = start + shrinkAfterMs;
   if (now >= dueAt) return { actions: decision.actions, overSince: start };
   return { actions: decision.actions.filter((a) => !RELEASES.has(a.type)), overSince: start, dueAt };

@@ -88,6 +88,11 @@ export function limitHit(err: Ec2Error): 'eni' | 'address' {
   return err.awsCode === 'PrivateIpAddressLimitExceeded' ? 'address' : 'eni';
 }
 
+/** EC2 refused the call for want of permission (an IAM policy without the action). */
+export function isPermissionDenied(err: Ec2Error): boolean {
+  return /^(Client\.)?(UnauthorizedOperation|AccessDenied)/.test(err.awsCode);
+}
+
 /**
  * Turns whatever the SDK threw (a ServiceException with `name` = the EC2 code and `$metadata`, a
  * Node network error with `code`, an AbortError from our own timeout) into an Ec2Error.

@@ -69,6 +69,11 @@ export interface AttachedEni {
   prefixes: string[];
   securityGroupIds: string[];
   tags: Record<string, string>;
+  /**
+   * Why eni-ipam must not use this ENI (a trunk or EFA ENI, another interface type, the
+   * no_manage tag, another network card); it still takes one of the instance's ENI slots.
+   */
+  unmanaged?: string;
 }
 
 export interface SubnetQuery {

@@ -26,6 +26,25 @@ export interface EniDeps extends VisibilityDeps {
   extraTags: Readonly<Record<string, string>>;
 }
 
+/** The tag that keeps an ENI away from pod networking, as the AWS VPC CNI reads it. */
+export const NO_MANAGE_TAG = 'node.k8s.amazonaws.com/no_manage';
+
+/**
+ * Why an attached ENI is not eni-ipam's to use, or undefined when it is: only plain `interface`
+ * ENIs on the default network card (0) carry pod addresses. Trunk ENIs belong to the VPC resource
+ * controller (security groups for pods), EFA ENIs to HPC workloads, and an ENI tagged
+ * no_manage=true to whoever tagged it; each still counts against the instance's ENI limit.
+ */
+export function unmanagedReason(eni: NetworkInterface): string | undefined {
+  const type = eni.InterfaceType;
+  if (type !== undefined && type !== 'interface') return `interface type ${type}`;
+  const noManage = (eni.TagSet ?? []).find((t) => t.Key === NO_MANAGE_TAG)?.Value;
+  if (noManage?.toLowerCase() === 'true') return `tagged ${NO_MANAGE_TAG}=true`;
+  const card = eni.Attachment?.NetworkCardIndex ?? 0;
+  if (card !== 0) return `on network card ${card} (only the default card is managed)`;
+  return undefined;
+}
+
 /** The lifecycle of pod ENIs: list, create + attach (with compensation), detach + delete. */
 export class EniLifecycle {
   /** Per instance: device index -> ENI this process attached there and Describe may not show yet. */
@@ -47,7 +66,14 @@ export class EniLifecycle {
     } while (nextToken !== undefined && nextToken !== '');
     const subnetIds = enis.map((eni) => required(eni.SubnetId, 'SubnetId', 'DescribeNetworkInterfaces'));
     await this.deps.subnets.describe(subnetIds);
-    const attached = await Promise.all(enis.map(async (eni) => this.toAttached(eni)));
+    const attached = await Promise.all(
+      enis.map(async (eni): Promise<AttachedEni> => {
+        const domain = await this.toAttached(eni);
+        const unmanaged = unmanagedReason(eni);
+        // Device index 0 on another card is not the instance's primary ENI.
+        return unmanaged === undefined ? domain : { ...domain, primary: false, unmanaged };
+      }),
+    );
     return attached.sort((a, b) => a.deviceIndex - b.deviceIndex);
   }
 

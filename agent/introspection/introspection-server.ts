@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpListener, sendJson, type BindAddress } from './http-listener.js';
 import type { IntrospectionSource } from './introspection-source.js';
-import { eniReport, planState, readiness } from './views.js';
+import { eniReport, liveness, planState, readiness } from './views.js';
 
 /**
  * The AWS VPC CNI's introspection address: loopback only, because it lists every pod of the node
@@ -24,8 +24,17 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/v1/subnets', (s) => ok({ subnets: s.subnets() })],
   ['/v1/config', (s) => ok(s.config())],
   ['/v1/state', (s) => ok(planState(s))],
-  // Alive means this process answers: the handler runs on the event loop the agent needs.
-  ['/healthz', () => ok({ status: 'ok' })],
+  // Alive means the agent can serve CNI calls: its socket, its state directory and its checkpoint
+  // writes work; the answer is kept by a periodic check, so a hung disk cannot hang the probe.
+  [
+    '/healthz',
+    (s) => {
+      const answer = liveness(s);
+      return answer.alive
+        ? ok({ status: 'ok', reason: answer.reason })
+        : { status: 503, body: { status: 'failing', reason: answer.reason } };
+    },
+  ],
   [
     '/readyz',
     (s) => {

@@ -14,6 +14,8 @@ export interface IntrospectionSource {
   /** Planner inputs that are not per-ENI, for /v1/state. */
   planContext(): PlanContext;
   readiness(): ReadinessStatus;
+  /** Whether the agent can serve CNI calls (socket, state directory, checkpoint writes). */
+  liveness?(): { alive: boolean; reason: string };
 }
 
 export interface EniView {
@@ -82,4 +84,6 @@ export interface ReadinessStatus {
   warmTargetInProgress: boolean;
   /** Why the target is neither met nor being met (subnet full, ENI limit, EC2 errors), if known. */
   blockedReason?: string;
+  /** Whether the agent can serve CNI calls now (liveness); unknown counts as serving. */
+  serving?: { alive: boolean; reason: string };
 }

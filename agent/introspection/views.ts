@@ -46,15 +46,25 @@ export interface ReadinessAnswer {
 }
 
 /**
- * Ready when the first reconcile is done and the warm target is met or being met. A node whose
- * target cannot be met (subnet full, ENI limit) is not ready: its pods would fail to start.
+ * Ready means the agent serves CNI requests correctly: the first reconcile is done and the CNI
+ * endpoint works. A node that is simply full (ENI limit, max pods, subnet full) stays ready, as
+ * aws-node does: marking it NotReady would stall DaemonSet rollouts and page for a healthy node.
+ * The reason still says how the warm target stands; shortage is reported by metrics and events.
  */
 export function readiness(status: ReadinessStatus): ReadinessAnswer {
   if (!status.firstReconcileDone) return { ready: false, reason: 'start-up reconcile not finished' };
+  if (status.serving !== undefined && !status.serving.alive) {
+    return { ready: false, reason: `cannot serve CNI calls: ${status.serving.reason}` };
+  }
   if (status.warmTargetMet) return { ready: true, reason: 'warm target met' };
   if (status.warmTargetInProgress) return { ready: true, reason: 'warm target being met' };
   return {
-    ready: false,
-    reason: `warm target not met${status.blockedReason ? `: ${status.blockedReason}` : ''}`,
+    ready: true,
+    reason: `serving; warm target not met${status.blockedReason ? `: ${status.blockedReason}` : ''}`,
   };
+}
+
+/** /healthz: alive while the agent can serve CNI calls (a source without the check: while it answers). */
+export function liveness(source: Pick<IntrospectionSource, 'liveness'>): { alive: boolean; reason: string } {
+  return source.liveness?.() ?? { alive: true, reason: 'serving CNI calls' };
 }

@@ -1,8 +1,9 @@
 /**
  * Custom networking: which subnet and security groups this node's pod ENIs use, from an ENIConfig
  * (crd.k8s.amazonaws.com/v1alpha1, cluster-scoped, the AWS VPC CNI's CRD, so existing objects keep
- * working). The ENIConfig is named by a node label (ENI_CONFIG_LABEL_DEF); a node without that
- * label uses the ENIConfig named after its availability zone, the usual one-per-AZ layout.
+ * working). A node names its ENIConfig by annotation (ENI_CONFIG_ANNOTATION_DEF) or label
+ * (ENI_CONFIG_LABEL_DEF); a node that names none uses the ENIConfig named after its availability
+ * zone (the usual one-per-AZ layout), else the one named `default`.
  */
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
@@ -18,6 +19,17 @@ export interface NodeFacts {
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly availabilityZone: string | undefined;
+  /** The node's annotations (ENI_CONFIG_ANNOTATION_DEF names the ENIConfig first). */
+  readonly annotations?: Readonly<Record<string, string>>;
+  /** status.capacity.pods: the kubelet's max pods; undefined when the node does not say. */
+  readonly maxPods?: number;
+}
+
+/** A pod count as the kubelet reports it ("110"); undefined for anything else. */
+export function parsePodCapacity(value: string | undefined): number | undefined {
+  if (value === undefined || !/^[0-9]+$/.test(value)) return undefined;
+  const count = Number(value);
+  return Number.isSafeInteger(count) && count > 0 ? count : undefined;
 }
 
 export interface EniConfigSpec {
@@ -33,11 +45,43 @@ export interface EniConfigSource {
   eniConfig(name: string): Promise<EniConfigSpec | undefined>;
 }
 
-/** Which ENIConfig a node uses: the label's value, else its AZ; undefined when it has neither. */
-export function eniConfigNameFor(node: NodeFacts, labelKey: string): string | undefined {
-  const fromLabel = node.labels[labelKey];
-  if (fromLabel !== undefined && fromLabel !== '') return fromLabel;
-  return node.availabilityZone;
+/** The ENIConfig used when a node names none and none is named after its zone, as in the AWS VPC CNI. */
+export const DEFAULT_ENICONFIG_NAME = 'default';
+
+/** Where a node names its ENIConfig: ENI_CONFIG_ANNOTATION_DEF, then ENI_CONFIG_LABEL_DEF. */
+export interface EniConfigKeys {
+  readonly annotation: string;
+  readonly label: string;
+}
+
+/**
+ * The ENIConfig names to try for a node, in order: the one its annotation names, else the one its
+ * label names (a node that names one uses that one or none); else the one named after its zone,
+ * then `default`.
+ */
+export function eniConfigCandidates(node: NodeFacts, keys: EniConfigKeys): string[] {
+  const fromAnnotation = node.annotations?.[keys.annotation];
+  if (fromAnnotation !== undefined && fromAnnotation !== '') return [fromAnnotation];
+  const fromLabel = node.labels[keys.label];
+  if (fromLabel !== undefined && fromLabel !== '') return [fromLabel];
+  return [...(node.availabilityZone === undefined ? [] : [node.availabilityZone]), DEFAULT_ENICONFIG_NAME];
+}
+
+/** The node's ENIConfig: the first candidate that exists; throws naming every name it tried. */
+export async function resolveEniConfig(
+  source: EniConfigSource,
+  node: NodeFacts,
+  keys: EniConfigKeys,
+): Promise<EniConfigSpec> {
+  const names = eniConfigCandidates(node, keys);
+  for (const name of names) {
+    const spec = await source.eniConfig(name);
+    if (spec) return spec;
+  }
+  throw new Error(
+    `custom networking is on but no ENIConfig for node ${node.name} exists: tried ${names.join(', ')} ` +
+      `(annotation ${keys.annotation}, label ${keys.label}, the zone, then "${DEFAULT_ENICONFIG_NAME}")`,
+  );
 }
 
 const specSchema = z.object({
@@ -75,7 +119,15 @@ export class KubeEniConfigSource implements EniConfigSource {
     const node = await this.core.readNode({ name });
     const labels = { ...(node.metadata?.labels ?? {}) };
     const zone = ZONE_LABELS.map((l) => labels[l]).find((z) => z !== undefined && z !== '');
-    return { name, labels, availabilityZone: zone };
+    const annotations = { ...(node.metadata?.annotations ?? {}) };
+    const maxPods = parsePodCapacity(node.status?.capacity?.['pods']);
+    return {
+      name,
+      labels,
+      availabilityZone: zone,
+      annotations,
+      ...(maxPods === undefined ? {} : { maxPods }),
+    };
   }
 
   async eniConfig(name: string): Promise<EniConfigSpec | undefined> {

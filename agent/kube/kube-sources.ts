@@ -6,6 +6,7 @@ import type { Clock } from '../../time/clock.js';
 import type { AgentConfig } from '../config.js';
 import { KubeEniConfigSource, type EniConfigSource } from './eni-config.js';
 import { loadKubeConfig } from './kubeconfig.js';
+import { NamespaceWatch, type ClusterNamespaces } from './namespace-watch.js';
 import { PodWatch, type NodePods } from './pod-watch.js';
 import type { RestartReason, WatchLog } from './resilient-list-watch.js';
 import { VirtualMachineWatch, type ClusterVirtualMachines } from './vm-watch.js';
@@ -14,6 +15,7 @@ export interface KubeSources {
   readonly pods: NodePods;
   readonly virtualMachines: ClusterVirtualMachines;
   readonly eniConfigs: EniConfigSource;
+  readonly namespaces: ClusterNamespaces;
 }
 
 export interface KubeSourcesOptions {
@@ -21,7 +23,7 @@ export interface KubeSourcesOptions {
   clock: Clock;
   log: WatchLog;
   /** For the metric of watch restarts by watch and reason. */
-  onWatchRestart?: (watch: 'pods' | 'virtualmachines', reason: RestartReason) => void;
+  onWatchRestart?: (watch: 'pods' | 'virtualmachines' | 'namespaces', reason: RestartReason) => void;
 }
 
 /** Constructs only: no request is made until start(signal) on the watches. */
@@ -55,5 +57,17 @@ export function createKubeSources(options: KubeSourcesOptions): KubeSources {
         : {}),
     }),
     eniConfigs: new KubeEniConfigSource(kubeConfig),
+    namespaces: new NamespaceWatch({
+      kubeConfig,
+      clock,
+      log,
+      ...(onWatchRestart
+        ? {
+            onRestart: (reason: RestartReason) => {
+              onWatchRestart('namespaces', reason);
+            },
+          }
+        : {}),
+    }),
   };
 }

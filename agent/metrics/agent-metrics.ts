@@ -231,7 +231,7 @@ export class AgentMetrics {
   }
 
   /** A Kubernetes watch stopped (error) or went silent (stall) and was restarted. */
-  watchRestart(watch: 'pods' | 'virtualmachines', reason: 'error' | 'stall'): void {
+  watchRestart(watch: 'pods' | 'virtualmachines' | 'namespaces', reason: 'error' | 'stall'): void {
     this.watchRestarts.inc({ watch, reason });
   }
 

@@ -18,6 +18,13 @@ export interface MetricsSnapshot {
   enis: readonly EniMetrics[];
   /** CNI ADDs waiting for an address right now. */
   waitingAdds: number;
+  /**
+   * Units (addresses, or /28 prefixes) the warm target is short by, and whether the pool cannot
+   * grow now (ENI limit, max pods, subnet full): how a full node is reported, since it stays Ready.
+   */
+  warmTarget?: { short: number; blocked: boolean };
+  /** ENABLE_PREFIX_DELEGATION is on but the instance type has no prefixes (secondary IPs used). */
+  prefixDelegationFallback?: boolean;
   /** Candidate subnets with the free addresses EC2 last reported for each. */
   subnets: readonly SubnetMetrics[];
 }

@@ -55,7 +55,26 @@ export function registerNodeGauges(registry: Registry, source: MetricsSource): v
     (_, t) => t.free,
   );
   simple('eniipam_add_waiting', 'CNI ADD requests waiting for an address right now', (s) => s.waitingAdds);
-  simple('eniipam_max_pods', 'The max pods eni-ipam computed for this node', (s) => s.maxPods);
+  simple(
+    'eniipam_warm_target_short',
+    'Addresses (or /28 prefixes with prefix delegation) the warm target is short by',
+    (s) => s.warmTarget?.short ?? 0,
+  );
+  simple(
+    'eniipam_pool_blocked',
+    '1 when the warm target is not met and the pool cannot grow now (ENI limit, max pods, subnet full)',
+    (s) => (s.warmTarget?.blocked === true ? 1 : 0),
+  );
+  simple(
+    'eniipam_prefix_delegation_fallback',
+    '1 when ENABLE_PREFIX_DELEGATION is on but the instance type has no /28 prefixes, so secondary IPs are used',
+    (s) => (s.prefixDelegationFallback === true ? 1 : 0),
+  );
+  simple(
+    'eniipam_max_pods',
+    "The node's max pods: the kubelet's (status.capacity.pods), else computed for the instance type",
+    (s) => s.maxPods,
+  );
 
   new Gauge({
     name: 'awscni_assigned_ip_per_eni',

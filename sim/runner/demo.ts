@@ -86,10 +86,30 @@ export interface RunningDemo {
   stop(): Promise<void>;
 }
 
+/**
+ * Starts the demo. A start-up that fails (a bad variable, a port in use) stops what it had started
+ * and removes its work directory before the error reaches the caller: nothing keeps the process
+ * alive and nothing is left behind.
+ */
 export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
+  const workDir = await mkdtemp(join(tmpdir(), 'eni-ipam-demo-'));
+  const undo: (() => Promise<unknown>)[] = [];
+  try {
+    return await bootDemo(options, workDir, undo);
+  } catch (err) {
+    for (const step of undo.reverse()) await step().catch(() => undefined);
+    await rm(workDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function bootDemo(
+  options: DemoOptions,
+  workDir: string,
+  undo: (() => Promise<unknown>)[],
+): Promise<RunningDemo> {
   const clock = systemClock;
   const startedAt = clock.now();
-  const workDir = await mkdtemp(join(tmpdir(), 'eni-ipam-demo-'));
   const logFile = join(workDir, 'agent.log');
   const cloud = new SimulatedCloud(
     {
@@ -112,7 +132,9 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const ec2Server = new Ec2HttpServer(cloud.endpoint);
   const imdsServer = new ImdsHttpServer(cloud.stateForImds());
   const ec2Url = await ec2Server.start();
+  undo.push(() => ec2Server.close());
   await imdsServer.start();
+  undo.push(() => imdsServer.close());
   const config = loadConfig({
     ...options.env,
     MY_NODE_NAME: DEMO_NODE,
@@ -156,6 +178,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const backend = new DeferredBackend();
   const cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock });
   await cni.start();
+  undo.push(() => cni.close());
+  undo.push(() => agent.close());
   await agent.start();
   backend.serve(agent.backend);
   await agent.applySpool();
@@ -170,6 +194,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     },
   );
   await metricsServer.start();
+  undo.push(() => metricsServer.close());
   await introspection.start();
 
   const runtime = new ContainerRuntime(clock, api, () => new UnixSocketNode(config.socketPath, clock));

@@ -5,7 +5,9 @@
  */
 import { z } from 'zod';
 import { loadConfig } from '../../agent/config.js';
-import { ConfigError } from '../../ipam/errors.js';
+import { parseCidr } from '../../ipam/address.js';
+import { AddressFormatError, ConfigError } from '../../ipam/errors.js';
+import { lookupInstanceType } from '../../ipam/instance-types.js';
 
 const nonNegative = z.number().nonnegative();
 const seconds = z.number().nonnegative();
@@ -136,6 +138,18 @@ export function nodesMatching(names: readonly string[], selector: string): strin
 
 function crossCheck(scenario: Scenario): string[] {
   const problems: string[] = [];
+  const cidr = (where: string, text: string): void => {
+    try {
+      parseCidr(text);
+    } catch (err) {
+      if (!(err instanceof AddressFormatError)) throw err;
+      problems.push(`${where}: ${err.message}`);
+    }
+  };
+  cidr('ec2.vpcCidr', scenario.ec2.vpcCidr);
+  scenario.ec2.subnets.forEach((subnet, i) => {
+    cidr(`ec2.subnets[${i}].cidr`, subnet.cidr);
+  });
   const subnets = new Set(scenario.ec2.subnets.map((s) => s.id));
   const groups = new Set<string>();
   scenario.nodes.forEach((node, i) => {
@@ -143,6 +157,10 @@ function crossCheck(scenario: Scenario): string[] {
     groups.add(node.name);
     if (!subnets.has(node.subnet))
       problems.push(`nodes[${i}].subnet: no subnet ${node.subnet} in ec2.subnets`);
+    if (lookupInstanceType(node.instanceType) === undefined)
+      problems.push(
+        `nodes[${i}].instanceType: unknown instance type ${node.instanceType} (not in the bundled table)`,
+      );
     if ('MY_NODE_NAME' in node.env) problems.push(`nodes[${i}].env.MY_NODE_NAME: set by the runner`);
     else {
       try {

@@ -96,7 +96,12 @@ export class FakeIntrospectionSource implements IntrospectionSource {
       pending: this.pendingAdds,
     };
   }
+  /** What liveness says; readiness sees it too, as the agent's source does. */
+  serving: { alive: boolean; reason: string } | undefined;
   readiness(): ReadinessStatus {
-    return this.ready;
+    return this.serving === undefined ? this.ready : { ...this.ready, serving: this.serving };
+  }
+  liveness(): { alive: boolean; reason: string } {
+    return this.serving ?? { alive: true, reason: 'serving CNI calls' };
   }
 }

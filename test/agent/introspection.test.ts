@@ -105,6 +105,36 @@ describe('IntrospectionServer', () => {
     expect(await get(`${base}/healthz`)).toMatchObject({ status: 200, body: { status: 'ok' } });
   });
 
+  it('fails /healthz and /readyz while the agent cannot serve CNI calls, and recovers with it', async () => {
+    const { base, source } = await serve();
+    source.serving = { alive: false, reason: 'state directory /var/run/eni-ipam is gone' };
+    expect(await get(`${base}/healthz`)).toMatchObject({
+      status: 503,
+      body: { status: 'failing', reason: 'state directory /var/run/eni-ipam is gone' },
+    });
+    expect(await get(`${base}/readyz`)).toMatchObject({
+      status: 503,
+      body: { ready: false, reason: 'cannot serve CNI calls: state directory /var/run/eni-ipam is gone' },
+    });
+    source.serving = { alive: true, reason: 'serving CNI calls' };
+    expect(await get(`${base}/healthz`)).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect((await get(`${base}/readyz`)).status).toBe(200);
+  });
+
+  it('keeps a full node ready (ENI limit reached): shortage is no reason to stop serving', async () => {
+    const { base, source } = await serve();
+    source.ready = {
+      firstReconcileDone: true,
+      warmTargetMet: false,
+      warmTargetInProgress: false,
+      blockedReason: 'ENI limit reached (3 of 3)',
+    };
+    expect(await get(`${base}/readyz`)).toMatchObject({
+      status: 200,
+      body: { ready: true, reason: 'serving; warm target not met: ENI limit reached (3 of 3)' },
+    });
+  });
+
   it('answers /readyz 200 or 503 from the source, and tracks its changes', async () => {
     const { base, source } = await serve();
     expect(await get(`${base}/readyz`)).toMatchObject({
@@ -208,8 +238,8 @@ describe('readiness', () => {
     ],
     [
       { firstReconcileDone: true, warmTargetMet: false, warmTargetInProgress: false },
-      false,
-      'warm target not met',
+      true,
+      'serving; warm target not met',
     ],
     [
       {
@@ -218,8 +248,18 @@ describe('readiness', () => {
         warmTargetInProgress: false,
         blockedReason: 'subnet-2 is full',
       },
+      true,
+      'serving; warm target not met: subnet-2 is full',
+    ],
+    [
+      {
+        firstReconcileDone: true,
+        warmTargetMet: true,
+        warmTargetInProgress: false,
+        serving: { alive: false, reason: 'CNI socket /run/x.sock is gone' },
+      },
       false,
-      'warm target not met: subnet-2 is full',
+      'cannot serve CNI calls: CNI socket /run/x.sock is gone',
     ],
   ])('%j -> ready %s', (status, ready, reason) => {
     expect(readiness(status)).toEqual({ ready, reason });

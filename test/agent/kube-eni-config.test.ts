@@ -1,6 +1,11 @@
 import { InvalidEniConfigError } from '../../agent/errors.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { eniConfigNameFor, KubeEniConfigSource, type NodeFacts } from '../../agent/kube/eni-config.js';
+import {
+  eniConfigCandidates,
+  resolveEniConfig,
+  KubeEniConfigSource,
+  type NodeFacts,
+} from '../../agent/kube/eni-config.js';
 import { kubeConfigForServer } from '../../agent/kube/kubeconfig.js';
 import { FakeApiServer } from './kube-fake-api-server.js';
 
@@ -39,7 +44,23 @@ describe('KubeEniConfigSource', () => {
       name: 'n1',
       labels: { 'topology.kubernetes.io/zone': 'us-east-1a', 'k8s.amazonaws.com/eniConfig': 'pods-a' },
       availabilityZone: 'us-east-1a',
+      annotations: {},
     });
+  });
+
+  it("reads the kubelet's max pods from status.capacity.pods", async () => {
+    server.setObject('/api/v1/nodes/karpenter-1', {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'karpenter-1', labels: {}, annotations: { 'k8s.amazonaws.com/eniConfig': 'pods-b' } },
+      status: { capacity: { cpu: '2', pods: '58' } },
+    });
+    expect(await source.node('karpenter-1')).toMatchObject({
+      maxPods: 58,
+      annotations: { 'k8s.amazonaws.com/eniConfig': 'pods-b' },
+    });
+    node('plain', {});
+    expect((await source.node('plain')).maxPods).toBeUndefined();
   });
 
   it('falls back to the deprecated zone label', async () => {
@@ -91,40 +112,58 @@ describe('KubeEniConfigSource', () => {
   });
 });
 
-describe('eniConfigNameFor', () => {
-  const facts = (labels: Record<string, string>, zone?: string): NodeFacts => ({
-    name: 'n',
-    labels,
-    availabilityZone: zone,
-  });
+describe('ENIConfig resolution, as the AWS VPC CNI', () => {
+  const KEYS = { annotation: 'k8s.amazonaws.com/eniConfig', label: 'k8s.amazonaws.com/eniConfig' };
+  const facts = (
+    labels: Record<string, string>,
+    zone?: string,
+    annotations: Record<string, string> = {},
+  ): NodeFacts => ({ name: 'n', labels, availabilityZone: zone, annotations });
 
   it.each([
     [
-      'the label value when the node has the label',
+      'the annotation first',
+      facts({ 'k8s.amazonaws.com/eniConfig': 'by-label' }, 'us-east-1a', {
+        'k8s.amazonaws.com/eniConfig': 'by-annotation',
+      }),
+      ['by-annotation'],
+    ],
+    [
+      'the label without annotation',
       facts({ 'k8s.amazonaws.com/eniConfig': 'pods-a' }, 'us-east-1a'),
-      'k8s.amazonaws.com/eniConfig',
-      'pods-a',
+      ['pods-a'],
     ],
+    ['the zone, then default, when the node names none', facts({}, 'us-east-1a'), ['us-east-1a', 'default']],
     [
-      'the AZ when the node lacks the label',
-      facts({}, 'us-east-1a'),
-      'k8s.amazonaws.com/eniConfig',
-      'us-east-1a',
-    ],
-    [
-      'the AZ when the label is empty',
+      'an empty label counts as none',
       facts({ 'k8s.amazonaws.com/eniConfig': '' }, 'us-east-1c'),
-      'k8s.amazonaws.com/eniConfig',
-      'us-east-1c',
+      ['us-east-1c', 'default'],
     ],
-    [
-      'a custom label key',
-      facts({ 'example.com/eni': 'blue', 'k8s.amazonaws.com/eniConfig': 'red' }, 'z'),
-      'example.com/eni',
-      'blue',
-    ],
-    ['nothing without label and AZ', facts({}), 'k8s.amazonaws.com/eniConfig', undefined],
-  ])('is %s', (_what, node, label, expected) => {
-    expect(eniConfigNameFor(node, label)).toBe(expected);
+    ['default alone without a zone', facts({}), ['default']],
+  ])('tries %s', (_what, node, expected) => {
+    expect(eniConfigCandidates(node, KEYS)).toEqual(expected);
+  });
+
+  it('honours other keys (ENI_CONFIG_LABEL_DEF=topology.kubernetes.io/zone)', () => {
+    const node = facts({ 'topology.kubernetes.io/zone': 'us-east-1b' }, 'us-east-1b', { other: 'x' });
+    expect(
+      eniConfigCandidates(node, { annotation: 'example.com/eni', label: 'topology.kubernetes.io/zone' }),
+    ).toEqual(['us-east-1b']);
+  });
+
+  it('resolves to the first that exists: the zone-named one, else default', async () => {
+    eniConfig('default', { subnet: 'subnet-0000000000000000d' });
+    const node = facts({}, 'us-east-1a');
+    expect((await resolveEniConfig(source, node, KEYS)).name).toBe('default');
+    eniConfig('us-east-1a', { subnet: 'subnet-000000000000000aa' });
+    expect((await resolveEniConfig(source, node, KEYS)).name).toBe('us-east-1a');
+  });
+
+  it('fails naming what it tried when none exists, and never falls back from a named one', async () => {
+    eniConfig('default', { subnet: 'subnet-0000000000000000d' });
+    const named = facts({}, 'us-east-1a', { 'k8s.amazonaws.com/eniConfig': 'missing' });
+    await expect(resolveEniConfig(source, named, KEYS)).rejects.toThrow(
+      /no ENIConfig for node n exists: tried missing/,
+    );
   });
 });

@@ -112,6 +112,19 @@ describe('AgentMetrics', () => {
     expect(text).not.toContain('awscni_add_ip_req_count_total');
   });
 
+  it('reports a node that cannot grow (it stays Ready) through the warm-target gauges', async () => {
+    const metrics = new AgentMetrics(
+      fakeSource(snapshot({ warmTarget: { short: 9, blocked: true }, prefixDelegationFallback: true }))
+        .source,
+    );
+    const text = await metrics.metrics();
+    expect(samples(text, 'eniipam_prefix_delegation_fallback')).toEqual([
+      'eniipam_prefix_delegation_fallback 1',
+    ]);
+    expect(samples(text, 'eniipam_warm_target_short')).toEqual(['eniipam_warm_target_short 9']);
+    expect(samples(text, 'eniipam_pool_blocked')).toEqual(['eniipam_pool_blocked 1']);
+  });
+
   it('computes the pool gauges from one snapshot per scrape', async () => {
     const fake = fakeSource(snapshot());
     const metrics = new AgentMetrics(fake.source);
@@ -127,6 +140,8 @@ describe('AgentMetrics', () => {
     expect(samples(text, 'eniipam_free_ip_addresses')).toEqual(['eniipam_free_ip_addresses 6']);
     expect(samples(text, 'eniipam_add_waiting')).toEqual(['eniipam_add_waiting 2']);
     expect(samples(text, 'eniipam_max_pods')).toEqual(['eniipam_max_pods 29']);
+    expect(samples(text, 'eniipam_warm_target_short')).toEqual(['eniipam_warm_target_short 0']);
+    expect(samples(text, 'eniipam_pool_blocked')).toEqual(['eniipam_pool_blocked 0']);
     expect(samples(text, 'awscni_assigned_ip_per_eni')).toEqual([
       'awscni_assigned_ip_per_eni{eni="eni-a"} 5',
       'awscni_assigned_ip_per_eni{eni="eni-b"} 1',

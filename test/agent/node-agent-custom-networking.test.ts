@@ -50,4 +50,47 @@ describe('custom networking (ENIConfig)', () => {
     await settleAll(h, [h.add('a')]);
     expect(h.ec2.createRequests[0]).toMatchObject({ subnetId: 'subnet-pods', securityGroupIds: ['sg-1'] });
   });
+
+  it('follows ENIConfig changes while running: ENIs created after a resync use the new subnet and groups', async () => {
+    let network = { subnetId: 'subnet-pods', securityGroupIds: ['sg-pods'] };
+    const h = new AgentHarness(settings({ WARM_ENI_TARGET: '1' }, { customNetworking: true }), 'm5.large', {
+      podEniNetwork: () => Promise.resolve(network),
+    });
+    for (const [subnetId, cidr] of [
+      ['subnet-pods', '100.64.0.0/20'],
+      ['subnet-pods-2', '100.65.0.0/20'],
+    ] as const) {
+      h.ec2.subnets.push({
+        subnetId,
+        availabilityZone: 'us-east-1a',
+        cidr,
+        availableIpCount: 4091,
+        tags: {},
+      });
+    }
+    await h.start();
+    await quiesce(h);
+    expect(h.ec2.createRequests.at(-1)).toMatchObject({
+      subnetId: 'subnet-pods',
+      securityGroupIds: ['sg-pods'],
+    });
+
+    network = { subnetId: 'subnet-pods-2', securityGroupIds: ['sg-new'] };
+    const resynced = h.agent.resync();
+    await h.run(5_000);
+    await resynced;
+    const before = h.ec2.createRequests.length;
+    // Fill the first pod ENI so that the pool needs a new one.
+    const outcomes = await settleAll(
+      h,
+      Array.from({ length: 12 }, (_, i) => h.add(`c${i}`)),
+    );
+    expect(failures(outcomes)).toEqual([]);
+    await quiesce(h);
+    const after = h.ec2.createRequests.slice(before);
+    expect(after.length).toBeGreaterThan(0);
+    for (const request of after) {
+      expect(request).toMatchObject({ subnetId: 'subnet-pods-2', securityGroupIds: ['sg-new'] });
+    }
+  });
 });

@@ -11,6 +11,8 @@ async function maxPods(...argv: string[]) {
 describe('eni-ipam max-pods', () => {
   it.each([
     [['--instance-type', 'm5.large'], '29\n'],
+    [['--instance-type', 'M5.Large'], '29\n'],
+    [['--instance-type', 'M5.LARGE', '--prefix-delegation'], '110\n'],
     [['--instance-type', 'm5.large', '--custom-networking'], '20\n'],
     [['--instance-type', 'm5.large', '--max-eni', '2'], '20\n'],
     [['--instance-type', 'm5.large', '--prefix-delegation'], '110\n'],

@@ -172,6 +172,27 @@ describe('eni-ipam plan: run', () => {
     expect(err()).toBe('eni-ipam plan: pending: expected a whole number >= 0\n');
   });
 
+  it('reports every problem, one per line: fields, each bad setting, and prefix delegation', async () => {
+    const { fake, err } = io(
+      node({
+        limits: { maxEnis: 4, ipv4PerEni: 15, maxPods: 500, prefixes: false },
+        env: { WARM_IP_TARGET: 'abc', MAX_ENI: 'x', ENABLE_PREFIX_DELEGATION: 'true' },
+        enis: [{ id: 'eni-a', primary: true, ips: 3, assigned: -1, cooldown: 0, prefixes: 0 }],
+      }),
+    );
+    expect(await run([], fake)).toBe(1);
+    expect(
+      err()
+        .split('\n')
+        .filter((l) => l !== ''),
+    ).toEqual([
+      'eni-ipam plan: enis[0].assigned: expected a whole number >= 0',
+      'eni-ipam plan: env.WARM_IP_TARGET="abc": expected a whole number >= 0',
+      'eni-ipam plan: env.MAX_ENI="x": expected a whole number >= 1',
+      'eni-ipam plan: env.ENABLE_PREFIX_DELEGATION="true" disagrees with limits.prefixes=false',
+    ]);
+  });
+
   it('exits 2 when nothing is piped in or an option is unknown', async () => {
     const tty = io(undefined);
     expect(await run([], tty.fake)).toBe(2);

@@ -52,10 +52,10 @@ describe('eni-ipam status', () => {
         'eni-0bbb *               1  subnet-2  10.0.2.20          0          2         1        0     1',
         '',
         'Pods (3)',
-        'NAMESPACE    POD               IP         ENI       CONTAINER          OWNER',
-        'default      web-1             10.0.1.11  eni-0aaa  0123456789ab/eth0',
-        'kube-system  coredns-x         10.0.1.12  eni-0aaa  fedcba987654/eth0',
-        'vms          virt-launcher-db  10.0.2.21  eni-0bbb  aaaabbbbcccc/eth0  VirtualMachine vms/db',
+        'NAMESPACE    POD               IP         ENI       CONTAINER                  OWNER',
+        'default      web-1             10.0.1.11  eni-0aaa  0123456789abcdef0123/eth0',
+        'kube-system  coredns-x         10.0.1.12  eni-0aaa  fedcba9876543210fedc/eth0',
+        'vms          virt-launcher-db  10.0.2.21  eni-0bbb  aaaabbbbccccddddeeee/eth0  VirtualMachine vms/db',
         '',
         'Subnets (2)',
         'SUBNET    AZ          CIDR         FREE  IN FLIGHT  SKIPPED UNTIL',
@@ -66,7 +66,7 @@ describe('eni-ipam status', () => {
     );
   });
 
-  it('shows a node that is not ready, with ADDs waiting and no pods', async () => {
+  it('shows a full node as ready with its shortage, with ADDs waiting and no pods', async () => {
     const source = new FakeIntrospectionSource();
     source.ready = {
       firstReconcileDone: true,
@@ -81,10 +81,29 @@ describe('eni-ipam status', () => {
     expect(await run([`--address=${await agent(source)}`], io)).toBe(0);
     const lines = out.stdout.split('\n');
     expect(lines[0]).toBe(
-      'NOT READY (warm target not met: subnet-2 is full); 2/3 ENIs, secondary IPs; 6 addresses: 3 assigned, 1 cooling, 2 free; 0/29 pods; 3 ADDs waiting',
+      'Ready (serving; warm target not met: subnet-2 is full); 2/3 ENIs, secondary IPs; 6 addresses: 3 assigned, 1 cooling, 2 free; 0/29 pods; 3 ADDs waiting',
     );
     expect(out.stdout).toContain('Pods (0)\n(none)\n');
     expect(out.stdout).toContain('Subnets (0)\n(none)\n');
+  });
+
+  it('sorts pods naturally (web-2 before web-10) and shows whole container ids', async () => {
+    const source = new FakeIntrospectionSource();
+    const longId = 'f'.repeat(64);
+    source.podList = ['web-10', 'web-2', 'web-1'].map((name, i) => ({
+      namespace: 'default',
+      name,
+      uid: `uid-${i}`,
+      containerId: `${longId.slice(0, 60)}000${i}`,
+      ifName: 'eth0',
+      ip: `10.0.1.${20 + i}`,
+      eniId: 'eni-0aaa',
+    }));
+    const { out, io } = capture();
+    expect(await run([`--address=${await agent(source)}`], io)).toBe(0);
+    const rows = out.stdout.split('\n').filter((line) => line.startsWith('default '));
+    expect(rows.map((row) => row.split(/\s+/)[1])).toEqual(['web-1', 'web-2', 'web-10']);
+    expect(rows[0]).toContain(`${longId.slice(0, 60)}0002/eth0`);
   });
 
   it('prints the raw JSON of every endpoint with --json', async () => {

@@ -29,8 +29,14 @@ const install = pod.initContainers.find((c) => c.name === 'install-cni')!;
  * "none" or a value the agent derives), for an overlay to set. Required ones are set (MY_NODE_NAME,
  * from the downward API). The manifest lists them in a comment, which a test keeps true.
  */
+/**
+ * Values the AWS VPC CNI's Helm chart (charts/aws-vpc-cni/values.yaml) sets although its agent's
+ * own default differs (unset WARM_PREFIX_TARGET means 0): the DaemonSet sets them as the chart does.
+ */
+const CHART_VALUES: Readonly<Record<string, string>> = { WARM_PREFIX_TARGET: '1' };
+
 const DELIBERATELY_UNSET = (CONFIG_VARIABLES as readonly ConfigVariable[])
-  .filter((v) => v.default === undefined && v.required !== true)
+  .filter((v) => v.default === undefined && v.required !== true && !(v.name in CHART_VALUES))
   .map((v) => v.name);
 
 /** The names in the manifest's "Unset on purpose" comment. */
@@ -146,9 +152,13 @@ describe('deploy/daemonset.yaml', () => {
     expect(unsetNamesInComment().sort()).toEqual([...DELIBERATELY_UNSET].sort());
   });
 
-  it('configures the agent exactly as its defaults do', () => {
+  it("sets what the VPC CNI's chart sets: WARM_PREFIX_TARGET=1", () => {
+    for (const [name, value] of Object.entries(CHART_VALUES)) expect(literalEnv()[name], name).toBe(value);
+  });
+
+  it("configures the agent exactly as its defaults do, plus the VPC CNI chart's values", () => {
     const node = { MY_NODE_NAME: 'ip-10-0-1-5.ec2.internal' };
-    expect(loadConfig({ ...literalEnv(), ...node })).toEqual(loadConfig(node));
+    expect(loadConfig({ ...literalEnv(), ...node })).toEqual(loadConfig({ ...CHART_VALUES, ...node }));
   });
 
   it('probes the introspection endpoint where the agent serves it', () => {

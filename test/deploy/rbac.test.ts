@@ -25,6 +25,7 @@ const EXERCISED_METHODS = [
   'getClusterCustomObject',
   'getAPIVersions',
   'listClusterCustomObject',
+  'listNamespace',
 ];
 
 interface Permission {
@@ -119,6 +120,7 @@ function apiMethodsOf(classNames: Iterable<string>): Set<string> {
 const server = new FakeApiServer();
 const NODE = 'ip-10-0-1-5.ec2.internal';
 const PODS = '/api/v1/pods';
+const NAMESPACES = '/api/v1/namespaces';
 const VMS = `/apis/${KUBEVIRT_GROUP}/${KUBEVIRT_VERSION}/virtualmachines`;
 let workDir: string;
 let used: string[];
@@ -131,6 +133,7 @@ async function eventually(check: () => boolean, what: string): Promise<void> {
 beforeAll(async () => {
   server.collection(PODS, 'PodList');
   server.collection(VMS, 'VirtualMachineList');
+  server.collection(NAMESPACES, 'NamespaceList');
   server.apiGroups = [{ name: KUBEVIRT_GROUP, versions: [KUBEVIRT_VERSION] }];
   server.setObject(`/api/v1/nodes/${NODE}`, {
     apiVersion: 'v1',
@@ -163,16 +166,21 @@ beforeAll(async () => {
   const abort = new AbortController();
   sources.pods.start(abort.signal);
   sources.virtualMachines.start(abort.signal);
+  sources.namespaces.start(abort.signal);
   const facts = await sources.eniConfigs.node(NODE);
   await sources.eniConfigs.eniConfig(facts.availabilityZone ?? 'us-east-1a');
   await sources.pods.waitUntilSynced();
   await eventually(
-    () => server.watchRequests(PODS).length > 0 && server.watchRequests(VMS).length > 0,
-    'the pod and VM watches',
+    () =>
+      server.watchRequests(PODS).length > 0 &&
+      server.watchRequests(VMS).length > 0 &&
+      server.watchRequests(NAMESPACES).length > 0,
+    'the pod, VM and namespace watches',
   );
   abort.abort();
   await sources.pods.close();
   await sources.virtualMachines.close();
+  await sources.namespaces.close();
 
   const permissions = server.requests.map(permissionFor).filter((p): p is Permission => p !== undefined);
   used = [...new Set(permissions.map(key))].sort();
@@ -223,6 +231,8 @@ describe('deploy/rbac.yaml', () => {
         key({ group: '', resource: 'pods', verb: 'list' }),
         key({ group: '', resource: 'pods', verb: 'watch' }),
         key({ group: '', resource: 'nodes', verb: 'get' }),
+        key({ group: '', resource: 'namespaces', verb: 'list' }),
+        key({ group: '', resource: 'namespaces', verb: 'watch' }),
         key({ group: ENICONFIG_GROUP, resource: 'eniconfigs', verb: 'get' }),
         key({ group: KUBEVIRT_GROUP, resource: 'virtualmachines', verb: 'list' }),
         key({ group: KUBEVIRT_GROUP, resource: 'virtualmachines', verb: 'watch' }),
@@ -260,7 +270,7 @@ describe('deploy/rbac.yaml', () => {
         .length;
     }
     // resilient-list-watch.ts builds one ListWatch over one ObservedWatch for each watch the
-    // agent opens with `new ResilientListWatch` (pods, VMs): 2 + one per watched collection.
+    // agent opens with `new ResilientListWatch` (pods, VMs, namespaces): 2 + one per watched collection.
     const watched = new Set(server.requests.filter((r) => r.watch).map((r) => r.path));
     expect(constructed).toBe(2 + watched.size);
   });

@@ -23,6 +23,7 @@ import {
 } from './harness/agent-process.js';
 import {
   createBoundPod,
+  createNamespace,
   createNode,
   createVirtualMachine,
   deletePodNow,
@@ -36,6 +37,8 @@ import {
   type KubeClients,
 } from './harness/kube-cluster.js';
 import { addPod, delPod, newSandbox, type PodSandbox } from './harness/kube-cni.js';
+import { E2E_SUBNET_ID } from './harness/simulated-node.js';
+import { POOL_ANNOTATION } from '../../ipam/pod-placement.js';
 import { KubeRest, type ManifestObject } from './harness/kube-rest.js';
 
 const NODE_NAME = 'ip-198-19-0-10.ec2.internal';
@@ -162,7 +165,12 @@ beforeAll(async () => {
     node,
     nodeName: NODE_NAME,
     kubeconfigPath: kube.serviceAccount.kubeconfigPath,
-    env: { ENI_IPAM_POD_GONE_GRACE_SECONDS: String(GRACE_SECONDS), WARM_IP_TARGET: '4' },
+    env: {
+      ENI_IPAM_POD_GONE_GRACE_SECONDS: String(GRACE_SECONDS),
+      WARM_IP_TARGET: '4',
+      // A pool on the node's own subnet, for the namespace-placement cases.
+      ENI_IPAM_POOLS: JSON.stringify([{ name: 'tenant-a', subnetId: E2E_SUBNET_ID }]),
+    },
   });
 });
 
@@ -275,5 +283,62 @@ describe('kube-apiserver restarts', () => {
     const late = await runningPod('after-restart');
     await deletePodNow(admin.core, late.pod);
     await waitReleased(late.sandbox, RELEASE_DEADLINE_MS);
+  });
+});
+
+describe('namespace defaults for placement (the namespace watch, under deploy/rbac.yaml)', () => {
+  /** Runs ADD until `accept` takes the outcome, undoing attempts the watches had not caught up with. */
+  async function addUntil<T>(
+    what: string,
+    pod: BoundPod,
+    accept: (outcome: { ip: string; sandbox: PodSandbox } | { error: string }) => T | undefined,
+  ): Promise<T> {
+    const { agent: a } = started();
+    return eventually(
+      what,
+      async () => {
+        const sandbox = newSandbox(pod);
+        let outcome: { ip: string; sandbox: PodSandbox } | { error: string };
+        try {
+          outcome = { ip: await addPod(a.socketPath, sandbox), sandbox };
+        } catch (err) {
+          outcome = { error: err instanceof Error ? err.message : String(err) };
+        }
+        const accepted = accept(outcome);
+        if (accepted === undefined && 'ip' in outcome) await delPod(a.socketPath, sandbox);
+        return accepted;
+      },
+      WATCH_SEES_POD_DEADLINE_MS,
+      () => `agent output (tail):\n${a.output().slice(-3000)}`,
+    );
+  }
+
+  it("applies the namespace's pool to its pods, and a pod's own pool wins over it", async () => {
+    const namespace = 'placement-defaults';
+    await createNamespace(admin.core, namespace, { [POOL_ANNOTATION]: 'not-declared' });
+    podCount += 1;
+    const plain = await createBoundPod(admin.core, {
+      namespace,
+      name: `plain-${podCount}`,
+      nodeName: NODE_NAME,
+    });
+    // The namespace names a pool the node does not declare: its pods are refused, saying why.
+    const refused = await addUntil('the namespace pool reaches placement', plain, (o) =>
+      'error' in o && o.error.includes('unknown address pool "not-declared"') ? o.error : undefined,
+    );
+    expect(refused).toMatch(
+      /code 110: pod placement-defaults\/plain-\d+: unknown address pool "not-declared" \(declared: tenant-a\)/,
+    );
+
+    // Seed case: the namespace is bound to a pool while the workload names its own: the pod wins.
+    podCount += 1;
+    const own = await createBoundPod(admin.core, {
+      namespace,
+      name: `own-${podCount}`,
+      nodeName: NODE_NAME,
+      annotations: { [POOL_ANNOTATION]: 'tenant-a' },
+    });
+    const served = await addUntil("the pod's own pool wins", own, (o) => ('ip' in o ? o : undefined));
+    expect((await heldBy(served.sandbox))?.ip).toBe(served.ip);
   });
 });

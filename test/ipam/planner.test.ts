@@ -66,9 +66,18 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'WARM_ENI_TARGET=0 keeps no warm pool',
+    name: 'WARM_ENI_TARGET=0 with no IP target grows when no address is free (as the VPC CNI)',
     in: input({ limits: m5, targets: targets({ warmEniTarget: 0 }), enis: [primary()] }),
-    out: { poolTooLow: false, short: 0, actions: [] },
+    out: { poolTooLow: true, short: 1, actions: [{ type: 'assignIps', eni: 'eni-a', count: 9 }] },
+  },
+  {
+    name: 'WARM_ENI_TARGET=0 with an address free: nothing to do, and the filled ENI is kept',
+    in: input({
+      limits: m5,
+      targets: targets({ warmEniTarget: 0 }),
+      enis: [primary({ ips: 9, assigned: 9 }), eni('eni-b', { ips: 9 })],
+    }),
+    out: { poolTooLow: false, poolTooHigh: false, short: 0, over: 8, actions: [] },
   },
   {
     name: 'WARM_ENI_TARGET never frees single IPs',
@@ -104,8 +113,12 @@ const cases: Case[] = [
   },
   {
     name: 'WARM_ENI_TARGET never deletes the primary ENI',
-    in: input({ limits: m5, targets: targets({ warmEniTarget: 0 }), enis: [primary({ ips: 9 })] }),
-    out: { poolTooHigh: true, over: 9, actions: [] },
+    in: input({
+      limits: m5,
+      targets: targets({ warmEniTarget: 0 }),
+      enis: [primary({ ips: 9 }), eni('eni-b', { ips: 9, assigned: 1 })],
+    }),
+    out: { poolTooHigh: true, over: 16, actions: [] },
   },
   {
     name: 'an ENI with addresses cooling down is not deleted',
@@ -114,7 +127,7 @@ const cases: Case[] = [
       targets: targets({ warmEniTarget: 0 }),
       enis: [primary(), eni('eni-b', { ips: 9, cooldown: 1 })],
     }),
-    out: { over: 8, actions: [] },
+    out: { over: 7, actions: [] },
   },
   {
     name: 'addresses cooling down are not free: the pool grows',
@@ -228,7 +241,8 @@ const cases: Case[] = [
     name: 'pending demand with WARM_ENI_TARGET creates as many whole ENIs as it needs',
     in: input({ limits: m5, enis: [primary({ ips: 9, assigned: 9 })], pending: 12 }),
     out: {
-      short: 21,
+      // 9 + 12 wanted, bounded by the 29 - 9 addresses max pods leaves.
+      short: 20,
       actions: [
         { type: 'createEni', count: 9 },
         { type: 'createEni', count: 9 },
@@ -296,7 +310,7 @@ const cases: Case[] = [
     name: 'never beyond max pods',
     in: input({ limits: { ...m5, maxPods: 12 }, targets: targets({ warmEniTarget: 2 }), enis: [primary()] }),
     out: {
-      short: 18,
+      short: 12,
       actions: [
         { type: 'assignIps', eni: 'eni-a', count: 9 },
         { type: 'createEni', count: 3 },
@@ -388,9 +402,36 @@ const cases: Case[] = [
     out: { short: 1, actions: [{ type: 'assignPrefixes', eni: 'eni-a', count: 1 }] },
   },
   {
-    name: 'WARM_ENI_TARGET with prefixes: an ENI of /28s, capped by max pods',
-    in: input({ limits: m5p, targets: targets({ prefixDelegation: true }), enis: [primary()] }),
-    out: { short: 9, actions: [{ type: 'assignPrefixes', eni: 'eni-a', count: 7 }] },
+    name: 'with prefixes WARM_ENI_TARGET is ignored: one /28 when no address is free (WARM_PREFIX_TARGET unset)',
+    in: input({
+      limits: m5p,
+      targets: targets({ warmEniTarget: 1, prefixDelegation: true }),
+      enis: [primary()],
+    }),
+    out: { poolTooLow: true, short: 1, actions: [{ type: 'assignPrefixes', eni: 'eni-a', count: 1 }] },
+  },
+  {
+    name: 'with prefixes and WARM_PREFIX_TARGET unset, a partly used /28 is enough',
+    in: input({
+      limits: m5p,
+      targets: targets({ prefixDelegation: true }),
+      enis: [primary({ prefixes: 1, assigned: 3 })],
+    }),
+    out: { poolTooLow: false, poolTooHigh: false, short: 0, over: 0, actions: [] },
+  },
+  {
+    name: 'with prefixes and WARM_PREFIX_TARGET unset, the last free /28 is kept and a second is released',
+    in: input({
+      limits: m5p,
+      targets: targets({ prefixDelegation: true }),
+      enis: [primary({ prefixes: 2 })],
+    }),
+    out: { poolTooHigh: true, over: 1, actions: [{ type: 'unassignPrefixes', eni: 'eni-a', count: 1 }] },
+  },
+  {
+    name: 'max pods bounds "too low": a node holding max pods worth of addresses is not short',
+    in: input({ limits: { ...m5, maxPods: 9 }, enis: [primary({ ips: 9, assigned: 9 })] }),
+    out: { poolTooLow: false, short: 0, actions: [] },
   },
   {
     name: 'a prefix ENI that releases all its prefixes is deleted',

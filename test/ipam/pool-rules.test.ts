@@ -149,6 +149,7 @@ const decision = (actions: PlanAction[], poolTooHigh: boolean): PlanDecision =>
   ({ actions, poolTooHigh, poolTooLow: false }) as unknown as PlanDecision;
 const release: PlanAction = { type: 'unassignIps', eni: 'eni-1', count: 2 };
 const assign: PlanAction = { type: 'assignIps', eni: 'eni-1', count: 1 };
+const deleteEmpty: PlanAction = { type: 'deleteEni', eni: 'eni-2' };
 const SHRINK = 60_000;
 
 describe('holdBackReleases', () => {
@@ -173,12 +174,30 @@ describe('holdBackReleases', () => {
       undefined,
     ],
     [
-      'over target, nothing to release: keeps the start',
+      'over target, nothing to release: forgets when it was',
       decision([], true),
       5_000,
       10_000,
       [],
-      5_000,
+      undefined,
+      undefined,
+    ],
+    [
+      'an empty ENI to delete while not too high: the delay still runs',
+      decision([deleteEmpty], false),
+      10_000,
+      40_000,
+      [],
+      10_000,
+      70_000,
+    ],
+    [
+      'an empty ENI to delete while not too high: deleted once the delay passed',
+      decision([deleteEmpty], false),
+      10_000,
+      70_000,
+      [deleteEmpty],
+      10_000,
       undefined,
     ],
     [

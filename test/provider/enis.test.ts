@@ -96,6 +96,43 @@ describe('listAttachedEnis', () => {
   });
 });
 
+describe('ENIs that are not ours to use', () => {
+  it('marks trunk, EFA, other interface types, no_manage=true and other network cards as unmanaged', async () => {
+    const h = harness();
+    withNodeSubnet(h);
+    const onCard = (id: string, deviceIndex: number, card: number): NetworkInterface => {
+      const base = eni(id, { deviceIndex });
+      return { ...base, Attachment: { ...base.Attachment, NetworkCardIndex: card } };
+    };
+    const noManage = (value: string) => [{ Key: 'node.k8s.amazonaws.com/no_manage', Value: value }];
+    h.ec2.on(DescribeNetworkInterfacesCommand).resolves({
+      NetworkInterfaces: [
+        eni('eni-00', { deviceIndex: 0, InterfaceType: 'interface' }),
+        eni('eni-01', { deviceIndex: 1, InterfaceType: 'trunk' }),
+        eni('eni-02', { deviceIndex: 2, InterfaceType: 'efa' }),
+        eni('eni-03', { deviceIndex: 3, InterfaceType: 'branch' }),
+        eni('eni-04', { deviceIndex: 4, TagSet: noManage('true') }),
+        eni('eni-05', { deviceIndex: 5, TagSet: noManage('false') }),
+        onCard('eni-06', 0, 1),
+        eni('eni-07', { deviceIndex: 7 }),
+      ],
+    });
+    const enis = await h.drive(h.network.listAttachedEnis(INSTANCE_ID));
+    expect(Object.fromEntries(enis.map((e) => [e.eniId, e.unmanaged ?? 'managed']))).toEqual({
+      'eni-00': 'managed',
+      'eni-01': 'interface type trunk',
+      'eni-02': 'interface type efa',
+      'eni-03': 'interface type branch',
+      'eni-04': 'tagged node.k8s.amazonaws.com/no_manage=true',
+      'eni-05': 'managed',
+      'eni-06': 'on network card 1 (only the default card is managed)',
+      'eni-07': 'managed',
+    });
+    // Device index 0 of another card is not the instance's primary ENI.
+    expect(enis.filter((e) => e.primary).map((e) => e.eniId)).toEqual(['eni-00']);
+  });
+});
+
 describe('createAndAttachEni', () => {
   const request = {
     instanceId: INSTANCE_ID,

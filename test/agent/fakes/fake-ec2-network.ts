@@ -91,7 +91,10 @@ export class FakeEc2Network implements Ec2Network {
     }));
   }
 
-  discoverSubnets(): Promise<SubnetInfo[]> {
+  async discoverSubnets(): Promise<SubnetInfo[]> {
+    // No latency (a cached answer, mostly), but failures can be injected as 'discoverSubnets'.
+    const lasting = this.lasting.get('discoverSubnets');
+    if (lasting) throw lasting();
     return Promise.resolve(
       this.subnets.filter((s) => s.tags['kubernetes.io/role/cni'] !== '0').map((s) => ({ ...s })),
     );
@@ -99,6 +102,23 @@ export class FakeEc2Network implements Ec2Network {
 
   describeSubnets(ids: readonly string[]): Promise<SubnetInfo[]> {
     return Promise.resolve(this.subnets.filter((s) => ids.includes(s.subnetId)).map((s) => ({ ...s })));
+  }
+
+  /**
+   * Attaches an ENI behind the agent's back: one that is not the agent's (`unmanaged`: a trunk,
+   * EFA or no_manage one), or an empty one of its own left by a crash.
+   */
+  attachExtra(secondaryIps: number, unmanaged?: string): AttachedEni {
+    const used = new Set([...this.enis.values()].map((e) => e.deviceIndex));
+    let index = 1;
+    while (used.has(index)) index++;
+    const eni: AttachedEni = {
+      ...this.newEni('subnet-a', index, false),
+      ...(unmanaged === undefined ? {} : { unmanaged }),
+    };
+    eni.secondaryIps.push(...this.take('subnet-a', secondaryIps));
+    this.enis.set(eni.eniId, eni);
+    return eni;
   }
 
   /** Every CreateNetworkInterface request, as the agent sent it. */

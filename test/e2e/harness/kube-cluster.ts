@@ -94,14 +94,33 @@ export interface BoundPod {
 }
 
 /** A pod already scheduled to `nodeName` (spec.nodeName set at creation, as a bound pod). */
+/** Creates a namespace with annotations (placement defaults for its pods). */
+export async function createNamespace(
+  core: CoreV1Api,
+  name: string,
+  annotations: Record<string, string>,
+): Promise<void> {
+  await core.createNamespace({ body: { metadata: { name, annotations } } });
+}
+
 export async function createBoundPod(
   core: CoreV1Api,
-  pod: { namespace: string; name: string; nodeName: string; labels?: Record<string, string> },
+  pod: {
+    namespace: string;
+    name: string;
+    nodeName: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  },
 ): Promise<BoundPod> {
   const created = await core.createNamespacedPod({
     namespace: pod.namespace,
     body: {
-      metadata: { name: pod.name, ...(pod.labels ? { labels: pod.labels } : {}) },
+      metadata: {
+        name: pod.name,
+        ...(pod.labels ? { labels: pod.labels } : {}),
+        ...(pod.annotations ? { annotations: pod.annotations } : {}),
+      },
       spec: { nodeName: pod.nodeName, containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.10' }] },
     },
   });
