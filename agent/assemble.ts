@@ -63,6 +63,9 @@ export function assembleNodeAgent(options: AssembleOptions): AssembledAgent {
     placementFor: (req) => placementFor(req, pods, virtualMachines, config),
     ipamEvents: new IpamEventMetrics(metrics),
     leakEvents: leakEventsFor(metrics),
+    onCheckpointEntriesDropped: (count) => {
+      metrics.checkpointEntriesUnrecovered(count);
+    },
     ...(options.policy ? { policy: options.policy } : {}),
   });
   attach?.(agent);
