@@ -15,6 +15,7 @@ import {
   type AgentRequest,
   type AgentResponse,
 } from '../cni/protocol.js';
+import { idProblem } from '../cni/ids.js';
 import { CniCode } from '../cni/spec.js';
 import { REQUEST_READ_TIMEOUT_MS } from '../cni/timeouts.js';
 import { systemClock, type Clock } from '../time/clock.js';
@@ -279,6 +280,11 @@ export class CniServer {
       );
     }
     const req = parsed.value;
+    const problem = idProblem(req);
+    if (problem !== undefined) {
+      this.logger.warn({ op: req.op, problem }, 'CNI request with an invalid id refused');
+      return failure(CniCode.invalidEnvironment, `invalid ${req.op.toUpperCase()} request: ${problem}`);
+    }
     try {
       const response = await this.dispatch(req, signal);
       this.logger.debug({ op: req.op, ok: response.ok }, 'CNI request served');
