@@ -15,6 +15,7 @@ import { keyGaugeSamples } from './metrics/cloudwatch-samples.js';
 import { MetricsServer } from './metrics/metrics-server.js';
 import { IntrospectionServer } from './introspection/introspection-server.js';
 import type { NodeAgent } from './node-agent.js';
+import { guardUnhandledRejections } from './process-guards.js';
 
 /** A running agent process: what SIGTERM stops, in order. */
 export interface RunningAgent {
@@ -89,6 +90,9 @@ export async function startAgent(
 ): Promise<RunningAgent> {
   const clock = systemClock;
   const { metrics, attach } = metricsForLateAgent();
+  const unguard = guardUnhandledRejections(logger, () => {
+    metrics.error('unhandled_rejection');
+  });
   const ec2 = new AwsEc2Network({
     region: config.aws.region ?? (await regionFromImds(config)),
     imdsEndpoint: config.aws.imdsEndpoint,
@@ -187,6 +191,7 @@ export async function startAgent(
       await kube.virtualMachines.close();
       for (const server of servers) await server.close();
       await ec2.close();
+      unguard();
     },
   };
 }

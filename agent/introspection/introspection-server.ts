@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpListener, sendJson, type BindAddress } from './http-listener.js';
+import { HttpListener, requestPath, sendJson, type BindAddress } from './http-listener.js';
 import type { IntrospectionSource } from './introspection-source.js';
 import { eniReport, planState, readiness } from './views.js';
 
@@ -47,9 +47,13 @@ export class IntrospectionServer {
     bind: BindAddress = DEFAULT_INTROSPECTION_BIND,
     private readonly onError: (err: unknown) => void = () => undefined,
   ) {
-    this.listener = new HttpListener(bind, (req, res) => {
-      this.handle(req, res);
-    });
+    this.listener = new HttpListener(
+      bind,
+      (req, res) => {
+        this.handle(req, res);
+      },
+      onError,
+    );
   }
 
   start(): Promise<BindAddress> {
@@ -65,7 +69,12 @@ export class IntrospectionServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/';
+    const target = requestPath(req.url);
+    if (target === undefined) {
+      sendJson(res, 400, { error: 'bad request: unreadable request target', paths: INTROSPECTION_PATHS });
+      return;
+    }
+    const path = target.replace(/\/+$/, '') || '/';
     const route = ROUTES.get(path);
     if (!route) {
       sendJson(res, 404, { error: `not found: ${path}`, paths: INTROSPECTION_PATHS });

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpListener, type BindAddress } from '../introspection/http-listener.js';
+import { HttpListener, requestPath, type BindAddress } from '../introspection/http-listener.js';
 
 /** The AWS VPC CNI's metrics port, on every interface, so existing scrape configs keep working. */
 export const DEFAULT_METRICS_BIND: BindAddress = { host: undefined, port: 61678 };
@@ -19,9 +19,7 @@ export class MetricsServer {
     bind: BindAddress = DEFAULT_METRICS_BIND,
     private readonly onError: (err: unknown) => void = () => undefined,
   ) {
-    this.listener = new HttpListener(bind, (req, res) => {
-      void this.handle(req, res);
-    });
+    this.listener = new HttpListener(bind, (req, res) => this.handle(req, res), onError);
   }
 
   start(): Promise<BindAddress> {
@@ -37,7 +35,11 @@ export class MetricsServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const path = requestPath(req.url);
+    if (path === undefined) {
+      sendText(res, 400, 'bad request: unreadable request target\n');
+      return;
+    }
     if (path !== '/metrics') {
       sendText(res, 404, 'not found: metrics are served on /metrics\n');
       return;
