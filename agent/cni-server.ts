@@ -315,7 +315,7 @@ export class CniServer {
         return out.kind === 'ok' ? { v, ok: true, op: 'check' } : fromFailure(out);
       }
       case 'gc': {
-        const out = await this.backend.gc(req.validAttachments);
+        const out = await this.backend.gc(req.validAttachments, req.network);
         return out.kind === 'ok' ? { v, ok: true, op: 'gc', released: out.released } : fromFailure(out);
       }
       case 'status': {

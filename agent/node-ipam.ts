@@ -138,6 +138,7 @@ export class NodeIpam implements CniBackend {
     const request: AssignRequest = {
       key,
       pod: podOf(req),
+      ...(req.network === '' ? {} : { network: req.network }),
       ...(resolution.owner === undefined ? {} : { owner: resolution.owner }),
       constraints: {
         ...(resolution.placement.subnetId === undefined ? {} : { subnetId: resolution.placement.subnetId }),
@@ -222,11 +223,15 @@ export class NodeIpam implements CniBackend {
     return Promise.resolve({ kind: 'ok' });
   }
 
-  async gc(validAttachments: readonly AttachmentKey[]): Promise<GcOutcome> {
+  async gc(validAttachments: readonly AttachmentKey[], network: string): Promise<GcOutcome> {
     const { datastore, clock, logger } = this.deps;
     const valid = new Set(validAttachments.map((a) => `${a.containerId}\u0000${a.ifname}`));
     let released = 0;
     for (const assignment of datastore.assignments()) {
+      // Another network's GC lists only its own attachments: ours are not its to judge. An
+      // assignment of unknown network (recovered, or from an older checkpoint) is left to the
+      // leak reaper, which frees it once its pod is gone.
+      if (assignment.network !== network) continue;
       if (valid.has(`${assignment.key.containerId}\u0000${assignment.key.ifName}`)) continue;
       datastore.release(assignment.key, clock.now(), this.deps.cooldownMs);
       logger.info(

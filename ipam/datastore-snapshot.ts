@@ -36,6 +36,7 @@ const assignedEntrySchema = z.object({
   ifName: nonEmpty,
   pod: podSchema,
   owner: ownerSchema.optional(),
+  network: nonEmpty.optional(),
   assignedAt: time,
 });
 const coolingEntrySchema = z.object({ address: nonEmpty, until: time });
@@ -72,6 +73,7 @@ export function snapshotDatastore(datastore: Datastore): DatastoreSnapshotV1 {
     ifName: a.key.ifName,
     pod: { ...a.pod },
     ...(a.owner ? { owner: { ...a.owner } } : {}),
+    ...(a.network === undefined ? {} : { network: a.network }),
     assignedAt: a.assignedAt,
   }));
   const cooling = datastore
@@ -244,6 +246,7 @@ function rebuildWith(
         key: { containerId: a.containerId, ifName: a.ifName },
         pod: a.pod,
         ...(a.owner ? { owner: a.owner } : {}),
+        ...(a.network === undefined ? {} : { network: a.network }),
         assignedAt: a.assignedAt,
       });
     });

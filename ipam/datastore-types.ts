@@ -47,6 +47,8 @@ export type AddressState =
       readonly key: AssignmentKey;
       readonly pod: PodRef;
       readonly owner?: OwnerRef;
+      /** The CNI network the attachment was added on: a CNI GC collects only its own network's. */
+      readonly network?: string;
       readonly assignedAt: number;
     }
   /** Released; not assignable and not counted as free until `until` (IP_COOLDOWN_PERIOD). */
@@ -67,6 +69,7 @@ export interface Assignment {
   readonly key: AssignmentKey;
   readonly pod: PodRef;
   readonly owner?: OwnerRef;
+  readonly network?: string;
   readonly assignedAt: number;
   readonly address: string;
   readonly eniId: string;
@@ -86,6 +89,7 @@ export interface AssignRequest {
   readonly key: AssignmentKey;
   readonly pod: PodRef;
   readonly owner?: OwnerRef;
+  readonly network?: string;
   readonly constraints?: AssignConstraints;
 }
 
