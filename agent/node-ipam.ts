@@ -179,6 +179,16 @@ export class NodeIpam implements CniBackend {
   async del(req: DelRequest): Promise<DelOutcome> {
     const { datastore, clock } = this.deps;
     const key = { containerId: req.containerId, ifName: req.ifname };
+    // The runtime gave up on this attachment while its ADD waits for an address: that ADD must not
+    // be served afterwards (the address would stay with a deleted container). A spooled release
+    // predates any ADD still waiting.
+    if (req.spooledAt === undefined) {
+      const cancelled = this.waiters.cancel(
+        (r) => r.key.containerId === key.containerId && r.key.ifName === key.ifName,
+      );
+      if (cancelled > 0)
+        this.deps.logger.info({ containerId: key.containerId, cancelled }, 'DEL cancelled a waiting ADD');
+    }
     const held = datastore.assignmentOf(key);
     // A spooled release predates any ADD made after it: that later assignment is not its to free.
     if (!held || (req.spooledAt !== undefined && held.assignedAt > req.spooledAt)) {

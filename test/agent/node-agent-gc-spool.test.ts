@@ -60,7 +60,7 @@ describe('CNI GC', () => {
   });
 });
 
-it('a CNI GC naming another network releases nothing (seen over the socket path too)', async () => {
+it('a CNI GC naming another network releases nothing', async () => {
   const h = new AgentHarness(settings({ WARM_IP_TARGET: '3' }));
   await h.start();
   await settleAll(
