@@ -19,6 +19,7 @@ import { idProblem } from '../cni/ids.js';
 import { CniCode } from '../cni/spec.js';
 import { REQUEST_READ_TIMEOUT_MS } from '../cni/timeouts.js';
 import { systemClock, type Clock } from '../time/clock.js';
+import { redactText } from './redact.js';
 import type { CniBackend, CniFailure } from './cni-backend.js';
 
 /** The subset of a pino logger the server uses. */
@@ -290,11 +291,11 @@ export class CniServer {
       this.logger.debug({ op: req.op, ok: response.ok }, 'CNI request served');
       return response;
     } catch (err) {
-      this.logger.error({ err, op: req.op }, 'CNI backend failed');
+      this.logger.error({ err: redactText(String(err)), op: req.op }, 'CNI backend failed');
       return failure(
         CniCode.internal,
         'eni-ipam agent internal error',
-        err instanceof Error ? err.message : String(err),
+        redactText(err instanceof Error ? err.message : String(err)),
       );
     }
   }

@@ -3,6 +3,7 @@
  * table while collecting all problems, so that start-up reports every bad value at once instead of
  * one per restart of a crash-looping pod.
  */
+import { redactText } from './redact.js';
 import { z } from 'zod';
 import { configVariable, type ConfigVariableName } from './config-table.js';
 import { parseBoolean } from '../ipam/warm-targets.js';
@@ -264,7 +265,8 @@ export class EnvReader {
 }
 
 export function describeIssue(issue: ConfigIssue): string {
-  const shown = issue.value === undefined ? ' is not set' : `=${JSON.stringify(issue.value)} is invalid`;
+  const shown =
+    issue.value === undefined ? ' is not set' : `=${JSON.stringify(redactText(issue.value))} is invalid`;
   const why = issue.problem === undefined || issue.problem === 'required' ? '' : ` (${issue.problem})`;
   return `${issue.variable}${shown}${why}; accepted: ${issue.accepted}`;
 }

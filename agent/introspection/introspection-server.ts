@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpListener, requestPath, sendJson, type BindAddress } from './http-listener.js';
 import type { IntrospectionSource } from './introspection-source.js';
+import { redactSecrets } from '../redact.js';
 import { eniReport, planState, readiness } from './views.js';
 
 /**
@@ -90,9 +91,14 @@ export class IntrospectionServer {
     } catch (err) {
       // The source reads live agent state; a bug there costs one answer, never the process.
       this.onError(err);
-      sendJson(res, 500, { error: `internal error: ${err instanceof Error ? err.message : String(err)}` });
+      sendJson(
+        res,
+        500,
+        redactSecrets({ error: `internal error: ${err instanceof Error ? err.message : String(err)}` }),
+      );
       return;
     }
-    sendJson(res, answer.status, answer.body);
+    // Every answer, not only /v1/config: no credential of the agent's is served.
+    sendJson(res, answer.status, redactSecrets(answer.body));
   }
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpListener, requestPath, type BindAddress } from '../introspection/http-listener.js';
+import { redactText } from '../redact.js';
 
 /** The AWS VPC CNI's metrics port, on every interface, so existing scrape configs keep working. */
 export const DEFAULT_METRICS_BIND: BindAddress = { host: undefined, port: 61678 };
@@ -58,7 +59,11 @@ export class MetricsServer {
     } catch (err) {
       // A source that throws must cost one scrape, never the process.
       this.onError(err);
-      sendText(res, 500, `metrics unavailable: ${err instanceof Error ? err.message : String(err)}\n`);
+      sendText(
+        res,
+        500,
+        redactText(`metrics unavailable: ${err instanceof Error ? err.message : String(err)}\n`),
+      );
     }
   }
 }
