@@ -28,13 +28,21 @@ export function parseBool(raw: string): Parsed<boolean> {
   return value === undefined ? bad() : ok(value);
 }
 
-export function parseInteger(raw: string, min: number): Parsed<number> {
+export function parseInteger(raw: string, min: number, max = Number.MAX_SAFE_INTEGER): Parsed<number> {
   if (!/^[+-]?\d+$/.test(raw)) return bad();
   const value = Number(raw);
   if (!Number.isSafeInteger(value)) return bad('too large');
   if (value < min) return bad(`below ${min}`);
+  if (value > max) return bad(`above ${max}`);
   return ok(value);
 }
+
+/**
+ * The longest duration setting, in seconds: 7 days. Longer makes no operational sense, and every
+ * duration then fits a timer (Node's timers take at most 2^31-1 ms, about 24.8 days, and fire
+ * after 1 ms when given more).
+ */
+export const MAX_DURATION_SECONDS = 7 * 24 * 3600;
 
 export function parseFraction(raw: string): Parsed<number> {
   if (!/^(\d+(\.\d*)?|\.\d+)$/.test(raw)) return bad();

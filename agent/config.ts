@@ -8,6 +8,7 @@ import { ConfigError } from '../ipam/warm-targets.js';
 import {
   describeIssue,
   EnvReader,
+  MAX_DURATION_SECONDS,
   parseAbsolutePath,
   parseBindAddress,
   parseBool,
@@ -28,6 +29,7 @@ import {
   type LogLevelName,
 } from './config-schema.js';
 import type { ConfigVariableName } from './config-table.js';
+import { MAX_ADD_TIMEOUT_MS } from '../cni/timeouts.js';
 import { readWarmTargets } from './config-warm-targets.js';
 
 export type { AddressPool, BindAddress, ConfigIssue, LogLevelName };
@@ -102,8 +104,12 @@ export class InvalidConfigError extends ConfigError {
   }
 }
 
-const seconds = (raw: string): ReturnType<typeof parseInteger> => parseInteger(raw, 0);
-const positiveSeconds = (raw: string): ReturnType<typeof parseInteger> => parseInteger(raw, 1);
+const seconds = (raw: string): ReturnType<typeof parseInteger> => parseInteger(raw, 0, MAX_DURATION_SECONDS);
+const positiveSeconds = (raw: string): ReturnType<typeof parseInteger> =>
+  parseInteger(raw, 1, MAX_DURATION_SECONDS);
+/** An ADD cannot usefully wait longer than the plugin's longest ADD timeout. */
+const addWaitSeconds = (raw: string): ReturnType<typeof parseInteger> =>
+  parseInteger(raw, 0, MAX_ADD_TIMEOUT_MS / 1000);
 const httpUrl = (raw: string): ReturnType<typeof parseUrl> => parseUrl(raw, ['http:', 'https:']);
 const redisUrl = (raw: string): ReturnType<typeof parseUrl> => parseUrl(raw, ['redis:', 'rediss:']);
 
@@ -153,7 +159,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
     socketPath: read.value('ENI_IPAM_SOCKET', parseAbsolutePath),
     checkpointPath: read.value('ENI_IPAM_CHECKPOINT', parseAbsolutePath),
     spoolPath: read.value('ENI_IPAM_SPOOL', parseAbsolutePath),
-    addWaitMs: ms('ENI_IPAM_ADD_WAIT_SECONDS', seconds),
+    addWaitMs: ms('ENI_IPAM_ADD_WAIT_SECONDS', addWaitSeconds),
     ec2ResyncMs: ms('ENI_IPAM_EC2_RESYNC_SECONDS', positiveSeconds),
     podGoneGraceMs: ms('ENI_IPAM_POD_GONE_GRACE_SECONDS', seconds),
     leakedEniGraceMs: ms('ENI_IPAM_LEAKED_ENI_GRACE_SECONDS', seconds),
