@@ -16,6 +16,7 @@ import { MetricsServer } from './metrics/metrics-server.js';
 import { IntrospectionServer } from './introspection/introspection-server.js';
 import type { NodeAgent } from './node-agent.js';
 import { guardUnhandledRejections } from './process-guards.js';
+import { checkStartup } from './startup-checks.js';
 
 /** A running agent process: what SIGTERM stops, in order. */
 export interface RunningAgent {
@@ -88,6 +89,7 @@ export async function startAgent(
   env: Readonly<Record<string, string | undefined>>,
   logger: Logger,
 ): Promise<RunningAgent> {
+  await checkStartup(config);
   const clock = systemClock;
   const { metrics, attach } = metricsForLateAgent();
   const unguard = guardUnhandledRejections(logger, () => {
