@@ -11,6 +11,8 @@ import type { Datastore } from '../ipam/datastore.js';
 import {
   decideOwnership,
   isQuarantineKey,
+  isRecoveredKey,
+  staleRecovered,
   quarantineKey,
   QUARANTINE_POD,
   recoveredKey,
@@ -84,6 +86,7 @@ export class OwnershipRecovery {
 
   /** Applies what the pods now say about the quarantined addresses. */
   resolve(): void {
+    this.releaseStaleRecovered();
     const { datastore, clock, logger, cooldownMs } = this.deps;
     const quarantined = this.quarantined();
     if (quarantined.length === 0) return;
@@ -118,6 +121,24 @@ export class OwnershipRecovery {
       logger.info({ quarantined: decision.keep.length, why: decision.why }, 'addresses stay quarantined');
     }
     this.lastWhy = decision.keep.length > 0 ? decision.why : undefined;
+  }
+
+  /** Adopted addresses whose pod now reports another one: its sandbox moved on; free them. */
+  private releaseStaleRecovered(): void {
+    const { datastore, clock, logger, cooldownMs } = this.deps;
+    const recovered = datastore.assignments().filter((a) => isRecoveredKey(a.key));
+    if (recovered.length === 0) return;
+    const stale = new Set(
+      staleRecovered(
+        recovered.map((a) => ({ address: a.address, podUid: a.pod.uid })),
+        this.podsIfKnown(),
+      ),
+    );
+    if (stale.size === 0) return;
+    const now = clock.now();
+    for (const a of recovered) if (stale.has(a.address)) datastore.release(a.key, now, cooldownMs);
+    logger.info({ released: stale.size }, 'released adopted addresses their pods no longer report');
+    this.deps.changed();
   }
 
   private podsIfKnown(): PodAddresses[] | undefined {

@@ -81,6 +81,25 @@ export function decideOwnership(input: OwnershipInput): OwnershipDecision {
 }
 
 /**
+ * Adopted addresses their pod no longer reports: its sandbox was recreated with another address
+ * (after a reboot kubelet starts new sandboxes; status.podIPs then moves on). Only a live pod that
+ * reports some address, and not this one, gives it up; a pod that is gone is the leak reaper's.
+ */
+export function staleRecovered(
+  recovered: readonly { readonly address: string; readonly podUid: string }[],
+  pods: readonly PodAddresses[] | undefined,
+): string[] {
+  if (pods === undefined) return [];
+  const byUid = new Map(pods.map((p) => [p.uid, p]));
+  return recovered
+    .filter(({ address, podUid }) => {
+      const pod = byUid.get(podUid);
+      return pod !== undefined && !pod.terminal && pod.podIps.length > 0 && !pod.podIps.includes(address);
+    })
+    .map((r) => r.address);
+}
+
+/**
  * The attachment key a quarantined address is held under. The CNI endpoint refuses container ids
  * that start with "eni-ipam:", so no real attachment can collide with it.
  */

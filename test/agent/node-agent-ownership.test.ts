@@ -200,6 +200,39 @@ describe('an address a running pod holds is never given to another pod, whatever
   });
 });
 
+describe('adopted addresses', () => {
+  it('are released when their pod reports another address (its sandbox was recreated)', async () => {
+    const pods = new FakeNodePods();
+    const h = new AgentHarness(settings({ WARM_IP_TARGET: '3' }), 'm5.large', { pods });
+    await h.start();
+    const [held] = okAddresses(await settleAll(h, [h.add('a')]));
+    pods.add({ uid: 'uid-a', name: 'pod-a', podIps: [held!] });
+    await quiesce(h);
+    h.kill();
+    h.agent = new NodeAgent({
+      settings: settings({ WARM_IP_TARGET: '3' }),
+      ec2: h.ec2,
+      clock: h.clock,
+      logger: silentLogger(),
+      checkpointer: new ReadOnceCheckpointer(h.clock, { kind: 'missing' }),
+      pods,
+    });
+    await h.start();
+    const adopted = () =>
+      h.agent
+        .view()
+        .datastore.assignments()
+        .find((x) => x.address === held);
+    expect(adopted()?.pod.uid).toBe('uid-a');
+    // Kubelet recreated the sandbox (a new ADD) and now reports its new address.
+    const [next] = okAddresses(await settleAll(h, [h.add('a-new-sandbox')]));
+    pods.add({ uid: 'uid-a', name: 'pod-a', podIps: [next!] });
+    await h.run(1_000);
+    expect(adopted()).toBeUndefined();
+    h.kill();
+  });
+});
+
 describe('what the agent accepts at ADD, the checkpoint can store', () => {
   it('an ADD without a pod uid survives a restart, with every other entry', async () => {
     const h = new AgentHarness(settings({ WARM_IP_TARGET: '3' }), 'm5.large');

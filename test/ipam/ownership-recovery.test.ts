@@ -5,6 +5,7 @@ import {
   isRecoveredKey,
   quarantineKey,
   recoveredKey,
+  staleRecovered,
   type PodAddresses,
 } from '../../ipam/ownership-recovery.js';
 
@@ -149,4 +150,20 @@ describe('quarantine keys', () => {
     expect(isQuarantineKey({ containerId: 'abc', ifName: 'eth0' })).toBe(false);
     expect(isRecoveredKey({ containerId: 'abc', ifName: 'eth0' })).toBe(false);
   });
+});
+
+describe('staleRecovered', () => {
+  const cases: [string, PodAddresses[] | undefined, string[]][] = [
+    ['pods unknown: nothing', undefined, []],
+    ['the pod still reports it: kept', [pod('a', ['10.0.0.5'])], []],
+    ['the pod reports another address (new sandbox): released', [pod('a', ['10.0.0.9'])], ['10.0.0.5']],
+    ['the pod reports nothing yet: kept', [pod('a', [])], []],
+    ['the pod is gone: left to the leak reaper', [], []],
+    ['the pod terminated: left to the leak reaper', [pod('a', ['10.0.0.9'], { terminal: true })], []],
+  ];
+  for (const [name, pods, released] of cases) {
+    it(name, () => {
+      expect(staleRecovered([{ address: '10.0.0.5', podUid: 'a' }], pods)).toEqual(released);
+    });
+  }
 });
