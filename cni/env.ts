@@ -42,7 +42,7 @@ function required(env: Env, key: string, command: CniCommand): string {
 
 function checkIfname(ifname: string): void {
   if (ifname.length > MAX_IFNAME) throw invalid(`CNI_IFNAME is longer than ${MAX_IFNAME} characters`, ifname);
-  if (ifname === '.' || ifname === '..' || /[/:\s]/.test(ifname)) {
+  if (ifname === '.' || ifname === '..' || /[/:\s]/.test(ifname) || hasControlCharacter(ifname)) {
     throw invalid('CNI_IFNAME is not a valid interface name', ifname);
   }
 }
