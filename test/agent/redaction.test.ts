@@ -98,7 +98,9 @@ describe('credentials are redacted everywhere', () => {
           const socket = createConnection({ path: join(dir, 'ipam.sock') });
           let text = '';
           socket.on('data', (c: Buffer) => (text += c.toString()));
-          socket.on('close', () => { resolve(text); });
+          socket.on('close', () => {
+            resolve(text);
+          });
           socket.on('error', reject);
           socket.write('{"v":1,"op":"status","network":"n"}\n');
         });

@@ -352,7 +352,12 @@ describe('malformed input gives CNI error JSON with the right code', () => {
     { name: 'interface name too long', env: add({ CNI_IFNAME: 'eth0123456789012' }), stdin: good(), code: 4 },
     { name: 'CNI_ARGS pair without =', env: add({ CNI_ARGS: 'K8S_POD_NAME' }), stdin: good(), code: 4 },
     { name: 'ADD with empty CNI_ARGS', env: add({ CNI_ARGS: '' }), stdin: good(), code: 4 },
-    { name: 'control character in CNI_IFNAME', env: add({ CNI_IFNAME: 'eth\u00010' }), stdin: good(), code: 4 },
+    {
+      name: 'control character in CNI_IFNAME',
+      env: add({ CNI_IFNAME: 'eth\u00010' }),
+      stdin: good(),
+      code: 4,
+    },
     {
       name: 'ADD without K8S_POD_NAME',
       env: add({ CNI_ARGS: 'K8S_POD_NAMESPACE=ns' }),
