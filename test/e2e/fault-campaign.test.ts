@@ -36,6 +36,7 @@ import {
   createNode,
   deletePodNow,
   eventually,
+  statusOf,
   kubeClients,
   type KubeClients,
 } from './harness/kube-cluster.js';
@@ -184,6 +185,18 @@ describe('seeded fault campaign', () => {
       );
       return newSandbox(pod);
     };
+    /** The pod's deletion, retried while kube-apiserver restarts: a pod left behind is a running pod. */
+    const deletePod = async (sandbox: PodSandbox): Promise<void> => {
+      await eventually(
+        `pod ${sandbox.pod.name} deleted`,
+        () =>
+          deletePodNow(admin.core, sandbox.pod).then(
+            () => true,
+            (err: unknown) => (statusOf(err) === 404 ? true : undefined),
+          ),
+        60_000,
+      );
+    };
     /** ADD; a failure is followed by the sandbox's DEL and the pod's deletion (kubelet gives up on it). */
     const add = async (sandbox: PodSandbox): Promise<void> => {
       try {
@@ -195,7 +208,7 @@ describe('seeded fault campaign', () => {
       } catch {
         refused++;
         await delPod(agent.socketPath, sandbox).catch(() => undefined);
-        await deletePodNow(admin.core, sandbox.pod).catch(() => undefined);
+        await deletePod(sandbox);
       }
     };
     const del = async (entry: LivePod): Promise<void> => {
@@ -209,7 +222,7 @@ describe('seeded fault campaign', () => {
           await systemClock.sleep(250);
         }
       }
-      await deletePodNow(admin.core, entry.sandbox.pod).catch(() => undefined);
+      await deletePod(entry.sandbox);
     };
     const burst = async (): Promise<void> => {
       const leaving = [...live.values()].filter(() => random.chance(0.3));
