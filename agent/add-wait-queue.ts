@@ -84,6 +84,17 @@ export class AddWaitQueue<C, R> {
     return served;
   }
 
+  /** Answers the waiters `match` picks as aborted (a DEL for their attachment came); returns how many. */
+  cancel(match: (constraints: C) => boolean): number {
+    let cancelled = 0;
+    for (const entry of [...this.entries]) {
+      if (!match(entry.constraints)) continue;
+      entry.settle({ kind: 'aborted', waitedMs: this.clock.now() - entry.enqueuedAt });
+      cancelled++;
+    }
+    return cancelled;
+  }
+
   /** Answers every waiter with a timeout-like outcome: used when the agent stops. */
   drain(): void {
     for (const entry of [...this.entries]) {

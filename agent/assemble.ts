@@ -16,6 +16,8 @@ import { IntrospectionServer } from './introspection/introspection-server.js';
 import { CloudWatchPublisher } from './metrics/cloudwatch-publisher.js';
 import { cloudWatchSamples, cloudWatchTarget } from './metrics/cloudwatch-samples.js';
 import { MetricsServer } from './metrics/metrics-server.js';
+import { guardUnhandledRejections } from './process-guards.js';
+import { checkStartup } from './startup-checks.js';
 import { createKubeSources } from './kube/kube-sources.js';
 import type { AddRequest } from './cni-backend.js';
 import type { AgentConfig } from './config.js';
@@ -79,6 +81,9 @@ export function assembleNodeAgent(options: AssembleOptions): AssembledAgent {
     placementFor: (req) => placementFor(req, pods, virtualMachines, config, namespaces),
     ipamEvents: new IpamEventMetrics(metrics),
     leakEvents: leakEventsFor(metrics),
+    onCheckpointEntriesDropped: (count) => {
+      metrics.checkpointEntriesUnrecovered(count);
+    },
     ...(options.policy ? { policy: options.policy } : {}),
   });
   metrics.measure(metricsSourceOf(agent));
@@ -197,9 +202,13 @@ export async function startAgent(
   env: Readonly<Record<string, string | undefined>>,
   logger: Logger,
 ): Promise<RunningAgent> {
+  await checkStartup(config);
   const clock = systemClock;
   // The provider reports every EC2 call to the metrics from its construction on.
   const metrics = new AgentMetrics();
+  const unguard = guardUnhandledRejections(logger, () => {
+    metrics.error('unhandled_rejection');
+  });
   const ec2 = new AwsEc2Network({
     region: config.aws.region ?? (await regionFromImds(config)),
     imdsEndpoint: config.aws.imdsEndpoint,
@@ -327,6 +336,7 @@ export async function startAgent(
       await kube.namespaces.close();
       for (const server of servers) await server.close();
       await ec2.close();
+      unguard();
     },
   };
 }

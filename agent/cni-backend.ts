@@ -47,7 +47,10 @@ export interface CniBackend {
    */
   del(req: DelRequest): Promise<DelOutcome>;
   check(req: CheckRequest): Promise<CheckOutcome>;
-  /** Releases every assignment whose (containerId, ifname) is not in the list. */
-  gc(validAttachments: readonly AttachmentKey[]): Promise<GcOutcome>;
+  /**
+   * Releases every assignment added on `network` whose (containerId, ifname) is not in the list;
+   * assignments of other networks are not touched.
+   */
+  gc(validAttachments: readonly AttachmentKey[], network: string): Promise<GcOutcome>;
   status(): Promise<StatusOutcome>;
 }

@@ -15,9 +15,11 @@ import {
   type AgentRequest,
   type AgentResponse,
 } from '../cni/protocol.js';
+import { idProblem } from '../cni/ids.js';
 import { CniCode } from '../cni/spec.js';
 import { REQUEST_READ_TIMEOUT_MS } from '../cni/timeouts.js';
 import { systemClock, type Clock } from '../time/clock.js';
+import { redactText } from './redact.js';
 import type { CniBackend, CniFailure } from './cni-backend.js';
 
 /** The subset of a pino logger the server uses. */
@@ -279,16 +281,21 @@ export class CniServer {
       );
     }
     const req = parsed.value;
+    const problem = idProblem(req);
+    if (problem !== undefined) {
+      this.logger.warn({ op: req.op, problem }, 'CNI request with an invalid id refused');
+      return failure(CniCode.invalidEnvironment, `invalid ${req.op.toUpperCase()} request: ${problem}`);
+    }
     try {
       const response = await this.dispatch(req, signal);
       this.logger.debug({ op: req.op, ok: response.ok }, 'CNI request served');
       return response;
     } catch (err) {
-      this.logger.error({ err, op: req.op }, 'CNI backend failed');
+      this.logger.error({ err: redactText(String(err)), op: req.op }, 'CNI backend failed');
       return failure(
         CniCode.internal,
         'eni-ipam agent internal error',
-        err instanceof Error ? err.message : String(err),
+        redactText(err instanceof Error ? err.message : String(err)),
       );
     }
   }
@@ -309,7 +316,7 @@ export class CniServer {
         return out.kind === 'ok' ? { v, ok: true, op: 'check' } : fromFailure(out);
       }
       case 'gc': {
-        const out = await this.backend.gc(req.validAttachments);
+        const out = await this.backend.gc(req.validAttachments, req.network);
         return out.kind === 'ok' ? { v, ok: true, op: 'gc', released: out.released } : fromFailure(out);
       }
       case 'status': {

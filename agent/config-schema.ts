@@ -3,6 +3,7 @@
  * table while collecting all problems, so that start-up reports every bad value at once instead of
  * one per restart of a crash-looping pod.
  */
+import { redactText } from './redact.js';
 import { z } from 'zod';
 import { configVariable, type ConfigVariableName } from './config-table.js';
 import type { CloudWatchAggregation, CloudWatchFormat } from './metrics/cloudwatch-samples.js';
@@ -41,13 +42,21 @@ export function parseCount(raw: string, min: number): Parsed<number> {
   return Number.isSafeInteger(value) && value >= min ? ok(value) : bad();
 }
 
-export function parseInteger(raw: string, min: number): Parsed<number> {
+export function parseInteger(raw: string, min: number, max = Number.MAX_SAFE_INTEGER): Parsed<number> {
   if (!/^[+-]?\d+$/.test(raw)) return bad();
   const value = Number(raw);
   if (!Number.isSafeInteger(value)) return bad('too large');
   if (value < min) return bad(`below ${min}`);
+  if (value > max) return bad(`above ${max}`);
   return ok(value);
 }
+
+/**
+ * The longest duration setting, in seconds: 7 days. Longer makes no operational sense, and every
+ * duration then fits a timer (Node's timers take at most 2^31-1 ms, about 24.8 days, and fire
+ * after 1 ms when given more).
+ */
+export const MAX_DURATION_SECONDS = 7 * 24 * 3600;
 
 export function parseFraction(raw: string): Parsed<number> {
   if (!/^(\d+(\.\d*)?|\.\d+)$/.test(raw)) return bad();
@@ -285,7 +294,8 @@ export class EnvReader {
 }
 
 export function describeIssue(issue: ConfigIssue): string {
-  const shown = issue.value === undefined ? ' is not set' : `=${JSON.stringify(issue.value)} is invalid`;
+  const shown =
+    issue.value === undefined ? ' is not set' : `=${JSON.stringify(redactText(issue.value))} is invalid`;
   const why = issue.problem === undefined || issue.problem === 'required' ? '' : ` (${issue.problem})`;
   return `${issue.variable}${shown}${why}; accepted: ${issue.accepted}`;
 }

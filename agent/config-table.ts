@@ -32,8 +32,9 @@ export interface ConfigVariable {
 
 const BOOL = 'true or false (also 1/0, t/f, TRUE/FALSE, True/False, as the AWS VPC CNI accepts)';
 const COUNT = 'a whole number >= 0';
-const SECONDS = 'an integer number of seconds >= 0';
-const POSITIVE_SECONDS = 'an integer number of seconds >= 1';
+const SECONDS = 'an integer number of seconds from 0 to 604800 (7 days)';
+const POSITIVE_SECONDS = 'an integer number of seconds from 1 to 604800 (7 days)';
+const ADD_WAIT_SECONDS = "an integer number of seconds from 0 to 600 (the plugin's longest ADD timeout)";
 const BIND = 'host:port, [ipv6]:port or :port (all interfaces), port 1-65535';
 const FRACTION = 'a number > 0 and <= 1';
 
@@ -223,7 +224,7 @@ export const CONFIG_VARIABLES = [
   {
     name: 'ENI_IPAM_ADD_WAIT_SECONDS',
     default: String(DEFAULT_ADD_WAIT_SECONDS),
-    accepted: SECONDS,
+    accepted: ADD_WAIT_SECONDS,
     meaning:
       'How long a CNI ADD waits for an address on its way before failing with CNI error 11 (try again later).',
     origin: 'eni-ipam',

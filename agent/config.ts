@@ -7,6 +7,7 @@ import type { WarmTargets } from '../ipam/plan-types.js';
 import type { CloudWatchAggregation, CloudWatchFormat } from './metrics/cloudwatch-samples.js';
 import {
   EnvReader,
+  MAX_DURATION_SECONDS,
   parseAbsolutePath,
   parseBindAddress,
   parseBool,
@@ -29,6 +30,7 @@ import {
   type LogLevelName,
 } from './config-schema.js';
 import { configVariable, type ConfigVariableName } from './config-table.js';
+import { MAX_ADD_TIMEOUT_MS } from '../cni/timeouts.js';
 import { readWarmTargets } from './config-warm-targets.js';
 import { InvalidConfigError } from './errors.js';
 
@@ -94,8 +96,12 @@ export interface AgentConfig {
   readonly kubeconfig: string | undefined;
 }
 
-const seconds = (raw: string): ReturnType<typeof parseInteger> => parseInteger(raw, 0);
-const positiveSeconds = (raw: string): ReturnType<typeof parseInteger> => parseInteger(raw, 1);
+const seconds = (raw: string): ReturnType<typeof parseInteger> => parseInteger(raw, 0, MAX_DURATION_SECONDS);
+const positiveSeconds = (raw: string): ReturnType<typeof parseInteger> =>
+  parseInteger(raw, 1, MAX_DURATION_SECONDS);
+/** An ADD cannot usefully wait longer than the plugin's longest ADD timeout. */
+const addWaitSeconds = (raw: string): ReturnType<typeof parseInteger> =>
+  parseInteger(raw, 0, MAX_ADD_TIMEOUT_MS / 1000);
 const httpUrl = (raw: string): ReturnType<typeof parseUrl> => parseUrl(raw, ['http:', 'https:']);
 const redisUrl = (raw: string): ReturnType<typeof parseUrl> => parseUrl(raw, ['redis:', 'rediss:']);
 
@@ -146,7 +152,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
     socketPath: read.value('ENI_IPAM_SOCKET', parseAbsolutePath),
     checkpointPath: read.value('ENI_IPAM_CHECKPOINT', parseAbsolutePath),
     spoolPath: read.value('ENI_IPAM_SPOOL', parseAbsolutePath),
-    addWaitMs: ms('ENI_IPAM_ADD_WAIT_SECONDS', seconds),
+    addWaitMs: ms('ENI_IPAM_ADD_WAIT_SECONDS', addWaitSeconds),
     ec2ResyncMs: ms('ENI_IPAM_EC2_RESYNC_SECONDS', positiveSeconds),
     podGoneGraceMs: ms('ENI_IPAM_POD_GONE_GRACE_SECONDS', seconds),
     leakedEniGraceMs: ms('ENI_IPAM_LEAKED_ENI_GRACE_SECONDS', seconds),

@@ -35,8 +35,8 @@ export class DeferredBackend implements CniBackend {
     return this.target ? this.target.check(...args) : starting();
   }
 
-  gc(validAttachments: readonly AttachmentKey[]): Promise<GcOutcome> {
-    return this.target ? this.target.gc(validAttachments) : starting();
+  gc(validAttachments: readonly AttachmentKey[], network: string): Promise<GcOutcome> {
+    return this.target ? this.target.gc(validAttachments, network) : starting();
   }
 
   status(): Promise<StatusOutcome> {

@@ -1,5 +1,6 @@
 import { keyString, type Datastore } from '../ipam/datastore.js';
 import type { Assignment } from '../ipam/datastore-types.js';
+import { isQuarantineKey } from '../ipam/ownership-recovery.js';
 import type { Ec2Network } from '../provider/ec2-network.js';
 import type { Clock } from '../time/clock.js';
 import type { NodePods } from './kube/pod-watch.js';
@@ -95,6 +96,8 @@ export class LeakReaper {
     byName: ReadonlyMap<string, string>,
     vms: VmDirectory | undefined,
   ): LeakCause | undefined {
+    // Held for an unknown pod: only ownership recovery may free it (agent/ownership-recovery.ts).
+    if (isQuarantineKey(a.key)) return undefined;
     if (a.owner?.kind === 'VirtualMachine' && vms?.enabled()) {
       if (!vms.synced()) return undefined;
       return vms.exists(a.owner) ? undefined : 'vm_deleted';

@@ -4,6 +4,7 @@
  */
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import { systemClock, type Clock } from '../time/clock.js';
+import { redactSecrets, redactText } from './redact.js';
 import type { LogLevelName } from './config-schema.js';
 
 export type Logger = PinoLogger;
@@ -23,7 +24,17 @@ export function createLogger(options: LoggerOptions): Logger {
     level: options.level,
     base: options.base ?? {},
     // "level":"info" rather than pino's numbers: the AWS VPC CNI's logs and most log queries use names.
-    formatters: { level: (label: string) => ({ level: label }) },
+    formatters: {
+      level: (label: string) => ({ level: label }),
+      // No credential in any line, whatever a caller or a library error put in the fields.
+      log: (fields: Record<string, unknown>) => redactSecrets(fields) as Record<string, unknown>,
+    },
+    hooks: {
+      logMethod(this: PinoLogger, args: Parameters<PinoLogger['info']>, method: PinoLogger['info']) {
+        const redacted = args.map((a: unknown) => (typeof a === 'string' ? redactText(a) : a));
+        method.apply(this, redacted as Parameters<PinoLogger['info']>);
+      },
+    },
     timestamp: () => `,"time":"${new Date(clock.now()).toISOString()}"`,
   };
   return options.destination

@@ -1,6 +1,6 @@
 import { Datastore } from '../ipam/datastore.js';
 import type { Assignment, AssignRequest } from '../ipam/datastore-types.js';
-import { restoreDatastore, snapshotDatastore } from '../ipam/datastore-snapshot.js';
+import { salvageDatastore, snapshotDatastore } from '../ipam/datastore-snapshot.js';
 import { maxPods } from '../ipam/max-pods.js';
 import type { PlanAction, PlanInput, PlanLimits, WarmTargets } from '../ipam/plan-types.js';
 import type { InstanceLimits } from '../ipam/instance-types.js';
@@ -28,6 +28,7 @@ import { placementOf } from '../ipam/placement.js';
 import { PoolDriver, type PoolPolicy } from './pool-driver.js';
 import type { AddRequest } from './cni-backend.js';
 import { applyReleaseSpool } from './release-spool.js';
+import { OwnershipRecovery } from './ownership-recovery.js';
 
 /** What the agent needs of its configuration (agent/config.ts produces it from the environment). */
 export interface NodeAgentSettings {
@@ -75,6 +76,8 @@ export interface NodeAgentDeps {
   onAction?: (action: PlanAction['type'], outcome: 'ok' | 'failed') => void;
   /** The planning policy (benchmarks compare others); default: event-driven eni-ipam planning. */
   policy?: PoolPolicy;
+  /** Checkpoint entries that could not be read at start-up (each costs only itself). */
+  onCheckpointEntriesDropped?: (count: number) => void;
 }
 
 export interface NodeAgentView {
@@ -143,10 +146,23 @@ export class NodeAgent {
     };
     logger.info({ identity, limits }, 'node identified');
 
-    const datastore = await this.restore();
+    const { datastore, ownershipLost } = await this.restore();
     const first = syncWithEc2(datastore, attached, { busy: new Set(), logger });
     const primaryIps = new Map(attached.map((eni) => [eni.eniId, eni.primaryIp]));
     logger.info({ ...first, lost: first.lost.length }, 'reconciled with EC2');
+    let afterRecovery = (): void => undefined;
+    const recovery = new OwnershipRecovery({
+      datastore,
+      clock,
+      logger,
+      cooldownMs: settings.ipCooldownMs,
+      pods: deps.pods,
+      changed: () => {
+        afterRecovery();
+      },
+    });
+    // Until the pods say who holds them, no address whose holder the checkpoint lost is handed out.
+    if (ownershipLost !== undefined) recovery.quarantineUnassigned(ownershipLost);
 
     const podEniNetwork =
       settings.customNetworking && deps.podEniNetwork ? await deps.podEniNetwork(identity) : undefined;
@@ -215,6 +231,13 @@ export class NodeAgent {
       release: (assignments, cause) => this.releaseLeaked(assignments, cause),
       ...(deps.leakEvents ? { events: deps.leakEvents } : {}),
     });
+    afterRecovery = () => {
+      ipam.afterChange();
+      persist().catch((err: unknown) => {
+        logger.error({ err: (err as Error).message }, 'checkpoint write failed');
+      });
+      driver.wake();
+    };
     this.state = {
       identity,
       instanceLimits,
@@ -234,6 +257,7 @@ export class NodeAgent {
 
     await this.applySpool();
     if (deps.pods) deps.pods.start(this.stop.signal);
+    recovery.start(this.stop.signal);
     await this.refreshSubnets(true);
     await persist();
 
@@ -466,28 +490,44 @@ export class NodeAgent {
     }
   }
 
-  private async restore(): Promise<Datastore> {
+  /**
+   * The datastore as the checkpoint left it, and why the holders of the other addresses EC2 will
+   * report are unknown (undefined when the checkpoint knew them all).
+   */
+  private async restore(): Promise<{ datastore: Datastore; ownershipLost: string | undefined }> {
     const { checkpointer, logger } = this.deps;
     const read = await checkpointer.load();
     switch (read.kind) {
       case 'missing':
-        return new Datastore();
+        return { datastore: new Datastore(), ownershipLost: 'no checkpoint' };
       case 'corrupt':
         logger.warn(
           { movedTo: read.movedTo, reason: read.reason },
           'checkpoint unreadable; rebuilding from EC2 and the pods',
         );
-        return new Datastore();
+        return { datastore: new Datastore(), ownershipLost: `checkpoint unreadable: ${read.reason}` };
       case 'loaded': {
         const data = read.data as { datastore?: unknown } | null;
         try {
-          return restoreDatastore(data?.datastore);
+          const { datastore, dropped } = salvageDatastore(data?.datastore);
+          if (dropped.length === 0) return { datastore, ownershipLost: undefined };
+          for (const d of dropped) {
+            logger.warn(
+              { entry: d.entry, address: d.address, reason: d.reason },
+              'checkpoint entry unreadable; dropped',
+            );
+          }
+          this.deps.onCheckpointEntriesDropped?.(dropped.length);
+          return { datastore, ownershipLost: `${dropped.length} checkpoint entries unreadable` };
         } catch (err) {
           logger.warn(
             { err: (err as Error).message },
             'checkpoint content rejected; rebuilding from EC2 and the pods',
           );
-          return new Datastore();
+          return {
+            datastore: new Datastore(),
+            ownershipLost: `checkpoint rejected: ${(err as Error).message}`,
+          };
         }
       }
     }

@@ -145,6 +145,7 @@ export class NodeIpam implements CniBackend {
     const request: AssignRequest = {
       key,
       pod: podOf(req),
+      ...(req.network === '' ? {} : { network: req.network }),
       ...(resolution.owner === undefined ? {} : { owner: resolution.owner }),
       constraints: {
         ...placementOf(resolution.placement),
@@ -184,6 +185,16 @@ export class NodeIpam implements CniBackend {
   async del(req: DelRequest): Promise<DelOutcome> {
     const { datastore, clock } = this.deps;
     const key = assignmentKeyOf(req);
+    // The runtime gave up on this attachment while its ADD waits for an address: that ADD must not
+    // be served afterwards (the address would stay with a deleted container). A spooled release
+    // predates any ADD still waiting.
+    if (req.spooledAt === undefined) {
+      const cancelled = this.waiters.cancel(
+        (r) => r.key.containerId === key.containerId && r.key.ifName === key.ifName,
+      );
+      if (cancelled > 0)
+        this.deps.logger.info({ containerId: key.containerId, cancelled }, 'DEL cancelled a waiting ADD');
+    }
     const held = datastore.assignmentOf(key);
     // A spooled release predates any ADD made after it: that later assignment is not its to free.
     if (!held || (req.spooledAt !== undefined && held.assignedAt > req.spooledAt)) {
@@ -228,11 +239,15 @@ export class NodeIpam implements CniBackend {
     return Promise.resolve({ kind: 'ok' });
   }
 
-  async gc(validAttachments: readonly AttachmentKey[]): Promise<GcOutcome> {
+  async gc(validAttachments: readonly AttachmentKey[], network: string): Promise<GcOutcome> {
     const { datastore, clock, logger } = this.deps;
     const valid = new Set(validAttachments.map((a) => keyString(assignmentKeyOf(a))));
     let released = 0;
     for (const assignment of datastore.assignments()) {
+      // Another network's GC lists only its own attachments: ours are not its to judge. An
+      // assignment of unknown network (recovered, or from an older checkpoint) is left to the
+      // leak reaper, which frees it once its pod is gone.
+      if (assignment.network !== network) continue;
       if (valid.has(keyString(assignment.key))) continue;
       datastore.release(assignment.key, clock.now(), this.deps.cooldownMs);
       logger.info(

@@ -10,6 +10,7 @@
  * a plugin that could not connect a moment earlier may still be appending, and reading until the
  * claimed file stops growing picks its line up.
  */
+import { randomUUID } from 'node:crypto';
 import { appendFile, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { encodeRequest } from '../cni/protocol.js';
 import { parseSpoolLine, type SpooledRelease } from '../cni/release-spool-file.js';
@@ -62,8 +63,24 @@ async function readSettled(path: string): Promise<string> {
 export async function applyReleaseSpool({ path, backend, logger }: ApplySpoolOptions): Promise<SpoolReport> {
   const claimed = `${path}.applying`;
   const report: SpoolReport = { applied: 0, kept: 0, unreadable: 0 };
-  // A claimed file left by a crash goes first, then whatever accumulated since.
-  if (await exists(claimed)) await applyClaimed(claimed, path, backend, report, logger);
+  // A claimed file left by a crash goes first, then whatever accumulated since. One that cannot be
+  // read (a directory, no permission) is set aside with a warning: it must not stop every start.
+  if (await exists(claimed)) {
+    try {
+      await applyClaimed(claimed, path, backend, report, logger);
+    } catch (err) {
+      const aside = `${claimed}.unreadable-${randomUUID()}`;
+      await rename(claimed, aside);
+      logger?.warn(
+        { spool: claimed, movedTo: aside, err: err instanceof Error ? err.message : String(err) },
+        'left-over claimed spool unreadable; set aside',
+      );
+    }
+  }
+  // A spool path that is a directory is a configuration error (found at start-up): never claim it.
+  if ((await stat(path).catch(() => undefined))?.isDirectory() === true) {
+    throw new Error(`release spool ${path} is a directory; it must name a file`);
+  }
   try {
     await rename(path, claimed);
   } catch (err) {

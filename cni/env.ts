@@ -3,6 +3,7 @@
  * identity the runtime puts in CNI_ARGS. Every refusal is code 4 (invalid environment variables),
  * as the reference plugins' skel does.
  */
+import { hasControlCharacter } from './ids.js';
 import type { PodIdentity } from './protocol.js';
 import { CniCode, CniError } from './spec.js';
 
@@ -41,7 +42,7 @@ function required(env: Env, key: string, command: CniCommand): string {
 
 function checkIfname(ifname: string): void {
   if (ifname.length > MAX_IFNAME) throw invalid(`CNI_IFNAME is longer than ${MAX_IFNAME} characters`, ifname);
-  if (ifname === '.' || ifname === '..' || /[/:\s]/.test(ifname)) {
+  if (ifname === '.' || ifname === '..' || /[/:\s]/.test(ifname) || hasControlCharacter(ifname)) {
     throw invalid('CNI_IFNAME is not a valid interface name', ifname);
   }
 }
@@ -60,6 +61,7 @@ export function parseCniArgs(raw: string | undefined): PodIdentity {
     const key = pair.slice(0, eq);
     const value = pair.slice(eq + 1);
     if (value === '') continue;
+    if (hasControlCharacter(value)) throw invalid(`CNI_ARGS ${key} contains a control character`, pair);
     switch (key) {
       case 'K8S_POD_NAMESPACE':
         pod.namespace = value;
@@ -99,6 +101,13 @@ export function readCniEnv(env: Env): CniEnv {
     const netns = command === 'DEL' ? env['CNI_NETNS'] : required(env, 'CNI_NETNS', command);
     if (netns !== undefined && netns !== '') out.netns = netns;
     out.pod = parseCniArgs(env['CNI_ARGS']);
+    // The agent must know which pod holds each address (its checkpoint and leak checks name it).
+    if (command === 'ADD' && (out.pod.namespace === undefined || out.pod.name === undefined)) {
+      throw invalid(
+        'CNI_ARGS must carry K8S_POD_NAMESPACE and K8S_POD_NAME for ADD',
+        'eni-ipam assigns addresses to Kubernetes pods; the runtime passes these to every CNI ADD',
+      );
+    }
   }
   return out;
 }

@@ -56,6 +56,7 @@ export function toAssignment(slot: Slot, eni: EniEntry): Assignment | undefined 
     key: state.key,
     pod: state.pod,
     ...(state.owner ? { owner: state.owner } : {}),
+    ...(state.network === undefined ? {} : { network: state.network }),
     assignedAt: state.assignedAt,
     address: slot.address,
     eniId: eni.info.id,

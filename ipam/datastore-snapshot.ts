@@ -16,34 +16,37 @@ export const SNAPSHOT_VERSION = 1;
 const nonEmpty = z.string().min(1);
 const time = z.number().int().nonnegative();
 
-const podSchema = z.object({ uid: nonEmpty, namespace: nonEmpty, name: nonEmpty });
-const ownerSchema = z.object({ kind: nonEmpty, namespace: nonEmpty, name: nonEmpty, uid: nonEmpty });
+// A pod uid may be empty (runtimes that pass none; the leak check then matches by name), and so may
+// a VM owner's (the VM was not yet listed): whatever the agent accepts at ADD, the checkpoint stores.
+const podSchema = z.object({ uid: z.string(), namespace: nonEmpty, name: nonEmpty });
+const ownerSchema = z.object({ kind: nonEmpty, namespace: nonEmpty, name: nonEmpty, uid: z.string() });
+
+const eniEntrySchema = z.object({
+  id: nonEmpty,
+  subnetId: nonEmpty,
+  subnetCidr: nonEmpty,
+  deviceIndex: z.number().int().nonnegative(),
+  primary: z.boolean(),
+  pool: nonEmpty.optional(),
+  ips: z.array(nonEmpty),
+  prefixes: z.array(nonEmpty),
+});
+const assignedEntrySchema = z.object({
+  address: nonEmpty,
+  containerId: nonEmpty,
+  ifName: nonEmpty,
+  pod: podSchema,
+  owner: ownerSchema.optional(),
+  network: nonEmpty.optional(),
+  assignedAt: time,
+});
+const coolingEntrySchema = z.object({ address: nonEmpty, until: time });
 
 const snapshotV1Schema = z.object({
   version: z.literal(1),
-  enis: z.array(
-    z.object({
-      id: nonEmpty,
-      subnetId: nonEmpty,
-      subnetCidr: nonEmpty,
-      deviceIndex: z.number().int().nonnegative(),
-      primary: z.boolean(),
-      pool: nonEmpty.optional(),
-      ips: z.array(nonEmpty),
-      prefixes: z.array(nonEmpty),
-    }),
-  ),
-  assigned: z.array(
-    z.object({
-      address: nonEmpty,
-      containerId: nonEmpty,
-      ifName: nonEmpty,
-      pod: podSchema,
-      owner: ownerSchema.optional(),
-      assignedAt: time,
-    }),
-  ),
-  cooling: z.array(z.object({ address: nonEmpty, until: time })),
+  enis: z.array(eniEntrySchema),
+  assigned: z.array(assignedEntrySchema),
+  cooling: z.array(coolingEntrySchema),
 });
 
 export type DatastoreSnapshotV1 = z.infer<typeof snapshotV1Schema>;
@@ -59,6 +62,7 @@ export function snapshotDatastore(datastore: Datastore): DatastoreSnapshotV1 {
     ifName: a.key.ifName,
     pod: { ...a.pod },
     ...(a.owner ? { owner: { ...a.owner } } : {}),
+    ...(a.network === undefined ? {} : { network: a.network }),
     assignedAt: a.assignedAt,
   }));
   const cooling = datastore
@@ -79,6 +83,61 @@ export function restoreDatastore(snapshot: unknown): Datastore {
     );
   }
   return rebuild(result.data);
+}
+
+/** An entry of a snapshot that restore left out, and why. */
+export interface DroppedEntry {
+  /** e.g. "assigned[3]". */
+  readonly entry: string;
+  /** The entry's address (or ENI id) when it could be read: its holder is then unknown. */
+  readonly address: string | undefined;
+  readonly reason: string;
+}
+
+/**
+ * Like restoreDatastore, but an entry that cannot be read or does not fit the others costs that
+ * entry, never the whole snapshot: the agent must not forget every pod's address because one
+ * record is bad. Only a snapshot of another version, or one that is not an object with the three
+ * lists, is refused (a SnapshotError).
+ */
+export function salvageDatastore(snapshot: unknown): { datastore: Datastore; dropped: DroppedEntry[] } {
+  checkVersion(snapshot);
+  const raw = snapshot as Record<string, unknown>;
+  const dropped: DroppedEntry[] = [];
+  const lists = { enis: raw['enis'], assigned: raw['assigned'], cooling: raw['cooling'] };
+  for (const [name, value] of Object.entries(lists)) {
+    if (!Array.isArray(value)) {
+      throw new SnapshotError(
+        'ERR_SNAPSHOT_MALFORMED',
+        `datastore snapshot version 1 is malformed: ${name} is not a list`,
+      );
+    }
+  }
+  const keep = <T>(name: string, items: unknown[], schema: z.ZodType<T>): T[] =>
+    items.flatMap((item, i) => {
+      const parsed = schema.safeParse(item);
+      if (parsed.success) return [parsed.data];
+      const issues = parsed.error.issues.map((x) => `${x.path.join('.') || '(entry)'}: ${x.message}`);
+      dropped.push({ entry: `${name}[${i}]`, address: addressOf(item), reason: issues.join('; ') });
+      return [];
+    });
+  const valid: DatastoreSnapshotV1 = {
+    version: 1,
+    enis: keep('enis', lists.enis as unknown[], eniEntrySchema),
+    assigned: keep('assigned', lists.assigned as unknown[], assignedEntrySchema),
+    cooling: keep('cooling', lists.cooling as unknown[], coolingEntrySchema),
+  };
+  const datastore = rebuildWith(valid, (entry, address, reason) => {
+    dropped.push({ entry, address, reason });
+  });
+  return { datastore, dropped };
+}
+
+function addressOf(item: unknown): string | undefined {
+  if (typeof item !== 'object' || item === null) return undefined;
+  const o = item as Record<string, unknown>;
+  const value = o['address'] ?? o['id'];
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 function checkVersion(snapshot: unknown): void {
@@ -105,11 +164,20 @@ function checkVersion(snapshot: unknown): void {
 }
 
 function rebuild(snapshot: DatastoreSnapshotV1): Datastore {
+  return rebuildWith(snapshot, (_entry, _address, reason) => {
+    throw new SnapshotError('ERR_SNAPSHOT_INCONSISTENT', `datastore snapshot: ${reason}`);
+  });
+}
+
+/** Rebuilds through the datastore's own operations; `bad` hears of each entry that does not fit. */
+function rebuildWith(
+  snapshot: DatastoreSnapshotV1,
+  bad: (entry: string, address: string | undefined, reason: string) => void,
+): Datastore {
   const datastore = new Datastore();
-  const inconsistent = (message: string): SnapshotError =>
-    new SnapshotError('ERR_SNAPSHOT_INCONSISTENT', `datastore snapshot: ${message}`);
   const deviceIndexes = new Map<number, string>();
-  for (const eni of snapshot.enis) {
+  for (const [i, eni] of snapshot.enis.entries()) {
+    const entry = `enis[${i}]`;
     const info: EniInfo = {
       id: eni.id,
       subnetId: eni.subnetId,
@@ -119,46 +187,54 @@ function rebuild(snapshot: DatastoreSnapshotV1): Datastore {
       ...(eni.pool === undefined ? {} : { pool: eni.pool }),
     };
     const sameIndex = deviceIndexes.get(eni.deviceIndex);
-    if (sameIndex !== undefined)
-      throw inconsistent(`${sameIndex} and ${eni.id} share device index ${eni.deviceIndex}`);
-    deviceIndexes.set(eni.deviceIndex, eni.id);
+    if (sameIndex !== undefined) {
+      bad(entry, eni.id, `${sameIndex} and ${eni.id} share device index ${eni.deviceIndex}`);
+      continue;
+    }
     let added;
     try {
       added = datastore.addEni(info);
     } catch (error) {
-      throw inconsistent(`ENI ${eni.id}: ${error instanceof Error ? error.message : String(error)}`);
+      bad(entry, eni.id, `ENI ${eni.id}: ${error instanceof Error ? error.message : String(error)}`);
+      continue;
     }
-    if (added.type === 'exists') throw inconsistent(`ENI ${eni.id} appears twice`);
+    if (added.type === 'exists') {
+      bad(entry, eni.id, `ENI ${eni.id} appears twice`);
+      continue;
+    }
+    deviceIndexes.set(eni.deviceIndex, eni.id);
     const refused = [
       ...datastore.addIps(eni.id, eni.ips).refused,
       ...datastore.addPrefixes(eni.id, eni.prefixes).refused,
     ];
-    const first = refused[0];
-    if (first)
-      throw inconsistent(
-        `ENI ${eni.id}: ${first.entry} refused (${first.reason}${first.detail ? `: ${first.detail}` : ''})`,
+    for (const r of refused)
+      bad(
+        entry,
+        r.entry,
+        `ENI ${eni.id}: ${r.entry} refused (${r.reason}${r.detail ? `: ${r.detail}` : ''})`,
       );
   }
-  const restore = (address: string, apply: () => void): void => {
+  const restore = (entry: string, address: string, apply: () => void): void => {
     try {
       apply();
     } catch (error) {
-      throw inconsistent(`${address}: ${error instanceof Error ? error.message : String(error)}`);
+      bad(entry, address, `${address}: ${error instanceof Error ? error.message : String(error)}`);
     }
   };
-  for (const a of snapshot.assigned) {
-    restore(a.address, () => {
+  for (const [i, a] of snapshot.assigned.entries()) {
+    restore(`assigned[${i}]`, a.address, () => {
       datastore.restoreAddressState(a.address, {
         type: 'assigned',
         key: { containerId: a.containerId, ifName: a.ifName },
         pod: a.pod,
         ...(a.owner ? { owner: a.owner } : {}),
+        ...(a.network === undefined ? {} : { network: a.network }),
         assignedAt: a.assignedAt,
       });
     });
   }
-  for (const c of snapshot.cooling) {
-    restore(c.address, () => {
+  for (const [i, c] of snapshot.cooling.entries()) {
+    restore(`cooling[${i}]`, c.address, () => {
       datastore.restoreAddressState(c.address, { type: 'cooling', until: c.until });
     });
   }

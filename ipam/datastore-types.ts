@@ -48,6 +48,8 @@ export type AddressState =
       readonly key: AssignmentKey;
       readonly pod: PodRef;
       readonly owner?: OwnerRef;
+      /** The CNI network the attachment was added on: a CNI GC collects only its own network's. */
+      readonly network?: string;
       readonly assignedAt: number;
     }
   /** Released; not assignable and not counted as free until `until` (IP_COOLDOWN_PERIOD). */
@@ -68,6 +70,7 @@ export interface Assignment {
   readonly key: AssignmentKey;
   readonly pod: PodRef;
   readonly owner?: OwnerRef;
+  readonly network?: string;
   readonly assignedAt: number;
   readonly address: string;
   readonly eniId: string;
@@ -87,6 +90,7 @@ export interface AssignRequest {
   readonly key: AssignmentKey;
   readonly pod: PodRef;
   readonly owner?: OwnerRef;
+  readonly network?: string;
   readonly constraints?: AssignConstraints;
 }
 

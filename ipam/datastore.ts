@@ -262,6 +262,7 @@ export class Datastore {
       key: Object.freeze({ containerId: request.key.containerId, ifName: request.key.ifName }),
       pod: Object.freeze({ ...request.pod }),
       ...(request.owner ? { owner: Object.freeze({ ...request.owner }) } : {}),
+      ...(request.network === undefined ? {} : { network: request.network }),
       assignedAt: now,
     });
     this.addressByKey.set(keyString(request.key), slot.address);

@@ -44,13 +44,27 @@ export function sleepWith(clock: Pick<Clock, 'setTimer'>, ms: number, signal?: A
   });
 }
 
+/**
+ * The longest delay Node's setTimeout honours (2^31-1 ms, about 24.8 days): it fires a longer one
+ * after 1 ms. A longer delay is waited in steps of at most this; Infinity never fires.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: (ms, signal) => sleepWith(systemClock, ms, signal),
   setTimer(ms, fn) {
-    const handle = setTimeout(fn, Math.max(0, ms));
-    // A pending timer must never keep a stopping process alive; lifecycles end work explicitly.
-    handle.unref();
+    let handle: ReturnType<typeof setTimeout>;
+    const arm = (left: number): void => {
+      const step = Math.min(left, MAX_TIMER_MS);
+      handle = setTimeout(() => {
+        if (left > MAX_TIMER_MS) arm(left - MAX_TIMER_MS);
+        else fn();
+      }, step);
+      // A pending timer must never keep a stopping process alive; lifecycles end work explicitly.
+      handle.unref();
+    };
+    arm(Number.isNaN(ms) ? 0 : Math.max(0, ms));
     return {
       cancel: () => {
         clearTimeout(handle);

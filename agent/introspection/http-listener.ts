@@ -10,7 +10,27 @@ export function formatBindAddress(address: BindAddress): string {
   return `${host.includes(':') ? `[${host}]` : host}:${address.port}`;
 }
 
-export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+/** A handler may answer synchronously or return a promise; either way a failure costs one answer. */
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+/**
+ * The request's path, or undefined when the request target is not one we can read. The target
+ * is whatever the client wrote on its request line: `//x:99999` or `//[` make `new URL(target,
+ * base)` throw (they read as a host and a port), so the path is taken before any URL parsing.
+ */
+export function requestPath(target: string | undefined): string | undefined {
+  const raw = target ?? '/';
+  if (!raw.startsWith('/')) {
+    // The absolute form a proxy sends ("http://host/metrics").
+    try {
+      return /^https?:\/\//i.test(raw) ? new URL(raw).pathname : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  const end = raw.search(/[?#]/);
+  return end === -1 ? raw : raw.slice(0, end);
+}
 
 /**
  * A node:http server with an explicit lifecycle: the constructor does no I/O, `start()` listens
@@ -26,6 +46,7 @@ export class HttpListener {
   constructor(
     private readonly bind: BindAddress,
     private readonly handler: RequestHandler,
+    private readonly onError: (err: unknown) => void = () => undefined,
   ) {}
 
   async start(): Promise<BindAddress> {
@@ -33,7 +54,16 @@ export class HttpListener {
     this.closing = false;
     const server = createServer((req, res) => {
       this.track(req, res);
-      this.handler(req, res);
+      this.serve(req, res);
+    });
+    // Bytes that are not HTTP: answer 400 and close, as node does without a listener, but never
+    // let a socket error of one client reach the process.
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     });
     // Scrapers and `eni-ipam status` send small GETs; a slow client must not hold a socket forever.
     server.requestTimeout = REQUEST_TIMEOUT_MS;
@@ -78,6 +108,28 @@ export class HttpListener {
     // go now; the others go as soon as their answer is written.
     for (const [socket, requests] of this.active) if (requests === 0) socket.destroy();
     await closed;
+  }
+
+  /** Runs the handler so that nothing it throws or rejects can end or wedge the process. */
+  private serve(req: IncomingMessage, res: ServerResponse): void {
+    const fail = (err: unknown): void => {
+      this.onError(err);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      try {
+        sendJson(res, 500, { error: 'internal error' });
+      } catch {
+        res.destroy();
+      }
+    };
+    try {
+      const done = this.handler(req, res);
+      if (done instanceof Promise) done.catch(fail);
+    } catch (err) {
+      fail(err);
+    }
   }
 
   private track(req: IncomingMessage, res: ServerResponse): void {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpListener, sendJson, type BindAddress } from './http-listener.js';
+import { HttpListener, requestPath, sendJson, type BindAddress } from './http-listener.js';
 import type { IntrospectionSource } from './introspection-source.js';
+import { redactSecrets } from '../redact.js';
 import { eniReport, liveness, planState, readiness } from './views.js';
 
 /**
@@ -56,9 +57,13 @@ export class IntrospectionServer {
     bind: BindAddress = DEFAULT_INTROSPECTION_BIND,
     private readonly onError: (err: unknown) => void = () => undefined,
   ) {
-    this.listener = new HttpListener(bind, (req, res) => {
-      this.handle(req, res);
-    });
+    this.listener = new HttpListener(
+      bind,
+      (req, res) => {
+        this.handle(req, res);
+      },
+      onError,
+    );
   }
 
   start(): Promise<BindAddress> {
@@ -74,7 +79,12 @@ export class IntrospectionServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/';
+    const target = requestPath(req.url);
+    if (target === undefined) {
+      sendJson(res, 400, { error: 'bad request: unreadable request target', paths: INTROSPECTION_PATHS });
+      return;
+    }
+    const path = target.replace(/\/+$/, '') || '/';
     const route = ROUTES.get(path);
     if (!route) {
       sendJson(res, 404, { error: `not found: ${path}`, paths: INTROSPECTION_PATHS });
@@ -90,9 +100,14 @@ export class IntrospectionServer {
     } catch (err) {
       // The source reads live agent state; a bug there costs one answer, never the process.
       this.onError(err);
-      sendJson(res, 500, { error: `internal error: ${err instanceof Error ? err.message : String(err)}` });
+      sendJson(
+        res,
+        500,
+        redactSecrets({ error: `internal error: ${err instanceof Error ? err.message : String(err)}` }),
+      );
       return;
     }
-    sendJson(res, answer.status, answer.body);
+    // Every answer, not only /v1/config: no credential of the agent's is served.
+    sendJson(res, answer.status, redactSecrets(answer.body));
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The pods of this node, as the agent needs them to find addresses whose pod is gone (deleted
- * while the agent was down, or a DEL that never came). The list and the watch both carry
+ * while the agent was down, or a DEL that never came), and to learn which pod holds which address
+ * when the checkpoint lost it (their `status.podIPs`). The list and the watch both carry
  * `spec.nodeName=<node>`: makeInformer lost field selectors in client-node 1.x, and without the
  * selector every agent would receive every pod of the cluster.
  */
@@ -31,6 +32,11 @@ export interface WatchedPod extends PodRef {
   readonly ownerReferences: readonly OwnerRef[];
   /** Host-network pods never hold an address of ours. */
   readonly hostNetwork: boolean;
+  /**
+   * `status.podIPs` as kubelet reported them (empty until it has); undefined when the source does
+   * not know them. What rebuilds ownership of addresses when the checkpoint lost it.
+   */
+  readonly podIps?: readonly string[];
 }
 
 /** What the agent sees of the node's pods; no client-node type crosses this line. */
@@ -70,7 +76,15 @@ export function toPodRef(pod: V1Pod): WatchedPod | undefined {
       controller: o.controller ?? false,
     })),
     hostNetwork: pod.spec?.hostNetwork ?? false,
+    podIps: podIpsOf(pod),
   };
+}
+
+function podIpsOf(pod: V1Pod): string[] {
+  const listed = (pod.status?.podIPs ?? []).map((p) => p.ip).filter((ip) => ip !== '');
+  const single = pod.status?.podIP;
+  // Older API servers set only podIP.
+  return listed.length > 0 ? listed : single ? [single] : [];
 }
 
 export interface PodWatchOptions {

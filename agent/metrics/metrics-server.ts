@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpListener, type BindAddress } from '../introspection/http-listener.js';
+import { HttpListener, requestPath, type BindAddress } from '../introspection/http-listener.js';
+import { redactText } from '../redact.js';
 
 /** The AWS VPC CNI's metrics port, on every interface, so existing scrape configs keep working. */
 export const DEFAULT_METRICS_BIND: BindAddress = { host: undefined, port: 61678 };
@@ -19,9 +20,7 @@ export class MetricsServer {
     bind: BindAddress = DEFAULT_METRICS_BIND,
     private readonly onError: (err: unknown) => void = () => undefined,
   ) {
-    this.listener = new HttpListener(bind, (req, res) => {
-      void this.handle(req, res);
-    });
+    this.listener = new HttpListener(bind, (req, res) => this.handle(req, res), onError);
   }
 
   start(): Promise<BindAddress> {
@@ -37,7 +36,11 @@ export class MetricsServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const path = requestPath(req.url);
+    if (path === undefined) {
+      sendText(res, 400, 'bad request: unreadable request target\n');
+      return;
+    }
     if (path !== '/metrics') {
       sendText(res, 404, 'not found: metrics are served on /metrics\n');
       return;
@@ -56,7 +59,11 @@ export class MetricsServer {
     } catch (err) {
       // A source that throws must cost one scrape, never the process.
       this.onError(err);
-      sendText(res, 500, `metrics unavailable: ${err instanceof Error ? err.message : String(err)}\n`);
+      sendText(
+        res,
+        500,
+        redactText(`metrics unavailable: ${err instanceof Error ? err.message : String(err)}\n`),
+      );
     }
   }
 }

@@ -356,3 +356,28 @@ describe('the table of variables', () => {
     }
   });
 });
+
+describe('duration bounds', () => {
+  const durations = [
+    'IP_COOLDOWN_PERIOD',
+    'ENI_IPAM_EC2_RESYNC_SECONDS',
+    'ENI_IPAM_POD_GONE_GRACE_SECONDS',
+    'ENI_IPAM_LEAKED_ENI_GRACE_SECONDS',
+    'ENI_IPAM_SUBNET_FULL_SKIP_SECONDS',
+  ];
+  for (const name of durations) {
+    it(`${name} accepts 7 days and refuses more, or a value that overflows a timer`, () => {
+      expect(() => loadConfig({ ...NODE, [name]: '604800' })).not.toThrow();
+      for (const value of ['604801', '2147484', String(Number.MAX_SAFE_INTEGER)]) {
+        expect(() => loadConfig({ ...NODE, [name]: value }), `${name}=${value}`).toThrow(/above 604800/);
+      }
+    });
+  }
+  it('ENI_IPAM_ADD_WAIT_SECONDS is bounded by the plugin’s longest ADD timeout (600 s)', () => {
+    expect(loadConfig({ ...NODE, ENI_IPAM_ADD_WAIT_SECONDS: '600' }).addWaitMs).toBe(600_000);
+    expect(() => loadConfig({ ...NODE, ENI_IPAM_ADD_WAIT_SECONDS: '601' })).toThrow(/above 600/);
+    expect(() => loadConfig({ ...NODE, ENI_IPAM_ADD_WAIT_SECONDS: String(Number.MAX_SAFE_INTEGER) })).toThrow(
+      /ENI_IPAM_ADD_WAIT_SECONDS/,
+    );
+  });
+});

@@ -91,7 +91,19 @@ describe('PodWatch', () => {
       labels: {},
       ownerReferences: [],
       hostNetwork: false,
+      podIps: [],
     });
+    // What rebuilds address ownership when the checkpoint is lost: status.podIPs (or podIP alone).
+    server.add(PODS, {
+      ...pod('a4', NODE),
+      status: { phase: 'Running', podIPs: [{ ip: '10.0.0.9' }], podIP: '10.0.0.9' },
+    });
+    server.add(PODS, { ...pod('a5', NODE), status: { phase: 'Running', podIP: '10.0.0.10' } });
+    await eventually(() => names().includes('a5'), 'a5 to appear');
+    expect(watch.list().find((p) => p.name === 'a4')?.podIps).toEqual(['10.0.0.9']);
+    expect(watch.list().find((p) => p.name === 'a5')?.podIps).toEqual(['10.0.0.10']);
+    server.remove(PODS, pod('a4', NODE));
+    server.remove(PODS, pod('a5', NODE));
 
     server.remove(PODS, pod('a1', NODE));
     await eventually(() => !names().includes('a1'), 'a1 to go');

@@ -29,6 +29,25 @@ describe('CNI calls at the edges', () => {
     expectAgentMatchesEc2(h);
   });
 
+  it('a DEL for an attachment whose ADD still waits cancels that ADD: the address never goes to a deleted container', async () => {
+    const h = new AgentHarness(
+      settings({ WARM_IP_TARGET: '1', MINIMUM_IP_TARGET: '1' }, { addWaitMs: 20_000 }),
+    );
+    await h.start();
+    await h.run(5_000);
+    okAddresses(await settleAll(h, [h.add('first')]));
+    // The pool holds no free address now: this ADD waits for EC2.
+    const waiting = h.add('deleted');
+    await h.run(1);
+    expect(h.agent.view().waiting).toBe(1);
+    expect(await h.del('deleted')).toEqual({ kind: 'ok' });
+    const [outcome] = await settleAll(h, [waiting]);
+    expect(outcome).toMatchObject({ kind: 'failure', cniCode: 11 });
+    await quiesce(h);
+    expect(h.agent.view().datastore.assignmentOf({ containerId: 'deleted', ifName: 'eth0' })).toBeUndefined();
+    expect(h.agent.view().datastore.totals().assigned).toBe(1);
+  });
+
   async function fullNode(): Promise<AgentHarness> {
     const h = new AgentHarness(settings({ WARM_ENI_TARGET: '1' }));
     await h.start();

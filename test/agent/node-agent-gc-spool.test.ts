@@ -37,7 +37,10 @@ describe('CNI GC', () => {
       { containerId: 'c5', ifname: 'net1' },
     ];
 
-    expect(await h.agent.backend.gc([...valid, ...extra])).toEqual({ kind: 'ok', released: 3 });
+    // Another network's GC (even with an empty list) collects nothing of ours.
+    expect(await h.agent.backend.gc([], 'other-network')).toEqual({ kind: 'ok', released: 0 });
+    expect(h.agent.view().datastore.totals().assigned).toBe(8);
+    expect(await h.agent.backend.gc([...valid, ...extra], 'eni-ipam')).toEqual({ kind: 'ok', released: 3 });
     for (const [i, id] of ids.entries()) {
       if (i < 5) expect(holderOf(h, id)).toBe(addresses[i]);
       else {
@@ -45,15 +48,27 @@ describe('CNI GC', () => {
         expect(stateOf(h, addresses[i]!)).toBe('cooling');
       }
     }
-    expect(await h.agent.backend.gc([...valid, ...extra])).toEqual({ kind: 'ok', released: 0 });
+    expect(await h.agent.backend.gc([...valid, ...extra], 'eni-ipam')).toEqual({ kind: 'ok', released: 0 });
     expect(h.agent.view().datastore.totals().assigned).toBe(5);
     // Durable before the answer: a crash right now must not bring the released ones back.
     await h.restart();
     expect(h.agent.view().datastore.totals().assigned).toBe(5);
-    expect(await h.agent.backend.gc([])).toEqual({ kind: 'ok', released: 5 });
+    expect(await h.agent.backend.gc([], 'other-network')).toEqual({ kind: 'ok', released: 0 });
+    expect(await h.agent.backend.gc([], 'eni-ipam')).toEqual({ kind: 'ok', released: 5 });
     expect(h.agent.view().datastore.totals().assigned).toBe(0);
     expectAgentMatchesEc2(h);
   });
+});
+
+it('a CNI GC naming another network releases nothing', async () => {
+  const h = new AgentHarness(settings({ WARM_IP_TARGET: '3' }));
+  await h.start();
+  await settleAll(
+    h,
+    ['a', 'b'].map((id) => h.add(id)),
+  );
+  expect(await h.agent.backend.gc([], 'macvlan-secondary')).toEqual({ kind: 'ok', released: 0 });
+  expect(h.agent.view().datastore.totals().assigned).toBe(2);
 });
 
 describe('release spool', () => {

@@ -77,7 +77,7 @@ async function exchange(line: string): Promise<AgentResponse> {
 
 const statusLine = '{"v":1,"op":"status","network":"n"}\n';
 const addLine = (id: string): string =>
-  `${JSON.stringify({ v: 1, op: 'add', containerId: id, ifname: 'eth0', netns: '/ns', network: 'n', pod: {} })}\n`;
+  `${JSON.stringify({ v: 1, op: 'add', containerId: id, ifname: 'eth0', netns: '/ns', network: 'n', pod: { namespace: 'ns', name: 'p' } })}\n`;
 
 describe('CniServer', () => {
   it('answers garbage, foreign versions and bad fields with a protocol error, and keeps serving', async () => {
@@ -97,6 +97,36 @@ describe('CniServer', () => {
     expect(mismatch.ok ? 'ok' : mismatch.error.msg).toMatch(/protocol version 2, expected 1/);
     expect(await exchange(statusLine)).toEqual({ v: 1, ok: true, op: 'status' });
     expect(backend.calls.map((c) => c.op)).toEqual(['status']);
+  });
+
+  it('refuses ids the checkpoint could not store or that could collide: empty, control characters, reserved', async () => {
+    const add = (fields: Record<string, unknown>): string =>
+      `${JSON.stringify({ v: 1, op: 'add', containerId: 'c1', ifname: 'eth0', netns: '/ns', network: 'n', pod: { namespace: 'ns', name: 'p' }, ...fields })}\n`;
+    const refused: [string, string, RegExp][] = [
+      ['empty container id', add({ containerId: '' }), /containerId is empty/],
+      ['NUL in the container id', add({ containerId: 'c1\u0000x' }), /containerId .* control character/],
+      ['newline in the interface', add({ ifname: 'eth0\n' }), /ifname .* control character/],
+      ['reserved prefix', add({ containerId: 'eni-ipam:quarantine:10.0.0.1' }), /reserved/],
+      ['no pod in CNI_ARGS', add({ pod: {} }), /K8S_POD_NAMESPACE and K8S_POD_NAME/],
+      ['empty pod name', add({ pod: { namespace: 'ns', name: '' } }), /K8S_POD_NAME/],
+      ['control character in a pod name', add({ pod: { namespace: 'ns', name: 'p\u0001' } }), /pod.name/],
+      [
+        'NUL in a DEL id',
+        `${JSON.stringify({ v: 1, op: 'del', containerId: 'c1\u0000', ifname: 'eth0', network: 'n', pod: {} })}\n`,
+        /control character/,
+      ],
+      [
+        'NUL in a GC attachment',
+        `${JSON.stringify({ v: 1, op: 'gc', network: 'n', validAttachments: [{ containerId: 'a\u0000', ifname: 'eth0' }] })}\n`,
+        /validAttachments\[0\]\.containerId/,
+      ],
+    ];
+    for (const [name, line, message] of refused) {
+      const res = await exchange(line);
+      expect(res, name).toMatchObject({ ok: false, error: { code: 4 } });
+      expect(res.ok ? '' : res.error.msg, name).toMatch(message);
+    }
+    expect(backend.calls).toEqual([]);
   });
 
   it('answers an oversized request with an error instead of buffering it', async () => {

@@ -65,16 +65,26 @@ export class FakeNodePods extends FakeWatch implements NodePods {
   }
 
   /** Adds (or replaces) a pod; `labels` carry e.g. KubeVirt's `vm.kubevirt.io/name`. */
-  add(pod: { uid: string; namespace?: string; name: string; labels?: Record<string, string> }): WatchedPod {
+  add(pod: {
+    uid: string;
+    namespace?: string;
+    name: string;
+    labels?: Record<string, string>;
+    /** status.podIPs; omitted: the source does not report them. */
+    podIps?: string[];
+    phase?: string;
+    hostNetwork?: boolean;
+  }): WatchedPod {
     const ref: WatchedPod = {
       uid: pod.uid,
       namespace: pod.namespace ?? 'default',
       name: pod.name,
-      phase: 'Running',
+      phase: pod.phase ?? 'Running',
       annotations: {},
       labels: { ...(pod.labels ?? {}) },
       ownerReferences: [],
-      hostNetwork: false,
+      hostNetwork: pod.hostNetwork ?? false,
+      ...(pod.podIps ? { podIps: pod.podIps } : {}),
     };
     this.pods.set(ref.uid, ref);
     this.changed();
