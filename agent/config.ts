@@ -8,6 +8,10 @@ import { ConfigError } from '../ipam/warm-targets.js';
 import {
   describeIssue,
   EnvReader,
+  parseCidrList,
+  parseMtu,
+  parseRandomizeSnat,
+  type RandomizeSnatName,
   parseAbsolutePath,
   parseBindAddress,
   parseBool,
@@ -84,6 +88,14 @@ export interface AgentConfig {
   readonly cloudWatch: { readonly enabled: boolean; readonly namespace: string };
   /** undefined: in-cluster service account. */
   readonly kubeconfig: string | undefined;
+  /** The node's links, tables, rules and NAT (docs/datapath.md). */
+  readonly datapath: {
+    readonly enabled: boolean;
+    readonly mtu: number;
+    readonly externalSnat: boolean;
+    readonly excludeSnatCidrs: readonly string[];
+    readonly randomizeSnat: RandomizeSnatName;
+  };
 }
 
 /**
@@ -175,6 +187,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
       namespace: read.value('ENI_IPAM_CLOUDWATCH_NAMESPACE', parseCloudWatchNamespace),
     },
     kubeconfig: read.optional('KUBECONFIG', parseNonEmpty),
+    datapath: {
+      enabled: !read.value('ENI_IPAM_DISABLE_DATAPATH', parseBool),
+      mtu: read.value('AWS_VPC_ENI_MTU', parseMtu),
+      externalSnat: read.value('AWS_VPC_K8S_CNI_EXTERNALSNAT', parseBool),
+      excludeSnatCidrs: read.optional('AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS', parseCidrList) ?? [],
+      randomizeSnat: read.value('AWS_VPC_K8S_CNI_RANDOMIZESNAT', parseRandomizeSnat),
+    },
   };
 
   const [first, ...rest] = read.issues;
