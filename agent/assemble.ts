@@ -16,6 +16,8 @@ import { IpamEventMetrics } from './metrics/ipam-event-metrics.js';
 import { NodeAgent, type NodeAgentSettings, type PodEniNetwork } from './node-agent.js';
 import type { PlacementResolution } from './node-ipam.js';
 import type { PoolPolicy } from './pool-driver.js';
+import type { Datapath } from '../datapath/model.js';
+import { nodeDatapathOf } from './node-datapath-kernel.js';
 
 /** KubeVirt labels a VM's virt-launcher pod with the VM's name. */
 export const KUBEVIRT_VM_LABEL = 'vm.kubevirt.io/name';
@@ -33,6 +35,8 @@ export interface AssembleOptions {
   metrics?: AgentMetrics;
   /** Another planning policy, for benchmarks; default: eni-ipam's event-driven planning. */
   policy?: PoolPolicy;
+  /** The node's kernel datapath (the real process only); absent: the kernel is left alone. */
+  datapath?: Datapath;
 }
 
 export interface AssembledAgent {
@@ -64,6 +68,7 @@ export function assembleNodeAgent(options: AssembleOptions): AssembledAgent {
     ipamEvents: new IpamEventMetrics(metrics),
     leakEvents: leakEventsFor(metrics),
     ...(options.policy ? { policy: options.policy } : {}),
+    ...(options.datapath ? { datapath: nodeDatapathOf(options.datapath, config, options) } : {}),
   });
   attach?.(agent);
   return { agent, metrics };

@@ -10,6 +10,7 @@ import { ConfigError } from '../ipam/warm-targets.js';
 import { loadConfig, type AgentConfig } from './config.js';
 import { createKubeSources } from './kube/kube-sources.js';
 import { createLogger, type Logger } from './logger.js';
+import { kernelDatapath } from './node-datapath-kernel.js';
 import { CloudWatchPublisher } from './metrics/cloudwatch-publisher.js';
 import { keyGaugeSamples } from './metrics/cloudwatch-samples.js';
 import { MetricsServer } from './metrics/metrics-server.js';
@@ -118,6 +119,7 @@ export async function startAgent(
     virtualMachines: kube.virtualMachines,
     eniConfigs: kube.eniConfigs,
     metrics,
+    ...(config.datapath.enabled ? { datapath: kernelDatapath() } : {}),
   });
   const agent = assembled.agent;
   attach(agent);

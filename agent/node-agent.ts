@@ -23,6 +23,7 @@ import { NodeIpam, type IpamEvents, type PlacementResolution } from './node-ipam
 import { PoolDriver, type PoolPolicy } from './pool-driver.js';
 import type { AddRequest } from './cni-backend.js';
 import { applyReleaseSpool } from './release-spool.js';
+import type { NodeDatapath } from './node-datapath.js';
 
 /** What the agent needs of its configuration (agent/config.ts produces it from the environment). */
 export interface NodeAgentSettings {
@@ -65,6 +66,8 @@ export interface NodeAgentDeps {
   onAction?: (action: PlanAction['type'], outcome: 'ok' | 'failed') => void;
   /** The planning policy (benchmarks compare others); default: event-driven eni-ipam planning. */
   policy?: PoolPolicy;
+  /** The node's kernel datapath (links, tables, rules, NAT); absent: the agent leaves the kernel alone. */
+  datapath?: NodeDatapath;
 }
 
 export interface NodeAgentView {
@@ -125,6 +128,8 @@ export class NodeAgent {
     const first = syncWithEc2(datastore, attached, { busy: new Set(), logger });
     const primaryIps = new Map(attached.map((eni) => [eni.eniId, eni.primaryIp]));
     logger.info({ ...first, lost: first.lost.length }, 'reconciled with EC2');
+    deps.datapath?.bind(datastore, identity);
+    deps.datapath?.enisSeen(attached);
 
     const podEniNetwork =
       settings.customNetworking && deps.podEniNetwork ? await deps.podEniNetwork(identity) : undefined;
@@ -159,6 +164,7 @@ export class NodeAgent {
         return !vms.synced() || vms.exists(a.owner);
       },
       ...(deps.ipamEvents ? { events: deps.ipamEvents } : {}),
+      ...(deps.datapath ? { syncDatapath: deps.datapath.syncPods.bind(deps.datapath) } : {}),
     });
     driver = new PoolDriver({
       datastore,
@@ -170,7 +176,10 @@ export class NodeAgent {
       targets: settings.warmTargets,
       subnets,
       waiting: () => ipam.waitingPlacements(),
-      onEniAttached: (eni) => this.state?.primaryIps.set(eni.eniId, eni.primaryIp),
+      onEniAttached: (eni) => {
+        this.state?.primaryIps.set(eni.eniId, eni.primaryIp);
+        void deps.datapath?.eniAttached(eni);
+      },
       onEniCountMismatch: () => {
         this.resync().catch((err: unknown) => {
           logger.warn({ err: (err as Error).message }, 'resync after an unexpected ENI limit failed');
@@ -178,6 +187,7 @@ export class NodeAgent {
       },
       afterChange: () => {
         ipam.afterChange();
+        deps.datapath?.changed();
         persist().catch((err: unknown) => {
           logger.error({ err: (err as Error).message }, 'checkpoint write failed');
         });
@@ -215,6 +225,9 @@ export class NodeAgent {
     if (deps.pods) deps.pods.start(this.stop.signal);
     await this.refreshSubnets(true);
     await persist();
+    // Pods that kept running while the agent was down keep their rules; missing ones come back and
+    // stale ones go before the first ADD is served.
+    await deps.datapath?.reconcile();
 
     ipam.markReady();
     this.state.ready = true;
@@ -273,6 +286,7 @@ export class NodeAgent {
   /** Stops planning and timers, fails waiting ADDs, lets EC2 work finish, flushes the checkpoint. */
   async close(): Promise<void> {
     this.stop.abort();
+    this.deps.datapath?.close();
     const state = this.state;
     state?.ipam.close();
     await Promise.allSettled(this.loops);
@@ -311,12 +325,14 @@ export class NodeAgent {
     const attached = await this.deps.ec2.listAttachedEnis(s.identity.instanceId);
     syncWithEc2(s.datastore, attached, { busy: s.driver.busyEnis(), logger: this.deps.logger });
     s.primaryIps = new Map(attached.map((eni) => [eni.eniId, eni.primaryIp]));
+    this.deps.datapath?.enisSeen(attached);
     // A limit EC2 reported may have passed (an ENI detached by someone else, a quota raised): the
     // fresh view is the truth, and the next failure sets the flags again if it still holds.
     s.driver.resetLimits();
     await this.refreshSubnets(false);
     s.ipam.afterChange();
     await s.persist();
+    await this.deps.datapath?.reconcile();
     s.driver.wake();
   }
 
@@ -326,6 +342,7 @@ export class NodeAgent {
     for (const a of assignments) s.datastore.release(a.key, now, this.deps.settings.ipCooldownMs);
     this.deps.logger.info({ count: assignments.length, cause }, 'released leaked addresses');
     await s.persist();
+    this.deps.datapath?.changed();
     s.ipam.afterChange();
     s.driver.wake();
   }

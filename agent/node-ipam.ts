@@ -18,6 +18,7 @@ import {
   type IpamResult,
   type StatusOutcome,
 } from './cni-backend.js';
+import { POD_GATEWAY } from '../datapath/model.js';
 import type { Logger } from './logger.js';
 import type { Placement } from './placement.js';
 
@@ -53,6 +54,12 @@ export interface NodeIpamDeps {
    */
   keepOnDel?: (assignment: Assignment) => boolean;
   events?: IpamEvents;
+  /**
+   * The node datapath: brings the kernel in line with these addresses as the datastore holds them
+   * (rules installed for an assigned address, removed for a released one). An ADD's address is
+   * returned only once this resolves.
+   */
+  syncDatapath?: (addresses: readonly string[]) => Promise<void>;
 }
 
 /** Plugin-specific CNI codes (100 and up are ours). */
@@ -197,6 +204,7 @@ export class NodeIpam implements CniBackend {
     await this.deps.persist();
     this.afterChange();
     this.deps.wakePool();
+    await this.syncDatapathQuietly([held.address]);
     return { kind: 'ok' };
   }
 
@@ -226,6 +234,7 @@ export class NodeIpam implements CniBackend {
     const { datastore, clock, logger } = this.deps;
     const valid = new Set(validAttachments.map((a) => `${a.containerId}\u0000${a.ifname}`));
     let released = 0;
+    const addresses: string[] = [];
     for (const assignment of datastore.assignments()) {
       if (valid.has(`${assignment.key.containerId}\u0000${assignment.key.ifName}`)) continue;
       datastore.release(assignment.key, clock.now(), this.deps.cooldownMs);
@@ -234,11 +243,13 @@ export class NodeIpam implements CniBackend {
         'CNI GC released an address',
       );
       released++;
+      addresses.push(assignment.address);
     }
     if (released > 0) {
       await this.deps.persist();
       this.afterChange();
       this.deps.wakePool();
+      await this.syncDatapathQuietly(addresses);
     }
     return { kind: 'ok', released };
   }
@@ -266,10 +277,32 @@ export class NodeIpam implements CniBackend {
 
   private async answer(result: Assigned, waitedMs: number, kind: 'ok' | 'waited'): Promise<AddOutcome> {
     await this.deps.persist();
+    try {
+      await this.deps.syncDatapath?.([result.address]);
+    } catch (err) {
+      // The address stays the container's: the runtime's retry gets it again and retries the rules.
+      this.deps.events?.add('failed', waitedMs);
+      return failure(
+        CniCode.tryAgainLater,
+        `${result.address} is assigned but its routing rules could not be installed: ${(err as Error).message}`,
+      );
+    }
     this.deps.events?.add(kind, waitedMs);
     // Taking an address may drop the pool below its warm target.
     this.deps.wakePool();
     return { kind: 'ok', result: toIpamResult(result) };
+  }
+
+  /** A release's rules are removed as soon as possible; a failure is retried by the next reconcile. */
+  private async syncDatapathQuietly(addresses: readonly string[]): Promise<void> {
+    try {
+      await this.deps.syncDatapath?.(addresses);
+    } catch (err) {
+      this.deps.logger.warn(
+        { addresses, err: (err as Error).message },
+        "removing released addresses' rules failed",
+      );
+    }
   }
 
   private resultOfAssignment(assignment: Assignment): Assigned {
@@ -329,9 +362,15 @@ function podOf(req: AddRequest): { uid: string; namespace: string; name: string 
   return { uid: req.pod.uid ?? '', namespace: req.pod.namespace ?? '', name: req.pod.name ?? '' };
 }
 
+/**
+ * The pod's address as a /32 behind the link-local gateway 169.254.1.1, as the AWS VPC CNI hands it
+ * out: `ptp` puts the gateway on the host side of the pod's veth, so the subnet's router never
+ * becomes a local address of the node, and every packet of the pod goes through the node's routing
+ * (its rules choose the ENI; docs/datapath.md).
+ */
 function toIpamResult(result: Assigned): IpamResult {
   return {
-    ips: [{ address: `${result.address}/${result.prefixLength}`, gateway: result.gateway }],
+    ips: [{ address: `${result.address}/32`, gateway: POD_GATEWAY }],
     routes: [{ dst: '0.0.0.0/0' }],
   };
 }

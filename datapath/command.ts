@@ -26,12 +26,13 @@ export const spawnCommand: CommandRunner = (command, args, stdin) =>
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.once('error', (err: NodeJS.ErrnoException) => { reject(
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      reject(
         new Error(
           `${command} could not be started: ${err.message}${err.code === 'ENOENT' ? ' (is it installed?)' : ''}`,
         ),
-      ); },
-    );
+      );
+    });
     child.once('close', (code, signal) => {
       if (signal !== null) reject(new Error(`${command} ${args.join(' ')} was killed by ${signal}`));
       else resolve({ code: code ?? 0, stdout, stderr });

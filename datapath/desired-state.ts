@@ -47,7 +47,7 @@ export function desiredState(facts: NodeFacts): DesiredState {
   };
 }
 
-function linkOf(eni: EniFacts, mtu: number): LinkSpec {
+export function linkOf(eni: EniFacts, mtu: number): LinkSpec {
   return {
     mac: eni.mac.toLowerCase(),
     mtu,
