@@ -175,7 +175,12 @@ export class NodeDatapath {
     const batch = new Map(this.pendingPods);
     this.pendingPods.clear();
     const settle = (err?: Error): void => {
-      for (const waiters of batch.values()) for (const w of waiters) err ? w.reject(err) : w.resolve();
+      for (const waiters of batch.values()) {
+        for (const w of waiters) {
+          if (err) w.reject(err);
+          else w.resolve();
+        }
+      }
     };
     try {
       const facts = this.facts();
