@@ -18,7 +18,7 @@ import {
   type IpamResult,
   type StatusOutcome,
 } from './cni-backend.js';
-import { POD_GATEWAY } from '../datapath/model.js';
+import { podGateway } from '../datapath/desired-state.js';
 import type { Logger } from './logger.js';
 import type { Placement } from './placement.js';
 
@@ -363,14 +363,13 @@ function podOf(req: AddRequest): { uid: string; namespace: string; name: string 
 }
 
 /**
- * The pod's address as a /32 behind the link-local gateway 169.254.1.1, as the AWS VPC CNI hands it
- * out: `ptp` puts the gateway on the host side of the pod's veth, so the subnet's router never
- * becomes a local address of the node, and every packet of the pod goes through the node's routing
- * (its rules choose the ENI; docs/datapath.md).
+ * The pod's address in its subnet's prefix, behind the subnet's AWS-reserved fourth address: `ptp`
+ * puts the gateway on the host side of the pod's veth, and that address is one no host of the VPC
+ * ever holds, so the subnet's router never becomes a local address of the node (docs/datapath.md).
  */
 function toIpamResult(result: Assigned): IpamResult {
   return {
-    ips: [{ address: `${result.address}/32`, gateway: POD_GATEWAY }],
+    ips: [{ address: `${result.address}/${result.prefixLength}`, gateway: podGateway(result.subnetCidr) }],
     routes: [{ dst: '0.0.0.0/0' }],
   };
 }

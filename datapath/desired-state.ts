@@ -2,9 +2,10 @@
  * What the node's kernel must hold for the agent's ENIs and pods: a pure function of plain data
  * (no I/O), so every rule the agent installs is decided here and tested with tables.
  */
-import { ipToNumber, parseCidr, subnetGateway } from '../ipam/address.js';
+import { ipToNumber, numberToIp, parseCidr, subnetGateway } from '../ipam/address.js';
 import {
   CONNMARK,
+  POD_GATEWAY_OFFSET,
   PRIORITY_CONNMARK,
   PRIORITY_FROM_POD,
   PRIORITY_TO_POD,
@@ -110,4 +111,9 @@ function natPlan(primary: EniFacts, facts: NodeFacts): NatPlan {
     randomize: facts.snat.randomize,
     connmark: CONNMARK,
   };
+}
+
+/** The gateway a pod of this subnet is given (see POD_GATEWAY_OFFSET). */
+export function podGateway(subnetCidr: string): string {
+  return numberToIp(parseCidr(subnetCidr).base + POD_GATEWAY_OFFSET);
 }

@@ -5,8 +5,14 @@
  * The numbers are the AWS VPC CNI's, so a node moved from aws-node looks the same under `ip rule`.
  */
 
-/** The pod's default gateway: link-local, on the host side of every pod's veth (never the subnet's router). */
-export const POD_GATEWAY = '169.254.1.1';
+/**
+ * The pod's gateway, which `ptp` puts on the host side of every pod's veth: the subnet's fourth
+ * address (base + 3), which AWS reserves "for future use" and never gives to any host, so neither
+ * the VPC router (base + 1) nor its DNS (base + 2) ever becomes a local address of the node. The
+ * AWS VPC CNI uses 169.254.1.1 with its own plugin; the reference `ptp` needs the gateway inside
+ * the pod's prefix (docs/datapath.md, "Deliberate differences").
+ */
+export const POD_GATEWAY_OFFSET = 3;
 /** `to <pod> lookup main`: traffic to a pod of this node never follows another pod's from-rule. */
 export const PRIORITY_TO_POD = 512;
 /** `fwmark 0x80/0x80 lookup main`: replies of connections that entered on the primary ENI leave by it. */

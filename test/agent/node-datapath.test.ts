@@ -46,7 +46,8 @@ describe('the agent and the node datapath', () => {
       expect(outcome.kind).toBe('ok');
       if (outcome.kind !== 'ok') continue;
       const address = addressOf(outcome);
-      expect(outcome.result.ips[0]).toEqual({ address: `${address}/32`, gateway: '169.254.1.1' });
+      // The subnet (10.0.0.0/20 here) prefix, behind its AWS-reserved fourth address, not the router.
+      expect(outcome.result.ips[0]).toEqual({ address: `${address}/20`, gateway: '10.0.0.3' });
       const assignment = h.agent
         .view()
         .datastore.assignments()
