@@ -48,6 +48,31 @@ afterEach(async () => {
   expect(await vpc.sourceDestCheckDrops()).toBe(0);
 });
 
+/** Received packets of an ENI's link as the VPC sees them (the VPC side of its veth). */
+async function eniReceived(eniId: string): Promise<number> {
+  const link = vpc.linkOf(eniId);
+  if (!link) throw new Error(`${eniId} has no link in the VPC`);
+  const [stats] = JSON.parse(await ipIn(vpc.vpcNetns, ['-j', '-s', 'link', 'show', link.vpcIfname])) as {
+    stats64: { rx: { packets: number } };
+  }[];
+  return stats?.stats64.rx.packets ?? 0;
+}
+
+/** Adds pods until one lands on a secondary ENI. */
+async function podOnSecondary(
+  pods: NodePods,
+  agent: NodeAgent,
+  name: string,
+): Promise<{ pod: Pod; eniId: string }> {
+  for (let i = 0; i < 40; i++) {
+    const pod = await pods.add(`${name}-${i}`);
+    const view = (await agent.pods()).find((p) => p.ip === pod.address);
+    const eni = (await agent.enis()).find((e) => e.eniId === view?.eniId);
+    if (eni && eni.deviceIndex > 0) return { pod, eniId: eni.eniId };
+  }
+  throw new Error('no pod landed on a secondary ENI');
+}
+
 /** Adds pods until one lands on the ENI with `deviceIndex`; the pods before it stay. */
 async function podOnDevice(
   pods: NodePods,
@@ -106,4 +131,80 @@ describe('pods on every ENI of nodes in an emulated VPC', () => {
       /^default via 198\.18\.128\.1 dev eth2/m,
     );
   });
+
+  it('2: pods on secondary ENIs of two nodes talk both ways', async () => {
+    const a = await podOnSecondary(pods0, agent0, 'east');
+    const b = await podOnSecondary(pods1, agent1, 'west');
+    await server(a.pod.netns);
+    await server(b.pod.netns);
+    const [inA, inB] = [await eniReceived(a.eniId), await eniReceived(b.eniId)];
+    expect(await seenSource(a.pod.netns, b.pod.address, ECHO_PORT)).toBe(a.pod.address);
+    expect(await seenSource(b.pod.netns, a.pod.address, ECHO_PORT)).toBe(b.pod.address);
+    // Each pod's packets left by its own ENI: the VPC received them on that ENI's link.
+    expect(await eniReceived(a.eniId)).toBeGreaterThan(inA);
+    expect(await eniReceived(b.eniId)).toBeGreaterThan(inB);
+  });
+
+  it("the pods' gateway is the subnet's reserved fourth address: the VPC router never becomes a node address", async () => {
+    const addresses = await ipIn(node0.netns, ['-4', '-o', 'addr', 'show']);
+    expect(addresses).toContain(' 198.18.128.3/32 ');
+    expect(addresses).not.toContain(' 198.18.128.1/');
+    // The node itself still reaches past its router.
+    expect(await seenSource(node0.netns, INTERNET_HOST, INTERNET_PORT)).toBe(node0.primaryIp);
+  });
+
+  it('3: a pod on a secondary ENI reaches the internet seen as the node primary address (SNAT)', async () => {
+    const { pod } = await podOnSecondary(pods0, agent0, 'out');
+    const rejected = await vpc.internetRejected();
+    expect(await seenSource(pod.netns, INTERNET_HOST, INTERNET_PORT)).toBe(node0.primaryIp);
+    expect(await vpc.internetRejected()).toBe(rejected);
+  });
+
+  it('3: with external SNAT the pod keeps its address, leaves by its own ENI and reaches the internet through the NAT gateway', async () => {
+    const { pod, eniId } = await podOnSecondary(pods1, agent1, 'ext');
+    expect(await ipIn(node1.netns, ['rule', 'show'])).toMatch(
+      new RegExp(`1536:\\tfrom ${pod.address} lookup \\d+`),
+    );
+    // Through the internet gateway alone an unSNATed pod address is refused: the check is real.
+    const rejected = await vpc.internetRejected();
+    await expect(tcpExchange(pod.netns, INTERNET_HOST, INTERNET_PORT)).rejects.toThrow(/failed/);
+    expect(await vpc.internetRejected()).toBeGreaterThan(rejected);
+    await vpc.setInternetPath('nat-gateway');
+    try {
+      const received = await eniReceived(eniId);
+      expect(await seenSource(pod.netns, INTERNET_HOST, INTERNET_PORT)).toBe(NATGW_PUBLIC_IP);
+      expect(await eniReceived(eniId)).toBeGreaterThan(received);
+    } finally {
+      await vpc.setInternetPath('internet-gateway');
+    }
+  });
+
+  it("4: a hostPort on the node's primary address (portmap DNAT) reaches a pod on a secondary ENI from another node", async () => {
+    const hostPort = 30080;
+    const target = await podOnSecondaryWithPort(pods0, agent0, hostPort);
+    await server(target.netns);
+    const { pod: client } = await podOnSecondary(pods1, agent1, 'client');
+    // The reply leaves by the primary ENI (connmark) or the VPC would drop it (afterEach). portmap
+    // masquerades clients inside the pod's prefix (its hairpin rule): the pod sees its gateway.
+    expect(await tcpExchange(client.netns, node0.primaryIp, hostPort, 'nodeport')).toBe(
+      'nodeport from 198.18.128.3',
+    );
+    expect(await tcpExchange(node1.netns, node0.primaryIp, hostPort, 'nodeport')).toBe(
+      'nodeport from 198.18.128.3',
+    );
+    const rules = await ipIn(node0.netns, ['rule', 'show']);
+    expect(rules).toContain('1024:\tfrom all fwmark 0x80/0x80 lookup main');
+  });
+
+  /** Pods are added until one lands on a secondary ENI, this one with a hostPort mapping. */
+  async function podOnSecondaryWithPort(pods: NodePods, agent: NodeAgent, hostPort: number): Promise<Pod> {
+    for (let i = 0; i < 40; i++) {
+      const pod = await pods.add(`np-${i}`, {
+        portMappings: [{ hostPort, containerPort: ECHO_PORT, protocol: 'tcp', hostIP: pods.node.primaryIp }],
+      });
+      if (((await agent.deviceIndexOf(pod.address)) ?? 0) > 0) return pod;
+      await pods.del(pod);
+    }
+    throw new Error('no pod landed on a secondary ENI');
+  }
 });

@@ -168,7 +168,7 @@ export class NodeAgent {
         (res) => {
           let body = '';
           res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }); });
         },
       );
       req.on('error', reject);
@@ -178,10 +178,14 @@ export class NodeAgent {
   }
 }
 
+export type PortMapping = { hostPort: number; containerPort: number; protocol: string; hostIP?: string };
+
 export interface Pod {
   readonly name: string;
   readonly netns: string;
   readonly address: string;
+  /** The runtime sends the same capability arguments at DEL (portmap removes its rules by them). */
+  readonly portMappings?: readonly PortMapping[];
 }
 
 /** The shipped conflist (deploy/conflist) with this agent's socket and spool, run by cnitool. */
@@ -239,13 +243,18 @@ export class NodePods {
     const result = JSON.parse(outcome.stdout) as { ips?: { address: string }[] };
     const address = result.ips?.[0]?.address.split('/')[0];
     if (address === undefined) throw new Error(`cnitool add ${name} returned no address: ${outcome.stdout}`);
-    const pod = { name, netns, address };
+    const pod = {
+      name,
+      netns,
+      address,
+      ...(options.portMappings ? { portMappings: options.portMappings } : {}),
+    };
     this.pods.push(pod);
     return pod;
   }
 
   async del(pod: Pod, options: { keepNetns?: boolean } = {}): Promise<CnitoolOutcome> {
-    const outcome = await this.cnitool('del', pod.netns, pod.name);
+    const outcome = await this.cnitool('del', pod.netns, pod.name, pod.portMappings);
     if (options.keepNetns !== true) {
       await execFileAsync('ip', ['netns', 'delete', pod.netns]).catch(() => undefined);
       this.pods.splice(this.pods.indexOf(pod), 1);
