@@ -199,6 +199,10 @@ export class NodeDatapath {
       });
       const report = await this.deps.datapath.addPodRules(pods);
       if (report.problems.length > 0) throw new Error(report.problems.join('; '));
+      this.deps.logger.debug(
+        { pods: pods.length, changes: report.changes, processes: report.processes },
+        'pod rules written',
+      );
       settle();
     } catch (err) {
       settle(err as Error);

@@ -118,4 +118,18 @@ describe('the agent and the node datapath', () => {
     expect(retried?.kind).toBe('ok');
     expect(rulesOf(kernel, addressOf(retried!))).toHaveLength(1);
   });
+
+  it('writes the rules of ADDs that arrive together in one batch', async () => {
+    const { h, kernel } = harness();
+    await h.start();
+    await h.run(5_000);
+    const before = kernel.calls.filter((c) => c === 'addPodRules').length;
+    const outcomes = await settleAll(
+      h,
+      Array.from({ length: 20 }, (_, i) => h.add(`b${i}`)),
+    );
+    expect(outcomes.every((o) => o.kind === 'ok')).toBe(true);
+    const batches = kernel.calls.filter((c) => c === 'addPodRules').length - before;
+    expect(batches).toBeLessThanOrEqual(5);
+  });
 });

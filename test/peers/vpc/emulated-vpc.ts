@@ -218,6 +218,19 @@ export class EmulatedVpc {
     await ip(['-n', this.vpcNetns, 'route', 'replace', 'default', 'via', via]);
   }
 
+  /**
+   * Moves a secondary address from one ENI to another, as AssignPrivateIpAddresses with
+   * AllowReassignment does (the address never returns to the subnet's free pool).
+   */
+  moveSecondaryIp(address: string, fromEniId: string, toEniId: string): void {
+    const state = this.cloud.stateForImds();
+    const from = state.mutableEni(fromEniId);
+    const to = state.mutableEni(toEniId);
+    if (!from.secondaryIps.includes(address)) throw new Error(`${fromEniId} does not hold ${address}`);
+    state.putEni({ ...from, secondaryIps: from.secondaryIps.filter((ip) => ip !== address) });
+    state.putEni({ ...to, secondaryIps: [...to.secondaryIps, address] });
+  }
+
   /** The ENI link of the node namespace that carries `mac`, or undefined. */
   linkOf(eniId: string): { nodeIfname: string; vpcIfname: string } | undefined {
     const link = this.links.get(eniId);

@@ -50,8 +50,13 @@ for (const pair of process.argv.slice(2)) {
       server.once('error', reject);
       if (from.kind === 'unix') {
         rmSync(from.path, { force: true });
-        server.listen(from.path, () => { resolve(); });
-      } else server.listen(from.port, from.host, () => { resolve(); });
+        server.listen(from.path, () => {
+          resolve();
+        });
+      } else
+        server.listen(from.port, from.host, () => {
+          resolve();
+        });
     }),
   );
 }
