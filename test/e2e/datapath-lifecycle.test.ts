@@ -216,6 +216,32 @@ describe('the datapath over time', () => {
       } else expect(rules.filter((r) => r.startsWith('1536:'))).toEqual([]);
       expect(await seenSource(again.netns, peer.primaryIp, ECHO_PORT)).toBe(again.address);
     }, 120_000);
+
+    it('7: an ENI emptied and deleted by the pool: its table and rules are gone, its link with it', async () => {
+      const before = await agent.enis();
+      const secondary = before.filter((e) => e.deviceIndex > 0).sort((a, b) => b.deviceIndex - a.deviceIndex);
+      const emptied = secondary[0]!;
+      const holders = new Map((await agent.pods()).map((p) => [p.ip, p.eniId]));
+      for (const pod of [...pods.pods]) {
+        if (holders.get(pod.address) === emptied.eniId) expect((await pods.del(pod)).exitCode).toBe(0);
+      }
+      // The pool gives surplus back after a minute over its target; an empty ENI goes whole.
+      await waitFor(
+        async () => !(await agent.enis()).some((e) => e.eniId === emptied.eniId),
+        `the pool deletes ${emptied.eniId}`,
+        180_000,
+      );
+      const table = String(emptied.deviceIndex + 1);
+      await waitFor(
+        async () => !(await ipIn(node.netns, ['rule', 'show'])).includes(`lookup ${table}`),
+        `no rule points at table ${table}`,
+      );
+      expect((await ipIn(node.netns, ['route', 'show', 'table', table])).trim()).toBe('');
+      expect(await ipIn(node.netns, ['-o', 'link', 'show'])).not.toContain(`eth${emptied.deviceIndex}:`);
+      // The pods that stay keep working.
+      const staying = pods.pods.at(-1);
+      if (staying) expect(await seenSource(staying.netns, peer.primaryIp, ECHO_PORT)).toBe(staying.address);
+    }, 240_000);
   });
 });
 
