@@ -227,7 +227,7 @@ export class NodeAgent {
     await persist();
     // Pods that kept running while the agent was down keep their rules; missing ones come back and
     // stale ones go before the first ADD is served.
-    await deps.datapath?.reconcile();
+    if (deps.datapath) await deps.datapath.reconcile();
 
     ipam.markReady();
     this.state.ready = true;
@@ -332,7 +332,7 @@ export class NodeAgent {
     await this.refreshSubnets(false);
     s.ipam.afterChange();
     await s.persist();
-    await this.deps.datapath?.reconcile();
+    if (this.deps.datapath) await this.deps.datapath.reconcile();
     s.driver.wake();
   }
 

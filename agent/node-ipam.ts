@@ -204,7 +204,7 @@ export class NodeIpam implements CniBackend {
     await this.deps.persist();
     this.afterChange();
     this.deps.wakePool();
-    await this.syncDatapathQuietly([held.address]);
+    if (this.deps.syncDatapath) await this.syncDatapathQuietly([held.address]);
     return { kind: 'ok' };
   }
 
@@ -249,7 +249,7 @@ export class NodeIpam implements CniBackend {
       await this.deps.persist();
       this.afterChange();
       this.deps.wakePool();
-      await this.syncDatapathQuietly(addresses);
+      if (this.deps.syncDatapath) await this.syncDatapathQuietly(addresses);
     }
     return { kind: 'ok', released };
   }
@@ -277,15 +277,20 @@ export class NodeIpam implements CniBackend {
 
   private async answer(result: Assigned, waitedMs: number, kind: 'ok' | 'waited'): Promise<AddOutcome> {
     await this.deps.persist();
-    try {
-      await this.deps.syncDatapath?.([result.address]);
-    } catch (err) {
-      // The address stays the container's: the runtime's retry gets it again and retries the rules.
-      this.deps.events?.add('failed', waitedMs);
-      return failure(
-        CniCode.tryAgainLater,
-        `${result.address} is assigned but its routing rules could not be installed: ${(err as Error).message}`,
+    // Only with a datapath: without one, the answer keeps exactly its old timing.
+    if (this.deps.syncDatapath) {
+      const failed = await this.deps.syncDatapath([result.address]).then(
+        () => undefined,
+        (err: unknown) => err as Error,
       );
+      if (failed) {
+        // The address stays the container's: the runtime's retry gets it again and retries the rules.
+        this.deps.events?.add('failed', waitedMs);
+        return failure(
+          CniCode.tryAgainLater,
+          `${result.address} is assigned but its routing rules could not be installed: ${failed.message}`,
+        );
+      }
     }
     this.deps.events?.add(kind, waitedMs);
     // Taking an address may drop the pool below its warm target.
