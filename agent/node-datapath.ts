@@ -69,7 +69,7 @@ export class NodeDatapath {
   async eniAttached(eni: AttachedEni): Promise<void> {
     const facts = factsOf(eni);
     this.links.set(eni.eniId, facts);
-    await this.serial(() => this.setupEni(facts)).catch((err: unknown) => {
+    await this.serial(() => this.setupEni(facts)).then(undefined, (err: unknown) => {
       this.deps.logger.warn({ eniId: eni.eniId, err: (err as Error).message }, 'ENI link set-up failed');
       this.scheduleRetry();
     });
@@ -163,23 +163,23 @@ export class NodeDatapath {
     }
   }
 
-  private async setupEni(eni: EniFacts): Promise<void> {
+  /** Sets up one ENI's link and table; resolves to the problems left (none: it is ready). */
+  private async setupEni(eni: EniFacts): Promise<readonly string[]> {
     const link = linkOf(eni, this.deps.settings.mtu);
     const report = await this.deps.datapath.setupEni(link, routesOf(eni));
     if (report.problems.length === 0) this.setUp.add(eni.eniId);
     this.afterReport(report, 'ENI link and table set up');
+    return report.problems;
   }
 
   private async flushPods(): Promise<void> {
     this.podJobQueued = false;
     const batch = new Map(this.pendingPods);
     this.pendingPods.clear();
-    const settle = (err?: Error): void => {
-      for (const waiters of batch.values()) {
-        for (const w of waiters) {
-          if (err) w.reject(err);
-          else w.resolve();
-        }
+    const settle = (address: string, err?: Error): void => {
+      for (const w of batch.get(address) ?? []) {
+        if (err) w.reject(err);
+        else w.resolve();
       }
     };
     try {
@@ -187,25 +187,38 @@ export class NodeDatapath {
       if (!facts) throw new Error('the node datapath is not bound to a datastore yet');
       const enis = new Map(facts.enis.map((e) => [e.eniId, e]));
       const assigned = new Map(facts.pods.map((p) => [p.address, p.eniId]));
+      // A pod whose ENI has no link or table yet would send its packets out of the wrong ENI:
+      // its ADD fails ("try again later") rather than answer with an address that cannot work.
+      const notReady = new Map<string, Error>();
       for (const address of batch.keys()) {
         const eniId = assigned.get(address);
         const eni = eniId === undefined ? undefined : enis.get(eniId);
-        if (eniId !== undefined && !eni) throw new Error(`no link facts for ENI ${eniId} of ${address} yet`);
-        if (eni && !eni.primary && !this.setUp.has(eni.eniId)) await this.setupEni(eni);
+        if (eniId !== undefined && !eni) {
+          notReady.set(address, new Error(`no link facts for ENI ${eniId} of ${address} yet`));
+          continue;
+        }
+        if (!eni || eni.primary || this.setUp.has(eni.eniId)) continue;
+        const problems = await this.setupEni(eni);
+        if (problems.length > 0)
+          notReady.set(address, new Error(`ENI ${eni.eniId} is not ready: ${problems.join('; ')}`));
       }
-      const pods = [...batch.keys()].map((address) => {
-        const eni = enis.get(assigned.get(address) ?? '');
-        return { address, rules: eni ? podRules({ address, eniId: eni.eniId }, eni, facts) : [] };
-      });
-      const report = await this.deps.datapath.addPodRules(pods);
-      if (report.problems.length > 0) throw new Error(report.problems.join('; '));
-      this.deps.logger.debug(
-        { pods: pods.length, changes: report.changes, processes: report.processes },
-        'pod rules written',
-      );
-      settle();
+      const pods = [...batch.keys()]
+        .filter((address) => !notReady.has(address))
+        .map((address) => {
+          const eni = enis.get(assigned.get(address) ?? '');
+          return { address, rules: eni ? podRules({ address, eniId: eni.eniId }, eni, facts) : [] };
+        });
+      const report = pods.length > 0 ? await this.deps.datapath.addPodRules(pods) : undefined;
+      if (report && report.problems.length > 0) throw new Error(report.problems.join('; '));
+      if (report) {
+        this.deps.logger.debug(
+          { pods: pods.length, changes: report.changes, processes: report.processes },
+          'pod rules written',
+        );
+      }
+      for (const address of batch.keys()) settle(address, notReady.get(address));
     } catch (err) {
-      settle(err as Error);
+      for (const address of batch.keys()) settle(address, err as Error);
     }
   }
 

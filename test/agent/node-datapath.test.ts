@@ -132,4 +132,29 @@ describe('the agent and the node datapath', () => {
     const batches = kernel.calls.filter((c) => c === 'addPodRules').length - before;
     expect(batches).toBeLessThanOrEqual(5);
   });
+
+  it("fails the ADD of a pod whose ENI's link has not appeared yet, and serves its retry once it has", async () => {
+    const { h, kernel } = harness();
+    await h.start();
+    await h.run(5_000);
+    kernel.presentMacs = new Set([h.agent.view().identity.mac.toLowerCase()]);
+    const outcomes = await settleAll(
+      h,
+      Array.from({ length: 11 }, (_, i) => h.add(`n${i}`)),
+    );
+    const failed = outcomes.flatMap((o, i) => (o.kind === 'failure' ? [{ i, o }] : []));
+    // 9 addresses on the primary ENI serve 9 pods; the others' ENI has no link yet.
+    expect(outcomes.filter((o) => o.kind === 'ok')).toHaveLength(9);
+    expect(failed).toHaveLength(2);
+    for (const { o } of failed) {
+      expect(o).toMatchObject({ kind: 'failure', cniCode: 11 });
+      if (o.kind === 'failure') expect(o.message).toMatch(/is not ready: no link has MAC/);
+    }
+    kernel.presentMacs = undefined;
+    const retried = await settleAll(
+      h,
+      failed.map(({ i }) => h.add(`n${i}`)),
+    );
+    expect(retried.every((o) => o.kind === 'ok')).toBe(true);
+  });
 });
