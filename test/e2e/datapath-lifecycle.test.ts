@@ -243,7 +243,10 @@ describe('the datapath over time', () => {
           async () => !(await ipIn(node.netns, ['rule', 'show'])).includes(`lookup ${table}`),
           `no rule points at table ${table}`,
         );
-        expect((await ipIn(node.netns, ['route', 'show', 'table', table])).trim()).toBe('');
+        await waitFor(
+          async () => (await ipIn(node.netns, ['route', 'show', 'table', table])).trim() === '',
+          `table ${table} is empty`,
+        );
         await waitFor(
           async () => !(await ipIn(node.netns, ['-o', 'link', 'show'])).includes(`eth${eni.deviceIndex}@`),
           `the link of ${eni.eniId} is gone`,
