@@ -23,6 +23,7 @@ RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY ipam ./ipam
 COPY provider ./provider
+COPY datapath ./datapath
 COPY agent ./agent
 COPY sim ./sim
 COPY cni ./cni

@@ -9,7 +9,7 @@ export default defineConfig({
     pool: 'forks',
     coverage: {
       provider: 'v8',
-      include: ['ipam/**', 'provider/**', 'agent/**', 'sim/**', 'cni/**', 'cli/**', 'time/**'],
+      include: ['ipam/**', 'provider/**', 'datapath/**', 'agent/**', 'sim/**', 'cni/**', 'cli/**', 'time/**'],
       exclude: ['**/*.generated.ts'],
       reporter: ['text-summary', 'json-summary'],
     },

@@ -16,6 +16,7 @@ import { IntrospectionServer } from './introspection/introspection-server.js';
 import { CloudWatchPublisher } from './metrics/cloudwatch-publisher.js';
 import { cloudWatchSamples, cloudWatchTarget } from './metrics/cloudwatch-samples.js';
 import { MetricsServer } from './metrics/metrics-server.js';
+import { kernelDatapath } from './node-datapath-kernel.js';
 import { guardUnhandledRejections } from './process-guards.js';
 import { checkStartup } from './startup-checks.js';
 import { createKubeSources } from './kube/kube-sources.js';
@@ -33,6 +34,8 @@ import { IpamEventMetrics } from './metrics/ipam-event-metrics.js';
 import { NodeAgent, type NodeAgentSettings, type PodEniNetwork } from './node-agent.js';
 import type { PlacementResolution } from './node-ipam.js';
 import type { PoolPolicy } from './pool-driver.js';
+import type { Datapath } from '../datapath/model.js';
+import { nodeDatapathOf } from './node-datapath-kernel.js';
 
 /** KubeVirt labels a VM's virt-launcher pod with the VM's name. */
 export const KUBEVIRT_VM_LABEL = 'vm.kubevirt.io/name';
@@ -52,6 +55,8 @@ export interface AssembleOptions {
   metrics?: AgentMetrics;
   /** Another planning policy, for benchmarks; default: eni-ipam's event-driven planning. */
   policy?: PoolPolicy;
+  /** The node's kernel datapath (the real process only); absent: the kernel is left alone. */
+  datapath?: Datapath;
 }
 
 export interface AssembledAgent {
@@ -85,6 +90,7 @@ export function assembleNodeAgent(options: AssembleOptions): AssembledAgent {
       metrics.checkpointEntriesUnrecovered(count);
     },
     ...(options.policy ? { policy: options.policy } : {}),
+    ...(options.datapath ? { datapath: nodeDatapathOf(options.datapath, config, options) } : {}),
   });
   metrics.measure(metricsSourceOf(agent));
   return { agent, metrics };
@@ -259,6 +265,7 @@ export async function startAgent(
     eniConfigs: kube.eniConfigs,
     namespaces: kube.namespaces,
     metrics,
+    ...(config.datapath.enabled ? { datapath: kernelDatapath() } : {}),
   });
   const agent = assembled.agent;
   const vmSignal = new AbortController();

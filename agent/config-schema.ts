@@ -7,6 +7,7 @@ import { redactText } from './redact.js';
 import { z } from 'zod';
 import { configVariable, type ConfigVariableName } from './config-table.js';
 import type { CloudWatchAggregation, CloudWatchFormat } from './metrics/cloudwatch-samples.js';
+import { parseCidr } from '../ipam/address.js';
 
 export interface ConfigIssue {
   readonly variable: string;
@@ -298,4 +299,33 @@ export function describeIssue(issue: ConfigIssue): string {
     issue.value === undefined ? ' is not set' : `=${JSON.stringify(redactText(issue.value))} is invalid`;
   const why = issue.problem === undefined || issue.problem === 'required' ? '' : ` (${issue.problem})`;
   return `${issue.variable}${shown}${why}; accepted: ${issue.accepted}`;
+}
+
+/** Comma-separated IPv4 CIDRs (AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS); empty entries are ignored. */
+export function parseCidrList(raw: string): Parsed<readonly string[]> {
+  const cidrs: string[] = [];
+  for (const entry of raw.split(',').map((e) => e.trim())) {
+    if (entry === '') continue;
+    try {
+      cidrs.push(parseCidr(entry).text);
+    } catch (err) {
+      return bad((err as Error).message);
+    }
+  }
+  return ok(cidrs);
+}
+
+const randomizeSnat = z.enum(['none', 'hashrandom', 'prng']);
+export type RandomizeSnatName = z.infer<typeof randomizeSnat>;
+
+export function parseRandomizeSnat(raw: string): Parsed<RandomizeSnatName> {
+  const parsed = randomizeSnat.safeParse(raw.trim());
+  return parsed.success ? ok(parsed.data) : bad();
+}
+
+/** AWS_VPC_ENI_MTU: the VPC CNI accepts 576 (the IPv4 minimum) to 9001 (jumbo frames in a VPC). */
+export function parseMtu(raw: string): Parsed<number> {
+  const parsed = parseInteger(raw, 576);
+  if (parsed.ok && parsed.value > 9001) return bad('above 9001');
+  return parsed;
 }

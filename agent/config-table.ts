@@ -189,7 +189,46 @@ export const CONFIG_VARIABLES = [
     meaning: 'Level of the JSON logs on stdout.',
     origin: 'AWS VPC CNI',
   },
+  {
+    name: 'AWS_VPC_ENI_MTU',
+    default: '9001',
+    accepted: 'an integer from 576 to 9001',
+    meaning: "MTU of every ENI's link on the node (the pods' MTU is the conflist's).",
+    origin: 'AWS VPC CNI',
+  },
+  {
+    name: 'AWS_VPC_K8S_CNI_EXTERNALSNAT',
+    default: 'false',
+    accepted: BOOL,
+    meaning:
+      'Pods keep their own address for destinations outside the VPC and leave by their own ENI (a NAT gateway translates). False: the node SNATs such traffic to its primary address.',
+    origin: 'AWS VPC CNI',
+  },
+  {
+    name: 'AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS',
+    default: undefined,
+    accepted: 'comma-separated IPv4 CIDRs',
+    meaning:
+      'Destinations outside the VPC that pods reach with their own address (no SNAT), by their own ENI.',
+    origin: 'AWS VPC CNI',
+  },
+  {
+    name: 'AWS_VPC_K8S_CNI_RANDOMIZESNAT',
+    default: 'prng',
+    accepted: 'none, hashrandom or prng',
+    meaning:
+      'Source port choice of the SNAT rule: prng = fully random (nft fully-random), hashrandom = random, none = sequential.',
+    origin: 'AWS VPC CNI',
+  },
   // ---- eni-ipam's own ----
+  {
+    name: 'ENI_IPAM_DISABLE_DATAPATH',
+    default: 'false',
+    accepted: BOOL,
+    meaning:
+      "Leave the node's links, route tables, rules and NAT alone (for clusters that bring their own datapath); docs/datapath.md.",
+    origin: 'eni-ipam',
+  },
   {
     name: 'ENI_IPAM_METRICS_BIND_ADDRESS',
     default: ':61678',

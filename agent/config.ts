@@ -8,6 +8,10 @@ import type { CloudWatchAggregation, CloudWatchFormat } from './metrics/cloudwat
 import {
   EnvReader,
   MAX_DURATION_SECONDS,
+  parseCidrList,
+  parseMtu,
+  parseRandomizeSnat,
+  type RandomizeSnatName,
   parseAbsolutePath,
   parseBindAddress,
   parseBool,
@@ -94,6 +98,14 @@ export interface AgentConfig {
   };
   /** undefined: in-cluster service account. */
   readonly kubeconfig: string | undefined;
+  /** The node's links, tables, rules and NAT (docs/datapath.md). */
+  readonly datapath: {
+    readonly enabled: boolean;
+    readonly mtu: number;
+    readonly externalSnat: boolean;
+    readonly excludeSnatCidrs: readonly string[];
+    readonly randomizeSnat: RandomizeSnatName;
+  };
 }
 
 const seconds = (raw: string): ReturnType<typeof parseInteger> => parseInteger(raw, 0, MAX_DURATION_SECONDS);
@@ -176,6 +188,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
       aggregation: read.value('ENI_IPAM_CLOUDWATCH_AGGREGATION', parseCloudWatchAggregation),
     },
     kubeconfig: read.optional('KUBECONFIG', parseNonEmpty),
+    datapath: {
+      enabled: !read.value('ENI_IPAM_DISABLE_DATAPATH', parseBool),
+      mtu: read.value('AWS_VPC_ENI_MTU', parseMtu),
+      externalSnat: read.value('AWS_VPC_K8S_CNI_EXTERNALSNAT', parseBool),
+      excludeSnatCidrs: read.optional('AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS', parseCidrList) ?? [],
+      randomizeSnat: read.value('AWS_VPC_K8S_CNI_RANDOMIZESNAT', parseRandomizeSnat),
+    },
   };
 
   const { cloudWatch } = config;

@@ -29,6 +29,7 @@ import { PoolDriver, type PoolPolicy } from './pool-driver.js';
 import type { AddRequest } from './cni-backend.js';
 import { applyReleaseSpool } from './release-spool.js';
 import { OwnershipRecovery } from './ownership-recovery.js';
+import type { NodeDatapath } from './node-datapath.js';
 
 /** What the agent needs of its configuration (agent/config.ts produces it from the environment). */
 export interface NodeAgentSettings {
@@ -78,6 +79,8 @@ export interface NodeAgentDeps {
   policy?: PoolPolicy;
   /** Checkpoint entries that could not be read at start-up (each costs only itself). */
   onCheckpointEntriesDropped?: (count: number) => void;
+  /** The node's kernel datapath (links, tables, rules, NAT); absent: the agent leaves the kernel alone. */
+  datapath?: NodeDatapath;
 }
 
 export interface NodeAgentView {
@@ -163,6 +166,8 @@ export class NodeAgent {
     });
     // Until the pods say who holds them, no address whose holder the checkpoint lost is handed out.
     if (ownershipLost !== undefined) recovery.quarantineUnassigned(ownershipLost);
+    deps.datapath?.bind(datastore, identity);
+    deps.datapath?.enisSeen(attached);
 
     const podEniNetwork =
       settings.customNetworking && deps.podEniNetwork ? await deps.podEniNetwork(identity) : undefined;
@@ -174,6 +179,13 @@ export class NodeAgent {
 
     const persist = (): Promise<void> => deps.checkpointer.save({ datastore: snapshotDatastore(datastore) });
     const changes = new PoolChanges();
+    // Addresses or ENIs arrived or left: the kernel follows (debounced; ADD and DEL sync their own pod).
+    const datapath = deps.datapath;
+    if (datapath) {
+      changes.on('supply', () => {
+        datapath.changed();
+      });
+    }
     const waiters = new AddWaitQueue<AssignRequest, Assigned>(clock);
     const driver = new PoolDriver({
       datastore,
@@ -185,7 +197,10 @@ export class NodeAgent {
       targets: settings.warmTargets,
       subnets,
       waiting: () => waiters.waiting().map((req) => placementOf(req.constraints)),
-      onEniAttached: (eni) => this.state?.primaryIps.set(eni.eniId, eni.primaryIp),
+      onEniAttached: (eni) => {
+        this.state?.primaryIps.set(eni.eniId, eni.primaryIp);
+        void deps.datapath?.eniAttached(eni);
+      },
       onEniCountMismatch: () => {
         this.resync().catch((err: unknown) => {
           logger.warn({ err: (err as Error).message }, 'resync after an unexpected ENI limit failed');
@@ -220,6 +235,7 @@ export class NodeAgent {
         return !vms.synced() || vms.exists(a.owner);
       },
       ...(deps.ipamEvents ? { events: deps.ipamEvents } : {}),
+      ...(deps.datapath ? { syncDatapath: deps.datapath.syncPods.bind(deps.datapath) } : {}),
     });
     const reaper = new LeakReaper({
       datastore,
@@ -260,6 +276,9 @@ export class NodeAgent {
     recovery.start(this.stop.signal);
     await this.refreshSubnets(true);
     await persist();
+    // Pods that kept running while the agent was down keep their rules; missing ones come back and
+    // stale ones go before the first ADD is served.
+    if (deps.datapath) await deps.datapath.reconcile();
 
     ipam.markReady();
     this.state.ready = true;
@@ -318,6 +337,7 @@ export class NodeAgent {
   /** Stops planning and timers, fails waiting ADDs, lets EC2 work finish, flushes the checkpoint. */
   async close(): Promise<void> {
     this.stop.abort();
+    this.deps.datapath?.close();
     const state = this.state;
     state?.ipam.close();
     await Promise.allSettled(this.loops);
@@ -358,12 +378,14 @@ export class NodeAgent {
     const attached = managedEnis(await this.deps.ec2.listAttachedEnis(s.identity.instanceId));
     syncWithEc2(s.datastore, attached, { busy: s.driver.busyEnis(), logger: this.deps.logger });
     s.primaryIps = new Map(attached.map((eni) => [eni.eniId, eni.primaryIp]));
+    this.deps.datapath?.enisSeen(attached);
     // A limit EC2 reported may have passed (an ENI detached by someone else, a quota raised): the
     // fresh view is the truth, and the next failure sets the flags again if it still holds.
     s.driver.resetLimits();
     await this.refreshSubnets(false);
     s.changes.emit('supply');
     await s.persist();
+    if (this.deps.datapath) await this.deps.datapath.reconcile();
     s.changes.emit('demand');
   }
 

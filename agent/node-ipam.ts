@@ -26,6 +26,7 @@ import {
   type IpamResult,
   type StatusOutcome,
 } from './cni-backend.js';
+import { podGateway } from '../datapath/desired-state.js';
 import type { Logger } from './logger.js';
 import type { PoolChanges } from './pool-changes.js';
 import { placementOf, type Placement } from '../ipam/placement.js';
@@ -64,6 +65,12 @@ export interface NodeIpamDeps {
    */
   keepOnDel?: (assignment: Assignment) => boolean;
   events?: IpamEvents;
+  /**
+   * The node datapath: brings the kernel in line with these addresses as the datastore holds them
+   * (rules installed for an assigned address, removed for a released one). An ADD's address is
+   * returned only once this resolves.
+   */
+  syncDatapath?: (addresses: readonly string[]) => Promise<void>;
 }
 
 /** Plugin-specific CNI codes (100 and up are ours). */
@@ -214,6 +221,7 @@ export class NodeIpam implements CniBackend {
     await this.deps.persist();
     this.afterChange();
     this.deps.changes.emit('demand');
+    if (this.deps.syncDatapath) await this.syncDatapathQuietly([held.address]);
     return { kind: 'ok' };
   }
 
@@ -243,6 +251,7 @@ export class NodeIpam implements CniBackend {
     const { datastore, clock, logger } = this.deps;
     const valid = new Set(validAttachments.map((a) => keyString(assignmentKeyOf(a))));
     let released = 0;
+    const addresses: string[] = [];
     for (const assignment of datastore.assignments()) {
       // Another network's GC lists only its own attachments: ours are not its to judge. An
       // assignment of unknown network (recovered, or from an older checkpoint) is left to the
@@ -255,11 +264,13 @@ export class NodeIpam implements CniBackend {
         'CNI GC released an address',
       );
       released++;
+      addresses.push(assignment.address);
     }
     if (released > 0) {
       await this.deps.persist();
       this.afterChange();
       this.deps.changes.emit('demand');
+      if (this.deps.syncDatapath) await this.syncDatapathQuietly(addresses);
     }
     return { kind: 'ok', released };
   }
@@ -287,10 +298,37 @@ export class NodeIpam implements CniBackend {
 
   private async answer(result: Assigned, waitedMs: number, kind: 'ok' | 'waited'): Promise<AddOutcome> {
     await this.deps.persist();
+    // Only with a datapath: without one, the answer keeps exactly its old timing.
+    if (this.deps.syncDatapath) {
+      const failed = await this.deps.syncDatapath([result.address]).then(
+        () => undefined,
+        (err: unknown) => err as Error,
+      );
+      if (failed) {
+        // The address stays the container's: the runtime's retry gets it again and retries the rules.
+        this.deps.events?.add('failed', waitedMs);
+        return failure(
+          CniCode.tryAgainLater,
+          `${result.address} is assigned but its routing rules could not be installed: ${failed.message}`,
+        );
+      }
+    }
     this.deps.events?.add(kind, waitedMs);
     // Taking an address may drop the pool below its warm target.
     this.deps.changes.emit('demand');
     return { kind: 'ok', result: toIpamResult(result) };
+  }
+
+  /** A release's rules are removed as soon as possible; a failure is retried by the next reconcile. */
+  private async syncDatapathQuietly(addresses: readonly string[]): Promise<void> {
+    try {
+      await this.deps.syncDatapath?.(addresses);
+    } catch (err) {
+      this.deps.logger.warn(
+        { addresses, err: (err as Error).message },
+        "removing released addresses' rules failed",
+      );
+    }
   }
 
   private resultOfAssignment(assignment: Assignment): Assigned {
@@ -347,7 +385,7 @@ function assignmentKeyOf(attachment: AttachmentKey): AssignmentKey {
 
 function toIpamResult(result: Assigned): IpamResult {
   return {
-    ips: [{ address: `${result.address}/${result.prefixLength}`, gateway: result.gateway }],
+    ips: [{ address: `${result.address}/${result.prefixLength}`, gateway: podGateway(result.subnetCidr) }],
     routes: [{ dst: '0.0.0.0/0' }],
   };
 }

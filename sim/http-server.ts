@@ -19,6 +19,19 @@ export class Ec2HttpServer {
 
   /** Listens on `port` (0: any free port) and resolves to the endpoint URL. */
   async start(port = 0): Promise<string> {
+    await this.listen((server, done) => server.listen(port, this.host, done));
+    return this.url;
+  }
+
+  /**
+   * Listens on a unix socket instead: a relay in another network namespace (the emulated VPC of the
+   * datapath tests) serves it at an address of that namespace.
+   */
+  async startOnPath(path: string): Promise<void> {
+    await this.listen((server, done) => server.listen(path, done));
+  }
+
+  private async listen(how: (server: Server, done: () => void) => void): Promise<void> {
     const server = createServer((req, res) => {
       this.serve(req, res).catch((err: unknown) => {
         if (!res.headersSent && !isAbortError(err)) res.writeHead(500).end(String(err));
@@ -28,12 +41,11 @@ export class Ec2HttpServer {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, this.host, () => {
+      how(server, () => {
         server.off('error', reject);
         resolve();
       });
     });
-    return this.url;
   }
 
   get url(): string {

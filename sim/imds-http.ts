@@ -36,18 +36,27 @@ export class ImdsHttpServer {
   }
 
   async start(port = 0): Promise<string> {
+    await this.listen((server, done) => server.listen(port, this.host, done));
+    return this.url;
+  }
+
+  /** Listens on a unix socket (a relay in the emulated VPC serves it at 169.254.169.254). */
+  async startOnPath(path: string): Promise<void> {
+    await this.listen((server, done) => server.listen(path, done));
+  }
+
+  private async listen(how: (server: Server, done: () => void) => void): Promise<void> {
     const server = createServer((req, res) => {
       this.serve(req, res);
     });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, this.host, () => {
+      how(server, () => {
         server.off('error', reject);
         resolve();
       });
     });
-    return this.url;
   }
 
   get url(): string {
@@ -80,7 +89,8 @@ export class ImdsHttpServer {
     const target = unprefixed
       ? { instanceId: this.options.defaultInstanceId, rest: unprefixed[1] ?? '' }
       : { instanceId: prefixed?.[1], rest: prefixed?.[2] ?? '' };
-    const instance = target.instanceId === undefined ? undefined : this.state.currentInstance(target.instanceId);
+    const instance =
+      target.instanceId === undefined ? undefined : this.state.currentInstance(target.instanceId);
     if (!instance || instance.state !== 'running') {
       res.writeHead(404).end();
       return;

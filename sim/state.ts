@@ -38,6 +38,7 @@ export class SimState {
   private readonly addressRandom: SeededRandom;
   private readonly notFoundRandom: SeededRandom;
   private counter = 0;
+  private readonly changeListeners = new Set<(eniId: string) => void>();
 
   constructor(
     readonly config: SimConfig,
@@ -99,13 +100,15 @@ export class SimState {
     if (!vpc) throw new Error(`unknown VPC ${vpcId}`);
     if (this.subnets.has(spec.id)) throw new Error(`subnet ${spec.id} exists`);
     const cidr = parseCidr(spec.cidr);
-    if (!cidrWithin(parseCidr(vpc.cidr), cidr)) throw new Error(`subnet ${spec.id} ${spec.cidr} is outside ${vpc.cidr}`);
+    if (!cidrWithin(parseCidr(vpc.cidr), cidr))
+      throw new Error(`subnet ${spec.id} ${spec.cidr} is outside ${vpc.cidr}`);
     for (const [id, other] of this.subnets) {
       if (cidrsOverlap(other.addresses.cidr, cidr)) throw new Error(`subnet ${spec.id} overlaps ${id}`);
     }
     const addresses = new SubnetAddresses(spec.cidr, this.addressRandom);
     const used = spec.usedAddresses ?? 0;
-    if (addresses.takeByOthers(used) < used) throw new Error(`subnet ${spec.id} has fewer than ${used} usable addresses`);
+    if (addresses.takeByOthers(used) < used)
+      throw new Error(`subnet ${spec.id} has fewer than ${used} usable addresses`);
     const record: SimSubnet = {
       subnetId: spec.id,
       vpcId,
@@ -188,6 +191,20 @@ export class SimState {
 
   // --- ENIs -----------------------------------------------------------------------------------
 
+  /**
+   * Calls `listener` after every change to an ENI (created, attached, detached, addresses assigned
+   * or unassigned, deleted); returns the unsubscribe function. Attach and detach complete later on
+   * their own (see eniAt): a listener that mirrors attachments re-reads at their `completesAt`.
+   */
+  onEniChange(listener: (eniId: string) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  private eniChanged(eniId: string): void {
+    for (const listener of this.changeListeners) listener(eniId);
+  }
+
   /** Stores a new or changed ENI; a new one may be unknown to mutations for a while (config). */
   putEni(eni: SimEni, visibleAt = this.visibleAfterNow()): void {
     const instanceId = eni.attachment?.instanceId;
@@ -200,11 +217,14 @@ export class SimState {
     if (existing?.current === undefined) this.liveEnis++;
     if (existing) {
       existing.set(eni, visibleAt);
+      this.eniChanged(eni.eniId);
       return;
     }
     this.enis.set(eni.eniId, new Versioned(eni, visibleAt));
     const quirk = this.config.notFoundAfterCreate;
-    if (this.notFoundRandom.chance(quirk.probability)) this.unknownUntil.set(eni.eniId, this.now() + quirk.windowMs);
+    if (this.notFoundRandom.chance(quirk.probability))
+      this.unknownUntil.set(eni.eniId, this.now() + quirk.windowMs);
+    this.eniChanged(eni.eniId);
   }
 
   deleteEni(eniId: string): void {
@@ -212,6 +232,7 @@ export class SimState {
     if (record?.current !== undefined) this.liveEnis--;
     record?.set(undefined, this.visibleAfterNow());
     this.unknownUntil.delete(eniId);
+    this.eniChanged(eniId);
   }
 
   /** The ENI as it is now (transitions applied), or undefined if it does not exist. */

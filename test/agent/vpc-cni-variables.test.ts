@@ -8,12 +8,13 @@ describe('VPC CNI variables eni-ipam does not implement', () => {
       ENABLE_POD_ENI: 'true',
       ENABLE_IPv6: 'false',
       AWS_VPC_ENI_MTU: '9001',
+      AWS_VPC_K8S_CNI_VETHPREFIX: 'eni',
       POD_SECURITY_GROUP_ENFORCING_MODE: '',
       WARM_ENI_TARGET: '2',
       ENI_CONFIG_LABEL_DEF: 'topology.kubernetes.io/zone',
       UNRELATED: 'x',
     };
-    expect(ignoredVpcCniVariables(env)).toEqual(['AWS_VPC_ENI_MTU', 'ENABLE_IPv6', 'ENABLE_POD_ENI']);
+    expect(ignoredVpcCniVariables(env)).toEqual(['AWS_VPC_K8S_CNI_VETHPREFIX', 'ENABLE_IPv6', 'ENABLE_POD_ENI']);
   });
 
   it("every VPC CNI variable in the config table is one of the VPC CNI's", () => {

@@ -202,7 +202,7 @@ describe('deploy/daemonset.yaml', () => {
     }
   });
 
-  it('drops every capability and cannot escalate', () => {
+  it('drops every capability but NET_ADMIN for the agent (the datapath), none for the installer, and cannot escalate', () => {
     for (const container of [agent, install]) {
       expect(container.securityContext, container.name).toMatchObject({
         allowPrivilegeEscalation: false,
@@ -210,8 +210,13 @@ describe('deploy/daemonset.yaml', () => {
         capabilities: { drop: ['ALL'] },
       });
       expect(container.securityContext?.['privileged'], container.name).toBeUndefined();
-      expect(container.securityContext?.['capabilities'], container.name).not.toHaveProperty('add');
     }
+    expect(install.securityContext?.['capabilities']).not.toHaveProperty('add');
+    expect(agent.securityContext?.['capabilities']).toEqual({ drop: ['ALL'], add: ['NET_ADMIN'] });
+  });
+
+  it("mounts the host's network sysctls where the datapath writes them", () => {
+    expect(hostPathOf(agent, '/host/proc/sys/net/ipv4/ip_forward')).toBe('/proc/sys/net/ipv4/ip_forward');
   });
 
   it('uses the image the kustomization sets, at the version of package.json', () => {

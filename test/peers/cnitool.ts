@@ -20,6 +20,13 @@ export interface CnitoolInvocation {
   readonly cniPath: readonly string[];
   readonly ifname?: string;
   readonly args?: string;
+  /** Runtime capabilities (CAP_ARGS), e.g. { portMappings: [...] }. */
+  readonly capArgs?: Readonly<Record<string, unknown>>;
+  /**
+   * The network namespace the runtime itself runs in (`ip netns exec`): the host side of the pod's
+   * veth, its routes and portmap's rules land there. Default: the test process's own.
+   */
+  readonly hostNetns?: string;
 }
 
 export interface CnitoolOutcome {
@@ -36,19 +43,20 @@ export function runCnitool(invocation: CnitoolInvocation): Promise<CnitoolOutcom
     CNI_PATH: invocation.cniPath.join(':'),
     ...(invocation.ifname !== undefined && { CNI_IFNAME: invocation.ifname }),
     ...(invocation.args !== undefined && { CNI_ARGS: invocation.args }),
+    ...(invocation.capArgs !== undefined && { CAP_ARGS: JSON.stringify(invocation.capArgs) }),
   };
+  const args = [invocation.command, invocation.networkName, invocation.netns];
+  const [command, argv] =
+    invocation.hostNetns === undefined
+      ? [cnitool, args]
+      : ['ip', ['netns', 'exec', invocation.hostNetns, cnitool, ...args]];
   return new Promise((resolve, reject) => {
-    execFile(
-      cnitool,
-      [invocation.command, invocation.networkName, invocation.netns],
-      { env, timeout: CNITOOL_TIMEOUT_MS },
-      (err, stdout, stderr) => {
-        if (err !== null && typeof err.code !== 'number') {
-          reject(new Error(`cnitool ${invocation.command} did not run: ${err.message}; stderr: ${stderr}`));
-          return;
-        }
-        resolve({ exitCode: err === null ? 0 : (err.code as number), stdout, stderr });
-      },
-    );
+    execFile(command, argv, { env, timeout: CNITOOL_TIMEOUT_MS }, (err, stdout, stderr) => {
+      if (err !== null && typeof err.code !== 'number') {
+        reject(new Error(`cnitool ${invocation.command} did not run: ${err.message}; stderr: ${stderr}`));
+        return;
+      }
+      resolve({ exitCode: err === null ? 0 : (err.code as number), stdout, stderr });
+    });
   });
 }

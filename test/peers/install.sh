@@ -2,7 +2,7 @@
 # Installs the real peers the e2e suites run against (issue 7). Run as root on a clean Debian
 # machine; running it again on a machine that has everything is a fast no-op.
 #
-#   test/peers/install.sh [all|cni|kube|moto|redis|node|helm|prometheus|image]...
+#   test/peers/install.sh [all|cni|kube|moto|redis|node|helm|prometheus|image|vpc]...
 #
 # Debian packages come from apt; the upstream CNI plugins, cnitool, kube-apiserver, etcd and kubelet are
 # built from the Go module proxy; moto goes into a virtualenv. Everything not from apt lives under
@@ -276,6 +276,20 @@ install_image() {
   note "image: ok (mmdebstrap, umoci, runc)"
 }
 
+install_vpc() {
+  # The emulated VPC of the datapath suites (test/peers/vpc/): network namespaces and veths
+  # (iproute2), the source/destination check and the NAT gateway (nftables), and the iptables that
+  # Debian's portmap plugin drives (iptables-nft). The agent under test uses iproute2 and nftables.
+  install_cni
+  apt_install vpc iproute2 nftables iptables
+  local tool
+  for tool in ip nft iptables; do
+    command -v "$tool" >/dev/null || [[ -x "/usr/sbin/$tool" ]] || fail vpc "$tool is not installed after apt-get install"
+  done
+  [[ -x /usr/lib/cni/portmap ]] || fail vpc "containernetworking-plugins is installed but /usr/lib/cni/portmap is missing"
+  note "vpc: ok (iproute2, nftables, iptables, /usr/lib/cni/portmap)"
+}
+
 install_redis() {
   apt_install redis redis-server
   command -v redis-server >/dev/null || fail redis "redis-server is not on PATH after installation"
@@ -288,7 +302,7 @@ main() {
   local target
   for target in "${targets[@]}"; do
     case "$target" in
-      all) install_cni; install_redis; install_moto; install_helm; install_prometheus_operator_crds; install_prometheus; install_image; install_kube; install_node ;;
+      all) install_cni; install_vpc; install_redis; install_moto; install_helm; install_prometheus_operator_crds; install_prometheus; install_image; install_kube; install_node ;;
       cni) install_cni ;;
       kube) install_kube ;;
       node) install_node ;;
@@ -297,7 +311,8 @@ main() {
       helm) install_helm; install_prometheus_operator_crds ;;
       prometheus) install_prometheus ;;
       image) install_image ;;
-      *) echo "usage: test/peers/install.sh [all|cni|kube|moto|redis|node|helm|prometheus|image]..." >&2; exit 2 ;;
+      vpc) install_vpc ;;
+      *) echo "usage: test/peers/install.sh [all|cni|kube|moto|redis|node|helm|prometheus|image|vpc]..." >&2; exit 2 ;;
     esac
   done
 }

@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type PeerName = 'cni' | 'kube' | 'moto' | 'redis' | 'node' | 'helm' | 'prometheus' | 'image';
+export type PeerName = 'cni' | 'kube' | 'moto' | 'redis' | 'node' | 'helm' | 'prometheus' | 'image' | 'vpc';
 
 /** A peer the suite needs is not installed: the message says which and how to install it. */
 export class PeerMissingError extends Error {

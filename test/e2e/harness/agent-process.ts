@@ -125,6 +125,9 @@ export class AgentProcess {
       ENI_IPAM_METRICS_BIND_ADDRESS: this.metricsUrl.replace('http://', ''),
       KUBECONFIG: this.kubeconfigPath,
       AWS_VPC_K8S_CNI_LOGLEVEL: 'DEBUG',
+      // An agent in the machine's own network namespace must not touch its links, rules or NAT:
+      // the datapath suites run the agent inside a node namespace of the emulated VPC instead.
+      ENI_IPAM_DISABLE_DATAPATH: 'true',
       ...this.options.env,
     };
   }
