@@ -59,10 +59,15 @@ export interface AwsEc2NetworkOptions {
 }
 
 /**
- * The limiter for these options: Redis-shared bottleneck when a URL is given, local bottleneck on
- * real time, and the Clock token bucket on simulated time (bottleneck's timers would not advance).
+ * The limiter for these options: Redis-shared bottleneck when a URL is given, otherwise the node's
+ * own adaptive token buckets on the injected clock (real or simulated time alike).
  */
-export function chooseLimiter(options: AwsEc2NetworkOptions, clock: Clock, observer: Ec2Observer): Ec2Limiter {
+export function chooseLimiter(
+  options: AwsEc2NetworkOptions,
+  clock: Clock,
+  observer: Ec2Observer,
+  random: RandomSource = Math.random,
+): Ec2Limiter {
   if (options.limiter) return options.limiter;
   const shared = options.redisUrl !== undefined;
   const buckets = effectiveBuckets(options.rateLimits ?? {}, shared);
@@ -75,8 +80,7 @@ export function chooseLimiter(options: AwsEc2NetworkOptions, clock: Clock, obser
       ...(clusterId === undefined ? {} : { clusterId }),
     });
   }
-  if (clock === systemClock) return new BottleneckLimiter({ buckets, observer });
-  return new ClockTokenBucketLimiter(buckets, clock, observer);
+  return new ClockTokenBucketLimiter(buckets, clock, { observer, adaptive: true, random });
 }
 
 function buildSdkClient(options: AwsEc2NetworkOptions, metadata: MetadataSource): EC2Client {
@@ -114,7 +118,7 @@ export class AwsEc2Network implements Ec2Network {
     const observer = options.observer ?? noopObserver;
     this.clock = clock;
     this.clusterName = options.clusterName;
-    this.limiter = chooseLimiter(options, clock, observer);
+    this.limiter = chooseLimiter(options, clock, observer, random);
     this.metadata =
       options.metadata ??
       new ImdsV2Source({ clock, random, ...(options.imdsEndpoint === undefined ? {} : { endpoint: options.imdsEndpoint }) });
@@ -192,12 +196,19 @@ export class AwsEc2Network implements Ec2Network {
     return this.addresses.unassignPrefixes(eniId, prefixes);
   }
 
-  detachAndDeleteEni(eniId: string): Promise<void> {
-    return this.enis.detachAndDelete(eniId);
+  async detachAndDeleteEni(eniId: string): Promise<void> {
+    await this.enis.detachAndDelete(eniId);
+    this.enis.forgetOrphan(eniId);
   }
 
-  findLeakedEnis(instanceId: string, graceMs: number): Promise<LeakedEni[]> {
-    return findLeakedEnis({ client: this.client, clock: this.clock, clusterName: this.clusterName }, instanceId, graceMs);
+  async findLeakedEnis(instanceId: string, graceMs: number): Promise<LeakedEni[]> {
+    const found = await findLeakedEnis({ client: this.client, clock: this.clock, clusterName: this.clusterName }, instanceId, graceMs);
+    // ENIs whose compensation gave up are ours for certain: no grace period, attached or not.
+    const orphans = this.enis
+      .orphaned()
+      .filter((o) => !found.some((f) => f.eniId === o.eniId))
+      .map((o): LeakedEni => ({ eniId: o.eniId, subnetId: o.subnetId, instanceId, createdAt: undefined }));
+    return [...found, ...orphans];
   }
 
   /** Closes the limiter (and its Redis connection); in-flight calls finish or fail on their own. */

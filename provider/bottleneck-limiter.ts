@@ -1,5 +1,6 @@
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
+import { currentCallPriority, type CallPriority } from './call-priority.js';
 import type { Ec2Limiter } from './limiter.js';
 import { noopObserver, type Ec2Observer } from './observer.js';
 import type { Ec2Api, TokenBucket } from './rate-limits.js';
@@ -15,6 +16,9 @@ export const REDIS_LIMITER_PREFIX = 'eni-ipam:ec2';
  * interval keeps the shared rate at the bucket's, at one script per interval per API in use.
  */
 const REDIS_HEARTBEAT_MIN_MS = 250;
+
+/** bottleneck runs lower numbers first (0-9, default 5). */
+const BOTTLENECK_PRIORITY: Readonly<Record<CallPriority, number>> = { demand: 2, warm: 7 };
 
 export interface RefillSchedule {
   intervalMs: number;
@@ -64,17 +68,17 @@ export class BottleneckLimiter implements Ec2Limiter {
     this.observer = options.observer ?? noopObserver;
   }
 
-  async schedule<T>(api: Ec2Api, fn: () => Promise<T>): Promise<T> {
+  async schedule<T>(api: Ec2Api, fn: () => Promise<T>, priority: CallPriority = currentCallPriority()): Promise<T> {
     if (this.closed) throw new Error('EC2 limiter is closed');
     const limiter = this.limiter(api);
     try {
-      return await limiter.schedule(fn);
+      return await limiter.schedule({ priority: BOTTLENECK_PRIORITY[priority] }, fn);
     } finally {
       this.report(api, limiter);
     }
   }
 
-  drain(api: Ec2Api): void {
+  throttled(api: Ec2Api): void {
     const limiter = this.limiter(api);
     // Shared through Redis, this slows every node at once: which is right, they share the bucket.
     // Not updateSettings({ reservoir: 0 }): on a local limiter it clears the refill heartbeat and

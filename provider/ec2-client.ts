@@ -170,7 +170,7 @@ export class Ec2Client {
         return await limiter.schedule(api, () => this.attempt(api, attempt, send));
       } catch (raw) {
         const err = toEc2Error(raw, api, params);
-        if (err.kind === 'throttled') limiter.drain(api);
+        if (err.kind === 'throttled') limiter.throttled(api);
         const retryable = isRetryable(err.kind) && !(options.finalCodes ?? []).includes(err.code);
         if (!retryable || attempt + 1 >= retry.maxAttempts) throw err;
         await sleepBackoff(clock, attempt, retry, random);

@@ -4,10 +4,12 @@ import {
   Ec2Error,
   INVALID_PARAMETER_VALUE,
   isEc2Error,
+  isRetryable,
   NETWORK_INTERFACE_NOT_FOUND,
 } from './aws-errors.js';
 import type { AttachedEni, CreateEniRequest } from './ec2-network.js';
 import { required, toAttachedEni } from './ec2-shapes.js';
+import { sleepBackoff } from './backoff.js';
 import { eniTags } from './eni-tags.js';
 import type { SubnetCatalog } from './subnets.js';
 import { awaitEni, describeEni, type VisibilityDeps } from './visibility.js';
@@ -19,6 +21,19 @@ const PAGE_SIZE = 1000;
  * a few next indexes settle it, more would hide a real problem.
  */
 export const DEVICE_INDEX_ATTEMPTS = 4;
+/**
+ * Compensation keeps trying (each try is itself a full retried call sequence) for this long before
+ * it hands the ENI to the leak reaper: under a throttling storm six tries of one call are not
+ * enough, and an ENI given up on here would hold its addresses until the next leak scan.
+ */
+export const COMPENSATION_PATIENCE_MS = 10 * 60_000;
+/** Throttling, a transient fault or eventual consistency pass; anything else will not. */
+function worthRetrying(err: unknown): boolean {
+  return !isEc2Error(err) || isRetryable(err.kind);
+}
+
+/** Waits between compensation tries: long enough to let a throttled bucket refill. */
+const COMPENSATION_BACKOFF = { baseMs: 2_000, capMs: 60_000 };
 
 export interface EniDeps extends VisibilityDeps {
   subnets: SubnetCatalog;
@@ -30,6 +45,10 @@ export interface EniDeps extends VisibilityDeps {
 export class EniLifecycle {
   /** Per instance: device index -> ENI this process attached there and Describe may not show yet. */
   private readonly deviceIndexClaims = new Map<string, Map<number, string>>();
+  /** ENIs this process created and could not remove: the leak reaper deletes them without a grace period. */
+  private readonly orphans = new Map<string, string>();
+  /** ENIs whose compensating delete was sent at least once (NotFound after that means done). */
+  private readonly deleteTried = new Set<string>();
 
   constructor(private readonly deps: EniDeps) {}
 
@@ -94,9 +113,44 @@ export class EniLifecycle {
       return await this.toAttached(required(eni, 'NetworkInterface', 'DescribeNetworkInterfaces'));
     } catch (err) {
       // Compensation: an ENI we created and could not attach would hold its addresses forever.
-      // If this cleanup fails too, the ENI still carries our tags and leaked-ENI collection gets it.
-      await this.compensate(eniId, attachmentId).catch(() => undefined);
+      await this.compensateUntilDone(eniId, attachmentId, request.subnetId);
       throw err;
+    }
+  }
+
+  /**
+   * ENIs whose compensation gave up (EC2 kept refusing for COMPENSATION_PATIENCE_MS): they are ours
+   * for certain, so the leak reaper deletes them at its next scan without waiting out the grace period.
+   */
+  orphaned(): { eniId: string; subnetId: string }[] {
+    return [...this.orphans].map(([eniId, subnetId]) => ({ eniId, subnetId }));
+  }
+
+  /** The leak reaper removed (or found gone) an ENI: it is no longer an orphan. */
+  forgetOrphan(eniId: string): void {
+    this.orphans.delete(eniId);
+  }
+
+  /**
+   * Retries the compensation until it succeeds; only after COMPENSATION_PATIENCE_MS of failures is
+   * the ENI handed to the leak reaper (it also carries our tags, so a restarted process finds it).
+   */
+  private async compensateUntilDone(eniId: string, attachmentId: string | undefined, subnetId: string): Promise<void> {
+    const { clock, random } = this.deps;
+    const giveUpAt = clock.now() + COMPENSATION_PATIENCE_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.compensate(eniId, attachmentId);
+        this.deleteTried.delete(eniId);
+        return;
+      } catch (err) {
+        if (clock.now() >= giveUpAt || !worthRetrying(err)) {
+          this.deleteTried.delete(eniId);
+          this.orphans.set(eniId, subnetId);
+          return;
+        }
+        await sleepBackoff(clock, attempt, COMPENSATION_BACKOFF, random);
+      }
     }
   }
 
@@ -108,10 +162,10 @@ export class EniLifecycle {
   private async compensate(eniId: string, attachmentId: string | undefined): Promise<void> {
     if (attachmentId !== undefined) {
       try {
-        await this.deps.client.detachNetworkInterface(
-          { AttachmentId: attachmentId },
-          { finalCodes: [ATTACHMENT_NOT_FOUND] },
-        );
+        // Not `finalCodes: [ATTACHMENT_NOT_FOUND]`: our attach succeeded a moment ago, so NotFound
+        // means EC2 does not show the attachment yet. Taking it for "already detached" waited for
+        // an `available` that never came, and left the ENI attached behind the datastore's back.
+        await this.deps.client.detachNetworkInterface({ AttachmentId: attachmentId });
       } catch (err) {
         if (!isEc2Error(err, ATTACHMENT_NOT_FOUND)) throw err;
       }
@@ -122,7 +176,14 @@ export class EniLifecycle {
         (e) => e === undefined || e.Status === 'available',
       );
     }
-    await this.deps.client.deleteNetworkInterface({ NetworkInterfaceId: eniId });
+    try {
+      await this.deps.client.deleteNetworkInterface({ NetworkInterfaceId: eniId });
+    } catch (err) {
+      // A later try of a delete whose earlier answer was lost: the ENI is already gone.
+      if (!isEc2Error(err, NETWORK_INTERFACE_NOT_FOUND) || !this.deleteTried.has(eniId)) throw err;
+    } finally {
+      this.deleteTried.add(eniId);
+    }
   }
 
   /** Detach (when attached), wait for `available`, delete; an ENI already gone is success. */
@@ -162,13 +223,25 @@ export class EniLifecycle {
       );
       if (!seen) return;
     }
-    try {
-      await this.deps.client.deleteNetworkInterface(
-        { NetworkInterfaceId: eniId },
-        { finalCodes: [NETWORK_INTERFACE_NOT_FOUND] },
-      );
-    } catch (err) {
-      if (!isEc2Error(err, NETWORK_INTERFACE_NOT_FOUND)) throw err;
+    // Detached now: from here on a failure would leave an `available` ENI holding its addresses,
+    // so the delete is retried like a compensation, then handed to the leak reaper.
+    const { clock, random } = this.deps;
+    const giveUpAt = clock.now() + COMPENSATION_PATIENCE_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.deps.client.deleteNetworkInterface(
+          { NetworkInterfaceId: eniId },
+          { finalCodes: [NETWORK_INTERFACE_NOT_FOUND] },
+        );
+        return;
+      } catch (err) {
+        if (isEc2Error(err, NETWORK_INTERFACE_NOT_FOUND)) return;
+        if (clock.now() >= giveUpAt || !worthRetrying(err)) {
+          this.orphans.set(eniId, eni.SubnetId ?? '');
+          throw err;
+        }
+        await sleepBackoff(clock, attempt, COMPENSATION_BACKOFF, random);
+      }
     }
   }
 

@@ -54,7 +54,7 @@ describe('backoff', () => {
 });
 
 describe('retries through the client', () => {
-  it('retries RequestLimitExceeded with backoff, drains the limiter and reports throttles', async () => {
+  it('retries RequestLimitExceeded with backoff, slows the limiter down and reports throttles', async () => {
     const h = harness();
     h.ec2
       .on(DescribeSubnetsCommand)
@@ -71,8 +71,10 @@ describe('retries through the client', () => {
       ['DescribeSubnets', 1, 'RequestLimitExceeded', true],
       ['DescribeSubnets', 2, undefined, false],
     ]);
-    // random() = 0.5: 100 ms then 200 ms of backoff; the drained bucket (20/s) refills during them.
-    expect(h.clock.now() - started).toBe(100 + 200);
+    // random() = 0.5: 100 ms of backoff, then the first throttle's rate (20/s x 0.25 = 5/s) gives
+    // the drained bucket its token at 200 ms; 200 ms of backoff, then the second throttle's rate
+    // (1.25/s) gives the next token at 1000 ms.
+    expect(h.clock.now() - started).toBe(1000);
     expect(h.observer.samples.some((s) => s.api === 'DescribeSubnets' && s.tokens === 0)).toBe(true);
   });
 
