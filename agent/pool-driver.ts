@@ -1,3 +1,4 @@
+import { withCallPriority } from '../provider/call-priority.js';
 import type { Datastore } from '../ipam/datastore.js';
 import type { EniInfo } from '../ipam/datastore-types.js';
 import type {
@@ -274,7 +275,9 @@ export class PoolDriver {
 
   private launch(action: PlanAction, group: { key: string; placement: Placement }): void {
     let failed = false;
-    const task = this.execute(action, group)
+    // EC2 calls that serve ADDs waiting now go before warm-pool refills and releases (limiter.ts).
+    const priority = RELEASES.has(action.type) || this.deps.waiting().length === 0 ? 'warm' : 'demand';
+    const task = withCallPriority(priority, () => this.execute(action, group))
       .then(
         () => {
           this.failures = 0;
