@@ -25,7 +25,7 @@ import type { MetadataSource } from './metadata.js';
 import { noopObserver, type Ec2Observer } from './observer.js';
 import { effectiveBuckets, type RateLimitOptions } from './rate-limits.js';
 import { SubnetCatalog, SUBNET_CACHE_TTL_DEFAULT_MS } from './subnets.js';
-import { VISIBILITY_TIMEOUT_DEFAULT_MS } from './visibility.js';
+import { KnownEnis, VISIBILITY_TIMEOUT_DEFAULT_MS } from './visibility.js';
 
 /** Built by the agent from its validated env config; nothing here reads process.env. */
 export interface AwsEc2NetworkOptions {
@@ -137,6 +137,8 @@ export class AwsEc2Network implements Ec2Network {
       clock,
       random,
       timeoutMs: options.visibilityTimeoutMs ?? VISIBILITY_TIMEOUT_DEFAULT_MS,
+      metadata: this.metadata,
+      known: new KnownEnis(),
     };
     this.enis = new EniLifecycle({
       ...visibility,

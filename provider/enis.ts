@@ -10,7 +10,8 @@ import {
 import type { AttachedEni, CreateEniRequest } from './ec2-network.js';
 import { required, toAttachedEni } from './ec2-shapes.js';
 import { sleepBackoff } from './backoff.js';
-import { eniTags } from './eni-tags.js';
+import { eniTags, tagRecord } from './eni-tags.js';
+import { awaitMetadataEni, readMetadataEnis, type MetadataEni } from './metadata-enis.js';
 import type { SubnetCatalog } from './subnets.js';
 import { awaitEni, describeEni, type VisibilityDeps } from './visibility.js';
 
@@ -52,7 +53,63 @@ export class EniLifecycle {
 
   constructor(private readonly deps: EniDeps) {}
 
+  /**
+   * The instance's ENIs. From instance metadata when it answers (no EC2 budget spent): only ENIs this
+   * process has not met yet (at start-up, or attached by someone else) cost one
+   * DescribeNetworkInterfaces for their tags and attachment ids. From EC2 otherwise.
+   */
   async listAttached(instanceId: string): Promise<AttachedEni[]> {
+    const { metadata, known } = this.deps;
+    const fromImds = metadata === undefined ? undefined : await readMetadataEnis(metadata);
+    if (fromImds === undefined || fromImds.length === 0) return this.listAttachedFromEc2(instanceId);
+    // The primary ENI needs no Describe: it is never detached (no attachment id needed) and always
+    // managed, so a cold start (only the primary attached) lists its ENIs from metadata alone.
+    const unknown = fromImds
+      .filter((eni) => eni.deviceIndex !== 0 && known.get(eni.eniId) === undefined)
+      .map((eni) => eni.eniId);
+    if (unknown.length > 0) await this.learn(unknown);
+    return fromImds.map((eni) => this.fromMetadata(eni));
+  }
+
+  private fromMetadata(eni: MetadataEni): AttachedEni {
+    const facts = this.deps.known.get(eni.eniId);
+    return {
+      eniId: eni.eniId,
+      attachmentId: facts?.attachmentId,
+      deviceIndex: eni.deviceIndex,
+      primary: eni.deviceIndex === 0,
+      subnetId: eni.subnetId,
+      subnetCidr: eni.subnetCidr,
+      macAddress: eni.mac,
+      primaryIp: eni.primaryIp,
+      secondaryIps: eni.secondaryIps,
+      prefixes: eni.prefixes,
+      securityGroupIds: eni.securityGroupIds,
+      tags: facts?.tags ?? {},
+    };
+  }
+
+  /** One Describe for the tags and attachments of ENIs IMDS lists but this process has not met. */
+  private async learn(eniIds: readonly string[]): Promise<void> {
+    // A filter, not NetworkInterfaceIds: an ENI Describe does not show yet is left out instead of
+    // failing the whole call; it is asked about again at the next listing.
+    const out = await this.deps.client.describeNetworkInterfaces({
+      Filters: [{ Name: 'network-interface-id', Values: [...eniIds] }],
+      MaxResults: PAGE_SIZE,
+    });
+    for (const eni of out.NetworkInterfaces ?? []) this.remember(eni);
+  }
+
+  private remember(eni: NetworkInterface): void {
+    if (eni.NetworkInterfaceId === undefined || eni.MacAddress === undefined) return;
+    this.deps.known.set(eni.NetworkInterfaceId, {
+      mac: eni.MacAddress,
+      attachmentId: eni.Attachment?.AttachmentId,
+      tags: tagRecord(eni.TagSet),
+    });
+  }
+
+  private async listAttachedFromEc2(instanceId: string): Promise<AttachedEni[]> {
     const enis: NetworkInterface[] = [];
     let nextToken: string | undefined;
     do {
@@ -64,6 +121,7 @@ export class EniLifecycle {
       enis.push(...(page.NetworkInterfaces ?? []));
       nextToken = page.NextToken;
     } while (nextToken !== undefined && nextToken !== '');
+    for (const eni of enis) this.remember(eni);
     const subnetIds = enis.map((eni) => required(eni.SubnetId, 'SubnetId', 'DescribeNetworkInterfaces'));
     await this.deps.subnets.describe(subnetIds);
     const attached = await Promise.all(enis.map(async (eni) => this.toAttached(eni)));
@@ -92,25 +150,12 @@ export class EniLifecycle {
           stopWaiting.abort();
           throw err;
         });
-      const visible = awaitEni(
-        this.deps,
-        eniId,
-        `attachment of ${eniId}`,
-        (seen) => {
-          if (seen?.Attachment?.Status !== 'attached') return false;
-          const secondary = (seen.PrivateIpAddresses ?? []).filter((a) => a.Primary !== true).length;
-          return (
-            secondary >= request.secondaryIpCount && (seen.Ipv4Prefixes ?? []).length >= request.prefixCount
-          );
-        },
-        stopWaiting.signal,
-      );
+      const visible = this.awaitAttached(eniId, request, stopWaiting.signal);
       // Both settle before compensation runs: no poll is left behind, no rejection unhandled.
       const [modify, seen] = await Promise.allSettled([modified, visible]);
       if (modify.status === 'rejected') throw modify.reason;
       if (seen.status === 'rejected') throw seen.reason;
-      const eni = seen.value;
-      return await this.toAttached(required(eni, 'NetworkInterface', 'DescribeNetworkInterfaces'));
+      return seen.value;
     } catch (err) {
       // Compensation: an ENI we created and could not attach would hold its addresses forever.
       await this.compensateUntilDone(eniId, attachmentId, request.subnetId);
@@ -192,6 +237,7 @@ export class EniLifecycle {
     for (const claims of this.deviceIndexClaims.values()) {
       for (const [index, claimed] of claims) if (claimed === eniId) claims.delete(index);
     }
+    this.deps.known.forget(eniId);
     const eni = await describeEni(this.deps.client, eniId);
     if (!eni) return;
     const attachment = eni.Attachment;
@@ -245,6 +291,42 @@ export class EniLifecycle {
     }
   }
 
+  /**
+   * Waits until the attachment and the ENI's addresses are visible: in instance metadata when the
+   * ENI's MAC is known (no EC2 budget), else by polling DescribeNetworkInterfaces.
+   */
+  private async awaitAttached(eniId: string, request: CreateEniRequest, signal: AbortSignal): Promise<AttachedEni> {
+    const { metadata, known } = this.deps;
+    const mac = known.get(eniId)?.mac;
+    const what = `attachment of ${eniId}`;
+    if (metadata !== undefined && mac !== undefined) {
+      const seen = await awaitMetadataEni(
+        { ...this.deps, metadata },
+        mac,
+        what,
+        (eni) =>
+          eni !== undefined &&
+          eni.eniId === eniId &&
+          eni.secondaryIps.length >= request.secondaryIpCount &&
+          eni.prefixes.length >= request.prefixCount,
+        signal,
+      );
+      return this.fromMetadata(required(seen, 'NetworkInterface', 'DescribeNetworkInterfaces'));
+    }
+    const eni = await awaitEni(
+      this.deps,
+      eniId,
+      what,
+      (seen) => {
+        if (seen?.Attachment?.Status !== 'attached') return false;
+        const secondary = (seen.PrivateIpAddresses ?? []).filter((a) => a.Primary !== true).length;
+        return secondary >= request.secondaryIpCount && (seen.Ipv4Prefixes ?? []).length >= request.prefixCount;
+      },
+      signal,
+    );
+    return this.toAttached(required(eni, 'NetworkInterface', 'DescribeNetworkInterfaces'));
+  }
+
   private async create(request: CreateEniRequest): Promise<string> {
     const { client, clock, random } = this.deps;
     try {
@@ -266,11 +348,13 @@ export class EniLifecycle {
         // Idempotency: a create retried after a lost answer returns the same ENI instead of a second one.
         ClientToken: `eni-ipam-${clock.now().toString(36)}-${Math.floor(random() * 2 ** 48).toString(36)}`,
       });
-      return required(
+      const eniId = required(
         out.NetworkInterface?.NetworkInterfaceId,
         'NetworkInterface.NetworkInterfaceId',
         'CreateNetworkInterface',
       );
+      if (out.NetworkInterface) this.remember(out.NetworkInterface);
+      return eniId;
     } catch (err) {
       if (isEc2Error(err) && err.kind === 'subnet-full') throw err.withSubnet(request.subnetId);
       throw err;
@@ -301,7 +385,9 @@ export class EniLifecycle {
           InstanceId: instanceId,
           DeviceIndex: deviceIndex,
         });
-        return required(out.AttachmentId, 'AttachmentId', 'AttachNetworkInterface');
+        const attachmentId = required(out.AttachmentId, 'AttachmentId', 'AttachNetworkInterface');
+        this.deps.known.update(eniId, { attachmentId });
+        return attachmentId;
       } catch (err) {
         claims.delete(deviceIndex);
         // EC2 answers an index already in use with InvalidParameterValue.

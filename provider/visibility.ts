@@ -3,6 +3,7 @@ import type { Clock } from '../time/clock.js';
 import { Ec2Error, isEc2Error, NETWORK_INTERFACE_NOT_FOUND } from './aws-errors.js';
 import type { RandomSource } from './backoff.js';
 import type { Ec2Client } from './ec2-client.js';
+import type { MetadataSource } from './metadata.js';
 
 /** First re-check after a quarter second: EC2 usually shows a change within one or two seconds. */
 const POLL_FIRST_MS = 250;
@@ -19,6 +20,41 @@ export interface VisibilityDeps {
   clock: Clock;
   random: RandomSource;
   timeoutMs: number;
+  /**
+   * The node's instance metadata: where the node's own ENIs are listed and waited for, at no cost to
+   * the account's EC2 buckets. Without it (or for an ENI it does not know) Describe answers.
+   */
+  metadata?: MetadataSource | undefined;
+  /** What this process learnt about ENIs that IMDS does not tell (tags, attachment ids). */
+  known: KnownEnis;
+}
+
+/** Per ENI: the facts IMDS does not serve, learnt from Create/Attach answers or one Describe. */
+export interface KnownEni {
+  mac: string;
+  attachmentId: string | undefined;
+  tags: Record<string, string>;
+}
+
+export class KnownEnis {
+  private readonly byId = new Map<string, KnownEni>();
+
+  get(eniId: string): KnownEni | undefined {
+    return this.byId.get(eniId);
+  }
+
+  set(eniId: string, facts: KnownEni): void {
+    this.byId.set(eniId, facts);
+  }
+
+  update(eniId: string, facts: Partial<KnownEni>): void {
+    const current = this.byId.get(eniId);
+    if (current) this.byId.set(eniId, { ...current, ...facts });
+  }
+
+  forget(eniId: string): void {
+    this.byId.delete(eniId);
+  }
 }
 
 /** One look at an ENI; undefined when EC2 says it does not exist. */
