@@ -12,6 +12,7 @@ import { createKubeSources } from './kube/kube-sources.js';
 import { createLogger, type Logger } from './logger.js';
 import { CloudWatchPublisher } from './metrics/cloudwatch-publisher.js';
 import { keyGaugeSamples } from './metrics/cloudwatch-samples.js';
+import { loggingSharedBudget } from './metrics/ec2-call-metrics.js';
 import { MetricsServer } from './metrics/metrics-server.js';
 import { IntrospectionServer } from './introspection/introspection-server.js';
 import type { NodeAgent } from './node-agent.js';
@@ -98,7 +99,7 @@ export async function startAgent(
     rateLimits: { familyShares: { ...config.aws.rateFractions } },
     ...(config.aws.rateLimitRedisUrl === undefined ? {} : { redisUrl: config.aws.rateLimitRedisUrl }),
     clock,
-    observer: metrics.ec2,
+    observer: loggingSharedBudget(metrics.ec2, logger),
   });
   const kube = createKubeSources({
     config,

@@ -4,7 +4,6 @@ import { systemClock, type Clock } from '../time/clock.js';
 import type { InstanceLimits } from '../ipam/instance-types.js';
 import { EniAddresses } from './addresses.js';
 import type { RandomSource } from './backoff.js';
-import { BottleneckLimiter } from './bottleneck-limiter.js';
 import { DEFAULT_RETRY, Ec2Client, type RetryPolicy } from './ec2-client.js';
 import type {
   AttachedEni,
@@ -24,6 +23,7 @@ import { ClockTokenBucketLimiter, type Ec2Limiter } from './limiter.js';
 import type { MetadataSource } from './metadata.js';
 import { noopObserver, type Ec2Observer } from './observer.js';
 import { effectiveBuckets, type RateLimitOptions } from './rate-limits.js';
+import { SharedBudgetLimiter } from './shared-budget.js';
 import { SubnetCatalog, SUBNET_CACHE_TTL_DEFAULT_MS } from './subnets.js';
 import { KnownEnis, VISIBILITY_TIMEOUT_DEFAULT_MS } from './visibility.js';
 
@@ -59,8 +59,9 @@ export interface AwsEc2NetworkOptions {
 }
 
 /**
- * The limiter for these options: Redis-shared bottleneck when a URL is given, otherwise the node's
- * own adaptive token buckets on the injected clock (real or simulated time alike).
+ * The limiter for these options: the node's own adaptive token buckets on the injected clock (real
+ * or simulated time alike), inside the Redis-shared budget when a URL is given (which falls back to
+ * them while Redis is away).
  */
 export function chooseLimiter(
   options: AwsEc2NetworkOptions,
@@ -69,18 +70,21 @@ export function chooseLimiter(
   random: RandomSource = Math.random,
 ): Ec2Limiter {
   if (options.limiter) return options.limiter;
-  const shared = options.redisUrl !== undefined;
-  const buckets = effectiveBuckets(options.rateLimits ?? {}, shared);
-  if (options.redisUrl !== undefined) {
-    const clusterId = options.rateLimitScope ?? options.clusterName;
-    return new BottleneckLimiter({
-      buckets,
-      redisUrl: options.redisUrl,
-      observer,
-      ...(clusterId === undefined ? {} : { clusterId }),
-    });
-  }
-  return new ClockTokenBucketLimiter(buckets, clock, { observer, adaptive: true, random });
+  const local = new ClockTokenBucketLimiter(effectiveBuckets(options.rateLimits ?? {}, false), clock, {
+    observer,
+    adaptive: true,
+    random,
+  });
+  if (options.redisUrl === undefined) return local;
+  const clusterId = options.rateLimitScope ?? options.clusterName;
+  return new SharedBudgetLimiter({
+    buckets: effectiveBuckets(options.rateLimits ?? {}, true),
+    redisUrl: options.redisUrl,
+    local,
+    clock,
+    observer,
+    ...(clusterId === undefined ? {} : { clusterId }),
+  });
 }
 
 function buildSdkClient(options: AwsEc2NetworkOptions, metadata: MetadataSource): EC2Client {

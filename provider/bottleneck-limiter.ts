@@ -40,6 +40,15 @@ export function refillSchedule(bucket: TokenBucket): RefillSchedule {
   return { intervalMs, amount: (bucket.refillPerSecond * intervalMs) / 1000 };
 }
 
+/** The ioredis connection options the shared budget sets. */
+export interface RedisClientOptions {
+  enableOfflineQueue: boolean;
+  maxRetriesPerRequest: number;
+  commandTimeout: number;
+  connectTimeout: number;
+  retryStrategy: () => number;
+}
+
 export interface BottleneckLimiterOptions {
   buckets: Readonly<Record<Ec2Api, TokenBucket>>;
   /**
@@ -50,6 +59,8 @@ export interface BottleneckLimiterOptions {
   redisUrl?: string;
   /** Separates budgets of different accounts or clusters sharing one Redis. */
   clusterId?: string;
+  /** ioredis options (timeouts, offline queue) for the connection. */
+  redisOptions?: RedisClientOptions;
   observer?: Ec2Observer;
 }
 
@@ -89,13 +100,24 @@ export class BottleneckLimiter implements Ec2Limiter {
     pending.catch(() => undefined);
   }
 
+  /**
+   * Resolves once every API's limiter is initialised in its datastore (with Redis: connected and
+   * its keys created if missing); rejects when that fails.
+   */
+  async ready(): Promise<void> {
+    const limiters = (Object.keys(this.options.buckets) as Ec2Api[]).map((api) => this.limiter(api));
+    await Promise.all(limiters.map((limiter) => limiter.ready()));
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const limiters = [...this.limiters.values()];
     this.limiters.clear();
-    await Promise.all(limiters.map((limiter) => limiter.disconnect(false)));
+    // The shared connection first: a limiter disconnecting while it is still open unsubscribes in
+    // a fire-and-forget promise that rejects (unhandled) when Redis is gone.
     await this.connection?.disconnect(false);
     this.connection = undefined;
+    await Promise.all(limiters.map((limiter) => limiter.disconnect(false)));
   }
 
   private limiter(api: Ec2Api): Bottleneck {
@@ -134,7 +156,7 @@ export class BottleneckLimiter implements Ec2Limiter {
     if (!this.connection) {
       const url = this.options.redisUrl;
       if (url === undefined) throw new Error('no Redis URL');
-      this.connection = new Bottleneck.IORedisConnection({ client: new Redis(url), Redis });
+      this.connection = new Bottleneck.IORedisConnection({ client: this.options.redisOptions ? new Redis(url, this.options.redisOptions) : new Redis(url), Redis });
       this.connection.on('error', () => undefined);
     }
     return this.connection;
