@@ -18,7 +18,7 @@ export class EniAddresses {
     const listed = (out.AssignedPrivateIpAddresses ?? []).flatMap((a) =>
       a.PrivateIpAddress === undefined ? [] : [a.PrivateIpAddress],
     );
-    const mac = this.deps.known.get(eniId)?.mac;
+    const mac = this.deps.known.macOf(eniId);
     if (this.deps.metadata !== undefined && mac !== undefined) {
       const seen = await awaitMetadataEni(
         { ...this.deps, metadata: this.deps.metadata },
@@ -81,7 +81,7 @@ export class EniAddresses {
     done: (seen: Set<string>) => boolean,
   ): Promise<void> {
     // The node's own ENI: instance metadata shows the change without spending EC2's budget.
-    const mac = this.deps.known.get(eniId)?.mac;
+    const mac = this.deps.known.macOf(eniId);
     if (this.deps.metadata !== undefined && mac !== undefined) {
       await awaitMetadataEni({ ...this.deps, metadata: this.deps.metadata }, mac, what, (e) =>
         e !== undefined && done(new Set([...e.secondaryIps, ...e.prefixes])),

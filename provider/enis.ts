@@ -62,6 +62,7 @@ export class EniLifecycle {
     const { metadata, known } = this.deps;
     const fromImds = metadata === undefined ? undefined : await readMetadataEnis(metadata);
     if (fromImds === undefined || fromImds.length === 0) return this.listAttachedFromEc2(instanceId);
+    for (const eni of fromImds) known.seenInMetadata(eni.eniId, eni.mac);
     // The primary ENI needs no Describe: it is never detached (no attachment id needed) and always
     // managed, so a cold start (only the primary attached) lists its ENIs from metadata alone.
     const unknown = fromImds
@@ -297,7 +298,7 @@ export class EniLifecycle {
    */
   private async awaitAttached(eniId: string, request: CreateEniRequest, signal: AbortSignal): Promise<AttachedEni> {
     const { metadata, known } = this.deps;
-    const mac = known.get(eniId)?.mac;
+    const mac = known.macOf(eniId);
     const what = `attachment of ${eniId}`;
     if (metadata !== undefined && mac !== undefined) {
       const seen = await awaitMetadataEni(

@@ -38,6 +38,16 @@ export interface KnownEni {
 
 export class KnownEnis {
   private readonly byId = new Map<string, KnownEni>();
+  /** MACs seen in metadata: enough to wait for an ENI there, even without its tags. */
+  private readonly macs = new Map<string, string>();
+
+  macOf(eniId: string): string | undefined {
+    return this.byId.get(eniId)?.mac ?? this.macs.get(eniId);
+  }
+
+  seenInMetadata(eniId: string, mac: string): void {
+    this.macs.set(eniId, mac);
+  }
 
   get(eniId: string): KnownEni | undefined {
     return this.byId.get(eniId);
@@ -54,6 +64,7 @@ export class KnownEnis {
 
   forget(eniId: string): void {
     this.byId.delete(eniId);
+    this.macs.delete(eniId);
   }
 }
 

@@ -6,6 +6,7 @@ import { BottleneckLimiter, refillSchedule } from '../../provider/bottleneck-lim
 import { MIN_INTERVAL_MS, RECOVERY_STEP, THROTTLE_DECREASE } from '../../provider/adaptive-rate.js';
 import { withCallPriority } from '../../provider/call-priority.js';
 import { ClockTokenBucketLimiter } from '../../provider/limiter.js';
+import { SharedBudgetLimiter } from '../../provider/shared-budget.js';
 import { noopObserver, type LimiterSample } from '../../provider/observer.js';
 import { ACCOUNT_BUCKETS, effectiveBuckets, EC2_APIS, type TokenBucket } from '../../provider/rate-limits.js';
 import { sustainedRate, worstBucketExcess } from './limiter-rate.js';
@@ -115,8 +116,10 @@ describe('rate limits', () => {
       size: 5,
       refillPerSecond: 0.5,
     });
+    // The cluster's shared budget: EC2's own bucket for each API.
     const cluster = effectiveBuckets({}, true);
-    expect(cluster.CreateNetworkInterface).toEqual({ size: 50, refillPerSecond: 2.5 });
+    expect(cluster.CreateNetworkInterface).toEqual({ size: 100, refillPerSecond: 5 });
+    expect(cluster.AttachNetworkInterface).toEqual({ size: 50, refillPerSecond: 5 });
     const tiny = effectiveBuckets({ share: 0.001 }, false);
     expect(tiny.AttachNetworkInterface.size).toBe(1);
     expect(() => effectiveBuckets({ share: 0 }, false)).toThrow(/share/);
@@ -315,7 +318,7 @@ describe('demand first and the adaptive rate', () => {
 });
 
 describe('limiter choice and lifecycle', () => {
-  it('picks the node\'s adaptive Clock bucket on simulated and real time, bottleneck with Redis', async () => {
+  it('picks the node\'s adaptive Clock bucket on simulated and real time, the shared budget with Redis', async () => {
     const simulated = chooseLimiter({ region: 'us-east-1' }, new ManualClock(), noopObserver);
     const real = chooseLimiter({ region: 'us-east-1' }, systemClock, noopObserver);
     const shared = chooseLimiter(
@@ -325,7 +328,7 @@ describe('limiter choice and lifecycle', () => {
     );
     expect(simulated).toBeInstanceOf(ClockTokenBucketLimiter);
     expect(real).toBeInstanceOf(ClockTokenBucketLimiter);
-    expect(shared).toBeInstanceOf(BottleneckLimiter);
+    expect(shared).toBeInstanceOf(SharedBudgetLimiter);
     // Nothing was connected: closing an unused Redis limiter is immediate and error-free.
     await Promise.all([simulated.close(), real.close(), shared.close()]);
   });

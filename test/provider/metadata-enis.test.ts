@@ -46,6 +46,14 @@ describe('the node\'s ENIs from instance metadata', () => {
       expect.objectContaining({ eniId: 'eni-00', primary: true, deviceIndex: 0, subnetCidr: NODE_SUBNET_CIDR, primaryIp: '10.0.0.10', secondaryIps: ['10.0.0.11'], macAddress: PRIMARY_MAC }),
     ]);
     expect(h.ec2.calls()).toHaveLength(0);
+
+    // Filling the primary ENI waits for its addresses in metadata too: the MAC came from the listing.
+    h.ec2.on(AssignPrivateIpAddressesCommand).callsFake(() => {
+      h.clock.setTimer(1_500, () => enis.set(PRIMARY_MAC, { id: 'eni-00', device: 0, ips: ['10.0.0.10', '10.0.0.11', '10.0.0.12'] }));
+      return { AssignedPrivateIpAddresses: [{ PrivateIpAddress: '10.0.0.12' }] };
+    });
+    expect(await h.drive(h.network.assignIps('eni-00', 1))).toEqual(['10.0.0.12']);
+    expect(h.ec2.commandCalls(DescribeNetworkInterfacesCommand)).toHaveLength(0);
   });
 
   it('asks EC2 once for the tags of a secondary ENI it has not met, then never again', async () => {

@@ -71,10 +71,10 @@ describe('retries through the client', () => {
       ['DescribeSubnets', 1, 'RequestLimitExceeded', true],
       ['DescribeSubnets', 2, undefined, false],
     ]);
-    // random() = 0.5: 100 ms of backoff, then the first throttle's rate (20/s x 0.25 = 5/s) gives
-    // the drained bucket its token at 200 ms; 200 ms of backoff, then the second throttle's rate
-    // (1.25/s) gives the next token at 1000 ms.
-    expect(h.clock.now() - started).toBe(1000);
+    // random() = 0.5. A throttle's backoff spreads over the bucket's refill time (DescribeSubnets:
+    // 100 tokens at 20/s, 5 s; base a quarter of it): 625 ms, when the limiter (5/s after the first
+    // throttle) has a token; then 1,250 ms, when the limiter (1.25/s after the second) has one too.
+    expect(h.clock.now() - started).toBe(625 + 1250);
     expect(h.observer.samples.some((s) => s.api === 'DescribeSubnets' && s.tokens === 0)).toBe(true);
   });
 
