@@ -276,7 +276,9 @@ export class PoolDriver {
   private launch(action: PlanAction, group: { key: string; placement: Placement }): void {
     let failed = false;
     // EC2 calls that serve ADDs waiting now go before warm-pool refills and releases (limiter.ts).
-    const priority = RELEASES.has(action.type) || this.deps.waiting().length === 0 ? 'warm' : 'demand';
+    // Asked again while a call waits in the limiter: a warm-up becomes demand once pods wait for it.
+    const priority = (): 'demand' | 'warm' =>
+      RELEASES.has(action.type) || this.deps.waiting().length === 0 ? 'warm' : 'demand';
     const task = withCallPriority(priority, () => this.execute(action, group))
       .then(
         () => {

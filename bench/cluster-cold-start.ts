@@ -107,6 +107,10 @@ export function boundTimesMs(scenario: Scenario, pods: readonly PodRecord[]): nu
     for (let i = 0; i < group.count; i++)
       typeOf.set(`${group.name}-${i}`, { type: group.instanceType, prefixes: group.env['ENABLE_PREFIX_DELEGATION'] === 'true' });
   }
+  // Pod times are the simulated clock's; the buckets' slots count from the nodes' launch.
+  const firstPodAt = Math.min(...scenario.pods.map((p) => p.startSecond * 1000));
+  const origin = Math.min(...pods.map((p) => p.createdAt)) - firstPodAt;
+  const arrival = (pod: PodRecord): number => pod.createdAt - origin;
   const byNode = new Map<string, PodRecord[]>();
   for (const pod of pods) byNode.set(pod.node, [...(byNode.get(pod.node) ?? []), pod]);
   // Per need: when it is first needed (its first pod's arrival), and its pods.
@@ -118,7 +122,7 @@ export function boundTimesMs(scenario: Scenario, pods: readonly PodRecord[]): nu
       .forEach((pod, rank) => {
         const need = needOf(pod, rank, info.type, info.prefixes);
         const key = need.kind === 'assign' ? `${node}/assign` : `${node}/eni${need.index}`;
-        const entry = needs.get(key) ?? { need, at: pod.createdAt, pods: [] };
+        const entry = needs.get(key) ?? { need, at: arrival(pod), pods: [] };
         entry.pods.push(pod);
         needs.set(key, entry);
       });
@@ -136,7 +140,7 @@ export function boundTimesMs(scenario: Scenario, pods: readonly PodRecord[]): nu
   const times: number[] = [];
   for (const [key, entry] of needs) {
     const at = ready.get(key) ?? 0;
-    for (const pod of entry.pods) times.push(Math.max(0, at - pod.createdAt));
+    for (const pod of entry.pods) times.push(Math.max(0, at - arrival(pod)));
   }
   return times;
 }
@@ -236,7 +240,13 @@ export async function runColdStartBench(
   for (const c of coldStartCases(nodes, prefixNodes)) {
     log(`cold start: ${c.label}`);
     const run = await runSimBench(c.scenario, { stopWhenSettled: true, sampleEveryMs: 1000 });
-    figures.push(coldStartFigures(c, run));
+    const f = coldStartFigures(c, run);
+    figures.push(f);
+    log(
+      `cold start: p50 ${f.p50Seconds.toFixed(1)} s, p99 ${f.p99Seconds.toFixed(1)} s (bound ${f.boundP99Seconds.toFixed(1)} s), ` +
+        `${f.throttled}/${f.calls} throttled, ${f.describePerNode.toFixed(1)} Describe/node, all warm ${f.allWarmSeconds ?? 'never'} s ` +
+        `(bound ${f.warmBoundSeconds.toFixed(1)} s), leaks ${f.leakedEnis + f.leakedAddresses}, mismatches ${f.mismatches}, wall ${f.wallSeconds.toFixed(0)} s`,
+    );
   }
   return figures;
 }

@@ -1,6 +1,6 @@
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
-import { currentCallPriority, type CallPriority } from './call-priority.js';
+import { currentCallPriority, resolvePriority, type CallPriority, type PrioritySource } from './call-priority.js';
 import type { Ec2Limiter } from './limiter.js';
 import { noopObserver, type Ec2Observer } from './observer.js';
 import type { Ec2Api, TokenBucket } from './rate-limits.js';
@@ -79,11 +79,11 @@ export class BottleneckLimiter implements Ec2Limiter {
     this.observer = options.observer ?? noopObserver;
   }
 
-  async schedule<T>(api: Ec2Api, fn: () => Promise<T>, priority: CallPriority = currentCallPriority()): Promise<T> {
+  async schedule<T>(api: Ec2Api, fn: () => Promise<T>, priority: PrioritySource = currentCallPriority()): Promise<T> {
     if (this.closed) throw new Error('EC2 limiter is closed');
     const limiter = this.limiter(api);
     try {
-      return await limiter.schedule({ priority: BOTTLENECK_PRIORITY[priority] }, fn);
+      return await limiter.schedule({ priority: BOTTLENECK_PRIORITY[resolvePriority(priority)] }, fn);
     } finally {
       this.report(api, limiter);
     }

@@ -6,19 +6,28 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * waits behind a warm-up, on its node or (with the shared budget) on any other.
  */
 export type CallPriority = 'demand' | 'warm';
+/**
+ * A priority, or how to find it: a call queued as warm-up becomes demand when pods start waiting
+ * for it (the limiter asks again while it waits).
+ */
+export type PrioritySource = CallPriority | (() => CallPriority);
 
-const current = new AsyncLocalStorage<CallPriority>();
+const current = new AsyncLocalStorage<PrioritySource>();
 
 /**
  * Runs `work` with every EC2 call it makes (retries, visibility polls and compensation included)
  * at `priority`. The priority follows the work across awaits, so the provider's signatures do not
  * carry it.
  */
-export function withCallPriority<T>(priority: CallPriority, work: () => T): T {
+export function withCallPriority<T>(priority: PrioritySource, work: () => T): T {
   return current.run(priority, work);
 }
 
-/** The priority of the work now running; demand unless the caller said warm. */
-export function currentCallPriority(): CallPriority {
+/** The priority of the work now running; demand unless the caller said otherwise. */
+export function currentCallPriority(): PrioritySource {
   return current.getStore() ?? 'demand';
+}
+
+export function resolvePriority(priority: PrioritySource): CallPriority {
+  return typeof priority === 'function' ? priority() : priority;
 }

@@ -1,7 +1,7 @@
 import type { Clock, Timer } from '../time/clock.js';
 import { AdaptiveRate } from './adaptive-rate.js';
 import type { RandomSource } from './backoff.js';
-import { currentCallPriority, type CallPriority } from './call-priority.js';
+import { currentCallPriority, resolvePriority, type PrioritySource } from './call-priority.js';
 import { noopObserver, type Ec2Observer } from './observer.js';
 import type { Ec2Api, TokenBucket } from './rate-limits.js';
 
@@ -15,7 +15,7 @@ export interface Ec2Limiter {
    * priority of the work running, see call-priority.ts) start before any call at `warm` priority;
    * within a priority, calls to one API start in FIFO order.
    */
-  schedule<T>(api: Ec2Api, fn: () => Promise<T>, priority?: CallPriority): Promise<T>;
+  schedule<T>(api: Ec2Api, fn: () => Promise<T>, priority?: PrioritySource): Promise<T>;
   /**
    * EC2 answered RequestLimitExceeded: the account's bucket is dry (other nodes or tools spend it
    * too), so our estimate is too generous. The limiter slows this API down and recovers as EC2
@@ -29,11 +29,20 @@ export interface Ec2Limiter {
 /** Float refills may land a hair under a whole token; count that as a token. */
 const TOKEN_EPSILON = 1e-9;
 
+/** How often queued warm calls are asked whether pods now wait for them (at most). */
+const PROMOTE_EVERY_MS = 1_000;
+
+interface Queued {
+  start: () => void;
+  priority: PrioritySource;
+}
+
 interface BucketState {
   tokens: number;
   lastRefillAt: number;
-  demand: (() => void)[];
-  warm: (() => void)[];
+  demand: Queued[];
+  warm: Queued[];
+  promotedAt: number;
   timer: Timer | undefined;
   adaptive: AdaptiveRate | undefined;
 }
@@ -73,7 +82,7 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
     this.random = opts.adaptive === true ? (opts.random ?? Math.random) : undefined;
   }
 
-  schedule<T>(api: Ec2Api, fn: () => Promise<T>, priority: CallPriority = currentCallPriority()): Promise<T> {
+  schedule<T>(api: Ec2Api, fn: () => Promise<T>, priority: PrioritySource = currentCallPriority()): Promise<T> {
     if (this.closed) return Promise.reject(new Error('EC2 limiter is closed'));
     return new Promise<T>((resolve, reject) => {
       const state = this.state(api);
@@ -83,7 +92,7 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
           resolve(value);
         }, reject);
       };
-      (priority === 'warm' ? state.warm : state.demand).push(start);
+      (resolvePriority(priority) === 'warm' ? state.warm : state.demand).push({ start, priority });
       this.pump(api);
     });
   }
@@ -131,6 +140,7 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
         lastRefillAt: this.clock.now(),
         demand: [],
         warm: [],
+        promotedAt: -Infinity,
         timer: undefined,
         adaptive: this.random === undefined ? undefined : new AdaptiveRate(this.buckets[api]),
       };
@@ -156,11 +166,12 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
   private pump(api: Ec2Api): void {
     const state = this.state(api);
     this.refill(api, state);
+    if (state.tokens >= 1 - TOKEN_EPSILON && state.demand.length === 0) this.promote(state);
     while (state.tokens >= 1 - TOKEN_EPSILON) {
       const next = state.demand.shift() ?? state.warm.shift();
       if (!next) break;
       state.tokens = Math.max(0, state.tokens - 1);
-      next();
+      next.start();
     }
     this.report(api, state);
     if (state.demand.length + state.warm.length > 0 && state.timer === undefined && !this.closed) {
@@ -173,6 +184,19 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
         this.pump(api);
       });
     }
+  }
+
+  /** Queued warm calls that pods now wait for move ahead of the other warm calls. */
+  private promote(state: BucketState): void {
+    const now = this.clock.now();
+    if (state.warm.length === 0 || now - state.promotedAt < PROMOTE_EVERY_MS) return;
+    state.promotedAt = now;
+    const stillWarm: Queued[] = [];
+    for (const entry of state.warm) {
+      if (typeof entry.priority === 'function' && entry.priority() === 'demand') state.demand.push(entry);
+      else stillWarm.push(entry);
+    }
+    state.warm = stillWarm;
   }
 
   private report(api: Ec2Api, state: BucketState): void {

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Clock, Timer } from '../time/clock.js';
 import { BottleneckLimiter, type RedisClientOptions } from './bottleneck-limiter.js';
-import { currentCallPriority, type CallPriority } from './call-priority.js';
+import { currentCallPriority, type PrioritySource } from './call-priority.js';
 import type { Ec2Limiter } from './limiter.js';
 import { noopObserver, type Ec2Observer } from './observer.js';
 import type { Ec2Api, TokenBucket } from './rate-limits.js';
@@ -72,7 +72,7 @@ export class SharedBudgetLimiter implements Ec2Limiter {
     return this.state;
   }
 
-  schedule<T>(api: Ec2Api, fn: () => Promise<T>, priority: CallPriority = currentCallPriority()): Promise<T> {
+  schedule<T>(api: Ec2Api, fn: () => Promise<T>, priority: PrioritySource = currentCallPriority()): Promise<T> {
     if (this.closed) return Promise.reject(new Error('EC2 limiter is closed'));
     this.start();
     const shared = this.shared;

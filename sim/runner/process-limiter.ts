@@ -1,4 +1,4 @@
-import { currentCallPriority, type CallPriority } from '../../provider/call-priority.js';
+import { currentCallPriority, type PrioritySource } from '../../provider/call-priority.js';
 import type { Ec2Limiter } from '../../provider/limiter.js';
 import type { Ec2Api } from '../../provider/rate-limits.js';
 
@@ -17,7 +17,7 @@ export class ProcessLimiter implements Ec2Limiter {
     private readonly ownsInner: boolean,
   ) {}
 
-  schedule<T>(api: Ec2Api, fn: () => Promise<T>, priority: CallPriority = currentCallPriority()): Promise<T> {
+  schedule<T>(api: Ec2Api, fn: () => Promise<T>, priority: PrioritySource = currentCallPriority()): Promise<T> {
     if (!this.open) return new Promise<T>(() => undefined);
     return this.inner.schedule(api, () => (this.open ? fn() : new Promise<T>(() => undefined)), priority);
   }

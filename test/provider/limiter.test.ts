@@ -253,6 +253,22 @@ describe('demand first and the adaptive rate', () => {
     expect(ran).toEqual(['warm-1', 'demand-1', 'warm-2', 'demand-2', 'warm-3']);
   });
 
+  it('moves a queued warm-up ahead of other warm-ups once pods wait for it', async () => {
+    const clock = new ManualClock();
+    const limiter = new ClockTokenBucketLimiter(oneBySecond, clock);
+    const ran: string[] = [];
+    const call = (name: string) => () => Promise.resolve(void ran.push(name));
+    let podsWaitOnMine = false;
+    void limiter.schedule('AssignPrivateIpAddresses', call('other-1'), 'warm');
+    void limiter.schedule('AssignPrivateIpAddresses', call('other-2'), 'warm');
+    void limiter.schedule('AssignPrivateIpAddresses', call('mine'), () => (podsWaitOnMine ? 'demand' : 'warm'));
+    void limiter.schedule('AssignPrivateIpAddresses', call('other-3'), 'warm');
+    await clock.advance(0);
+    podsWaitOnMine = true;
+    await clock.advance(3_000);
+    expect(ran).toEqual(['other-1', 'mine', 'other-2', 'other-3']);
+  });
+
   it('takes the priority from withCallPriority across awaits, demand by default', async () => {
     const clock = new ManualClock();
     const limiter = new ClockTokenBucketLimiter(oneBySecond, clock);
