@@ -61,6 +61,7 @@ export class EniLifecycle {
   async listAttached(instanceId: string): Promise<AttachedEni[]> {
     const { metadata, known } = this.deps;
     const fromImds = metadata === undefined ? undefined : await readMetadataEnis(metadata);
+    known.metadataLists = fromImds !== undefined && fromImds.length > 0;
     if (fromImds === undefined || fromImds.length === 0) return this.listAttachedFromEc2(instanceId);
     for (const eni of fromImds) known.seenInMetadata(eni.eniId, eni.mac);
     // The primary ENI needs no Describe: it is never detached (no attachment id needed) and always

@@ -40,8 +40,16 @@ export class KnownEnis {
   private readonly byId = new Map<string, KnownEni>();
   /** MACs seen in metadata: enough to wait for an ENI there, even without its tags. */
   private readonly macs = new Map<string, string>();
+  /**
+   * Whether the last listing came from instance metadata. Only then are waits done there: an
+   * endpoint without a per-instance network listing (moto, a restricted IMDS) would never show
+   * the ENI, however well its MAC is known.
+   */
+  metadataLists = false;
 
+  /** The MAC to wait for in metadata; undefined when metadata does not list ENIs or this one is unknown. */
   macOf(eniId: string): string | undefined {
+    if (!this.metadataLists) return undefined;
     return this.byId.get(eniId)?.mac ?? this.macs.get(eniId);
   }
 

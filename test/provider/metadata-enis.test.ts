@@ -36,6 +36,41 @@ function metadataOf(enis: Map<string, { id: string; device: number; ips: string[
 }
 
 describe('the node\'s ENIs from instance metadata', () => {
+  it('waits with DescribeNetworkInterfaces when metadata lists no ENIs, even with the MAC known from the create', async () => {
+    // As against moto: IMDS answers the instance id but has no network/interfaces/macs/.
+    const h = harness();
+    h.ec2.on(DescribeSubnetsCommand).resolves({
+      Subnets: [{ SubnetId: NODE_SUBNET, CidrBlock: NODE_SUBNET_CIDR, AvailabilityZone: 'us-east-1a', AvailableIpAddressCount: 100 }],
+    });
+    let byId = 0;
+    h.ec2.on(DescribeNetworkInterfacesCommand).callsFake((input: { Filters?: unknown }) => {
+      if (input.Filters) return { NetworkInterfaces: [eni('eni-00', { deviceIndex: 0 })] };
+      byId++;
+      return {
+        NetworkInterfaces: [
+          eni('eni-new', {
+            deviceIndex: 1,
+            MacAddress: NEW_MAC,
+            PrivateIpAddresses: [
+              { PrivateIpAddress: '10.0.0.30', Primary: true },
+              { PrivateIpAddress: '10.0.0.31', Primary: false },
+            ],
+          }),
+        ],
+      };
+    });
+    h.ec2.on(CreateNetworkInterfaceCommand).resolves({ NetworkInterface: { NetworkInterfaceId: 'eni-new', MacAddress: NEW_MAC, SubnetId: NODE_SUBNET } });
+    h.ec2.on(AttachNetworkInterfaceCommand).resolves({ AttachmentId: 'attach-new' });
+    h.ec2.on(ModifyNetworkInterfaceAttributeCommand).resolves({});
+
+    const attached = await h.drive(
+      h.network.createAndAttachEni({ instanceId: INSTANCE_ID, subnetId: NODE_SUBNET, securityGroupIds: ['sg-1'], secondaryIpCount: 1, prefixCount: 0 }),
+    );
+
+    expect(attached).toMatchObject({ eniId: 'eni-new', secondaryIps: ['10.0.0.31'] });
+    expect(byId).toBeGreaterThan(0);
+  });
+
   it('lists a cold node (primary ENI only) without any EC2 call', async () => {
     const enis = new Map([[PRIMARY_MAC, { id: 'eni-00', device: 0, ips: ['10.0.0.10', '10.0.0.11'] }]]);
     const h = harness({ metadata: metadataOf(enis) });
