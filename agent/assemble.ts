@@ -15,6 +15,7 @@ import { DeferredBackend } from './deferred-backend.js';
 import { IntrospectionServer } from './introspection/introspection-server.js';
 import { CloudWatchPublisher } from './metrics/cloudwatch-publisher.js';
 import { cloudWatchSamples, cloudWatchTarget } from './metrics/cloudwatch-samples.js';
+import { loggingSharedBudget } from './metrics/ec2-call-metrics.js';
 import { MetricsServer } from './metrics/metrics-server.js';
 import { kernelDatapath } from './node-datapath-kernel.js';
 import { guardUnhandledRejections } from './process-guards.js';
@@ -224,7 +225,7 @@ export async function startAgent(
     rateLimits: { familyShares: { ...config.aws.rateFractions } },
     ...(config.aws.rateLimitRedisUrl === undefined ? {} : { redisUrl: config.aws.rateLimitRedisUrl }),
     clock,
-    observer: metrics.ec2,
+    observer: loggingSharedBudget(metrics.ec2, logger),
   });
   const kube = createKubeSources({
     config,

@@ -301,7 +301,7 @@ export const CONFIG_VARIABLES = [
     default: undefined,
     accepted: FRACTION,
     meaning:
-      "Fraction of the account's Describe* throttling bucket this agent may use. Unset: 0.1 per node, or 0.5 for the whole cluster when the budget is shared through Redis.",
+      "Fraction of the account's Describe* throttling bucket this agent may use. Unset: 0.1 per node, or 1 (EC2's whole bucket) for the cluster when shared through Redis.",
     origin: 'eni-ipam',
   },
   {

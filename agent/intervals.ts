@@ -97,8 +97,12 @@ export const RETRY_AFTER_FAILURE_MAX_MS = 8 * SECOND;
  */
 export const LEAK_SCAN_INTERVAL_MS = 5 * SECOND;
 
-/** How often EC2 is asked for ENIs this project created that are attached to nothing. */
-export const LEAKED_ENI_SCAN_INTERVAL_MS = 5 * MINUTE;
+/**
+ * How often EC2 is asked for ENIs this project created that are attached to nothing. Every node
+ * scans (an ENI of a dead node is anyone's to collect), so this is a cluster's steady Describe
+ * load: ten minutes keeps an idle node at one Describe per five minutes with the subnet refresh.
+ */
+export const LEAKED_ENI_SCAN_INTERVAL_MS = 10 * MINUTE;
 
 /**
  * The pool releases surplus addresses only after it has been over its target this long. Longer than

@@ -1,8 +1,15 @@
 import { addressesPerUnit } from '../ipam/address.js';
+import { withCallPriority } from '../provider/call-priority.js';
 import type { Datastore } from '../ipam/datastore.js';
 import type { PlanAction, PlanDecision, PlanInput, PlanLimits, WarmTargets } from '../ipam/plan-types.js';
 import { plan } from '../ipam/planner.js';
-import { defaultPoolInput, holdBackReleases, planPinnedGrowth, shortageReason } from '../ipam/pool-rules.js';
+import {
+  defaultPoolInput,
+  holdBackReleases,
+  planPinnedGrowth,
+  RELEASES,
+  shortageReason,
+} from '../ipam/pool-rules.js';
 import type { AttachedEni, Ec2Network } from '../provider/ec2-network.js';
 import type { Clock, Timer } from '../time/clock.js';
 import { describeBlocker, type Blocker, type Failure } from '../ipam/pool-blocker.js';
@@ -227,7 +234,11 @@ export class PoolDriver {
 
   private launch(action: PlanAction, group: { key: string; placement: Placement }): void {
     let failed = false;
-    const task = this.execute(action, group)
+    // EC2 calls that serve ADDs waiting now go before warm-pool refills and releases (limiter.ts).
+    // Asked again while a call waits in the limiter: a warm-up becomes demand once pods wait for it.
+    const priority = (): 'demand' | 'warm' =>
+      RELEASES.has(action.type) || this.deps.waiting().length === 0 ? 'warm' : 'demand';
+    const task = withCallPriority(priority, () => this.execute(action, group))
       .then(
         (outcome) => {
           if (outcome === undefined) {

@@ -36,9 +36,10 @@ import {
   physicalChainMs,
 } from './scenarios.js';
 import { runSimBench, type SimBenchRun } from './sim-bench.js';
+import { coldStartMarkdown, coldStartTargets, runColdStartBench } from './cluster-cold-start.js';
 import { ACCOUNT_BUCKETS } from '../provider/rate-limits.js';
 
-const BENCHES = ['burst', 'seed', 'cluster', 'cni', 'footprint'] as const;
+const BENCHES = ['burst', 'seed', 'cluster', 'cold-start', 'cni', 'footprint'] as const;
 type Bench = (typeof BENCHES)[number];
 
 const USAGE = `Usage: npm run bench [-- OPTIONS]   (node dist/bench/main.js [OPTIONS])
@@ -48,6 +49,7 @@ const USAGE = `Usage: npm run bench [-- OPTIONS]   (node dist/bench/main.js [OPT
   --pairs N            CNI ADD+DEL pairs (default 1000)
   --cni-seconds S      stop the CNI pairs after S seconds of wall time (default 75)
   --nodes N            cluster-scale nodes (default 500)
+  --cold-start-nodes N m5.large nodes of the cold-start table (default 1000; 200 mixed with prefixes)
 `;
 
 /** The pods arrive once the agent has started and warmed its pool. */
@@ -108,6 +110,7 @@ export async function main(argv: string[]): Promise<number> {
         pairs: { type: 'string', default: '1000' },
         'cni-seconds': { type: 'string', default: '75' },
         nodes: { type: 'string', default: '500' },
+        'cold-start-nodes': { type: 'string', default: '1000' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -213,6 +216,12 @@ export async function main(argv: string[]): Promise<number> {
     targets.push(...clusterTargets(results.cluster.shared, minimumSeconds));
     runs.cluster = { perNode, shared };
   }
+  let coldStart = '';
+  if (wants('cold-start')) {
+    const figures = await runColdStartBench(Number(values['cold-start-nodes']), 200, log);
+    targets.push(...coldStartTargets(figures));
+    coldStart = coldStartMarkdown(figures);
+  }
   if (wants('cni')) {
     log(`cni: up to ${pairs} ADD+DEL pairs through the plugin executable (at most ${cniSeconds} s)`);
     const exeDir = await mkdtemp(join(tmpdir(), 'eni-ipam-bench-plugin-'));
@@ -246,7 +255,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const chart of charts) await writeFile(join(outDir, chart.file), chart.svg);
   results.charts = charts.map((c) => ({ file: c.file, title: c.title }));
   results.totalWallSeconds = (systemClock.now() - started) / 1000;
-  await writeFile(join(outDir, 'RESULTS.md'), resultsMarkdown(results, notesFor(results)));
+  await writeFile(join(outDir, 'RESULTS.md'), resultsMarkdown(results, notesFor(results)) + coldStart);
   await writeFile(join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(consoleSummary(results));
   log(`wrote ${join(outDir, 'RESULTS.md')}`);

@@ -12,7 +12,10 @@ import type { Ec2Stats } from '../sim/stats.js';
 import { ClusterPods } from '../sim/runner/cluster-pods.js';
 import { ContainerRuntime } from '../sim/runner/container-runtime.js';
 import { ec2Block, podsBlock, type ScenarioReport } from '../sim/runner/report.js';
-import { launchScenarioNodes } from '../sim/runner/node-launch.js';
+import { launchScenarioNodes, type LaunchedNode } from '../sim/runner/node-launch.js';
+import { endChecksOf } from '../sim/runner/end-checks.js';
+import type { PodRecord } from '../sim/runner/container-runtime.js';
+import type { EndChecks } from '../sim/runner/report.js';
 import { schedulePods } from '../sim/runner/runner.js';
 import type { Scenario } from '../sim/runner/scenario.js';
 import { createWorld, type SimWorld } from '../sim/runner/sim-world.js';
@@ -69,6 +72,12 @@ export interface SimBenchRun {
   firstPodAtMs: number;
   simulatedMs: number;
   wallMs: number;
+  /** The scenario runner's end checks (leaks, double assignments, accounting mismatches). */
+  end: EndChecks;
+  /** Every pod as the runtime saw it (arrival, first ADD, address). */
+  podRecords: readonly PodRecord[];
+  /** Secondary ENIs attached at the end (the pods' and the warm pools' alike). */
+  secondaryEnisAtEnd: number;
 }
 
 export function mutatingCalls(calls: Readonly<Record<string, number>>): number {
@@ -89,7 +98,9 @@ export async function runSimBench(scenario: Scenario, options: SimBenchOptions =
   const statsBefore = cloud.stats();
   const start = clock.now();
   const api = new ClusterPods(clock);
-  const nodes = buildNodes(scenario, world, api, options.policy);
+  const launched = launchScenarioNodes(scenario, world);
+  const instanceIds = launched.map((node) => node.instanceId);
+  const nodes = buildNodes(launched, world, api, options.policy);
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const runtime = new ContainerRuntime(clock, api, (name) => {
     const node = byName.get(name);
@@ -154,7 +165,19 @@ export async function runSimBench(scenario: Scenario, options: SimBenchOptions =
     sampling = false;
     runtime.stop();
     const stats = cloud.stats();
+    const checked = endChecksOf(
+      cloud,
+      nodes.map((node, i) => ({
+        name: node.name,
+        instanceId: instanceIds[i] ?? '',
+        datastore: node.running?.view().datastore,
+      })),
+      runtime.pods,
+    );
     return {
+      end: checked.end,
+      podRecords: runtime.pods,
+      secondaryEnisAtEnd: cloud.enis().filter((e) => e.attachment !== undefined && e.attachment.deviceIndex !== 0).length,
       pods: podsBlock(runtime.pods),
       ec2: ec2Block(stats, statsBefore),
       ec2SinceFirstPod: ec2Block(stats, atFirstPod?.stats ?? statsBefore),
@@ -174,13 +197,13 @@ export async function runSimBench(scenario: Scenario, options: SimBenchOptions =
 }
 
 function buildNodes(
-  scenario: Scenario,
+  launched: readonly LaunchedNode[],
   world: SimWorld,
   api: ClusterPods,
   policy: PoolPolicy | undefined,
 ): BenchNode[] {
   const logger = silentLogger();
-  return launchScenarioNodes(scenario, world).map(
+  return launched.map(
     (node) =>
       new BenchNode({
         name: node.name,

@@ -144,7 +144,8 @@ export function servesPlacement(
   return placement.subnetId === undefined || eni.subnetId === placement.subnetId;
 }
 
-const RELEASES: ReadonlySet<PlanAction['type']> = new Set(['unassignIps', 'unassignPrefixes', 'deleteEni']);
+/** Actions that give addresses or ENIs back to EC2: held back, and never urgent. */
+export const RELEASES: ReadonlySet<PlanAction['type']> = new Set(['unassignIps', 'unassignPrefixes', 'deleteEni']);
 
 export interface HeldBack {
   /** What to do now. */

@@ -1,9 +1,13 @@
 import type { NetworkInterface } from '@aws-sdk/client-ec2';
 import { isEc2Error } from './aws-errors.js';
 import { eniAddresses } from './ec2-shapes.js';
+import { awaitMetadataEni } from './metadata-enis.js';
 import { awaitEni, describeEni, type VisibilityDeps } from './visibility.js';
 
-/** Secondary IPs and /28 prefixes on an attached ENI; each call returns once Describe shows it. */
+/**
+ * Secondary IPs and /28 prefixes on an attached ENI; each call returns once the change is visible:
+ * in instance metadata for the node's own ENIs, else in DescribeNetworkInterfaces.
+ */
 export class EniAddresses {
   constructor(private readonly deps: VisibilityDeps) {}
 
@@ -14,6 +18,16 @@ export class EniAddresses {
     const listed = (out.AssignedPrivateIpAddresses ?? []).flatMap((a) =>
       a.PrivateIpAddress === undefined ? [] : [a.PrivateIpAddress],
     );
+    const mac = this.deps.known.macOf(eniId);
+    if (this.deps.metadata !== undefined && mac !== undefined) {
+      const seen = await awaitMetadataEni(
+        { ...this.deps, metadata: this.deps.metadata },
+        mac,
+        `assignment of ${listed.length} IPs to ${eniId}`,
+        (e) => e !== undefined && listed.every((ip) => ip === e.primaryIp || e.secondaryIps.includes(ip)),
+      );
+      return listed.filter((ip) => ip !== seen?.primaryIp);
+    }
     const eni = await awaitEni(
       this.deps,
       eniId,
@@ -66,6 +80,14 @@ export class EniAddresses {
     what: string,
     done: (seen: Set<string>) => boolean,
   ): Promise<void> {
+    // The node's own ENI: instance metadata shows the change without spending EC2's budget.
+    const mac = this.deps.known.macOf(eniId);
+    if (this.deps.metadata !== undefined && mac !== undefined) {
+      await awaitMetadataEni({ ...this.deps, metadata: this.deps.metadata }, mac, what, (e) =>
+        e !== undefined && done(new Set([...e.secondaryIps, ...e.prefixes])),
+      );
+      return;
+    }
     await awaitEni(this.deps, eniId, what, (eni) => eni !== undefined && done(addressSet(eni)));
   }
 

@@ -4,7 +4,6 @@ import { systemClock, type Clock } from '../time/clock.js';
 import type { InstanceLimits } from '../ipam/instance-types.js';
 import { EniAddresses } from './addresses.js';
 import type { RandomSource } from './backoff.js';
-import { BottleneckLimiter } from './bottleneck-limiter.js';
 import { DEFAULT_RETRY, Ec2Client, type RetryPolicy } from './ec2-client.js';
 import type {
   AttachedEni,
@@ -24,8 +23,9 @@ import { ClockTokenBucketLimiter, type Ec2Limiter } from './limiter.js';
 import type { MetadataSource } from './metadata.js';
 import { noopObserver, type Ec2Observer } from './observer.js';
 import { effectiveBuckets, type RateLimitOptions } from './rate-limits.js';
+import { SharedBudgetLimiter } from './shared-budget.js';
 import { SubnetCatalog, SUBNET_CACHE_TTL_DEFAULT_MS } from './subnets.js';
-import { VISIBILITY_TIMEOUT_DEFAULT_MS } from './visibility.js';
+import { KnownEnis, VISIBILITY_TIMEOUT_DEFAULT_MS } from './visibility.js';
 
 /** Built by the agent from its validated env config; nothing here reads process.env. */
 export interface AwsEc2NetworkOptions {
@@ -59,24 +59,32 @@ export interface AwsEc2NetworkOptions {
 }
 
 /**
- * The limiter for these options: Redis-shared bottleneck when a URL is given, local bottleneck on
- * real time, and the Clock token bucket on simulated time (bottleneck's timers would not advance).
+ * The limiter for these options: the node's own adaptive token buckets on the injected clock (real
+ * or simulated time alike), inside the Redis-shared budget when a URL is given (which falls back to
+ * them while Redis is away).
  */
-export function chooseLimiter(options: AwsEc2NetworkOptions, clock: Clock, observer: Ec2Observer): Ec2Limiter {
+export function chooseLimiter(
+  options: AwsEc2NetworkOptions,
+  clock: Clock,
+  observer: Ec2Observer,
+  random: RandomSource = Math.random,
+): Ec2Limiter {
   if (options.limiter) return options.limiter;
-  const shared = options.redisUrl !== undefined;
-  const buckets = effectiveBuckets(options.rateLimits ?? {}, shared);
-  if (options.redisUrl !== undefined) {
-    const clusterId = options.rateLimitScope ?? options.clusterName;
-    return new BottleneckLimiter({
-      buckets,
-      redisUrl: options.redisUrl,
-      observer,
-      ...(clusterId === undefined ? {} : { clusterId }),
-    });
-  }
-  if (clock === systemClock) return new BottleneckLimiter({ buckets, observer });
-  return new ClockTokenBucketLimiter(buckets, clock, observer);
+  const local = new ClockTokenBucketLimiter(effectiveBuckets(options.rateLimits ?? {}, false), clock, {
+    observer,
+    adaptive: true,
+    random,
+  });
+  if (options.redisUrl === undefined) return local;
+  const clusterId = options.rateLimitScope ?? options.clusterName;
+  return new SharedBudgetLimiter({
+    buckets: effectiveBuckets(options.rateLimits ?? {}, true),
+    redisUrl: options.redisUrl,
+    local,
+    clock,
+    observer,
+    ...(clusterId === undefined ? {} : { clusterId }),
+  });
 }
 
 function buildSdkClient(options: AwsEc2NetworkOptions, metadata: MetadataSource): EC2Client {
@@ -114,7 +122,7 @@ export class AwsEc2Network implements Ec2Network {
     const observer = options.observer ?? noopObserver;
     this.clock = clock;
     this.clusterName = options.clusterName;
-    this.limiter = chooseLimiter(options, clock, observer);
+    this.limiter = chooseLimiter(options, clock, observer, random);
     this.metadata =
       options.metadata ??
       new ImdsV2Source({ clock, random, ...(options.imdsEndpoint === undefined ? {} : { endpoint: options.imdsEndpoint }) });
@@ -133,6 +141,8 @@ export class AwsEc2Network implements Ec2Network {
       clock,
       random,
       timeoutMs: options.visibilityTimeoutMs ?? VISIBILITY_TIMEOUT_DEFAULT_MS,
+      metadata: this.metadata,
+      known: new KnownEnis(),
     };
     this.enis = new EniLifecycle({
       ...visibility,
@@ -192,12 +202,19 @@ export class AwsEc2Network implements Ec2Network {
     return this.addresses.unassignPrefixes(eniId, prefixes);
   }
 
-  detachAndDeleteEni(eniId: string): Promise<void> {
-    return this.enis.detachAndDelete(eniId);
+  async detachAndDeleteEni(eniId: string): Promise<void> {
+    await this.enis.detachAndDelete(eniId);
+    this.enis.forgetOrphan(eniId);
   }
 
-  findLeakedEnis(instanceId: string, graceMs: number): Promise<LeakedEni[]> {
-    return findLeakedEnis({ client: this.client, clock: this.clock, clusterName: this.clusterName }, instanceId, graceMs);
+  async findLeakedEnis(instanceId: string, graceMs: number): Promise<LeakedEni[]> {
+    const found = await findLeakedEnis({ client: this.client, clock: this.clock, clusterName: this.clusterName }, instanceId, graceMs);
+    // ENIs whose compensation gave up are ours for certain: no grace period, attached or not.
+    const orphans = this.enis
+      .orphaned()
+      .filter((o) => !found.some((f) => f.eniId === o.eniId))
+      .map((o): LeakedEni => ({ eniId: o.eniId, subnetId: o.subnetId, instanceId, createdAt: undefined }));
+    return [...found, ...orphans];
   }
 
   /** Closes the limiter (and its Redis connection); in-flight calls finish or fail on their own. */

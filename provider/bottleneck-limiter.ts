@@ -1,5 +1,6 @@
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
+import { currentCallPriority, resolvePriority, type CallPriority, type PrioritySource } from './call-priority.js';
 import type { Ec2Limiter } from './limiter.js';
 import { noopObserver, type Ec2Observer } from './observer.js';
 import type { Ec2Api, TokenBucket } from './rate-limits.js';
@@ -15,6 +16,9 @@ export const REDIS_LIMITER_PREFIX = 'eni-ipam:ec2';
  * interval keeps the shared rate at the bucket's, at one script per interval per API in use.
  */
 const REDIS_HEARTBEAT_MIN_MS = 250;
+
+/** bottleneck runs lower numbers first (0-9, default 5). */
+const BOTTLENECK_PRIORITY: Readonly<Record<CallPriority, number>> = { demand: 2, warm: 7 };
 
 export interface RefillSchedule {
   intervalMs: number;
@@ -36,6 +40,15 @@ export function refillSchedule(bucket: TokenBucket): RefillSchedule {
   return { intervalMs, amount: (bucket.refillPerSecond * intervalMs) / 1000 };
 }
 
+/** The ioredis connection options the shared budget sets. */
+export interface RedisClientOptions {
+  enableOfflineQueue: boolean;
+  maxRetriesPerRequest: number;
+  commandTimeout: number;
+  connectTimeout: number;
+  retryStrategy: () => number;
+}
+
 export interface BottleneckLimiterOptions {
   buckets: Readonly<Record<Ec2Api, TokenBucket>>;
   /**
@@ -46,6 +59,8 @@ export interface BottleneckLimiterOptions {
   redisUrl?: string;
   /** Separates budgets of different accounts or clusters sharing one Redis. */
   clusterId?: string;
+  /** ioredis options (timeouts, offline queue) for the connection. */
+  redisOptions?: RedisClientOptions;
   observer?: Ec2Observer;
 }
 
@@ -64,17 +79,17 @@ export class BottleneckLimiter implements Ec2Limiter {
     this.observer = options.observer ?? noopObserver;
   }
 
-  async schedule<T>(api: Ec2Api, fn: () => Promise<T>): Promise<T> {
+  async schedule<T>(api: Ec2Api, fn: () => Promise<T>, priority: PrioritySource = currentCallPriority()): Promise<T> {
     if (this.closed) throw new Error('EC2 limiter is closed');
     const limiter = this.limiter(api);
     try {
-      return await limiter.schedule(fn);
+      return await limiter.schedule({ priority: BOTTLENECK_PRIORITY[resolvePriority(priority)] }, fn);
     } finally {
       this.report(api, limiter);
     }
   }
 
-  drain(api: Ec2Api): void {
+  throttled(api: Ec2Api): void {
     const limiter = this.limiter(api);
     // Shared through Redis, this slows every node at once: which is right, they share the bucket.
     // Not updateSettings({ reservoir: 0 }): on a local limiter it clears the refill heartbeat and
@@ -85,13 +100,24 @@ export class BottleneckLimiter implements Ec2Limiter {
     pending.catch(() => undefined);
   }
 
+  /**
+   * Resolves once every API's limiter is initialised in its datastore (with Redis: connected and
+   * its keys created if missing); rejects when that fails.
+   */
+  async ready(): Promise<void> {
+    const limiters = (Object.keys(this.options.buckets) as Ec2Api[]).map((api) => this.limiter(api));
+    await Promise.all(limiters.map((limiter) => limiter.ready()));
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const limiters = [...this.limiters.values()];
     this.limiters.clear();
-    await Promise.all(limiters.map((limiter) => limiter.disconnect(false)));
+    // The shared connection first: a limiter disconnecting while it is still open unsubscribes in
+    // a fire-and-forget promise that rejects (unhandled) when Redis is gone.
     await this.connection?.disconnect(false);
     this.connection = undefined;
+    await Promise.all(limiters.map((limiter) => limiter.disconnect(false)));
   }
 
   private limiter(api: Ec2Api): Bottleneck {
@@ -130,7 +156,7 @@ export class BottleneckLimiter implements Ec2Limiter {
     if (!this.connection) {
       const url = this.options.redisUrl;
       if (url === undefined) throw new Error('no Redis URL');
-      this.connection = new Bottleneck.IORedisConnection({ client: new Redis(url), Redis });
+      this.connection = new Bottleneck.IORedisConnection({ client: this.options.redisOptions ? new Redis(url, this.options.redisOptions) : new Redis(url), Redis });
       this.connection.on('error', () => undefined);
     }
     return this.connection;

@@ -38,7 +38,7 @@ import { isRetryable, toEc2Error } from './aws-errors.js';
 import { sleepBackoff, type BackoffPolicy, type RandomSource } from './backoff.js';
 import type { Ec2Limiter } from './limiter.js';
 import type { Ec2Observer } from './observer.js';
-import type { Ec2Api } from './rate-limits.js';
+import { ACCOUNT_BUCKETS, type Ec2Api } from './rate-limits.js';
 
 export interface RetryPolicy extends BackoffPolicy {
   /** Tries of one logical call, the first included. */
@@ -52,6 +52,18 @@ export interface RetryPolicy extends BackoffPolicy {
  * long; the 15 s call timeout is above EC2's slowest normal answers (a large DescribeInstances).
  */
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseMs: 200, capMs: 20_000, callTimeoutMs: 15_000 };
+
+/**
+ * After RequestLimitExceeded the account's bucket for the API is empty and every node that saw it
+ * empty retries. Spreading the retries over the time the bucket takes to refill its burst (20 s for
+ * ENI mutations, 5 s for Describe*) instead of over a fraction of a second lets the refill serve
+ * them instead of throttling most of them again; later throttles double it, up to the cap.
+ */
+export function throttledBackoff(api: Ec2Api, retry: BackoffPolicy): BackoffPolicy {
+  const bucket = ACCOUNT_BUCKETS[api];
+  const refillMs = (1000 * bucket.size) / bucket.refillPerSecond;
+  return { baseMs: Math.max(retry.baseMs, refillMs / 4), capMs: Math.max(retry.capMs, refillMs * 2) };
+}
 
 export interface CallOptions {
   /**
@@ -170,10 +182,10 @@ export class Ec2Client {
         return await limiter.schedule(api, () => this.attempt(api, attempt, send));
       } catch (raw) {
         const err = toEc2Error(raw, api, params);
-        if (err.kind === 'throttled') limiter.drain(api);
+        if (err.kind === 'throttled') limiter.throttled(api);
         const retryable = isRetryable(err.kind) && !(options.finalCodes ?? []).includes(err.awsCode);
         if (!retryable || attempt + 1 >= retry.maxAttempts) throw err;
-        await sleepBackoff(clock, attempt, retry, random);
+        await sleepBackoff(clock, attempt, err.kind === 'throttled' ? throttledBackoff(api, retry) : retry, random);
       }
     }
   }

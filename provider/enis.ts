@@ -3,12 +3,15 @@ import {
   ATTACHMENT_NOT_FOUND,
   INVALID_PARAMETER_VALUE,
   isEc2Error,
+  isRetryable,
   NETWORK_INTERFACE_NOT_FOUND,
 } from './aws-errors.js';
 import { Ec2Error } from './errors.js';
 import type { AttachedEni, CreateEniRequest } from './ec2-network.js';
 import { required, toAttachedEni } from './ec2-shapes.js';
-import { eniTags } from './eni-tags.js';
+import { sleepBackoff } from './backoff.js';
+import { eniTags, tagRecord } from './eni-tags.js';
+import { awaitMetadataEni, readMetadataEnis, type MetadataEni } from './metadata-enis.js';
 import type { SubnetCatalog } from './subnets.js';
 import { awaitEni, describeEni, type VisibilityDeps } from './visibility.js';
 
@@ -19,6 +22,19 @@ const PAGE_SIZE = 1000;
  * a few next indexes settle it, more would hide a real problem.
  */
 export const DEVICE_INDEX_ATTEMPTS = 4;
+/**
+ * Compensation keeps trying (each try is itself a full retried call sequence) for this long before
+ * it hands the ENI to the leak reaper: under a throttling storm six tries of one call are not
+ * enough, and an ENI given up on here would hold its addresses until the next leak scan.
+ */
+export const COMPENSATION_PATIENCE_MS = 10 * 60_000;
+/** Throttling, a transient fault or eventual consistency pass; anything else will not. */
+function worthRetrying(err: unknown): boolean {
+  return !isEc2Error(err) || isRetryable(err.kind);
+}
+
+/** Waits between compensation tries: long enough to let a throttled bucket refill. */
+const COMPENSATION_BACKOFF = { baseMs: 2_000, capMs: 60_000 };
 
 export interface EniDeps extends VisibilityDeps {
   subnets: SubnetCatalog;
@@ -49,10 +65,72 @@ export function unmanagedReason(eni: NetworkInterface): string | undefined {
 export class EniLifecycle {
   /** Per instance: device index -> ENI this process attached there and Describe may not show yet. */
   private readonly deviceIndexClaims = new Map<string, Map<number, string>>();
+  /** ENIs this process created and could not remove: the leak reaper deletes them without a grace period. */
+  private readonly orphans = new Map<string, string>();
+  /** ENIs whose compensating delete was sent at least once (NotFound after that means done). */
+  private readonly deleteTried = new Set<string>();
 
   constructor(private readonly deps: EniDeps) {}
 
+  /**
+   * The instance's ENIs. From instance metadata when it answers (no EC2 budget spent): only ENIs this
+   * process has not met yet (at start-up, or attached by someone else) cost one
+   * DescribeNetworkInterfaces for their tags and attachment ids. From EC2 otherwise.
+   */
   async listAttached(instanceId: string): Promise<AttachedEni[]> {
+    const { metadata, known } = this.deps;
+    const fromImds = metadata === undefined ? undefined : await readMetadataEnis(metadata);
+    known.metadataLists = fromImds !== undefined && fromImds.length > 0;
+    if (fromImds === undefined || fromImds.length === 0) return this.listAttachedFromEc2(instanceId);
+    for (const eni of fromImds) known.seenInMetadata(eni.eniId, eni.mac);
+    // The primary ENI needs no Describe: it is never detached (no attachment id needed) and always
+    // managed, so a cold start (only the primary attached) lists its ENIs from metadata alone.
+    const unknown = fromImds
+      .filter((eni) => eni.deviceIndex !== 0 && known.get(eni.eniId) === undefined)
+      .map((eni) => eni.eniId);
+    if (unknown.length > 0) await this.learn(unknown);
+    return fromImds.map((eni) => this.fromMetadata(eni));
+  }
+
+  private fromMetadata(eni: MetadataEni): AttachedEni {
+    const facts = this.deps.known.get(eni.eniId);
+    return {
+      eniId: eni.eniId,
+      attachmentId: facts?.attachmentId,
+      deviceIndex: eni.deviceIndex,
+      primary: eni.deviceIndex === 0,
+      subnetId: eni.subnetId,
+      subnetCidr: eni.subnetCidr,
+      macAddress: eni.mac,
+      primaryIp: eni.primaryIp,
+      secondaryIps: eni.secondaryIps,
+      prefixes: eni.prefixes,
+      securityGroupIds: eni.securityGroupIds,
+      tags: facts?.tags ?? {},
+    };
+  }
+
+  /** One Describe for the tags and attachments of ENIs IMDS lists but this process has not met. */
+  private async learn(eniIds: readonly string[]): Promise<void> {
+    // A filter, not NetworkInterfaceIds: an ENI Describe does not show yet is left out instead of
+    // failing the whole call; it is asked about again at the next listing.
+    const out = await this.deps.client.describeNetworkInterfaces({
+      Filters: [{ Name: 'network-interface-id', Values: [...eniIds] }],
+      MaxResults: PAGE_SIZE,
+    });
+    for (const eni of out.NetworkInterfaces ?? []) this.remember(eni);
+  }
+
+  private remember(eni: NetworkInterface): void {
+    if (eni.NetworkInterfaceId === undefined || eni.MacAddress === undefined) return;
+    this.deps.known.set(eni.NetworkInterfaceId, {
+      mac: eni.MacAddress,
+      attachmentId: eni.Attachment?.AttachmentId,
+      tags: tagRecord(eni.TagSet),
+    });
+  }
+
+  private async listAttachedFromEc2(instanceId: string): Promise<AttachedEni[]> {
     const enis: NetworkInterface[] = [];
     let nextToken: string | undefined;
     do {
@@ -64,6 +142,7 @@ export class EniLifecycle {
       enis.push(...(page.NetworkInterfaces ?? []));
       nextToken = page.NextToken;
     } while (nextToken !== undefined && nextToken !== '');
+    for (const eni of enis) this.remember(eni);
     const subnetIds = enis.map((eni) => required(eni.SubnetId, 'SubnetId', 'DescribeNetworkInterfaces'));
     await this.deps.subnets.describe(subnetIds);
     const attached = await Promise.all(
@@ -99,30 +178,52 @@ export class EniLifecycle {
           stopWaiting.abort();
           throw err;
         });
-      const visible = awaitEni(
-        this.deps,
-        eniId,
-        `attachment of ${eniId}`,
-        (seen) => {
-          if (seen?.Attachment?.Status !== 'attached') return false;
-          const secondary = (seen.PrivateIpAddresses ?? []).filter((a) => a.Primary !== true).length;
-          return (
-            secondary >= request.secondaryIpCount && (seen.Ipv4Prefixes ?? []).length >= request.prefixCount
-          );
-        },
-        stopWaiting.signal,
-      );
+      const visible = this.awaitAttached(eniId, request, stopWaiting.signal);
       // Both settle before compensation runs: no poll is left behind, no rejection unhandled.
       const [modify, seen] = await Promise.allSettled([modified, visible]);
       if (modify.status === 'rejected') throw modify.reason;
       if (seen.status === 'rejected') throw seen.reason;
-      const eni = seen.value;
-      return await this.toAttached(required(eni, 'NetworkInterface', 'DescribeNetworkInterfaces'));
+      return seen.value;
     } catch (err) {
       // Compensation: an ENI we created and could not attach would hold its addresses forever.
-      // If this cleanup fails too, the ENI still carries our tags and leaked-ENI collection gets it.
-      await this.compensate(eniId, attachmentId).catch(() => undefined);
+      await this.compensateUntilDone(eniId, attachmentId, request.subnetId);
       throw err;
+    }
+  }
+
+  /**
+   * ENIs whose compensation gave up (EC2 kept refusing for COMPENSATION_PATIENCE_MS): they are ours
+   * for certain, so the leak reaper deletes them at its next scan without waiting out the grace period.
+   */
+  orphaned(): { eniId: string; subnetId: string }[] {
+    return [...this.orphans].map(([eniId, subnetId]) => ({ eniId, subnetId }));
+  }
+
+  /** The leak reaper removed (or found gone) an ENI: it is no longer an orphan. */
+  forgetOrphan(eniId: string): void {
+    this.orphans.delete(eniId);
+  }
+
+  /**
+   * Retries the compensation until it succeeds; only after COMPENSATION_PATIENCE_MS of failures is
+   * the ENI handed to the leak reaper (it also carries our tags, so a restarted process finds it).
+   */
+  private async compensateUntilDone(eniId: string, attachmentId: string | undefined, subnetId: string): Promise<void> {
+    const { clock, random } = this.deps;
+    const giveUpAt = clock.now() + COMPENSATION_PATIENCE_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.compensate(eniId, attachmentId);
+        this.deleteTried.delete(eniId);
+        return;
+      } catch (err) {
+        if (clock.now() >= giveUpAt || !worthRetrying(err)) {
+          this.deleteTried.delete(eniId);
+          this.orphans.set(eniId, subnetId);
+          return;
+        }
+        await sleepBackoff(clock, attempt, COMPENSATION_BACKOFF, random);
+      }
     }
   }
 
@@ -134,10 +235,10 @@ export class EniLifecycle {
   private async compensate(eniId: string, attachmentId: string | undefined): Promise<void> {
     if (attachmentId !== undefined) {
       try {
-        await this.deps.client.detachNetworkInterface(
-          { AttachmentId: attachmentId },
-          { finalCodes: [ATTACHMENT_NOT_FOUND] },
-        );
+        // Not `finalCodes: [ATTACHMENT_NOT_FOUND]`: our attach succeeded a moment ago, so NotFound
+        // means EC2 does not show the attachment yet. Taking it for "already detached" waited for
+        // an `available` that never came, and left the ENI attached behind the datastore's back.
+        await this.deps.client.detachNetworkInterface({ AttachmentId: attachmentId });
       } catch (err) {
         if (!isEc2Error(err, ATTACHMENT_NOT_FOUND)) throw err;
       }
@@ -148,7 +249,14 @@ export class EniLifecycle {
         (e) => e === undefined || e.Status === 'available',
       );
     }
-    await this.deps.client.deleteNetworkInterface({ NetworkInterfaceId: eniId });
+    try {
+      await this.deps.client.deleteNetworkInterface({ NetworkInterfaceId: eniId });
+    } catch (err) {
+      // A later try of a delete whose earlier answer was lost: the ENI is already gone.
+      if (!isEc2Error(err, NETWORK_INTERFACE_NOT_FOUND) || !this.deleteTried.has(eniId)) throw err;
+    } finally {
+      this.deleteTried.add(eniId);
+    }
   }
 
   /** Detach (when attached), wait for `available`, delete; an ENI already gone is success. */
@@ -157,6 +265,7 @@ export class EniLifecycle {
     for (const claims of this.deviceIndexClaims.values()) {
       for (const [index, claimed] of claims) if (claimed === eniId) claims.delete(index);
     }
+    this.deps.known.forget(eniId);
     const eni = await describeEni(this.deps.client, eniId);
     if (!eni) return;
     const attachment = eni.Attachment;
@@ -188,14 +297,62 @@ export class EniLifecycle {
       );
       if (!seen) return;
     }
-    try {
-      await this.deps.client.deleteNetworkInterface(
-        { NetworkInterfaceId: eniId },
-        { finalCodes: [NETWORK_INTERFACE_NOT_FOUND] },
-      );
-    } catch (err) {
-      if (!isEc2Error(err, NETWORK_INTERFACE_NOT_FOUND)) throw err;
+    // Detached now: from here on a failure would leave an `available` ENI holding its addresses,
+    // so the delete is retried like a compensation, then handed to the leak reaper.
+    const { clock, random } = this.deps;
+    const giveUpAt = clock.now() + COMPENSATION_PATIENCE_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.deps.client.deleteNetworkInterface(
+          { NetworkInterfaceId: eniId },
+          { finalCodes: [NETWORK_INTERFACE_NOT_FOUND] },
+        );
+        return;
+      } catch (err) {
+        if (isEc2Error(err, NETWORK_INTERFACE_NOT_FOUND)) return;
+        if (clock.now() >= giveUpAt || !worthRetrying(err)) {
+          this.orphans.set(eniId, eni.SubnetId ?? '');
+          throw err;
+        }
+        await sleepBackoff(clock, attempt, COMPENSATION_BACKOFF, random);
+      }
     }
+  }
+
+  /**
+   * Waits until the attachment and the ENI's addresses are visible: in instance metadata when the
+   * ENI's MAC is known (no EC2 budget), else by polling DescribeNetworkInterfaces.
+   */
+  private async awaitAttached(eniId: string, request: CreateEniRequest, signal: AbortSignal): Promise<AttachedEni> {
+    const { metadata, known } = this.deps;
+    const mac = known.macOf(eniId);
+    const what = `attachment of ${eniId}`;
+    if (metadata !== undefined && mac !== undefined) {
+      const seen = await awaitMetadataEni(
+        { ...this.deps, metadata },
+        mac,
+        what,
+        (eni) =>
+          eni !== undefined &&
+          eni.eniId === eniId &&
+          eni.secondaryIps.length >= request.secondaryIpCount &&
+          eni.prefixes.length >= request.prefixCount,
+        signal,
+      );
+      return this.fromMetadata(required(seen, 'NetworkInterface', 'DescribeNetworkInterfaces'));
+    }
+    const eni = await awaitEni(
+      this.deps,
+      eniId,
+      what,
+      (seen) => {
+        if (seen?.Attachment?.Status !== 'attached') return false;
+        const secondary = (seen.PrivateIpAddresses ?? []).filter((a) => a.Primary !== true).length;
+        return secondary >= request.secondaryIpCount && (seen.Ipv4Prefixes ?? []).length >= request.prefixCount;
+      },
+      signal,
+    );
+    return this.toAttached(required(eni, 'NetworkInterface', 'DescribeNetworkInterfaces'));
   }
 
   private async create(request: CreateEniRequest): Promise<string> {
@@ -219,11 +376,13 @@ export class EniLifecycle {
         // Idempotency: a create retried after a lost answer returns the same ENI instead of a second one.
         ClientToken: `eni-ipam-${clock.now().toString(36)}-${Math.floor(random() * 2 ** 48).toString(36)}`,
       });
-      return required(
+      const eniId = required(
         out.NetworkInterface?.NetworkInterfaceId,
         'NetworkInterface.NetworkInterfaceId',
         'CreateNetworkInterface',
       );
+      if (out.NetworkInterface) this.remember(out.NetworkInterface);
+      return eniId;
     } catch (err) {
       if (isEc2Error(err) && err.kind === 'subnet-full') throw err.withSubnet(request.subnetId);
       throw err;
@@ -254,7 +413,9 @@ export class EniLifecycle {
           InstanceId: instanceId,
           DeviceIndex: deviceIndex,
         });
-        return required(out.AttachmentId, 'AttachmentId', 'AttachNetworkInterface');
+        const attachmentId = required(out.AttachmentId, 'AttachmentId', 'AttachNetworkInterface');
+        this.deps.known.update(eniId, { attachmentId });
+        return attachmentId;
       } catch (err) {
         claims.delete(deviceIndex);
         // EC2 answers an index already in use with InvalidParameterValue.

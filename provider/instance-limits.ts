@@ -1,6 +1,5 @@
 import type { InstanceTypeInfo } from '@aws-sdk/client-ec2';
 import { lookupInstanceType, type Hypervisor, type InstanceLimits } from '../ipam/instance-types.js';
-import { isEc2Error } from './aws-errors.js';
 import type { Ec2Client } from './ec2-client.js';
 import { required } from './ec2-shapes.js';
 
@@ -26,9 +25,10 @@ export function toInstanceLimits(info: InstanceTypeInfo): InstanceLimits {
 }
 
 /**
- * Instance-type limits, asked of EC2 once per type (they never change for a type) and kept for the
- * life of the process. When the call is denied (an IAM policy without DescribeInstanceTypes), the
- * table bundled in ipam/ answers instead, so a missing permission does not stop the node.
+ * Instance-type limits. The table bundled in ipam/ answers for every type it lists (limits of a type
+ * never change, and hundreds of nodes starting together would otherwise each spend a call of the
+ * account's DescribeInstanceTypes bucket); EC2 is asked, once per type for the life of the process,
+ * only for a type the table lacks (one newer than the build).
  */
 export class InstanceLimitsCatalog {
   private readonly cache = new Map<string, Promise<InstanceLimits>>();
@@ -36,6 +36,8 @@ export class InstanceLimitsCatalog {
   constructor(private readonly client: Ec2Client) {}
 
   get(instanceType: string): Promise<InstanceLimits> {
+    const bundled = lookupInstanceType(instanceType);
+    if (bundled) return Promise.resolve(bundled);
     let pending = this.cache.get(instanceType);
     if (!pending) {
       pending = this.fetch(instanceType);
@@ -47,18 +49,9 @@ export class InstanceLimitsCatalog {
   }
 
   private async fetch(instanceType: string): Promise<InstanceLimits> {
-    try {
-      const out = await this.client.describeInstanceTypes({ InstanceTypes: [instanceType as never] });
-      const info = out.InstanceTypes?.find((t) => t.InstanceType === instanceType);
-      if (info) return toInstanceLimits(info);
-    } catch (err) {
-      if (!isEc2Error(err) || err.kind !== 'permanent') throw err;
-      const bundled = lookupInstanceType(instanceType);
-      if (bundled) return bundled;
-      throw err;
-    }
-    const bundled = lookupInstanceType(instanceType);
-    if (bundled) return bundled;
+    const out = await this.client.describeInstanceTypes({ InstanceTypes: [instanceType as never] });
+    const info = out.InstanceTypes?.find((t) => t.InstanceType === instanceType);
+    if (info) return toInstanceLimits(info);
     throw new Error(`instance type ${instanceType} is unknown to EC2 and to the bundled table`);
   }
 }

@@ -1,4 +1,7 @@
 import type { Clock, Timer } from '../time/clock.js';
+import { AdaptiveRate } from './adaptive-rate.js';
+import type { RandomSource } from './backoff.js';
+import { currentCallPriority, resolvePriority, type PrioritySource } from './call-priority.js';
 import { noopObserver, type Ec2Observer } from './observer.js';
 import type { Ec2Api, TokenBucket } from './rate-limits.js';
 
@@ -7,14 +10,18 @@ import type { Ec2Api, TokenBucket } from './rate-limits.js';
  * instead of by collecting RequestLimitExceeded (which EC2 charges against the same bucket).
  */
 export interface Ec2Limiter {
-  /** Runs `fn` once the API's bucket has a token; calls to one API start in FIFO order. */
-  schedule<T>(api: Ec2Api, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` once the API's bucket has a token. Calls at `demand` priority (the default: the
+   * priority of the work running, see call-priority.ts) start before any call at `warm` priority;
+   * within a priority, calls to one API start in FIFO order.
+   */
+  schedule<T>(api: Ec2Api, fn: () => Promise<T>, priority?: PrioritySource): Promise<T>;
   /**
    * EC2 answered RequestLimitExceeded: the account's bucket is dry (other nodes or tools spend it
-   * too), so our estimate is too generous. Empty our bucket: the API then runs at its refill rate
-   * only, with no burst, until it has been quiet long enough to refill.
+   * too), so our estimate is too generous. The limiter slows this API down and recovers as EC2
+   * answers again.
    */
-  drain(api: Ec2Api): void;
+  throttled(api: Ec2Api): void;
   /** Stops timers and connections; queued calls are left to their callers' cancellation. */
   close(): Promise<void>;
 }
@@ -22,41 +29,78 @@ export interface Ec2Limiter {
 /** Float refills may land a hair under a whole token; count that as a token. */
 const TOKEN_EPSILON = 1e-9;
 
+/** How often queued warm calls are asked whether pods now wait for them (at most). */
+const PROMOTE_EVERY_MS = 1_000;
+
+interface Queued {
+  start: () => void;
+  priority: PrioritySource;
+}
+
 interface BucketState {
   tokens: number;
   lastRefillAt: number;
-  waiting: (() => void)[];
+  demand: Queued[];
+  warm: Queued[];
+  promotedAt: number;
   timer: Timer | undefined;
+  adaptive: AdaptiveRate | undefined;
+}
+
+export interface ClockTokenBucketOptions {
+  observer?: Ec2Observer;
+  /**
+   * React to RequestLimitExceeded by lowering the rate (AIMD, adaptive-rate.ts) and spread waits
+   * with jitter, so that hundreds of nodes without a shared budget converge on what the account's
+   * buckets pass. Off for a limiter shared by the whole cluster in one process (the simulator's
+   * model of the Redis budget), where one bucket already is the account's share.
+   */
+  adaptive?: boolean;
+  /** Jitter of the waits for a token (adaptive only); deterministic in simulated runs. */
+  random?: RandomSource;
 }
 
 /**
- * A token bucket on the injected Clock with continuous refill. The simulator and the benchmarks run
- * hundreds of agents on a ManualClock, where bottleneck's own setInterval heartbeat cannot run; on
- * simulated time this limiter is exact, which is also what makes its rate testable to the token.
+ * A token bucket per API on the injected Clock with continuous refill, demand-first queues and an
+ * adaptive rate. It runs on the system clock in production (the node's own budget) and on a
+ * ManualClock in the simulator and benchmarks, where hundreds of agents run in one process; on
+ * simulated time it is exact, which is also what makes its rate testable to the token.
  */
 export class ClockTokenBucketLimiter implements Ec2Limiter {
   private readonly states = new Map<Ec2Api, BucketState>();
+  private readonly observer: Ec2Observer;
+  private readonly random: RandomSource | undefined;
   private closed = false;
 
   constructor(
     private readonly buckets: Readonly<Record<Ec2Api, TokenBucket>>,
     private readonly clock: Clock,
-    private readonly observer: Ec2Observer = noopObserver,
-  ) {}
+    options: ClockTokenBucketOptions | Ec2Observer = {},
+  ) {
+    const opts: ClockTokenBucketOptions = 'onCall' in options ? { observer: options } : options;
+    this.observer = opts.observer ?? noopObserver;
+    this.random = opts.adaptive === true ? (opts.random ?? Math.random) : undefined;
+  }
 
-  schedule<T>(api: Ec2Api, fn: () => Promise<T>): Promise<T> {
+  schedule<T>(api: Ec2Api, fn: () => Promise<T>, priority: PrioritySource = currentCallPriority()): Promise<T> {
     if (this.closed) return Promise.reject(new Error('EC2 limiter is closed'));
     return new Promise<T>((resolve, reject) => {
-      this.state(api).waiting.push(() => {
-        fn().then(resolve, reject);
-      });
+      const state = this.state(api);
+      const start = (): void => {
+        fn().then((value) => {
+          state.adaptive?.answered();
+          resolve(value);
+        }, reject);
+      };
+      (resolvePriority(priority) === 'warm' ? state.warm : state.demand).push({ start, priority });
       this.pump(api);
     });
   }
 
-  drain(api: Ec2Api): void {
+  throttled(api: Ec2Api): void {
     const state = this.state(api);
     this.refill(api, state);
+    state.adaptive?.throttled(this.clock.now());
     state.tokens = 0;
     this.report(api, state);
   }
@@ -68,8 +112,14 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
     return state.tokens;
   }
 
+  /** The refill rate this API runs at now (lower than configured after throttles). */
+  currentRate(api: Ec2Api): number {
+    return this.refillRate(api, this.state(api));
+  }
+
   queued(api: Ec2Api): number {
-    return this.states.get(api)?.waiting.length ?? 0;
+    const state = this.states.get(api);
+    return state ? state.demand.length + state.warm.length : 0;
   }
 
   close(): Promise<void> {
@@ -85,39 +135,71 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
     let state = this.states.get(api);
     if (!state) {
       // A fresh bucket starts full, as EC2's do.
-      state = { tokens: this.buckets[api].size, lastRefillAt: this.clock.now(), waiting: [], timer: undefined };
+      state = {
+        tokens: this.buckets[api].size,
+        lastRefillAt: this.clock.now(),
+        demand: [],
+        warm: [],
+        promotedAt: -Infinity,
+        timer: undefined,
+        adaptive: this.random === undefined ? undefined : new AdaptiveRate(this.buckets[api]),
+      };
       this.states.set(api, state);
     }
     return state;
   }
 
+  private refillRate(api: Ec2Api, state: BucketState): number {
+    return state.adaptive?.refillPerSecond() ?? this.buckets[api].refillPerSecond;
+  }
+
   private refill(api: Ec2Api, state: BucketState): void {
     const now = this.clock.now();
-    const bucket = this.buckets[api];
+    const size = state.adaptive?.size() ?? this.buckets[api].size;
     const elapsed = Math.max(0, now - state.lastRefillAt);
-    state.tokens = Math.min(bucket.size, state.tokens + (elapsed * bucket.refillPerSecond) / 1000);
+    const tokens = state.tokens + (elapsed * this.refillRate(api, state)) / 1000;
+    // A burst that shrank after a throttle does not take tokens away that were already there.
+    state.tokens = Math.min(Math.max(size, Math.min(state.tokens, this.buckets[api].size)), tokens);
     state.lastRefillAt = now;
   }
 
   private pump(api: Ec2Api): void {
     const state = this.state(api);
     this.refill(api, state);
-    while (state.waiting.length > 0 && state.tokens >= 1 - TOKEN_EPSILON) {
+    if (state.tokens >= 1 - TOKEN_EPSILON && state.demand.length === 0) this.promote(state);
+    while (state.tokens >= 1 - TOKEN_EPSILON) {
+      const next = state.demand.shift() ?? state.warm.shift();
+      if (!next) break;
       state.tokens = Math.max(0, state.tokens - 1);
-      state.waiting.shift()?.();
+      next.start();
     }
     this.report(api, state);
-    if (state.waiting.length > 0 && state.timer === undefined && !this.closed) {
+    if (state.demand.length + state.warm.length > 0 && state.timer === undefined && !this.closed) {
       const missing = 1 - state.tokens;
-      const waitMs = Math.ceil((missing * 1000) / this.buckets[api].refillPerSecond);
-      state.timer = this.clock.setTimer(waitMs, () => {
+      let waitMs = (missing * 1000) / this.refillRate(api, state);
+      // Jitter (mean 1): nodes throttled at the same moment must not all come back together.
+      if (this.random) waitMs *= 0.5 + this.random();
+      state.timer = this.clock.setTimer(Math.ceil(waitMs), () => {
         state.timer = undefined;
         this.pump(api);
       });
     }
   }
 
+  /** Queued warm calls that pods now wait for move ahead of the other warm calls. */
+  private promote(state: BucketState): void {
+    const now = this.clock.now();
+    if (state.warm.length === 0 || now - state.promotedAt < PROMOTE_EVERY_MS) return;
+    state.promotedAt = now;
+    const stillWarm: Queued[] = [];
+    for (const entry of state.warm) {
+      if (typeof entry.priority === 'function' && entry.priority() === 'demand') state.demand.push(entry);
+      else stillWarm.push(entry);
+    }
+    state.warm = stillWarm;
+  }
+
   private report(api: Ec2Api, state: BucketState): void {
-    this.observer.onLimiter({ api, queued: state.waiting.length, tokens: state.tokens });
+    this.observer.onLimiter({ api, queued: state.demand.length + state.warm.length, tokens: state.tokens });
   }
 }

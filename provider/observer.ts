@@ -26,9 +26,18 @@ export interface LimiterSample {
  * What provider/ reports about its EC2 traffic. The agent wires it to Prometheus; provider/ itself
  * knows no metrics library, so tests can record calls with a plain array.
  */
+/** The shared budget (EC2_RATE_LIMIT_REDIS_URL) changed where calls wait. */
+export interface SharedBudgetChange {
+  /** `shared`: in the cluster's Redis budget; `degraded`: in the node's own limiter, Redis is away. */
+  state: 'shared' | 'degraded';
+  reason: string;
+}
+
 export interface Ec2Observer {
   onCall(record: Ec2CallRecord): void;
   onLimiter(sample: LimiterSample): void;
+  /** Reported once per change, not per call. */
+  onSharedBudget?(change: SharedBudgetChange): void;
 }
 
 export const noopObserver: Ec2Observer = {

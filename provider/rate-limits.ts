@@ -74,10 +74,13 @@ export const NODE_SHARE_DEFAULT = 0.1;
  */
 export const NODE_BURST_SHARE_DEFAULT = 0.5;
 /**
- * With the Redis-shared budget the whole cluster spends one limiter per API; half of the account's
- * bucket leaves the other half to everything else in the account.
+ * With the Redis-shared budget the whole cluster spends one limiter per API, modelled on EC2's own
+ * bucket for that API (the account's size and refill), so it is never slower than nodes spending
+ * their own shares. Other tools of the account (Karpenter, CSI drivers) spend the same buckets: their
+ * load shows as RequestLimitExceeded, which empties the shared bucket for every node at once, and
+ * lower shares (ENI_IPAM_EC2_RATE_*) leave them a fixed part.
  */
-export const CLUSTER_SHARE_DEFAULT = 0.5;
+export const CLUSTER_SHARE_DEFAULT = 1;
 
 /**
  * The knobs operators turn: one fraction per family of buckets (ENI_IPAM_EC2_RATE_DESCRIBE,

@@ -6,11 +6,12 @@ import { toSubnetInfo } from './ec2-shapes.js';
 import { SUBNET_CLUSTER_TAG_PREFIX, SUBNET_ROLE_TAG } from './eni-tags.js';
 
 /**
- * A minute: free-address counts move with every pod on every node of the subnet, so an older count
- * misleads subnet choice more than a DescribeSubnets per minute costs (its bucket is 100/20 per s).
- * A "subnet full" answer or a new ENI triggers a refresh before the TTL anyway.
+ * Ten minutes. Subnet discovery is refreshed on this period, never per ENI: free-address counts
+ * move with every pod of the subnet, but in-flight deductions and the "subnet full" answer (which
+ * skips the subnet for a while) keep the choice right in between, and hundreds of nodes
+ * asking every minute would spend the account's DescribeSubnets bucket on nothing while idle.
  */
-export const SUBNET_CACHE_TTL_DEFAULT_MS = 60_000;
+export const SUBNET_CACHE_TTL_DEFAULT_MS = 10 * 60_000;
 /** DescribeSubnets pages; paginated calls are charged to EC2's larger bucket. */
 const PAGE_SIZE = 1000;
 

@@ -4,6 +4,7 @@ import { isEc2Error, NETWORK_INTERFACE_NOT_FOUND } from './aws-errors.js';
 import { Ec2Error } from './errors.js';
 import type { RandomSource } from './backoff.js';
 import type { Ec2Client } from './ec2-client.js';
+import type { MetadataSource } from './metadata.js';
 
 /** First re-check after a quarter second: EC2 usually shows a change within one or two seconds. */
 const POLL_FIRST_MS = 250;
@@ -20,6 +21,60 @@ export interface VisibilityDeps {
   clock: Clock;
   random: RandomSource;
   timeoutMs: number;
+  /**
+   * The node's instance metadata: where the node's own ENIs are listed and waited for, at no cost to
+   * the account's EC2 buckets. Without it (or for an ENI it does not know) Describe answers.
+   */
+  metadata?: MetadataSource | undefined;
+  /** What this process learnt about ENIs that IMDS does not tell (tags, attachment ids). */
+  known: KnownEnis;
+}
+
+/** Per ENI: the facts IMDS does not serve, learnt from Create/Attach answers or one Describe. */
+export interface KnownEni {
+  mac: string;
+  attachmentId: string | undefined;
+  tags: Record<string, string>;
+}
+
+export class KnownEnis {
+  private readonly byId = new Map<string, KnownEni>();
+  /** MACs seen in metadata: enough to wait for an ENI there, even without its tags. */
+  private readonly macs = new Map<string, string>();
+  /**
+   * Whether the last listing came from instance metadata. Only then are waits done there: an
+   * endpoint without a per-instance network listing (moto, a restricted IMDS) would never show
+   * the ENI, however well its MAC is known.
+   */
+  metadataLists = false;
+
+  /** The MAC to wait for in metadata; undefined when metadata does not list ENIs or this one is unknown. */
+  macOf(eniId: string): string | undefined {
+    if (!this.metadataLists) return undefined;
+    return this.byId.get(eniId)?.mac ?? this.macs.get(eniId);
+  }
+
+  seenInMetadata(eniId: string, mac: string): void {
+    this.macs.set(eniId, mac);
+  }
+
+  get(eniId: string): KnownEni | undefined {
+    return this.byId.get(eniId);
+  }
+
+  set(eniId: string, facts: KnownEni): void {
+    this.byId.set(eniId, facts);
+  }
+
+  update(eniId: string, facts: Partial<KnownEni>): void {
+    const current = this.byId.get(eniId);
+    if (current) this.byId.set(eniId, { ...current, ...facts });
+  }
+
+  forget(eniId: string): void {
+    this.byId.delete(eniId);
+    this.macs.delete(eniId);
+  }
 }
 
 /** One look at an ENI; undefined when EC2 says it does not exist. */

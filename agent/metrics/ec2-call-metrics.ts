@@ -1,5 +1,6 @@
 import { Counter, Gauge, Summary, type Registry } from 'prom-client';
-import type { Ec2CallRecord, Ec2Observer, LimiterSample } from '../../provider/observer.js';
+import type { Ec2CallRecord, Ec2Observer, LimiterSample, SharedBudgetChange } from '../../provider/observer.js';
+import type { Logger } from '../logger.js';
 
 /**
  * Records provider/'s EC2 traffic in Prometheus: the one wrapper the style guide asks for, instead
@@ -17,6 +18,8 @@ export class Ec2CallMetrics implements Ec2Observer {
   private readonly retries: Counter<'api'>;
   private readonly limiterQueued: Gauge<'api'>;
   private readonly limiterTokens: Gauge<'api'>;
+  private readonly sharedBudgetDegraded: Gauge;
+  private readonly sharedBudgetChanges: Counter<'state'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -50,6 +53,17 @@ export class Ec2CallMetrics implements Ec2Observer {
       name: 'eniipam_aws_api_throttles_total',
       help: 'EC2 requests answered with RequestLimitExceeded (or another throttling error)',
       labelNames: ['api'],
+      registers,
+    });
+    this.sharedBudgetDegraded = new Gauge({
+      name: 'eniipam_ec2_shared_budget_degraded',
+      help: '1 while the shared EC2 budget (EC2_RATE_LIMIT_REDIS_URL) is away and calls use the node\'s own limiter',
+      registers,
+    });
+    this.sharedBudgetChanges = new Counter({
+      name: 'eniipam_ec2_shared_budget_changes_total',
+      help: 'Changes of where EC2 calls wait: state="degraded" (Redis away) or "shared" (Redis budget in use)',
+      labelNames: ['state'],
       registers,
     });
     this.errorClasses = new Counter({
@@ -96,6 +110,11 @@ export class Ec2CallMetrics implements Ec2Observer {
     if (record.errorClass !== undefined) this.errorClasses.inc({ api, class: record.errorClass });
   }
 
+  onSharedBudget(change: SharedBudgetChange): void {
+    this.sharedBudgetDegraded.set(change.state === 'degraded' ? 1 : 0);
+    this.sharedBudgetChanges.inc({ state: change.state });
+  }
+
   onLimiter(sample: LimiterSample): void {
     this.limiterQueued.set({ api: sample.api }, sample.queued);
     // The Redis-shared limiter cannot always tell its tokens: keep the last known value.
@@ -109,4 +128,25 @@ export class Ec2CallMetrics implements Ec2Observer {
  */
 function httpStatusLabel(record: Ec2CallRecord): string {
   return record.errorCode === undefined && record.errorClass === undefined ? '200' : '';
+}
+
+/**
+ * The observer with the shared budget's changes also logged: once per change (Redis left, Redis is
+ * back), never per call. Readiness does not depend on it: the node's own limiter serves meanwhile.
+ */
+export function loggingSharedBudget(observer: Ec2CallMetrics, logger: Logger): Ec2Observer {
+  return {
+    onCall: (record) => {
+      observer.onCall(record);
+    },
+    onLimiter: (sample) => {
+      observer.onLimiter(sample);
+    },
+    onSharedBudget: (change) => {
+      observer.onSharedBudget(change);
+      if (change.state === 'degraded')
+        logger.warn({ reason: change.reason }, "shared EC2 budget unavailable; using the node's own adaptive limiter until Redis is back");
+      else logger.info({ reason: change.reason }, 'shared EC2 budget in use');
+    },
+  };
 }

@@ -41,6 +41,20 @@ export async function endChecks(
   nodes: readonly SimNode[],
   pods: readonly PodRecord[],
 ): Promise<EndState> {
+  const known: KnownNode[] = [];
+  for (const node of nodes) known.push({ name: node.name, instanceId: node.instanceId, datastore: await datastoreOf(node) });
+  return endChecksOf(cloud, known, pods);
+}
+
+/** A node as the end checks see it: its instance and the datastore that knows its addresses. */
+export interface KnownNode {
+  name: string;
+  instanceId: string;
+  datastore: Datastore | undefined;
+}
+
+/** The end checks over datastores already at hand (the benchmarks' nodes have no disk to read). */
+export function endChecksOf(cloud: SimulatedCloud, nodes: readonly KnownNode[], pods: readonly PodRecord[]): EndState {
   const enis = cloud.enis();
   const enisByInstance = new Map<string, EniInspection[]>();
   for (const eni of enis) {
@@ -55,7 +69,7 @@ export async function endChecks(
   const holders = new Map<string, Set<string>>();
   const datastores = new Map<string, Datastore | undefined>();
   for (const node of nodes) {
-    const datastore = await datastoreOf(node);
+    const datastore = node.datastore;
     datastores.set(node.name, datastore);
     const atEc2 = enisByInstance.get(node.instanceId) ?? [];
     const known = datastore?.enis() ?? [];

@@ -9,6 +9,8 @@ import type { SimWorld } from './sim-world.js';
 
 /** Each node's random numbers come from their own stream of the scenario's seed. */
 const NODE_RANDOM_STREAM = 1_000;
+/** The jitter of each node's limiter: a stream of its own, so it does not shift the node's other draws. */
+const LIMITER_RANDOM_STREAM = 100_000;
 
 /** A simulated node of a scenario: its instance in the simulated EC2, configuration and EC2 budget. */
 export interface LaunchedNode {
@@ -43,6 +45,7 @@ export function launchScenarioNodes(scenario: Scenario, world: SimWorld): Launch
         MY_NODE_NAME: name,
         AWS_REGION: cloud.config.region,
       });
+      const limiterRandom = new SeededRandom(scenario.seed, LIMITER_RANDOM_STREAM + nodes.length);
       nodes.push({
         name,
         instanceId: instance.instanceId,
@@ -51,10 +54,10 @@ export function launchScenarioNodes(scenario: Scenario, world: SimWorld): Launch
         random: new SeededRandom(scenario.seed, NODE_RANDOM_STREAM + nodes.length),
         newLimiter: () =>
           shared ??
-          new ClockTokenBucketLimiter(
-            effectiveBuckets({ familyShares: { ...config.aws.rateFractions } }, false),
-            clock,
-          ),
+          new ClockTokenBucketLimiter(effectiveBuckets({ familyShares: { ...config.aws.rateFractions } }, false), clock, {
+            adaptive: true,
+            random: () => limiterRandom.next(),
+          }),
         sharedLimiter: shared !== undefined,
       });
     }

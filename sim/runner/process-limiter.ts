@@ -1,3 +1,4 @@
+import { currentCallPriority, type PrioritySource } from '../../provider/call-priority.js';
 import type { Ec2Limiter } from '../../provider/limiter.js';
 import type { Ec2Api } from '../../provider/rate-limits.js';
 
@@ -16,13 +17,13 @@ export class ProcessLimiter implements Ec2Limiter {
     private readonly ownsInner: boolean,
   ) {}
 
-  schedule<T>(api: Ec2Api, fn: () => Promise<T>): Promise<T> {
+  schedule<T>(api: Ec2Api, fn: () => Promise<T>, priority: PrioritySource = currentCallPriority()): Promise<T> {
     if (!this.open) return new Promise<T>(() => undefined);
-    return this.inner.schedule(api, () => (this.open ? fn() : new Promise<T>(() => undefined)));
+    return this.inner.schedule(api, () => (this.open ? fn() : new Promise<T>(() => undefined)), priority);
   }
 
-  drain(api: Ec2Api): void {
-    if (this.open) this.inner.drain(api);
+  throttled(api: Ec2Api): void {
+    if (this.open) this.inner.throttled(api);
   }
 
   /** The process died: nothing it still wants to send is sent; its promises never settle. */

@@ -20,9 +20,10 @@ export interface RedisPeer {
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<RedisPeer> {
+/** `port`: a given loopback port (a restart on the same address); a free one by default. */
+export async function startRedis(port?: number): Promise<RedisPeer> {
   const redisServer = requireOnPath('redis', 'redis-server');
-  const port = await freeLoopbackPort();
+  port ??= await freeLoopbackPort();
   const dataDir = await mkdtemp(join(tmpdir(), 'eni-ipam-redis-'));
   const peer = spawnPeer('redis-server', redisServer, [
     '--port',

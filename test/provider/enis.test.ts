@@ -243,6 +243,54 @@ describe('createAndAttachEni', () => {
     expect(h.ec2.commandCalls(DeleteNetworkInterfaceCommand).map((c) => c.args[0].input)).toEqual([{ NetworkInterfaceId: NEW_ENI }]);
   });
 
+  it('keeps deleting a created ENI through a throttling storm longer than one call\'s retries', async () => {
+    const h = harness();
+    withNodeSubnet(h);
+    describeEnis(h, [eni('eni-00', { deviceIndex: 0 })], [eni(NEW_ENI)]);
+    h.ec2.on(CreateNetworkInterfaceCommand).resolves({ NetworkInterface: { NetworkInterfaceId: NEW_ENI } });
+    h.ec2.on(AttachNetworkInterfaceCommand).rejects(awsError('AttachmentLimitExceeded'));
+    // 9 throttled answers: more than one call's six tries.
+    let deletes = 0;
+    h.ec2.on(DeleteNetworkInterfaceCommand).callsFake(() => {
+      if (++deletes <= 9) throw awsError('RequestLimitExceeded', 503);
+      return {};
+    });
+
+    const err = await h.drive(h.network.createAndAttachEni(request)).catch((e: unknown) => e);
+
+    expect(err).toMatchObject({ awsCode: 'AttachmentLimitExceeded' });
+    expect(deletes).toBe(10);
+    expect(await h.drive(h.network.findLeakedEnis(INSTANCE_ID, 300_000).catch(() => []))).not.toContainEqual(
+      expect.objectContaining({ eniId: NEW_ENI }),
+    );
+  });
+
+  it('hands a created ENI it cannot delete to the leak reaper, which then finds it without a grace period', async () => {
+    const h = harness();
+    withNodeSubnet(h);
+    let leakScan = false;
+    h.ec2.on(DescribeNetworkInterfacesCommand).callsFake((input: DescribeNetworkInterfacesCommandInput) => {
+      if (input.Filters?.some((f) => f.Name === 'status')) {
+        leakScan = true;
+        return { NetworkInterfaces: [] };
+      }
+      if (input.Filters) return { NetworkInterfaces: [eni('eni-00', { deviceIndex: 0 })] };
+      return { NetworkInterfaces: [eni(NEW_ENI)] };
+    });
+    h.ec2.on(CreateNetworkInterfaceCommand).resolves({ NetworkInterface: { NetworkInterfaceId: NEW_ENI } });
+    h.ec2.on(AttachNetworkInterfaceCommand).rejects(awsError('AttachmentLimitExceeded'));
+    h.ec2.on(DeleteNetworkInterfaceCommand).rejects(awsError('RequestLimitExceeded', 503));
+
+    await h.drive(h.network.createAndAttachEni(request)).catch(() => undefined);
+    const leaked = await h.drive(h.network.findLeakedEnis(INSTANCE_ID, 300_000));
+
+    expect(leakScan).toBe(true);
+    expect(leaked).toEqual([{ eniId: NEW_ENI, subnetId: NODE_SUBNET, instanceId: INSTANCE_ID, createdAt: undefined }]);
+    h.ec2.on(DeleteNetworkInterfaceCommand).resolves({});
+    await h.drive(h.network.detachAndDeleteEni(NEW_ENI));
+    expect(await h.drive(h.network.findLeakedEnis(INSTANCE_ID, 300_000))).toEqual([]);
+  });
+
   it('detaches, waits for available and deletes the created ENI when ModifyNetworkInterfaceAttribute fails', async () => {
     const h = harness();
     withNodeSubnet(h);
@@ -266,6 +314,29 @@ describe('createAndAttachEni', () => {
     // The delete came only after EC2 showed the ENI available again.
     const describeCalls = h.ec2.commandCalls(DescribeNetworkInterfacesCommand).filter((c) => c.args[0].input.NetworkInterfaceIds);
     expect(describeCalls).toHaveLength(2);
+  });
+
+  it('retries a compensating detach that EC2 answers with NotFound because the attachment is not visible yet', async () => {
+    const h = harness();
+    withNodeSubnet(h);
+    describeEnis(h, [eni('eni-00', { deviceIndex: 0 })], [
+      { ...eni(NEW_ENI, { deviceIndex: 1 }), Status: 'in-use', Attachment: { AttachmentId: 'attach-new', DeviceIndex: 1, Status: 'attached' } },
+      eni(NEW_ENI),
+    ]);
+    h.ec2.on(CreateNetworkInterfaceCommand).resolves({ NetworkInterface: { NetworkInterfaceId: NEW_ENI } });
+    h.ec2.on(AttachNetworkInterfaceCommand).resolves({ AttachmentId: 'attach-new' });
+    h.ec2.on(ModifyNetworkInterfaceAttributeCommand).rejects(awsError('UnauthorizedOperation', 403));
+    h.ec2
+      .on(DetachNetworkInterfaceCommand)
+      .rejectsOnce(awsError('InvalidAttachmentID.NotFound'))
+      .rejectsOnce(awsError('InvalidAttachmentID.NotFound'))
+      .resolves({});
+    h.ec2.on(DeleteNetworkInterfaceCommand).resolves({});
+
+    await h.drive(h.network.createAndAttachEni(request)).catch(() => undefined);
+
+    expect(h.ec2.commandCalls(DetachNetworkInterfaceCommand)).toHaveLength(3);
+    expect(h.ec2.commandCalls(DeleteNetworkInterfaceCommand)).toHaveLength(1);
   });
 
   it('reports a full subnet with its id and creates nothing to clean up', async () => {

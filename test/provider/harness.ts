@@ -52,6 +52,9 @@ export function harness(options: Partial<AwsEc2NetworkOptions> = {}) {
     extraTags: { team: 'net' },
     // The whole account bucket: these tests are about parameters, not pacing.
     rateLimits: { share: 1 },
+    // No network listing in metadata: ENIs come from the mocked DescribeNetworkInterfaces (and no
+    // test ever reaches for the real metadata address).
+    metadata: fakeMetadata({}),
     ...options,
   });
   /** Runs `work` while advancing simulated time until it settles. */

@@ -104,12 +104,12 @@ describe('identity', () => {
 });
 
 describe('instanceLimits', () => {
-  it('reads the default network card from DescribeInstanceTypes, once per type', async () => {
+  it('asks DescribeInstanceTypes for a type the bundled table lacks, once per type, reading the default network card', async () => {
     const h = harness();
     h.ec2.on(DescribeInstanceTypesCommand).resolves({
       InstanceTypes: [
         {
-          InstanceType: 'c6in.32xlarge',
+          InstanceType: 'c9in.64xlarge' as never,
           VCpuInfo: { DefaultVCpus: 128 },
           Hypervisor: 'nitro',
           BareMetal: false,
@@ -126,11 +126,11 @@ describe('instanceLimits', () => {
       ],
     });
 
-    const limits = await h.drive(h.network.instanceLimits('c6in.32xlarge'));
-    await h.drive(h.network.instanceLimits('c6in.32xlarge'));
+    const limits = await h.drive(h.network.instanceLimits('c9in.64xlarge'));
+    await h.drive(h.network.instanceLimits('c9in.64xlarge'));
 
     expect(limits).toEqual({
-      instanceType: 'c6in.32xlarge',
+      instanceType: 'c9in.64xlarge',
       vcpus: 128,
       maxEnis: 8,
       ipv4PerEni: 50,
@@ -138,7 +138,7 @@ describe('instanceLimits', () => {
       bareMetal: false,
       prefixDelegation: true,
     });
-    expect(h.ec2.commandCalls(DescribeInstanceTypesCommand).map((c) => c.args[0].input)).toEqual([{ InstanceTypes: ['c6in.32xlarge'] }]);
+    expect(h.ec2.commandCalls(DescribeInstanceTypesCommand).map((c) => c.args[0].input)).toEqual([{ InstanceTypes: ['c9in.64xlarge'] }]);
   });
 
   it('maps bare metal without a hypervisor to none, with prefix delegation', async () => {
@@ -146,20 +146,21 @@ describe('instanceLimits', () => {
     h.ec2.on(DescribeInstanceTypesCommand).resolves({
       InstanceTypes: [
         {
-          InstanceType: 'm5.metal',
+          InstanceType: 'm9.metal' as never,
           VCpuInfo: { DefaultVCpus: 96 },
           BareMetal: true,
           NetworkInfo: { MaximumNetworkInterfaces: 15, Ipv4AddressesPerInterface: 50 },
         },
       ],
     });
-    expect(await h.drive(h.network.instanceLimits('m5.metal'))).toMatchObject({ hypervisor: 'none', bareMetal: true, prefixDelegation: true, maxEnis: 15 });
+    expect(await h.drive(h.network.instanceLimits('m9.metal'))).toMatchObject({ hypervisor: 'none', bareMetal: true, prefixDelegation: true, maxEnis: 15 });
   });
 
-  it('uses the bundled table when the call is denied', async () => {
+  it('answers a type the bundled table lists without asking EC2', async () => {
     const h = harness();
     h.ec2.on(DescribeInstanceTypesCommand).rejects(awsError('UnauthorizedOperation', 403));
     expect(await h.drive(h.network.instanceLimits('m5.large'))).toEqual(lookupInstanceType('m5.large'));
+    expect(h.ec2.commandCalls(DescribeInstanceTypesCommand)).toHaveLength(0);
   });
 
   it('surfaces the denial for a type the table does not know either', async () => {

@@ -3,7 +3,10 @@ import { systemClock } from '../../time/clock.js';
 import { ManualClock } from '../../time/manual-clock.js';
 import { chooseLimiter } from '../../provider/aws-ec2-network.js';
 import { BottleneckLimiter, refillSchedule } from '../../provider/bottleneck-limiter.js';
+import { MIN_INTERVAL_MS, RECOVERY_STEP, THROTTLE_DECREASE } from '../../provider/adaptive-rate.js';
+import { withCallPriority } from '../../provider/call-priority.js';
 import { ClockTokenBucketLimiter } from '../../provider/limiter.js';
+import { SharedBudgetLimiter } from '../../provider/shared-budget.js';
 import { noopObserver, type LimiterSample } from '../../provider/observer.js';
 import { ACCOUNT_BUCKETS, effectiveBuckets, EC2_APIS, type TokenBucket } from '../../provider/rate-limits.js';
 import { sustainedRate, worstBucketExcess } from './limiter-rate.js';
@@ -51,7 +54,7 @@ describe('ClockTokenBucketLimiter on simulated time', () => {
     expect(ran).toEqual(['attach-1', 'describe', 'attach-2']);
   });
 
-  it('drain() after RequestLimitExceeded removes the burst: the API runs at its refill rate', async () => {
+  it('throttled() after RequestLimitExceeded removes the burst: the API runs at its refill rate', async () => {
     const clock = new ManualClock();
     const bucket: TokenBucket = { size: 10, refillPerSecond: 2 };
     const limiter = new ClockTokenBucketLimiter(
@@ -59,7 +62,7 @@ describe('ClockTokenBucketLimiter on simulated time', () => {
       clock,
     );
     expect(limiter.tokens('DescribeSubnets')).toBe(10);
-    limiter.drain('DescribeSubnets');
+    limiter.throttled('DescribeSubnets');
     expect(limiter.tokens('DescribeSubnets')).toBe(0);
     const starts: number[] = [];
     for (let i = 0; i < 4; i++) {
@@ -113,8 +116,10 @@ describe('rate limits', () => {
       size: 5,
       refillPerSecond: 0.5,
     });
+    // The cluster's shared budget: EC2's own bucket for each API.
     const cluster = effectiveBuckets({}, true);
-    expect(cluster.CreateNetworkInterface).toEqual({ size: 50, refillPerSecond: 2.5 });
+    expect(cluster.CreateNetworkInterface).toEqual({ size: 100, refillPerSecond: 5 });
+    expect(cluster.AttachNetworkInterface).toEqual({ size: 50, refillPerSecond: 5 });
     const tiny = effectiveBuckets({ share: 0.001 }, false);
     expect(tiny.AttachNetworkInterface.size).toBe(1);
     expect(() => effectiveBuckets({ share: 0 }, false)).toThrow(/share/);
@@ -199,7 +204,7 @@ describe('BottleneckLimiter (local) with fake timers', () => {
     expect(Math.abs(rate - bucket.refillPerSecond) / bucket.refillPerSecond).toBeLessThan(0.05);
   });
 
-  it('keeps refilling after drain(): a throttle slows the API, it never stops it', async () => {
+  it('keeps refilling after throttled(): a throttle slows the API, it never stops it', async () => {
     vi.useFakeTimers({ now: Date.UTC(2026, 0, 1) });
     const bucket: TokenBucket = { size: 10, refillPerSecond: 4 };
     const limiter = new BottleneckLimiter({
@@ -209,7 +214,7 @@ describe('BottleneckLimiter (local) with fake timers', () => {
     const first = limiter.schedule('DescribeSubnets', () => Promise.resolve());
     await vi.advanceTimersByTimeAsync(10);
     await first;
-    limiter.drain('DescribeSubnets');
+    limiter.throttled('DescribeSubnets');
     await vi.advanceTimersByTimeAsync(10);
     let ran = 0;
     const after = Array.from({ length: 8 }, () =>
@@ -230,8 +235,106 @@ describe('BottleneckLimiter (local) with fake timers', () => {
   });
 });
 
+describe('demand first and the adaptive rate', () => {
+  const oneBySecond = effectiveBuckets({ overrides: { AssignPrivateIpAddresses: { size: 1, refillPerSecond: 1 } } }, false);
+
+  it('starts calls that serve waiting ADDs before queued warm-pool calls', async () => {
+    const clock = new ManualClock();
+    const limiter = new ClockTokenBucketLimiter(oneBySecond, clock);
+    const ran: string[] = [];
+    const call = (name: string) => () => Promise.resolve(void ran.push(name));
+    void limiter.schedule('AssignPrivateIpAddresses', call('warm-1'), 'warm');
+    void limiter.schedule('AssignPrivateIpAddresses', call('warm-2'), 'warm');
+    void limiter.schedule('AssignPrivateIpAddresses', call('warm-3'), 'warm');
+    void limiter.schedule('AssignPrivateIpAddresses', call('demand-1'), 'demand');
+    await clock.advance(2_000);
+    void limiter.schedule('AssignPrivateIpAddresses', call('demand-2'), 'demand');
+    await clock.advance(3_000);
+    expect(ran).toEqual(['warm-1', 'demand-1', 'warm-2', 'demand-2', 'warm-3']);
+  });
+
+  it('moves a queued warm-up ahead of other warm-ups once pods wait for it', async () => {
+    const clock = new ManualClock();
+    const limiter = new ClockTokenBucketLimiter(oneBySecond, clock);
+    const ran: string[] = [];
+    const call = (name: string) => () => Promise.resolve(void ran.push(name));
+    let podsWaitOnMine = false;
+    void limiter.schedule('AssignPrivateIpAddresses', call('other-1'), 'warm');
+    void limiter.schedule('AssignPrivateIpAddresses', call('other-2'), 'warm');
+    void limiter.schedule('AssignPrivateIpAddresses', call('mine'), () => (podsWaitOnMine ? 'demand' : 'warm'));
+    void limiter.schedule('AssignPrivateIpAddresses', call('other-3'), 'warm');
+    await clock.advance(0);
+    podsWaitOnMine = true;
+    await clock.advance(3_000);
+    expect(ran).toEqual(['other-1', 'mine', 'other-2', 'other-3']);
+  });
+
+  it('takes the priority from withCallPriority across awaits, demand by default', async () => {
+    const clock = new ManualClock();
+    const limiter = new ClockTokenBucketLimiter(oneBySecond, clock);
+    const ran: string[] = [];
+    const assign = (name: string) => limiter.schedule('AssignPrivateIpAddresses', () => Promise.resolve(void ran.push(name)));
+    void assign('first');
+    void withCallPriority('warm', async () => {
+      await Promise.resolve();
+      await assign('warm');
+    });
+    await Promise.resolve();
+    void assign('unmarked');
+    await clock.advance(3_000);
+    expect(ran).toEqual(['first', 'unmarked', 'warm']);
+  });
+
+  it('slows an API down after RequestLimitExceeded and recovers as EC2 answers again', async () => {
+    const clock = new ManualClock();
+    const bucket: TokenBucket = { size: 10, refillPerSecond: 4 };
+    const limiter = new ClockTokenBucketLimiter(effectiveBuckets({ overrides: { CreateNetworkInterface: bucket } }, false), clock, {
+      adaptive: true,
+      random: () => 0.5,
+    });
+    expect(limiter.currentRate('CreateNetworkInterface')).toBe(4);
+    limiter.throttled('CreateNetworkInterface');
+    expect(limiter.currentRate('CreateNetworkInterface')).toBe(4 * THROTTLE_DECREASE);
+    // A second throttle reporting the same dry moment (a call already in flight) counts once.
+    limiter.throttled('CreateNetworkInterface');
+    expect(limiter.currentRate('CreateNetworkInterface')).toBe(4 * THROTTLE_DECREASE);
+    await clock.advance(1_000);
+    limiter.throttled('CreateNetworkInterface');
+    expect(limiter.currentRate('CreateNetworkInterface')).toBe(4 * THROTTLE_DECREASE ** 2);
+
+    // Calls now start one per 1/0.25 s, with no burst.
+    const starts: number[] = [];
+    const done = Array.from({ length: 3 }, () =>
+      limiter.schedule('CreateNetworkInterface', () => Promise.resolve(void starts.push(clock.now()))),
+    );
+    const t0 = clock.now();
+    await clock.runUntil(() => starts.length === 3, 60_000);
+    await Promise.all(done);
+    // The first after 1/0.25 s; then faster, as the answers bring the rate back.
+    const [first = 0, second = 0, third = 0] = starts.map((t) => t - t0);
+    expect(first).toBe(4_000);
+    expect(third - second).toBeLessThan(second - first);
+    // Every answered call earns back RECOVERY_STEP of the configured rate.
+    expect(limiter.currentRate('CreateNetworkInterface')).toBeCloseTo(0.25 + 3 * 4 * RECOVERY_STEP);
+    let answered = 0;
+    for (let i = 0; i < 40; i++) void limiter.schedule('CreateNetworkInterface', () => Promise.resolve()).then(() => answered++);
+    await clock.runUntil(() => answered === 40, 600_000);
+    expect(limiter.currentRate('CreateNetworkInterface')).toBe(4);
+  });
+
+  it('never falls below one call per MIN_INTERVAL_MS however often it is throttled', async () => {
+    const clock = new ManualClock();
+    const limiter = new ClockTokenBucketLimiter(effectiveBuckets({ share: 1 }, false), clock, { adaptive: true, random: () => 0.5 });
+    for (let i = 0; i < 50; i++) {
+      limiter.throttled('AttachNetworkInterface');
+      await clock.advance(MIN_INTERVAL_MS);
+    }
+    expect(limiter.currentRate('AttachNetworkInterface')).toBeCloseTo(1000 / MIN_INTERVAL_MS);
+  });
+});
+
 describe('limiter choice and lifecycle', () => {
-  it('picks the Clock bucket on simulated time, bottleneck on real time or with Redis', async () => {
+  it('picks the node\'s adaptive Clock bucket on simulated and real time, the shared budget with Redis', async () => {
     const simulated = chooseLimiter({ region: 'us-east-1' }, new ManualClock(), noopObserver);
     const real = chooseLimiter({ region: 'us-east-1' }, systemClock, noopObserver);
     const shared = chooseLimiter(
@@ -240,8 +343,8 @@ describe('limiter choice and lifecycle', () => {
       noopObserver,
     );
     expect(simulated).toBeInstanceOf(ClockTokenBucketLimiter);
-    expect(real).toBeInstanceOf(BottleneckLimiter);
-    expect(shared).toBeInstanceOf(BottleneckLimiter);
+    expect(real).toBeInstanceOf(ClockTokenBucketLimiter);
+    expect(shared).toBeInstanceOf(SharedBudgetLimiter);
     // Nothing was connected: closing an unused Redis limiter is immediate and error-free.
     await Promise.all([simulated.close(), real.close(), shared.close()]);
   });

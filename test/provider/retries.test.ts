@@ -55,7 +55,7 @@ describe('backoff', () => {
 });
 
 describe('retries through the client', () => {
-  it('retries RequestLimitExceeded with backoff, drains the limiter and reports throttles', async () => {
+  it('retries RequestLimitExceeded with backoff, slows the limiter down and reports throttles', async () => {
     const h = harness();
     h.ec2
       .on(DescribeSubnetsCommand)
@@ -72,8 +72,10 @@ describe('retries through the client', () => {
       ['DescribeSubnets', 1, 'RequestLimitExceeded', true],
       ['DescribeSubnets', 2, undefined, false],
     ]);
-    // random() = 0.5: 100 ms then 200 ms of backoff; the drained bucket (20/s) refills during them.
-    expect(h.clock.now() - started).toBe(100 + 200);
+    // random() = 0.5. A throttle's backoff spreads over the bucket's refill time (DescribeSubnets:
+    // 100 tokens at 20/s, 5 s; base a quarter of it): 625 ms, when the limiter (5/s after the first
+    // throttle) has a token; then 1,250 ms, when the limiter (1.25/s after the second) has one too.
+    expect(h.clock.now() - started).toBe(625 + 1250);
     expect(h.observer.samples.some((s) => s.api === 'DescribeSubnets' && s.tokens === 0)).toBe(true);
   });
 

@@ -49,7 +49,17 @@ describe('AwsEc2Network over an injected request handler', () => {
     const work = network.discoverSubnets({ vpcId: VPC_ID, availabilityZone: AZ, nodeSubnetId: NODE_SUBNET });
     let done = false;
     void work.finally(() => (done = true));
-    await clock.runUntil(() => done, 60_000);
+    // Simulated time may only move while no request is in the SDK: it parses a response in real
+    // time (stream reads, several event-loop turns), and on a loaded machine that outlasted the
+    // clock's settling, so the clock jumped to the 15 s call timeout, aborted a request that had
+    // its answer, and the provider sent a third one.
+    // Before the handler (signing) the same holds, so time moves in steps far below the timeout,
+    // with real time given to the SDK between them.
+    const inSdk = (): boolean => requests.length > observer.calls.length;
+    for (let step = 0; !done && step < 10_000; step++) {
+      if (!inSdk()) await clock.runUntil(() => done || inSdk(), 500);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
     const subnets = await work;
 
     expect(subnets.map((s) => [s.subnetId, s.availableIpCount])).toEqual([[NODE_SUBNET, 5]]);

@@ -68,7 +68,7 @@ describe('BottleneckLimiter shared through a real Redis', () => {
     expect(sustainedRate(starts, bucket)).toBeGreaterThan(bucket.refillPerSecond * 0.5);
   });
 
-  it('drain() by one node empties the bucket for all of them', async () => {
+  it('throttled() by one node empties the bucket for all of them', async () => {
     const url = redis!.url;
     const bucket: TokenBucket = { size: 10, refillPerSecond: 4 };
     const buckets = effectiveBuckets({ overrides: { DescribeVpcs: bucket } }, true);
@@ -76,7 +76,7 @@ describe('BottleneckLimiter shared through a real Redis', () => {
     const [a, b] = [new BottleneckLimiter({ buckets, redisUrl: url, clusterId }), new BottleneckLimiter({ buckets, redisUrl: url, clusterId })];
     try {
       await a.schedule('DescribeVpcs', () => Promise.resolve());
-      a.drain('DescribeVpcs');
+      a.throttled('DescribeVpcs');
       const before = Date.now();
       // Without the drain b would find 9 tokens and run all three at once.
       const stamps: number[] = [];

@@ -29,8 +29,12 @@ describe('eni-ipam simulate: the example scenario', () => {
     expect(podsThatLostTheirAddress).toEqual([]);
     expect(report.nodes).toHaveLength(1);
     expect(report.nodes[0]).toMatchObject({ name: 'node-a-0', assigned: 100 });
-    // The restart at 120 s started a second agent process, which asked for the limits again.
-    expect(report.ec2.calls.DescribeInstanceTypes).toBe(2);
+    // The bundled table knows the m5.4xlarge: no DescribeInstanceTypes. Each process lists its ENIs
+    // from instance metadata and scans once for leaked ENIs at start; the restart at 120 s started a
+    // second process, which also asked once for the tags of the ENIs the first one had attached.
+    expect(report.ec2.calls.DescribeInstanceTypes).toBeUndefined();
+    expect(report.ec2.calls.DescribeNetworkInterfaces).toBe(3);
+    expect(report.ec2.calls.DescribeSubnets).toBe(2);
     expect(report.simulatedSeconds).toBeGreaterThanOrEqual(600);
   });
 
