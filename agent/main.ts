@@ -1,4 +1,3 @@
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { AwsEc2Network } from '../provider/aws-ec2-network.js';
 import { systemClock } from '../time/clock.js';
 import { introspectionSourceOf, metricsForLateAgent, metricsSourceOf } from './agent-views.js';
@@ -10,8 +9,7 @@ import { ConfigError } from '../ipam/warm-targets.js';
 import { loadConfig, type AgentConfig } from './config.js';
 import { createKubeSources } from './kube/kube-sources.js';
 import { createLogger, type Logger } from './logger.js';
-import { CloudWatchPublisher } from './metrics/cloudwatch-publisher.js';
-import { keyGaugeSamples } from './metrics/cloudwatch-samples.js';
+import type { CloudWatchPublisher } from './metrics/cloudwatch-publisher.js';
 import { MetricsServer } from './metrics/metrics-server.js';
 import { IntrospectionServer } from './introspection/introspection-server.js';
 import type { NodeAgent } from './node-agent.js';
@@ -150,6 +148,8 @@ export async function startAgent(
     throw err;
   }
   backend.serve(agent.backend);
+  // The VPC CNI's start-up figure, from the process start (not from startAgent) to serving ADDs.
+  metrics.startedUp(process.uptime());
   // Releases a plugin spooled while the socket was not yet open.
   await agent.applySpool();
   if (config.metrics.enabled) {
@@ -161,6 +161,12 @@ export async function startAgent(
   }
   let publisher: CloudWatchPublisher | undefined;
   if (config.cloudWatch.enabled) {
+    // Loaded only when enabled (it is opt-in): the CloudWatch client is a second AWS SDK client.
+    const [{ CloudWatchClient }, { CloudWatchPublisher }, { keyGaugeSamples }] = await Promise.all([
+      import('@aws-sdk/client-cloudwatch'),
+      import('./metrics/cloudwatch-publisher.js'),
+      import('./metrics/cloudwatch-samples.js'),
+    ]);
     const source = metricsSourceOf(agent);
     publisher = new CloudWatchPublisher({
       client: new CloudWatchClient({ region: agent.view().identity.region }),

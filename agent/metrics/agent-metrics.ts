@@ -66,6 +66,7 @@ export class AgentMetrics {
   private readonly inProgress: Gauge<'fn'>;
   private readonly cloudWatchFailures: Counter<'error'>;
   private readonly cloudWatchDropped: Counter;
+  private readonly startupSeconds: Gauge;
 
   constructor(source: MetricsSource) {
     this.registry = new Registry();
@@ -164,6 +165,11 @@ export class AgentMetrics {
       help: 'CloudWatch data points dropped (queue full or rejected by CloudWatch)',
       registers,
     });
+    this.startupSeconds = new Gauge({
+      name: 'awscni_ipamd_startup_duration_seconds',
+      help: 'Seconds from the process start until the agent served CNI requests',
+      registers,
+    });
     // Series that dashboards divide by start at zero instead of appearing with the first event.
     this.addOutcomes.inc({ outcome: 'assigned' }, 0);
     this.addOutcomes.inc({ outcome: 'no_address' }, 0);
@@ -233,6 +239,11 @@ export class AgentMetrics {
       done = true;
       this.inProgress.dec({ fn });
     };
+  }
+
+  /** The agent serves CNI requests, `seconds` after its process started. */
+  startedUp(seconds: number): void {
+    this.startupSeconds.set(seconds);
   }
 
   /** For the CloudWatch publisher (its `PublisherStats`). */
