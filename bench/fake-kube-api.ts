@@ -10,8 +10,14 @@ import type { AddressInfo } from 'node:net';
 export class FakeKubeApi {
   private readonly server: Server;
   private readonly watches = new Set<ServerResponse>();
+  /** Watches opened so far: the first, then one per restart. */
+  watchesOpened = 0;
 
-  constructor() {
+  /**
+   * @param watchLifetimeMs ends each watch after this long, as a real API server does at its
+   *   watch timeout, so that the agent's watches restart (default: a watch stays open).
+   */
+  constructor(private readonly watchLifetimeMs?: number) {
     this.server = createServer((req, res) => {
       this.answer(req, res);
     });
@@ -58,7 +64,17 @@ export class FakeKubeApi {
         res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
         res.flushHeaders();
         this.watches.add(res);
-        res.on('close', () => this.watches.delete(res));
+        this.watchesOpened++;
+        const timer =
+          this.watchLifetimeMs === undefined
+            ? undefined
+            : setTimeout(() => {
+                res.end();
+              }, this.watchLifetimeMs);
+        res.on('close', () => {
+          clearTimeout(timer);
+          this.watches.delete(res);
+        });
         return;
       }
       json(200, { apiVersion: 'v1', kind: 'PodList', metadata: { resourceVersion: '1' }, items: [] });
