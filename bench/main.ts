@@ -116,6 +116,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({
       args: argv,
+      allowNegative: true,
       options: {
         only: { type: 'string' },
         out: { type: 'string' },
