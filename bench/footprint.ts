@@ -148,8 +148,12 @@ export async function measureFootprint(
   } catch (err) {
     // A setting that stops the agent from starting is a result too (the report says which).
     const why = (err as Error).message;
+    // The fatal log line names the cause; warnings logged before it do not.
+    const fatalLine = why.split('\n').find((l) => l.includes('"level":"fatal"'));
     const fatal =
-      /"msg":"eni-ipam could not start"[^\n]*|"err":"[^"]*"/.exec(why)?.[0] ?? why.split('\n')[0] ?? why;
+      (fatalLine === undefined ? undefined : /"err":"[^"]*"/.exec(fatalLine)?.[0]) ??
+      why.split('\n')[0] ??
+      why;
     return {
       ...footprint,
       program: describe,
