@@ -3,7 +3,6 @@ import { PlacementError } from '../ipam/errors.js';
 import { resolvePlacement } from '../ipam/pod-placement.js';
 import type { OwnerRef } from '../ipam/datastore-types.js';
 import { AwsEc2Network } from '../provider/aws-ec2-network.js';
-import { AwsCloudWatchMetrics } from '../provider/cloudwatch.js';
 import type { Ec2Network } from '../provider/ec2-network.js';
 import { ImdsV2Source } from '../provider/imds.js';
 import { systemClock, type Clock } from '../time/clock.js';
@@ -13,7 +12,7 @@ import { CniLiveness, WriteTrackingCheckpointer } from './cni-liveness.js';
 import { CniServer } from './cni-server.js';
 import { DeferredBackend } from './deferred-backend.js';
 import { IntrospectionServer } from './introspection/introspection-server.js';
-import { CloudWatchPublisher } from './metrics/cloudwatch-publisher.js';
+import type { CloudWatchPublisher } from './metrics/cloudwatch-publisher.js';
 import { cloudWatchSamples, cloudWatchTarget } from './metrics/cloudwatch-samples.js';
 import { loggingSharedBudget } from './metrics/ec2-call-metrics.js';
 import { MetricsServer } from './metrics/metrics-server.js';
@@ -300,6 +299,7 @@ export async function startAgent(
     throw err;
   }
   backend.serve(agent.backend);
+  metrics.startedUp(process.uptime());
   // Releases a plugin spooled while the socket was not yet open.
   await agent.applySpool();
   if (config.metrics.enabled) {
@@ -311,6 +311,11 @@ export async function startAgent(
   }
   let publisher: CloudWatchPublisher | undefined;
   if (config.cloudWatch.enabled) {
+    // Loaded only when enabled (it is opt-in): the CloudWatch client is a second AWS SDK client.
+    const [{ AwsCloudWatchMetrics }, { CloudWatchPublisher }] = await Promise.all([
+      import('../provider/cloudwatch.js'),
+      import('./metrics/cloudwatch-publisher.js'),
+    ]);
     const source = metricsSourceOf(agent);
     const { format, aggregation, namespace } = config.cloudWatch;
     const target = cloudWatchTarget({

@@ -13,8 +13,8 @@ import { startStopwatch } from './stopwatch.js';
 
 export interface CniLatencyOptions {
   pairs: number;
-  /** The plugin as shipped (single executable with V8 code cache), measured alongside when given. */
-  executable?: string;
+  /** Single executables of the plugin (the shipped one and its alternatives), measured alongside. */
+  executables: readonly { label: string; path: string; shipped: boolean }[];
   /** Stop earlier once this much real time has passed (a loaded machine); the report says how many ran. */
   budgetMs: number;
 }
@@ -29,8 +29,8 @@ export interface CniLatencyResult {
    * ADD minus VERSION is the agent round trip.
    */
   version: Summary;
-  /** The shipped single executable's ADD and DEL, when it could be built. */
-  executable: { add: Summary; del: Summary } | undefined;
+  /** Each single executable's ADD and DEL, when it could be built. */
+  executables: { label: string; shipped: boolean; add: Summary; del: Summary }[];
   failures: number;
 }
 
@@ -78,8 +78,7 @@ export async function measureCniLatency(options: CniLatencyOptions): Promise<Cni
   const base = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CNI_PATH: '/opt/cni/bin', CNI_IFNAME: 'eth0' };
   const adds: number[] = [];
   const dels: number[] = [];
-  const exeAdds: number[] = [];
-  const exeDels: number[] = [];
+  const exe = options.executables.map((e) => ({ ...e, adds: [] as number[], dels: [] as number[] }));
   const bare: number[] = [];
   const versions: number[] = [];
   let failures = 0;
@@ -110,7 +109,7 @@ export async function measureCniLatency(options: CniLatencyOptions): Promise<Cni
       }
       const n = String(i).padStart(6, '0');
       await pair(process.execPath, [PLUGIN_ENTRY], `bench${n}`, [adds, dels]);
-      if (options.executable !== undefined) await pair(options.executable, [], `sea${n}`, [exeAdds, exeDels]);
+      for (const [k, e] of exe.entries()) await pair(e.path, [], `sea${k}x${n}`, [e.adds, e.dels]);
     }
   } finally {
     await agent.stop();
@@ -121,7 +120,12 @@ export async function measureCniLatency(options: CniLatencyOptions): Promise<Cni
     del: summarize(dels),
     bareNode: summarize(bare),
     version: summarize(versions),
-    executable: exeAdds.length > 0 ? { add: summarize(exeAdds), del: summarize(exeDels) } : undefined,
+    executables: exe.map((e) => ({
+      label: e.label,
+      shipped: e.shipped,
+      add: summarize(e.adds),
+      del: summarize(e.dels),
+    })),
     failures,
   };
 }

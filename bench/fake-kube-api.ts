@@ -10,8 +10,14 @@ import type { AddressInfo } from 'node:net';
 export class FakeKubeApi {
   private readonly server: Server;
   private readonly watches = new Set<ServerResponse>();
+  /** Watches opened so far: the first, then one per restart. */
+  watchesOpened = 0;
 
-  constructor() {
+  /**
+   * @param watchLifetimeMs ends each watch after this long, as a real API server does at its
+   *   watch timeout, so that the agent's watches restart (default: a watch stays open).
+   */
+  constructor(private readonly watchLifetimeMs?: number) {
     this.server = createServer((req, res) => {
       this.answer(req, res);
     });
@@ -29,7 +35,8 @@ export class FakeKubeApi {
     return JSON.stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'bench', cluster: { server } }],
+      // Plain HTTP on loopback: @kubernetes/client-node refuses an http:// server unless told so.
+      clusters: [{ name: 'bench', cluster: { server, 'insecure-skip-tls-verify': true } }],
       users: [{ name: 'agent', user: {} }],
       contexts: [{ name: 'bench', context: { cluster: 'bench', user: 'agent' } }],
       'current-context': 'bench',
@@ -58,7 +65,17 @@ export class FakeKubeApi {
         res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
         res.flushHeaders();
         this.watches.add(res);
-        res.on('close', () => this.watches.delete(res));
+        this.watchesOpened++;
+        const timer =
+          this.watchLifetimeMs === undefined
+            ? undefined
+            : setTimeout(() => {
+                res.end();
+              }, this.watchLifetimeMs);
+        res.on('close', () => {
+          clearTimeout(timer);
+          this.watches.delete(res);
+        });
         return;
       }
       json(200, { apiVersion: 'v1', kind: 'PodList', metadata: { resourceVersion: '1' }, items: [] });

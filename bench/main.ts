@@ -19,14 +19,22 @@ import {
   burstFigures,
   burstTargets,
   clusterFigures,
+  addBurstTargets,
+  churnTargets,
   clusterTargets,
   cniTargets,
   footprintTargets,
+  startupTargets,
   type BenchResults,
   type Target,
 } from './figures.js';
 import { measureFootprint, measureModuleLoads, ticksPerSecond, type FootprintCase } from './footprint.js';
+import type { AgentProgram } from './agent-programs.js';
+import { SHIPPED_STARTUP_MODE } from '../scripts/build-cni-plugin.js';
 import { buildPluginExecutable } from './plugin-executable.js';
+import { measureAddBurst } from './agent-add-burst.js';
+import { footprintLadder, SHIPPED_AGENT } from './agent-programs.js';
+import { measureChurn } from './churn.js';
 import { consoleSummary, resultsMarkdown } from './results-md.js';
 import {
   burstScenario,
@@ -39,7 +47,7 @@ import { runSimBench, type SimBenchRun } from './sim-bench.js';
 import { coldStartMarkdown, coldStartTargets, runColdStartBench } from './cluster-cold-start.js';
 import { ACCOUNT_BUCKETS } from '../provider/rate-limits.js';
 
-const BENCHES = ['burst', 'seed', 'cluster', 'cold-start', 'cni', 'footprint'] as const;
+const BENCHES = ['burst', 'seed', 'cluster', 'cold-start', 'cni', 'footprint', 'churn'] as const;
 type Bench = (typeof BENCHES)[number];
 
 const USAGE = `Usage: npm run bench [-- OPTIONS]   (node dist/bench/main.js [OPTIONS])
@@ -50,6 +58,10 @@ const USAGE = `Usage: npm run bench [-- OPTIONS]   (node dist/bench/main.js [OPT
   --cni-seconds S      stop the CNI pairs after S seconds of wall time (default 75)
   --nodes N            cluster-scale nodes (default 500)
   --cold-start-nodes N m5.large nodes of the cold-start table (default 1000; 200 mixed with prefixes)
+  --churn-pairs N      pod ADD+DEL pairs of the churn run (default 86400: a day at one pod a second)
+  --churn-seconds S    stop the churn after S seconds of wall time (default 600)
+  --ladder             footprint: also each step from the unbundled agent to the shipped one (default on;
+                       --no-ladder measures the shipped agent only)
 `;
 
 /** The pods arrive once the agent has started and warmed its pool. */
@@ -59,11 +71,13 @@ const BURST_PODS = 200;
 const SEED_PODS = 27;
 const SEED = 11;
 
+/** Issue 16's nodes. The first is also where each step of the footprint ladder is measured. */
 const FOOTPRINT_CASES: FootprintCase[] = [
-  // The issue's node: with prefix delegation an m5.4xlarge (16 vCPUs) is capped at 110 pods.
-  { instanceType: 'm5.4xlarge', env: { ENABLE_PREFIX_DELEGATION: 'true' }, pods: 110 },
-  // 250 addresses assigned needs 30 vCPUs or more with prefix delegation.
+  // 250 addresses assigned in prefix mode: with prefix delegation, 250 max pods needs 30 vCPUs.
   { instanceType: 'm5.8xlarge', env: { ENABLE_PREFIX_DELEGATION: 'true' }, pods: 250 },
+  // Secondary IPs: 8 ENIs x 29 secondary addresses = 232 pods, every one its ENIs can hold (its
+  // max pods, 234, counts the two host-network pods of the formula's "+ 2").
+  { instanceType: 'm5.4xlarge', env: {}, pods: 232 },
 ];
 
 /** The cluster's whole account budget for every family: what the bucket-limited minimum assumes. */
@@ -104,6 +118,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({
       args: argv,
+      allowNegative: true,
       options: {
         only: { type: 'string' },
         out: { type: 'string' },
@@ -111,6 +126,9 @@ export async function main(argv: string[]): Promise<number> {
         'cni-seconds': { type: 'string', default: '75' },
         nodes: { type: 'string', default: '500' },
         'cold-start-nodes': { type: 'string', default: '1000' },
+        'churn-pairs': { type: 'string', default: '86400' },
+        'churn-seconds': { type: 'string', default: '600' },
+        ladder: { type: 'boolean', default: true },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -127,7 +145,16 @@ export async function main(argv: string[]): Promise<number> {
   const pairs = Number(values.pairs);
   const cniSeconds = Number(values['cni-seconds']);
   const nodes = Number(values.nodes);
-  if (unknown.length > 0 || !(pairs > 0) || !(cniSeconds > 0) || !(Number.isInteger(nodes) && nodes > 0)) {
+  const churnPairs = Number(values['churn-pairs']);
+  const churnSeconds = Number(values['churn-seconds']);
+  if (
+    unknown.length > 0 ||
+    !(pairs > 0) ||
+    !(cniSeconds > 0) ||
+    !(Number.isInteger(nodes) && nodes > 0) ||
+    !(Number.isInteger(churnPairs) && churnPairs > 0) ||
+    !(churnSeconds > 0)
+  ) {
     process.stderr.write(
       `bench: bad option${unknown.length > 0 ? `: unknown bench ${unknown.join(', ')}` : ''}\n\n${USAGE}`,
     );
@@ -145,7 +172,9 @@ export async function main(argv: string[]): Promise<number> {
     burst: undefined,
     seed: undefined,
     cni: undefined,
+    addBurst: undefined,
     footprint: [],
+    churn: undefined,
     moduleLoads: [],
     cluster: undefined,
     targets,
@@ -223,31 +252,58 @@ export async function main(argv: string[]): Promise<number> {
     coldStart = coldStartMarkdown(figures);
   }
   if (wants('cni')) {
-    log(`cni: up to ${pairs} ADD+DEL pairs through the plugin executable (at most ${cniSeconds} s)`);
+    log(`cni: up to ${pairs} ADD+DEL pairs through the plugin executables (at most ${cniSeconds} s)`);
     const exeDir = await mkdtemp(join(tmpdir(), 'eni-ipam-bench-plugin-'));
     try {
-      const executable = await buildPluginExecutable(exeDir);
-      if (executable.kind === 'unavailable') log(`cni: no single-executable plugin (${executable.reason})`);
-      results.cni = await measureCniLatency({
-        pairs,
-        budgetMs: cniSeconds * 1000,
-        ...(executable.kind === 'built' ? { executable: executable.path } : {}),
-      });
+      const executables: { label: string; path: string; shipped: boolean }[] = [];
+      for (const startup of ['code-cache', 'snapshot'] as const) {
+        const built = await buildPluginExecutable(join(exeDir, startup), startup);
+        if (built.kind === 'unavailable') log(`cni: no single executable with ${startup} (${built.reason})`);
+        else
+          executables.push({
+            label: `single executable, ${startup}`,
+            path: built.path,
+            shipped: startup === SHIPPED_STARTUP_MODE,
+          });
+      }
+      results.cni = await measureCniLatency({ pairs, budgetMs: cniSeconds * 1000, executables });
     } finally {
       await rm(exeDir, { recursive: true, force: true });
     }
     targets.push(...cniTargets(results.cni));
+    log('cni: agent-side ADD latency, bursts of 200 ADDs over the socket');
+    results.addBurst = await measureAddBurst(SHIPPED_AGENT);
+    targets.push(...addBurstTargets(results.addBurst));
   }
   if (wants('footprint')) {
     log('footprint: module loads');
     results.moduleLoads = await measureModuleLoads();
     const hz = await ticksPerSecond();
-    for (const footprint of FOOTPRINT_CASES) {
-      log(`footprint: agent process on an ${footprint.instanceType}, then ${footprint.pods} pods`);
-      const r = await measureFootprint(footprint, hz);
+    const [first, ...others] = FOOTPRINT_CASES;
+    const runs: [FootprintCase, AgentProgram][] = [
+      ...(values.ladder ? footprintLadder() : [SHIPPED_AGENT]).map((p): [FootprintCase, AgentProgram] => [
+        first!,
+        p,
+      ]),
+      ...others.map((c): [FootprintCase, AgentProgram] => [c, SHIPPED_AGENT]),
+    ];
+    for (const [footprint, program] of runs) {
+      log(
+        `footprint: ${program.label} on an ${footprint.instanceType}, then ${footprint.pods} pods, then a restart`,
+      );
+      const r = await measureFootprint(footprint, program, hz);
       results.footprint.push(r);
-      targets.push(...footprintTargets(r));
+      targets.push(...footprintTargets(r), ...startupTargets(r));
     }
+  }
+  if (wants('churn')) {
+    log(`churn: ${churnPairs} pod ADD+DEL pairs on the shipped agent (at most ${churnSeconds} s)`);
+    results.churn = await measureChurn({
+      pairs: churnPairs,
+      budgetMs: churnSeconds * 1000,
+      program: SHIPPED_AGENT,
+    });
+    targets.push(...churnTargets(results.churn));
   }
 
   const charts: ChartFile[] = chartsOf(runs);
@@ -278,7 +334,16 @@ function notesFor(r: BenchResults): string {
     );
   if (r.footprint.length > 0)
     notes.push(
-      '- Footprint: with prefix delegation an m5.4xlarge (16 vCPUs) is capped at 110 pods (EKS max pods under 30 vCPUs), so 250 assigned addresses are measured on an m5.8xlarge.',
+      '- Footprint: 250 assigned addresses in prefix mode need an m5.8xlarge (with prefix delegation, EKS caps nodes under 30 vCPUs at 110 pods). The m5.4xlarge in secondary-IP mode holds 8 ENIs x 29 secondary addresses = 232, all assigned; its max pods of 234 counts two host-network pods. RSS is VmRSS, which includes the pages of the node binary the process has touched (about 33 MB for a bare `node -e`).',
+      '- Start-up: the agent is stopped with SIGTERM after the loaded window and started again on the same checkpoint, node and simulated EC2; "served" is from the spawn to the first CNI call it answers successfully (a DEL, polled every 5 ms); the metric is the agent\'s own `awscni_ipamd_startup_duration_seconds` (process start to serving).',
+    );
+  if (r.churn)
+    notes.push(
+      `- Churn: a compressed real run, not simulated time (the agent under test is a real process on real timers): ${r.churn.pairs} ADD+DEL pairs back to back on an ${r.churn.instanceType} in prefix mode with IP_COOLDOWN_PERIOD=0, ENI_IPAM_EC2_RESYNC_SECONDS=1 and every pod watch ended by the API server after 1 s; ${r.churn.resyncs} DescribeNetworkInterfaces calls and ${r.churn.watchRestarts} watch restarts went by, leak scans at their fixed interval. Growth: the highest RSS of the last tenth of the samples against the highest of the first tenth after the first 2000 pairs.`,
+    );
+  if (r.addBurst)
+    notes.push(
+      `- Agent-side ADD: ${r.addBurst.bursts} bursts of ${r.addBurst.burst} ADDs sent at once over the unix socket to the shipped agent (m5.8xlarge, prefix mode, 13 warm prefixes), each timed by the client from its connect to the answer, then the ${r.addBurst.burst} DELs the same way.`,
     );
   return notes.join('\n');
 }

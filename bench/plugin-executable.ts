@@ -1,6 +1,6 @@
 /**
  * The CNI plugin as it ships: scripts/build-cni-plugin.ts bundles it into a Node.js single
- * executable with V8's code cache. Built into a temporary directory so the benchmark can time it
+ * executable with V8's code cache (or, to compare, with a start-up snapshot). Built into a temporary directory so the benchmark can time it
  * beside `node dist/cni/main.js`; when it cannot be built here (postject missing, a checkout
  * without sources) the benchmark says so and measures the script alone.
  */
@@ -14,9 +14,12 @@ const BUILD_SCRIPT = fileURLToPath(new URL('../scripts/build-cni-plugin.js', imp
 
 export type PluginExecutable = { kind: 'built'; path: string } | { kind: 'unavailable'; reason: string };
 
-export async function buildPluginExecutable(outDir: string): Promise<PluginExecutable> {
+export async function buildPluginExecutable(
+  outDir: string,
+  startup: 'snapshot' | 'code-cache',
+): Promise<PluginExecutable> {
   try {
-    await promisify(execFile)(process.execPath, [BUILD_SCRIPT, '--out-dir', outDir]);
+    await promisify(execFile)(process.execPath, [BUILD_SCRIPT, '--out-dir', outDir, '--startup', startup]);
   } catch (err) {
     const detail = err as { stderr?: string; message: string };
     return {

@@ -2,6 +2,7 @@
  * bench/RESULTS.md and the table printed on stdout, from the figures of one run. Formatting only:
  * every number comes from bench/figures.ts.
  */
+import type { AddBurstResult } from './agent-add-burst.js';
 import type { CniLatencyResult } from './cni-latency.js';
 import type { BenchResults, BurstFigures, ClusterFigures, Target } from './figures.js';
 import type { Summary } from './stats.js';
@@ -27,21 +28,65 @@ export function textTable(headers: readonly string[], rows: readonly (readonly s
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-/** The CNI executions measured, in the order the tables show them. */
-function cniRows(c: CniLatencyResult): [string, Summary][] {
+/** The CNI executions measured, in the order the tables show them; the agent's side last. */
+function cniRows(c: CniLatencyResult, burst: AddBurstResult | undefined): [string, Summary][] {
   return [
     ['plugin ADD (node dist/cni/main.js)', c.add],
     ['plugin DEL (node dist/cni/main.js)', c.del],
     ['plugin VERSION (start-up only, no socket)', c.version],
-    ...(c.executable
-      ? ([
-          ['shipped single executable ADD', c.executable.add],
-          ['shipped single executable DEL', c.executable.del],
-        ] as [string, Summary][])
-      : []),
+    ...c.executables.flatMap((e): [string, Summary][] => [
+      [`${e.label}${e.shipped ? ' (shipped)' : ''} ADD`, e.add],
+      [`${e.label}${e.shipped ? ' (shipped)' : ''} DEL`, e.del],
+    ]),
     ["node -e '' (bare start-up)", c.bareNode],
+    ...(burst === undefined
+      ? []
+      : ([
+          [`agent side: ADD, ${burst.burst} at once over the socket`, burst.add],
+          [`agent side: DEL, ${burst.burst} at once over the socket`, burst.del],
+        ] as [string, Summary][])),
   ];
 }
+
+/** Milliseconds with the precision a figure needs: sub-millisecond ones keep two decimals. */
+const fineMs = (n: number): string => (n < 10 ? `${n.toFixed(2)} ms` : `${Math.round(n)} ms`);
+
+function footprintRows(r: BenchResults): string[][] {
+  return r.footprint.map((f) =>
+    f.failed !== undefined
+      ? [
+          f.program.label,
+          `${f.instanceType}, ${f.pods} pods`,
+          `did not start: ${f.failed}`,
+          '',
+          '',
+          '',
+          '',
+          '',
+        ]
+      : [
+          f.program.label,
+          `${f.instanceType}, ${f.addresses} held / ${f.assigned} assigned`,
+          `${f.idle.rssEndMb.toFixed(1)} MB (${f.idle.rssMaxMb.toFixed(1)})`,
+          `${f.idle.cpuPercent.toFixed(2)} %`,
+          `${f.loaded.rssEndMb.toFixed(1)} MB (${f.loaded.rssMaxMb.toFixed(1)})`,
+          `${f.loaded.cpuPercent.toFixed(2)} %`,
+          `${(f.startup.servedMs / 1000).toFixed(2)} s`,
+          f.startup.metricSeconds === undefined ? 'absent' : `${f.startup.metricSeconds.toFixed(2)} s`,
+        ],
+  );
+}
+
+const FOOTPRINT_HEADERS = [
+  'agent process',
+  'node',
+  'idle RSS end (max)',
+  'idle CPU',
+  'loaded RSS end (max)',
+  'loaded CPU',
+  'restart: spawn to serving',
+  'awscni_ipamd_startup_duration_seconds',
+];
 
 const ms = (n: number): string => `${Math.round(n)} ms`;
 const x = (n: number | undefined): string => (n === undefined ? 'n/a' : `${n.toFixed(2)} x`);
@@ -121,23 +166,17 @@ export function consoleSummary(r: BenchResults): string {
     parts.push(
       `\n3. CNI plugin, ${c.pairs} sequential ADD+DEL pairs\n${textTable(
         ['exec', 'p50', 'p99', 'max'],
-        [...cniRows(c).map(([name, v]) => [name, ms(v.p50), ms(v.p99), ms(v.max)])],
+        [...cniRows(c, r.addBurst).map(([name, v]) => [name, fineMs(v.p50), fineMs(v.p99), fineMs(v.max)])],
       )}`,
     );
   }
   if (r.footprint.length > 0) {
+    parts.push(`\n4. footprint\n${textTable(FOOTPRINT_HEADERS, footprintRows(r))}`);
+  }
+  if (r.churn) {
+    const c = r.churn;
     parts.push(
-      `\n4. footprint\n${textTable(
-        ['node', 'held / assigned', 'idle RSS', 'idle CPU', 'loaded RSS', 'loaded CPU'],
-        r.footprint.map((f) => [
-          `${f.instanceType} ${f.pods} pods`,
-          `${f.addresses} / ${f.assigned}`,
-          `${f.idle.rssEndMb.toFixed(0)} MB (max ${f.idle.rssMaxMb.toFixed(0)})`,
-          `${f.idle.cpuPercent.toFixed(2)} %`,
-          `${f.loaded.rssEndMb.toFixed(0)} MB (max ${f.loaded.rssMaxMb.toFixed(0)})`,
-          `${f.loaded.cpuPercent.toFixed(2)} %`,
-        ]),
-      )}`,
+      `\n4b. churn: ${c.pairs} ADD+DEL pairs in ${c.wallSeconds.toFixed(0)} s, RSS ${c.startRssMb.toFixed(1)} -> ${c.endRssMb.toFixed(1)} MB (${c.growthPercent.toFixed(1)} %)`,
     );
   }
   if (r.cluster) {
@@ -159,7 +198,7 @@ export function resultsMarkdown(r: BenchResults, notes: string): string {
       'Do not edit: run it again. How to read it: [docs/benchmarks.md](../docs/benchmarks.md).',
   );
   out.push('');
-  out.push('## Targets (issue 8)');
+  out.push('## Targets (issues 8 and 16)');
   out.push('');
   out.push(markdownTable(['', 'target', 'measured'], targetRows(r.targets)));
   out.push('');
@@ -191,13 +230,20 @@ export function resultsMarkdown(r: BenchResults, notes: string): string {
     out.push(`## 3. CNI plugin latency: ${c.pairs} sequential ADD + DEL pairs`);
     out.push('');
     out.push(
-      "Each call is an execution of `node dist/cni/main.js`, and of the single executable that ships (built by scripts/build-cni-plugin.ts) when it could be built, against a real agent process (warm pool, simulated EC2 over HTTP), interleaved with a bare `node -e ''` so all see the same load.",
+      "Each call is an execution of `node dist/cni/main.js`, and of the single executables built by scripts/build-cni-plugin.ts (with V8's code cache, which ships, and with a start-up snapshot), against a real agent process (warm pool, simulated EC2 over HTTP), interleaved with a bare `node -e ''` so all see the same load. The last rows are the agent's side alone, without a process start (see the notes).",
     );
     out.push('');
     out.push(
       markdownTable(
         ['execution', 'n', 'p50', 'p99', 'max', 'mean'],
-        cniRows(c).map(([name, v]) => [name, String(v.n), ms(v.p50), ms(v.p99), ms(v.max), ms(v.mean)]),
+        cniRows(c, r.addBurst).map(([name, v]) => [
+          name,
+          String(v.n),
+          fineMs(v.p50),
+          fineMs(v.p99),
+          fineMs(v.max),
+          fineMs(v.mean),
+        ]),
       ),
     );
     out.push('');
@@ -206,29 +252,13 @@ export function resultsMarkdown(r: BenchResults, notes: string): string {
     out.push('## 4. Footprint of the agent process');
     out.push('');
     out.push(
-      'A real agent process (`node dist/cli/main.js agent`, prefix delegation) on the HTTP simulator, sampled from /proc: RSS (VmRSS) every 0.5 s and CPU time over the window, at idle and after the pods got their addresses.',
+      'A real agent process on the HTTP simulator, sampled from /proc: RSS (VmRSS) every 0.5 s and CPU time over a 10 s window, at idle (20 s after the pool is warm) and after the pods got their addresses; then restarted on its checkpoint. Each way of running it is measured on its own, one setting added at a time, down to the way the image runs it:',
     );
     out.push('');
-    out.push(
-      markdownTable(
-        [
-          'node',
-          'addresses held / assigned',
-          'idle RSS end (max)',
-          'idle CPU',
-          'loaded RSS end (max)',
-          'loaded CPU',
-        ],
-        r.footprint.map((f) => [
-          `${f.instanceType}, ${f.pods} pods`,
-          `${f.addresses} / ${f.assigned}`,
-          `${f.idle.rssEndMb.toFixed(0)} MB (${f.idle.rssMaxMb.toFixed(0)})`,
-          `${f.idle.cpuPercent.toFixed(2)} %`,
-          `${f.loaded.rssEndMb.toFixed(0)} MB (${f.loaded.rssMaxMb.toFixed(0)})`,
-          `${f.loaded.cpuPercent.toFixed(2)} %`,
-        ]),
-      ),
-    );
+    const commands = [...new Map(r.footprint.map((f) => [f.program.label, f.program.command])).entries()];
+    for (const [label, command] of commands) out.push(`- ${label}: \`${command}\``);
+    out.push('');
+    out.push(markdownTable(FOOTPRINT_HEADERS, footprintRows(r)));
     out.push('');
     out.push('What dominates: the RSS of a fresh node process right after importing only this:');
     out.push('');
@@ -236,6 +266,38 @@ export function resultsMarkdown(r: BenchResults, notes: string): string {
       markdownTable(
         ['import', 'RSS'],
         r.moduleLoads.map((m) => [m.what, `${m.rssMb.toFixed(0)} MB`]),
+      ),
+    );
+    out.push('');
+  }
+  if (r.churn) {
+    const c = r.churn;
+    out.push(`## 4b. A day of churn: ${c.pairs} pod ADD + DEL pairs on the shipped agent`);
+    out.push('');
+    out.push(
+      markdownTable(
+        [
+          'pairs',
+          'wall time',
+          'failed calls',
+          'resync Describes',
+          'watch restarts',
+          'RSS at start',
+          'RSS at end',
+          'growth',
+        ],
+        [
+          [
+            `${c.pairs} / ${c.pairsRequested}`,
+            `${c.wallSeconds.toFixed(0)} s`,
+            String(c.failedCalls),
+            String(c.resyncs),
+            String(c.watchRestarts),
+            `${c.startRssMb.toFixed(1)} MB`,
+            `${c.endRssMb.toFixed(1)} MB`,
+            `${c.growthPercent.toFixed(1)} %`,
+          ],
+        ],
       ),
     );
     out.push('');

@@ -1,5 +1,5 @@
 import Bottleneck from 'bottleneck';
-import { Redis } from 'ioredis';
+import type { Redis as RedisClient } from 'ioredis';
 import { currentCallPriority, resolvePriority, type CallPriority, type PrioritySource } from './call-priority.js';
 import type { Ec2Limiter } from './limiter.js';
 import { noopObserver, type Ec2Observer } from './observer.js';
@@ -74,13 +74,27 @@ export class BottleneckLimiter implements Ec2Limiter {
   private connection: Bottleneck.IORedisConnection | undefined;
   private readonly observer: Ec2Observer;
   private closed = false;
+  /**
+   * ioredis is loaded only with a Redis URL (most nodes have none): a dynamic import, so that the
+   * agent's bundle keeps it in a chunk of its own. Settled before the first limiter is built.
+   */
+  private Redis: typeof RedisClient | undefined;
+  private readonly redisLoaded: Promise<void> | undefined;
 
   constructor(private readonly options: BottleneckLimiterOptions) {
     this.observer = options.observer ?? noopObserver;
+    if (options.redisUrl !== undefined) {
+      this.redisLoaded = import('ioredis').then((m) => {
+        this.Redis = m.Redis;
+      });
+      // Reported by the first schedule(); unobserved until then.
+      this.redisLoaded.catch(() => undefined);
+    }
   }
 
   async schedule<T>(api: Ec2Api, fn: () => Promise<T>, priority: PrioritySource = currentCallPriority()): Promise<T> {
     if (this.closed) throw new Error('EC2 limiter is closed');
+    if (this.redisLoaded !== undefined && this.Redis === undefined) await this.redisLoaded;
     const limiter = this.limiter(api);
     try {
       return await limiter.schedule({ priority: BOTTLENECK_PRIORITY[resolvePriority(priority)] }, fn);
@@ -90,6 +104,15 @@ export class BottleneckLimiter implements Ec2Limiter {
   }
 
   throttled(api: Ec2Api): void {
+    if (this.redisLoaded !== undefined && this.Redis === undefined) {
+      this.redisLoaded.then(
+        () => {
+          if (!this.closed) this.throttled(api);
+        },
+        () => undefined,
+      );
+      return;
+    }
     const limiter = this.limiter(api);
     // Shared through Redis, this slows every node at once: which is right, they share the bucket.
     // Not updateSettings({ reservoir: 0 }): on a local limiter it clears the refill heartbeat and
@@ -105,6 +128,7 @@ export class BottleneckLimiter implements Ec2Limiter {
    * its keys created if missing); rejects when that fails.
    */
   async ready(): Promise<void> {
+    await this.redisLoaded;
     const limiters = (Object.keys(this.options.buckets) as Ec2Api[]).map((api) => this.limiter(api));
     await Promise.all(limiters.map((limiter) => limiter.ready()));
   }
@@ -155,8 +179,12 @@ export class BottleneckLimiter implements Ec2Limiter {
   private redis(): Bottleneck.IORedisConnection {
     if (!this.connection) {
       const url = this.options.redisUrl;
-      if (url === undefined) throw new Error('no Redis URL');
-      this.connection = new Bottleneck.IORedisConnection({ client: this.options.redisOptions ? new Redis(url, this.options.redisOptions) : new Redis(url), Redis });
+      const Redis = this.Redis;
+      if (url === undefined || Redis === undefined) throw new Error('no Redis URL, or ioredis not loaded');
+      this.connection = new Bottleneck.IORedisConnection({
+        client: this.options.redisOptions ? new Redis(url, this.options.redisOptions) : new Redis(url),
+        Redis,
+      });
       this.connection.on('error', () => undefined);
     }
     return this.connection;

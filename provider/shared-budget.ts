@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Clock, Timer } from '../time/clock.js';
 import { BottleneckLimiter, type RedisClientOptions } from './bottleneck-limiter.js';
 import { currentCallPriority, type PrioritySource } from './call-priority.js';
@@ -137,9 +137,25 @@ export class SharedBudgetLimiter implements Ec2Limiter {
   private start(): void {
     if (this.started) return;
     this.started = true;
-    this.probeClient = new Redis(this.options.redisUrl, this.redisOptions);
-    this.probeClient.on('error', () => undefined);
-    void this.probe();
+    void this.connectProbe();
+  }
+
+  /**
+   * ioredis is loaded here, on the first call, never at import: most nodes run without a shared
+   * budget, and the agent then carries none of the Redis client (a dynamic import).
+   */
+  private async connectProbe(): Promise<void> {
+    try {
+      const { Redis: RedisClient } = await import('ioredis');
+      if (this.closed) return;
+      this.probeClient = new RedisClient(this.options.redisUrl, this.redisOptions);
+      this.probeClient.on('error', () => undefined);
+    } catch (err) {
+      this.degrade(describe(err));
+      this.scheduleProbe();
+      return;
+    }
+    await this.probe();
   }
 
   private scheduleProbe(): void {

@@ -71,6 +71,7 @@ export class AgentMetrics {
   private readonly cloudWatchFailures: Counter<'error'>;
   private readonly cloudWatchDropped: Counter;
   private readonly checkpointWriteFailures: Counter;
+  private readonly startupSeconds: Gauge;
 
   private source: MetricsSource | undefined;
 
@@ -194,6 +195,11 @@ export class AgentMetrics {
       help: 'Checkpoint saves that failed (the state on disk is older than the state in memory)',
       registers,
     });
+    this.startupSeconds = new Gauge({
+      name: 'awscni_ipamd_startup_duration_seconds',
+      help: 'Seconds from the process start until the agent served CNI requests',
+      registers,
+    });
     // Series that dashboards divide by start at zero instead of appearing with the first event.
     this.addOutcomes.inc({ outcome: 'assigned' }, 0);
     this.addOutcomes.inc({ outcome: 'no_address' }, 0);
@@ -274,6 +280,11 @@ export class AgentMetrics {
   /** A checkpoint write failed: a restart now would rebuild more from EC2 than it should. */
   checkpointWriteFailed(): void {
     this.checkpointWriteFailures.inc();
+  }
+
+  /** The agent serves CNI requests, `seconds` after its process started. */
+  startedUp(seconds: number): void {
+    this.startupSeconds.set(seconds);
   }
 
   /** For the CloudWatch publisher (its `PublisherStats`). */

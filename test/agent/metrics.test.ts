@@ -277,6 +277,16 @@ describe('AgentMetrics', () => {
     ]);
   });
 
+  it('exports the start-up duration under the AWS VPC CNI name', async () => {
+    const metrics = new AgentMetrics(fakeSource(snapshot()).source);
+    metrics.startedUp(0.8125);
+    const text = await metrics.metrics();
+    expect(header(text, 'awscni_ipamd_startup_duration_seconds').type).toBe('gauge');
+    expect(samples(text, 'awscni_ipamd_startup_duration_seconds')).toEqual([
+      'awscni_ipamd_startup_duration_seconds 0.8125',
+    ]);
+  });
+
   it('counts errors, reconciles, force removals and actions in progress', async () => {
     const metrics = new AgentMetrics(fakeSource(snapshot()).source);
     metrics.error('checkpoint');

@@ -55,6 +55,25 @@ describe('the bundled CNI plugin', () => {
     expect(error.msg).toContain('CNI_CONTAINERID');
   });
 
+  it('runs from a V8 start-up snapshot taken of it, as the snapshot executable does', () => {
+    // Taking the snapshot evaluates the bundle without running the plugin; each start from the
+    // snapshot then runs it (cni/main.ts defers the call to the snapshot's main function).
+    const blob = join(dir, 'snapshot.blob');
+    const build = spawnSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', bundle], {
+      env: { PATH: process.env['PATH'] ?? '' },
+      encoding: 'utf8',
+    });
+    expect(build.status, build.stderr).toBe(0);
+    expect(build.stdout).toBe('');
+    const run = spawnSync(process.execPath, ['--snapshot-blob', blob], {
+      input: '',
+      env: { CNI_COMMAND: 'VERSION', PATH: process.env['PATH'] ?? '' },
+      encoding: 'utf8',
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect((JSON.parse(run.stdout) as { supportedVersions: string[] }).supportedVersions).toContain('1.0.0');
+  });
+
   it('fails the build when the plugin imports a package', async () => {
     const { writeFileSync } = await import('node:fs');
     const entry = join(dir, 'bad-entry.ts');

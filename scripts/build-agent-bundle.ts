@@ -1,0 +1,150 @@
+/**
+ * Bundles the `eni-ipam` command (cli/main.ts) for the image: `node dist/bundle/eni-ipam.mjs agent`.
+ *
+ * Why a bundle: the agent runs on every node, so its resident memory is paid once per node, and
+ * most of it is code. Loaded from node_modules, `@aws-sdk/client-ec2` brings the module graph of
+ * its ~700 commands (the agent sends about a dozen) and every package pulls its files one ESM
+ * module record at a time. Bundled as ESM, rolldown keeps only what is reachable from the entry
+ * (the EC2 client's index is `sideEffects: false`, so unused commands drop out), and every
+ * dynamic import stays a chunk of its own that loads only when it runs:
+ * - each subcommand (cli/main.ts loads them lazily): `agent` never loads the simulator;
+ * - what only some configurations use: CloudWatch (CLOUDWATCH_METRICS_ENABLED) and Redis
+ *   (ENI_IPAM_EC2_RATE_REDIS_URL) are imported where they are constructed.
+ *
+ * Usage: node dist/scripts/build-agent-bundle.js [--out-dir DIR]
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from './repo-root.js';
+
+const repoRoot = REPO_ROOT;
+
+export const CLI_ENTRY = join(repoRoot, 'cli', 'main.ts');
+export const DEFAULT_BUNDLE_DIR = join(repoRoot, 'dist', 'bundle');
+/** The entry file in the bundle directory: what the image runs. */
+export const BUNDLE_ENTRY_FILE = 'eni-ipam.mjs';
+
+/**
+ * How the image runs the agent: `node ${AGENT_NODE_FLAGS} dist/bundle/eni-ipam.mjs agent` with
+ * AGENT_PROCESS_ENV. Each setting is measured on its own by `npm run bench` (footprint):
+ * - --max-semi-space-size=1: the young generation's semi-spaces (up to 16 MB each by default)
+ *   sized for a process whose steady state allocates little;
+ * - --optimize-for-size: V8 trades speed for memory (smaller heap growth steps, denser objects);
+ *   the agent's hot path (an ADD) is microseconds of JavaScript either way;
+ * - GLIBC_TUNABLES mmap_threshold: V8 parses and compiles the bundle with malloc'd scratch memory
+ *   that glibc keeps in its heap after it is freed (tens of MB that no one uses again); blocks of
+ *   16 kB and more mapped on their own go back to the system when freed.
+ * Not used, also measured: --lite-mode (or --jitless) stops the agent from starting, because the
+ * HTTP parser of Node's fetch (undici's llhttp) is WebAssembly; --max-old-space-size caps the
+ * heap without lowering the RSS much, and a cap too close to the live heap turns a burst into a
+ * crash, so the container's memory limit is the cap.
+ */
+export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--optimize-for-size'];
+export const AGENT_PROCESS_ENV: Readonly<Record<string, string>> = {
+  GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=16384',
+};
+
+/** Bare imports the bundle must not inline (none today: everything the agent runs is bundled). */
+const EXTERNAL: readonly string[] = [];
+
+export interface BundleReport {
+  entry: string;
+  /** Bytes of the entry and of every chunk, by file name relative to the bundle directory. */
+  files: Record<string, number>;
+}
+
+/** Bundles cli/main.ts and everything it imports into `outDir` (ESM, one chunk per lazy import). */
+export async function bundleAgent(outDir: string = DEFAULT_BUNDLE_DIR): Promise<BundleReport> {
+  const { build } = await import('rolldown');
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const require = createRequire(join(repoRoot, 'package.json'));
+  await build({
+    input: { 'eni-ipam': CLI_ENTRY },
+    platform: 'node',
+    external: [...EXTERNAL],
+    resolve: {
+      // The sources import `./x.js` (nodenext ESM) for files that are `./x.ts`.
+      extensionAlias: { '.js': ['.ts', '.js'] },
+      // tr46 (under @kubernetes/client-node) requires 'punycode'; from node_modules Node resolves
+      // that to its deprecated built-in silently, from a bundle with a warning on every start.
+      // The npm package of the same name is the same code.
+      alias: { punycode: require.resolve('punycode/punycode.js') },
+    },
+    // bottleneck's Redis connections `eval("require")` their client; it is handed one instead.
+    onLog(level, log, handler) {
+      if (log.code === 'EVAL') return;
+      handler(level, log);
+    },
+    logLevel: 'warn',
+    write: true,
+    output: {
+      format: 'esm',
+      dir: outDir,
+      entryFileNames: '[name].mjs',
+      chunkFileNames: 'chunks/[name]-[hash].mjs',
+      // The source text of every loaded chunk stays in the heap for the life of the process (V8
+      // keeps it to compile lazily): without comments and whitespace it is half the size, and in
+      // ASCII (non-ASCII escaped) V8 holds it one byte per character instead of two. Names are
+      // kept: logged errors and stack traces must still say which class and function.
+      charset: 'ascii',
+      minify: {
+        compress: { keepNames: { function: true, class: true } },
+        mangle: { keepNames: { function: true, class: true } },
+        codegen: { removeWhitespace: true },
+      },
+    },
+  });
+  const files: Record<string, number> = {};
+  const walk = (dir: string, prefix: string): void => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path, `${prefix}${name}/`);
+      else files[`${prefix}${name}`] = statSync(path).size;
+    }
+  };
+  walk(outDir, '');
+  const entry = join(outDir, BUNDLE_ENTRY_FILE);
+  if (!existsSync(entry)) throw new Error(`the bundle has no ${BUNDLE_ENTRY_FILE}`);
+  return { entry, files };
+}
+
+/** The bundle answers `--help` with the command list: it loads and dispatches. */
+export function smokeTestBundle(entry: string): string {
+  const out = execFileSync(process.execPath, [entry, '--help'], {
+    env: { PATH: process.env['PATH'] ?? '' },
+  }).toString('utf8');
+  if (!out.includes('agent')) throw new Error(`the bundle's --help does not list the agent command:\n${out}`);
+  return out;
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const outIndex = argv.indexOf('--out-dir');
+  const outDir = outIndex >= 0 ? resolve(argv[outIndex + 1] ?? '') : DEFAULT_BUNDLE_DIR;
+  const report = await bundleAgent(outDir);
+  smokeTestBundle(report.entry);
+  const total = Object.values(report.files).reduce((a, b) => a + b, 0);
+  console.log(
+    `bundled ${report.entry} (${Object.keys(report.files).length} files, ${(total / 1024 / 1024).toFixed(1)} MB)`,
+  );
+}
+
+function invokedDirectly(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    console.error(`build-agent-bundle: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}
