@@ -333,6 +333,8 @@ describe('upstream ptp (CNI 1.1.0) through cnitool', () => {
         netns: pod.netns.path,
         cniPath: [bin.dir],
         ifname: POD_IFNAME,
+        // What the kubelet always passes: an ADD that names no pod is refused (docs/cni.md).
+        args: cniArgsOf(pod),
       });
     const added = await run('add');
     expect(added.exitCode, describeFailure(agent, 'cnitool add failed', added)).toBe(0);
