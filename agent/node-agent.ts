@@ -603,8 +603,6 @@ function isRefusal(err: unknown): boolean {
   return isEc2Error(err) && isPermissionDenied(err);
 }
 
-
-
 /** The ENIs eni-ipam may use: never a trunk, EFA, no_manage or other-card ENI (logged at start). */
 function managedEnis(listed: readonly AttachedEni[], logger?: Logger): AttachedEni[] {
   for (const eni of listed) {

@@ -28,14 +28,34 @@ export interface ColdStartCase {
 }
 
 export function coldStartCases(nodes: number, prefixNodes: number, seed = 15): ColdStartCase[] {
-  const base = (shared: boolean, groups: { name: string; count: number; instanceType: string; env: Record<string, string> }[], podsPerNode: number) =>
+  const base = (
+    shared: boolean,
+    groups: { name: string; count: number; instanceType: string; env: Record<string, string> }[],
+    podsPerNode: number,
+  ) =>
     parseScenario({
       seed,
       durationSeconds: 900,
       sharedRateLimit: shared,
-      ec2: { subnets: SUBNETS, latencyMs: EXAMPLE_LATENCY_MS, visibilityDelayMs: EXAMPLE_VISIBILITY_MS, throttling: 'aws' },
-      nodes: groups.map((g) => ({ name: g.name, count: g.count, instanceType: g.instanceType, subnet: 'subnet-a', env: g.env })),
-      pods: groups.map((g) => ({ node: g.name, startSecond: 0, count: g.count * podsPerNode, overSeconds: PODS_OVER_SECONDS })),
+      ec2: {
+        subnets: SUBNETS,
+        latencyMs: EXAMPLE_LATENCY_MS,
+        visibilityDelayMs: EXAMPLE_VISIBILITY_MS,
+        throttling: 'aws',
+      },
+      nodes: groups.map((g) => ({
+        name: g.name,
+        count: g.count,
+        instanceType: g.instanceType,
+        subnet: 'subnet-a',
+        env: g.env,
+      })),
+      pods: groups.map((g) => ({
+        node: g.name,
+        startSecond: 0,
+        count: g.count * podsPerNode,
+        overSeconds: PODS_OVER_SECONDS,
+      })),
     });
   const m5large = [{ name: 'n', count: nodes, instanceType: 'm5.large', env: {} }];
   const share = Math.floor(prefixNodes / 4);
@@ -47,9 +67,21 @@ export function coldStartCases(nodes: number, prefixNodes: number, seed = 15): C
     { name: 'r', count: share, instanceType: 'r5.4xlarge', env: pd },
   ];
   return [
-    { key: 'defaults', label: `${nodes} m5.large, defaults, 15 pods each`, scenario: base(false, m5large, 15) },
-    { key: 'shared', label: `${nodes} m5.large, shared budget, 15 pods each`, scenario: base(true, m5large, 15) },
-    { key: 'prefix', label: `${prefixNodes} mixed types, prefix delegation, 15 pods each`, scenario: base(false, mixed, 15) },
+    {
+      key: 'defaults',
+      label: `${nodes} m5.large, defaults, 15 pods each`,
+      scenario: base(false, m5large, 15),
+    },
+    {
+      key: 'shared',
+      label: `${nodes} m5.large, shared budget, 15 pods each`,
+      scenario: base(true, m5large, 15),
+    },
+    {
+      key: 'prefix',
+      label: `${prefixNodes} mixed types, prefix delegation, 15 pods each`,
+      scenario: base(false, mixed, 15),
+    },
   ];
 }
 
@@ -90,7 +122,10 @@ function needOf(pod: PodRecord, rank: number, instanceType: string, prefixes: bo
 /** Times (ms) at which a bucket passes its calls: the burst at once, then one per refill interval. */
 function slots(api: Ec2Api, count: number): number[] {
   const bucket = ACCOUNT_BUCKETS[api];
-  return Array.from({ length: count }, (_, j) => (Math.max(0, j + 1 - bucket.size) * 1000) / bucket.refillPerSecond);
+  return Array.from(
+    { length: count },
+    (_, j) => (Math.max(0, j + 1 - bucket.size) * 1000) / bucket.refillPerSecond,
+  );
 }
 
 /**
@@ -100,12 +135,16 @@ function slots(api: Ec2Api, count: number): number[] {
  * start-up and every other cost are left out, so no real run can beat it.
  */
 export function boundTimesMs(scenario: Scenario, pods: readonly PodRecord[]): number[] {
-  const latency = (api: string): number => scenario.ec2.latencyMs[api] ?? scenario.ec2.latencyMs['default'] ?? 0;
+  const latency = (api: string): number =>
+    scenario.ec2.latencyMs[api] ?? scenario.ec2.latencyMs['default'] ?? 0;
   const visible = scenario.ec2.visibilityDelayMs;
   const typeOf = new Map<string, { type: string; prefixes: boolean }>();
   for (const group of scenario.nodes) {
     for (let i = 0; i < group.count; i++)
-      typeOf.set(`${group.name}-${i}`, { type: group.instanceType, prefixes: group.env['ENABLE_PREFIX_DELEGATION'] === 'true' });
+      typeOf.set(`${group.name}-${i}`, {
+        type: group.instanceType,
+        prefixes: group.env['ENABLE_PREFIX_DELEGATION'] === 'true',
+      });
   }
   // Pod times are the simulated clock's; the buckets' slots count from the nodes' launch.
   const firstPodAt = Math.min(...scenario.pods.map((p) => p.startSecond * 1000));
@@ -128,15 +167,26 @@ export function boundTimesMs(scenario: Scenario, pods: readonly PodRecord[]): nu
       });
   }
   const ready = new Map<string, number>();
-  const assigns = [...needs.entries()].filter(([, e]) => e.need.kind === 'assign').sort((a, b) => a[1].at - b[1].at);
+  const assigns = [...needs.entries()]
+    .filter(([, e]) => e.need.kind === 'assign')
+    .sort((a, b) => a[1].at - b[1].at);
   const assignSlots = slots('AssignPrivateIpAddresses', assigns.length);
-  assigns.forEach(([key], j) => ready.set(key, (assignSlots[j] ?? 0) + latency('AssignPrivateIpAddresses') + visible));
-  const enis = [...needs.entries()].filter(([, e]) => e.need.kind === 'eni').sort((a, b) => a[1].at - b[1].at);
+  assigns.forEach(([key], j) =>
+    ready.set(key, (assignSlots[j] ?? 0) + latency('AssignPrivateIpAddresses') + visible),
+  );
+  const enis = [...needs.entries()]
+    .filter(([, e]) => e.need.kind === 'eni')
+    .sort((a, b) => a[1].at - b[1].at);
   const createSlots = slots('CreateNetworkInterface', enis.length);
-  const created = enis.map(([key], j) => ({ key, at: (createSlots[j] ?? 0) + latency('CreateNetworkInterface') }));
+  const created = enis.map(([key], j) => ({
+    key,
+    at: (createSlots[j] ?? 0) + latency('CreateNetworkInterface'),
+  }));
   created.sort((a, b) => a.at - b.at);
   const attachSlots = slots('AttachNetworkInterface', created.length);
-  created.forEach((c, j) => ready.set(c.key, Math.max(c.at, attachSlots[j] ?? 0) + latency('AttachNetworkInterface') + visible));
+  created.forEach((c, j) =>
+    ready.set(c.key, Math.max(c.at, attachSlots[j] ?? 0) + latency('AttachNetworkInterface') + visible),
+  );
   const times: number[] = [];
   for (const [key, entry] of needs) {
     const at = ready.get(key) ?? 0;
@@ -147,7 +197,8 @@ export function boundTimesMs(scenario: Scenario, pods: readonly PodRecord[]): nu
 
 /** All nodes warm at best: every secondary ENI through the Create and Attach buckets, then attached and visible. */
 export function warmBoundSeconds(scenario: Scenario, secondaryEnis: number): number {
-  const latency = (api: string): number => scenario.ec2.latencyMs[api] ?? scenario.ec2.latencyMs['default'] ?? 0;
+  const latency = (api: string): number =>
+    scenario.ec2.latencyMs[api] ?? scenario.ec2.latencyMs['default'] ?? 0;
   const create = slots('CreateNetworkInterface', secondaryEnis).at(-1) ?? 0;
   const attach = slots('AttachNetworkInterface', secondaryEnis).at(-1) ?? 0;
   const last = Math.max(create + latency('CreateNetworkInterface'), attach);
@@ -202,7 +253,11 @@ export function coldStartTargets(figures: readonly ColdStartFigures[]): Target[]
           met: ratio(f.p99Seconds, f.boundP99Seconds) <= 1.5,
           detail: `p99 ${f.p99Seconds.toFixed(1)} s vs ${f.boundP99Seconds.toFixed(1)} s (${ratio(f.p99Seconds, f.boundP99Seconds).toFixed(2)} x)`,
         },
-        { what: `cold start ${f.label}: throttled < 5 % of calls`, met: throttledPct < 5, detail: `${f.throttled} of ${f.calls} (${throttledPct.toFixed(1)} %)` },
+        {
+          what: `cold start ${f.label}: throttled < 5 % of calls`,
+          met: throttledPct < 5,
+          detail: `${f.throttled} of ${f.calls} (${throttledPct.toFixed(1)} %)`,
+        },
       );
     } else {
       targets.push(
@@ -211,7 +266,11 @@ export function coldStartTargets(figures: readonly ColdStartFigures[]): Target[]
           met: ratio(f.p99Seconds, f.boundP99Seconds) <= 1.2,
           detail: `p99 ${f.p99Seconds.toFixed(1)} s vs ${f.boundP99Seconds.toFixed(1)} s (${ratio(f.p99Seconds, f.boundP99Seconds).toFixed(2)} x)`,
         },
-        { what: `cold start ${f.label}: 0 throttled`, met: f.throttled === 0, detail: `${f.throttled} throttled` },
+        {
+          what: `cold start ${f.label}: 0 throttled`,
+          met: f.throttled === 0,
+          detail: `${f.throttled} throttled`,
+        },
         {
           what: `cold start ${f.label}: all nodes warm within 1.15 x the bucket-bound minimum`,
           met: f.allWarmSeconds !== undefined && f.allWarmSeconds <= 1.15 * f.warmBoundSeconds,
@@ -224,7 +283,8 @@ export function coldStartTargets(figures: readonly ColdStartFigures[]): Target[]
     }
     targets.push({
       what: `cold start ${f.label}: 0 leaks, 0 mismatches, every pod addressed`,
-      met: f.leakedEnis + f.leakedAddresses + f.mismatches + f.doubleAssignments === 0 && f.addressed === f.pods,
+      met:
+        f.leakedEnis + f.leakedAddresses + f.mismatches + f.doubleAssignments === 0 && f.addressed === f.pods,
       detail: `${f.addressed}/${f.pods} pods, ${f.leakedEnis} leaked ENIs, ${f.leakedAddresses} leaked addresses, ${f.mismatches} mismatches, ${f.doubleAssignments} double assignments`,
     });
   }
@@ -279,9 +339,9 @@ export function coldStartMarkdown(figures: readonly ColdStartFigures[]): string 
     '',
     '## Cluster cold start',
     '',
-    'Every node starts at t = 0 under one account\'s EC2 buckets (throttling on) while 15 pods per node arrive over a minute. ' +
+    "Every node starts at t = 0 under one account's EC2 buckets (throttling on) while 15 pods per node arrive over a minute. " +
       '"bound" is the bucket-bound minimum: each pod\'s time to address if the account\'s buckets had passed exactly the calls the pods needed ' +
-      '(one Assign per node, then a Create and an Attach per further ENI), in the order the pods needed them, with only EC2\'s latency and ' +
+      "(one Assign per node, then a Create and an Attach per further ENI), in the order the pods needed them, with only EC2's latency and " +
       'visibility delay on top (bench/cluster-cold-start.ts). A ratio divides by at least 1 s. "all warm" is when the last node met its warm target.',
     '',
     head,

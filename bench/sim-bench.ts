@@ -177,7 +177,9 @@ export async function runSimBench(scenario: Scenario, options: SimBenchOptions =
     return {
       end: checked.end,
       podRecords: runtime.pods,
-      secondaryEnisAtEnd: cloud.enis().filter((e) => e.attachment !== undefined && e.attachment.deviceIndex !== 0).length,
+      secondaryEnisAtEnd: cloud
+        .enis()
+        .filter((e) => e.attachment !== undefined && e.attachment.deviceIndex !== 0).length,
       pods: podsBlock(runtime.pods),
       ec2: ec2Block(stats, statsBefore),
       ec2SinceFirstPod: ec2Block(stats, atFirstPod?.stats ?? statsBefore),

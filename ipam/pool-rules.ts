@@ -145,7 +145,11 @@ export function servesPlacement(
 }
 
 /** Actions that give addresses or ENIs back to EC2: held back, and never urgent. */
-export const RELEASES: ReadonlySet<PlanAction['type']> = new Set(['unassignIps', 'unassignPrefixes', 'deleteEni']);
+export const RELEASES: ReadonlySet<PlanAction['type']> = new Set([
+  'unassignIps',
+  'unassignPrefixes',
+  'deleteEni',
+]);
 
 export interface HeldBack {
   /** What to do now. */

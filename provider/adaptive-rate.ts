@@ -1,10 +1,12 @@
 import type { TokenBucket } from './rate-limits.js';
 
 /**
- * How far one RequestLimitExceeded cuts the rate. Steeper than TCP's half: hundreds of nodes learn
- * of the same dry bucket at once, and each must fall by far more than half for their sum to fit it.
+ * How far one RequestLimitExceeded cuts the rate: TCP's half. A quarter collapsed a node whose
+ * calls EC2 throttles at random (a fifth of them, on a bad day; test/e2e/faults-ec2.test.ts) to one
+ * call every several seconds, so pods waiting on it timed out; hundreds of nodes that learn of the
+ * same dry bucket still fall fast, as each throttle in a later refill halves them again.
  */
-export const THROTTLE_DECREASE = 0.25;
+export const THROTTLE_DECREASE = 0.5;
 /** The floor: a node never waits longer than this between two calls of one API. */
 export const MIN_INTERVAL_MS = 120_000;
 /**
@@ -56,7 +58,10 @@ export class AdaptiveRate {
 
   answered(): void {
     if (this.rate >= this.ceiling.refillPerSecond && this.burst >= this.ceiling.size) return;
-    this.rate = Math.min(this.ceiling.refillPerSecond, this.rate + this.ceiling.refillPerSecond * RECOVERY_STEP);
+    this.rate = Math.min(
+      this.ceiling.refillPerSecond,
+      this.rate + this.ceiling.refillPerSecond * RECOVERY_STEP,
+    );
     // The burst comes back only with the full rate: a burst is what storms a shared bucket.
     if (this.rate >= this.ceiling.refillPerSecond) this.burst = Math.min(this.ceiling.size, this.burst + 1);
   }

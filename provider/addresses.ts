@@ -83,8 +83,11 @@ export class EniAddresses {
     // The node's own ENI: instance metadata shows the change without spending EC2's budget.
     const mac = this.deps.known.macOf(eniId);
     if (this.deps.metadata !== undefined && mac !== undefined) {
-      await awaitMetadataEni({ ...this.deps, metadata: this.deps.metadata }, mac, what, (e) =>
-        e !== undefined && done(new Set([...e.secondaryIps, ...e.prefixes])),
+      await awaitMetadataEni(
+        { ...this.deps, metadata: this.deps.metadata },
+        mac,
+        what,
+        (e) => e !== undefined && done(new Set([...e.secondaryIps, ...e.prefixes])),
       );
       return;
     }

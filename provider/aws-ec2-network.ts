@@ -90,7 +90,8 @@ export function chooseLimiter(
 function buildSdkClient(options: AwsEc2NetworkOptions, metadata: MetadataSource): EC2Client {
   const regionFromImds = async (): Promise<string> => {
     const region = await metadata.get('placement/region');
-    if (region === undefined) throw new Error('no Region configured and none in instance metadata (placement/region)');
+    if (region === undefined)
+      throw new Error('no Region configured and none in instance metadata (placement/region)');
     return region;
   };
   return new EC2Client({
@@ -125,7 +126,11 @@ export class AwsEc2Network implements Ec2Network {
     this.limiter = chooseLimiter(options, clock, observer, random);
     this.metadata =
       options.metadata ??
-      new ImdsV2Source({ clock, random, ...(options.imdsEndpoint === undefined ? {} : { endpoint: options.imdsEndpoint }) });
+      new ImdsV2Source({
+        clock,
+        random,
+        ...(options.imdsEndpoint === undefined ? {} : { endpoint: options.imdsEndpoint }),
+      });
     this.client = new Ec2Client({
       sdk: options.ec2Client ?? buildSdkClient(options, this.metadata),
       limiter: this.limiter,
@@ -134,7 +139,11 @@ export class AwsEc2Network implements Ec2Network {
       observer,
       retry: { ...DEFAULT_RETRY, ...options.retry },
     });
-    this.subnets = new SubnetCatalog(this.client, clock, options.subnetCacheTtlMs ?? SUBNET_CACHE_TTL_DEFAULT_MS);
+    this.subnets = new SubnetCatalog(
+      this.client,
+      clock,
+      options.subnetCacheTtlMs ?? SUBNET_CACHE_TTL_DEFAULT_MS,
+    );
     this.limits = new InstanceLimitsCatalog(this.client);
     const visibility = {
       client: this.client,
@@ -208,7 +217,11 @@ export class AwsEc2Network implements Ec2Network {
   }
 
   async findLeakedEnis(instanceId: string, graceMs: number): Promise<LeakedEni[]> {
-    const found = await findLeakedEnis({ client: this.client, clock: this.clock, clusterName: this.clusterName }, instanceId, graceMs);
+    const found = await findLeakedEnis(
+      { client: this.client, clock: this.clock, clusterName: this.clusterName },
+      instanceId,
+      graceMs,
+    );
     // ENIs whose compensation gave up are ours for certain: no grace period, attached or not.
     const orphans = this.enis
       .orphaned()

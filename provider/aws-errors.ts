@@ -7,7 +7,12 @@ import { Ec2Error } from './errors.js';
  */
 
 /** EC2's per-account token bucket ran dry; the SDK's own throttling names are here too. */
-const THROTTLED = new Set(['RequestLimitExceeded', 'Throttling', 'ThrottlingException', 'TooManyRequestsException']);
+const THROTTLED = new Set([
+  'RequestLimitExceeded',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequestsException',
+]);
 
 /** EC2 or the network hiccupped; the same request may succeed as is. */
 const TRANSIENT = new Set([
@@ -41,7 +46,11 @@ const NOT_YET_VISIBLE = new Set([
 const SUBNET_FULL = new Set(['InsufficientFreeAddressesInSubnet', 'InsufficientCidrBlocks']);
 
 /** An instance or account limit: the planner should stop asking for more of it. */
-const LIMIT = new Set(['AttachmentLimitExceeded', 'PrivateIpAddressLimitExceeded', 'NetworkInterfaceLimitExceeded']);
+const LIMIT = new Set([
+  'AttachmentLimitExceeded',
+  'PrivateIpAddressLimitExceeded',
+  'NetworkInterfaceLimitExceeded',
+]);
 
 /** Codes meaning "this object does not exist", for callers where that is success (delete) or a fact. */
 export const NETWORK_INTERFACE_NOT_FOUND = 'InvalidNetworkInterfaceID.NotFound';
@@ -106,7 +115,8 @@ export function toEc2Error(err: unknown, action: string, params: unknown): Ec2Er
     message?: unknown;
     $metadata?: { httpStatusCode?: unknown };
   };
-  const status = typeof record.$metadata?.httpStatusCode === 'number' ? record.$metadata.httpStatusCode : undefined;
+  const status =
+    typeof record.$metadata?.httpStatusCode === 'number' ? record.$metadata.httpStatusCode : undefined;
   const code = pickCode(record);
   const message = typeof record.message === 'string' ? record.message : String(err);
   return new Ec2Error(message, {

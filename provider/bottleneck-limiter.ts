@@ -1,6 +1,11 @@
 import Bottleneck from 'bottleneck';
 import type { Redis as RedisClient } from 'ioredis';
-import { currentCallPriority, resolvePriority, type CallPriority, type PrioritySource } from './call-priority.js';
+import {
+  currentCallPriority,
+  resolvePriority,
+  type CallPriority,
+  type PrioritySource,
+} from './call-priority.js';
 import type { Ec2Limiter } from './limiter.js';
 import { noopObserver, type Ec2Observer } from './observer.js';
 import type { Ec2Api, TokenBucket } from './rate-limits.js';
@@ -34,7 +39,8 @@ export function refillSchedule(bucket: TokenBucket): RefillSchedule {
   for (let beats = 1; beats <= 400; beats++) {
     const intervalMs = beats * HEARTBEAT_MS;
     const amount = (bucket.refillPerSecond * intervalMs) / 1000;
-    if (amount >= 1 && Math.abs(amount - Math.round(amount)) < 1e-9) return { intervalMs, amount: Math.round(amount) };
+    if (amount >= 1 && Math.abs(amount - Math.round(amount)) < 1e-9)
+      return { intervalMs, amount: Math.round(amount) };
   }
   const intervalMs = Math.ceil(1000 / bucket.refillPerSecond / HEARTBEAT_MS) * HEARTBEAT_MS;
   return { intervalMs, amount: (bucket.refillPerSecond * intervalMs) / 1000 };
@@ -92,7 +98,11 @@ export class BottleneckLimiter implements Ec2Limiter {
     }
   }
 
-  async schedule<T>(api: Ec2Api, fn: () => Promise<T>, priority: PrioritySource = currentCallPriority()): Promise<T> {
+  async schedule<T>(
+    api: Ec2Api,
+    fn: () => Promise<T>,
+    priority: PrioritySource = currentCallPriority(),
+  ): Promise<T> {
     if (this.closed) throw new Error('EC2 limiter is closed');
     if (this.redisLoaded !== undefined && this.Redis === undefined) await this.redisLoaded;
     const limiter = this.limiter(api);

@@ -51,7 +51,12 @@ export interface RetryPolicy extends BackoffPolicy {
  * Six tries with waits capped at 20 s ride out a throttled minute without holding a CNI ADD for
  * long; the 15 s call timeout is above EC2's slowest normal answers (a large DescribeInstances).
  */
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseMs: 200, capMs: 20_000, callTimeoutMs: 15_000 };
+export const DEFAULT_RETRY: RetryPolicy = {
+  maxAttempts: 6,
+  baseMs: 200,
+  capMs: 20_000,
+  callTimeoutMs: 15_000,
+};
 
 /**
  * After RequestLimitExceeded the account's bucket for the API is empty and every node that saw it
@@ -93,10 +98,14 @@ export class Ec2Client {
   constructor(private readonly deps: Ec2ClientDeps) {}
 
   describeInstances(input: DescribeInstancesCommandInput): Promise<DescribeInstancesCommandOutput> {
-    return this.call('DescribeInstances', input, (o) => this.deps.sdk.send(new DescribeInstancesCommand(input), o));
+    return this.call('DescribeInstances', input, (o) =>
+      this.deps.sdk.send(new DescribeInstancesCommand(input), o),
+    );
   }
 
-  describeInstanceTypes(input: DescribeInstanceTypesCommandInput): Promise<DescribeInstanceTypesCommandOutput> {
+  describeInstanceTypes(
+    input: DescribeInstanceTypesCommandInput,
+  ): Promise<DescribeInstanceTypesCommandOutput> {
     return this.call('DescribeInstanceTypes', input, (o) =>
       this.deps.sdk.send(new DescribeInstanceTypesCommand(input), o),
     );
@@ -115,20 +124,26 @@ export class Ec2Client {
   }
 
   describeSubnets(input: DescribeSubnetsCommandInput): Promise<DescribeSubnetsCommandOutput> {
-    return this.call('DescribeSubnets', input, (o) => this.deps.sdk.send(new DescribeSubnetsCommand(input), o));
+    return this.call('DescribeSubnets', input, (o) =>
+      this.deps.sdk.send(new DescribeSubnetsCommand(input), o),
+    );
   }
 
   describeVpcs(input: DescribeVpcsCommandInput): Promise<DescribeVpcsCommandOutput> {
     return this.call('DescribeVpcs', input, (o) => this.deps.sdk.send(new DescribeVpcsCommand(input), o));
   }
 
-  createNetworkInterface(input: CreateNetworkInterfaceCommandInput): Promise<CreateNetworkInterfaceCommandOutput> {
+  createNetworkInterface(
+    input: CreateNetworkInterfaceCommandInput,
+  ): Promise<CreateNetworkInterfaceCommandOutput> {
     return this.call('CreateNetworkInterface', input, (o) =>
       this.deps.sdk.send(new CreateNetworkInterfaceCommand(input), o),
     );
   }
 
-  attachNetworkInterface(input: AttachNetworkInterfaceCommandInput): Promise<AttachNetworkInterfaceCommandOutput> {
+  attachNetworkInterface(
+    input: AttachNetworkInterfaceCommandInput,
+  ): Promise<AttachNetworkInterfaceCommandOutput> {
     return this.call('AttachNetworkInterface', input, (o) =>
       this.deps.sdk.send(new AttachNetworkInterfaceCommand(input), o),
     );
@@ -140,7 +155,10 @@ export class Ec2Client {
     );
   }
 
-  async detachNetworkInterface(input: DetachNetworkInterfaceCommandInput, options?: CallOptions): Promise<void> {
+  async detachNetworkInterface(
+    input: DetachNetworkInterfaceCommandInput,
+    options?: CallOptions,
+  ): Promise<void> {
     await this.call(
       'DetachNetworkInterface',
       input,
@@ -149,7 +167,10 @@ export class Ec2Client {
     );
   }
 
-  async deleteNetworkInterface(input: DeleteNetworkInterfaceCommandInput, options?: CallOptions): Promise<void> {
+  async deleteNetworkInterface(
+    input: DeleteNetworkInterfaceCommandInput,
+    options?: CallOptions,
+  ): Promise<void> {
     await this.call(
       'DeleteNetworkInterface',
       input,
@@ -158,7 +179,9 @@ export class Ec2Client {
     );
   }
 
-  assignPrivateIpAddresses(input: AssignPrivateIpAddressesCommandInput): Promise<AssignPrivateIpAddressesCommandOutput> {
+  assignPrivateIpAddresses(
+    input: AssignPrivateIpAddressesCommandInput,
+  ): Promise<AssignPrivateIpAddressesCommandOutput> {
     return this.call('AssignPrivateIpAddresses', input, (o) =>
       this.deps.sdk.send(new AssignPrivateIpAddressesCommand(input), o),
     );
@@ -185,7 +208,12 @@ export class Ec2Client {
         if (err.kind === 'throttled') limiter.throttled(api);
         const retryable = isRetryable(err.kind) && !(options.finalCodes ?? []).includes(err.awsCode);
         if (!retryable || attempt + 1 >= retry.maxAttempts) throw err;
-        await sleepBackoff(clock, attempt, err.kind === 'throttled' ? throttledBackoff(api, retry) : retry, random);
+        await sleepBackoff(
+          clock,
+          attempt,
+          err.kind === 'throttled' ? throttledBackoff(api, retry) : retry,
+          random,
+        );
       }
     }
   }
@@ -212,7 +240,14 @@ export class Ec2Client {
     const started = clock.now();
     try {
       const out = await Promise.race([send({ abortSignal: controller.signal }), timedOut]);
-      observer.onCall({ api, durationMs: clock.now() - started, errorCode: undefined, errorClass: undefined, throttled: false, attempt });
+      observer.onCall({
+        api,
+        durationMs: clock.now() - started,
+        errorCode: undefined,
+        errorClass: undefined,
+        throttled: false,
+        attempt,
+      });
       return out;
     } catch (raw) {
       // The SDK may reject with its own abort error; ours carries the reason.

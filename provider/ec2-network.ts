@@ -120,4 +120,5 @@ export interface LeakedEni {
  * - limit: AttachmentLimitExceeded / PrivateIpAddressLimitExceeded / NetworkInterfaceLimitExceeded
  * - permanent: anything else (UnauthorizedOperation, InvalidParameterValue, ...)
  */
-export type Ec2ErrorClass = 'throttled' | 'transient' | 'not-yet-visible' | 'subnet-full' | 'limit' | 'permanent';
+export type Ec2ErrorClass =
+  'throttled' | 'transient' | 'not-yet-visible' | 'subnet-full' | 'limit' | 'permanent';

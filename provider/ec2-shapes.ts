@@ -10,7 +10,12 @@ import { tagRecord } from './eni-tags.js';
  */
 export function required<T>(value: T | undefined | null, field: string, action: string): T {
   if (value === undefined || value === null) {
-    throw new Ec2Error(`response lacks ${field}`, { kind: 'permanent', awsCode: 'MalformedResponse', action, params: undefined });
+    throw new Ec2Error(`response lacks ${field}`, {
+      kind: 'permanent',
+      awsCode: 'MalformedResponse',
+      action,
+      params: undefined,
+    });
   }
   return value;
 }
@@ -27,7 +32,11 @@ export function toSubnetInfo(subnet: Subnet): SubnetInfo {
 }
 
 /** The primary address, the secondary ones and the delegated /28 prefixes of an ENI. */
-export function eniAddresses(eni: NetworkInterface): { primaryIp: string; secondaryIps: string[]; prefixes: string[] } {
+export function eniAddresses(eni: NetworkInterface): {
+  primaryIp: string;
+  secondaryIps: string[];
+  prefixes: string[];
+} {
   let primaryIp = eni.PrivateIpAddress;
   const secondaryIps: string[] = [];
   for (const address of eni.PrivateIpAddresses ?? []) {
@@ -35,8 +44,14 @@ export function eniAddresses(eni: NetworkInterface): { primaryIp: string; second
     if (address.Primary === true) primaryIp = address.PrivateIpAddress;
     else secondaryIps.push(address.PrivateIpAddress);
   }
-  const prefixes = (eni.Ipv4Prefixes ?? []).flatMap((p) => (p.Ipv4Prefix === undefined ? [] : [p.Ipv4Prefix]));
-  return { primaryIp: required(primaryIp, 'PrivateIpAddress', 'DescribeNetworkInterfaces'), secondaryIps, prefixes };
+  const prefixes = (eni.Ipv4Prefixes ?? []).flatMap((p) =>
+    p.Ipv4Prefix === undefined ? [] : [p.Ipv4Prefix],
+  );
+  return {
+    primaryIp: required(primaryIp, 'PrivateIpAddress', 'DescribeNetworkInterfaces'),
+    secondaryIps,
+    prefixes,
+  };
 }
 
 export function toAttachedEni(eni: NetworkInterface, subnetCidr: string): AttachedEni {

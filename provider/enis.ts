@@ -208,7 +208,11 @@ export class EniLifecycle {
    * Retries the compensation until it succeeds; only after COMPENSATION_PATIENCE_MS of failures is
    * the ENI handed to the leak reaper (it also carries our tags, so a restarted process finds it).
    */
-  private async compensateUntilDone(eniId: string, attachmentId: string | undefined, subnetId: string): Promise<void> {
+  private async compensateUntilDone(
+    eniId: string,
+    attachmentId: string | undefined,
+    subnetId: string,
+  ): Promise<void> {
     const { clock, random } = this.deps;
     const giveUpAt = clock.now() + COMPENSATION_PATIENCE_MS;
     for (let attempt = 0; ; attempt++) {
@@ -323,7 +327,11 @@ export class EniLifecycle {
    * Waits until the attachment and the ENI's addresses are visible: in instance metadata when the
    * ENI's MAC is known (no EC2 budget), else by polling DescribeNetworkInterfaces.
    */
-  private async awaitAttached(eniId: string, request: CreateEniRequest, signal: AbortSignal): Promise<AttachedEni> {
+  private async awaitAttached(
+    eniId: string,
+    request: CreateEniRequest,
+    signal: AbortSignal,
+  ): Promise<AttachedEni> {
     const { metadata, known } = this.deps;
     const mac = known.macOf(eniId);
     const what = `attachment of ${eniId}`;
@@ -348,7 +356,9 @@ export class EniLifecycle {
       (seen) => {
         if (seen?.Attachment?.Status !== 'attached') return false;
         const secondary = (seen.PrivateIpAddresses ?? []).filter((a) => a.Primary !== true).length;
-        return secondary >= request.secondaryIpCount && (seen.Ipv4Prefixes ?? []).length >= request.prefixCount;
+        return (
+          secondary >= request.secondaryIpCount && (seen.Ipv4Prefixes ?? []).length >= request.prefixCount
+        );
       },
       signal,
     );

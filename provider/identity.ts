@@ -23,7 +23,8 @@ type IdentityParts = { [K in keyof InstanceIdentity]?: InstanceIdentity[K] | und
 
 /** Everything IMDS can tell; a path that fails is left undefined for the EC2 fallback to fill. */
 async function fromMetadata(metadata: MetadataSource, signal?: AbortSignal): Promise<IdentityParts> {
-  const get = (path: string): Promise<string | undefined> => metadata.get(path, signal).catch(() => undefined);
+  const get = (path: string): Promise<string | undefined> =>
+    metadata.get(path, signal).catch(() => undefined);
   const instanceId = await metadata.get('instance-id', signal);
   const mac = await get('mac');
   const [instanceType, availabilityZone, region, primaryIp] = await Promise.all([
@@ -89,7 +90,20 @@ function complete(identity: IdentityParts): InstanceIdentity | undefined {
   ) {
     return undefined;
   }
-  return { instanceId, instanceType, region, availabilityZone, vpcId, vpcCidrs, subnetId, subnetCidr, primaryEniId, primaryIp, mac, securityGroupIds };
+  return {
+    instanceId,
+    instanceType,
+    region,
+    availabilityZone,
+    vpcId,
+    vpcCidrs,
+    subnetId,
+    subnetCidr,
+    primaryEniId,
+    primaryIp,
+    mac,
+    securityGroupIds,
+  };
 }
 
 /**
@@ -107,13 +121,16 @@ export async function readIdentity(
   const direct = complete(seen);
   if (direct) return direct;
   const instanceId = seen.instanceId;
-  if (instanceId === undefined) throw new Error('instance metadata has no instance-id: is IMDS reachable from this pod?');
+  if (instanceId === undefined)
+    throw new Error('instance metadata has no instance-id: is IMDS reachable from this pod?');
 
   const action = 'DescribeInstances';
   const out = await client.describeInstances({ InstanceIds: [instanceId] });
   const instance = required(out.Reservations?.[0]?.Instances?.[0], 'Reservations[0].Instances[0]', action);
   const primary = instance.NetworkInterfaces?.find((eni) => eni.Attachment?.DeviceIndex === 0);
-  const availabilityZone = seen.availabilityZone ?? required(instance.Placement?.AvailabilityZone, 'Placement.AvailabilityZone', action);
+  const availabilityZone =
+    seen.availabilityZone ??
+    required(instance.Placement?.AvailabilityZone, 'Placement.AvailabilityZone', action);
   const vpcId = seen.vpcId ?? required(instance.VpcId, 'VpcId', action);
   const subnetId = seen.subnetId ?? required(instance.SubnetId, 'SubnetId', action);
   const filled: IdentityParts = {
@@ -124,10 +141,14 @@ export async function readIdentity(
     vpcId,
     subnetId,
     primaryIp: seen.primaryIp ?? required(instance.PrivateIpAddress, 'PrivateIpAddress', action),
-    primaryEniId: seen.primaryEniId ?? required(primary?.NetworkInterfaceId, 'primary NetworkInterfaceId', action),
+    primaryEniId:
+      seen.primaryEniId ?? required(primary?.NetworkInterfaceId, 'primary NetworkInterfaceId', action),
     mac: seen.mac ?? required(primary?.MacAddress, 'primary MacAddress', action),
     securityGroupIds:
-      seen.securityGroupIds ?? (primary?.Groups ?? instance.SecurityGroups ?? []).flatMap((g) => (g.GroupId === undefined ? [] : [g.GroupId])),
+      seen.securityGroupIds ??
+      (primary?.Groups ?? instance.SecurityGroups ?? []).flatMap((g) =>
+        g.GroupId === undefined ? [] : [g.GroupId],
+      ),
     subnetCidr: seen.subnetCidr ?? (await subnets.cidrOf(subnetId)),
     vpcCidrs: seen.vpcCidrs ?? (await vpcCidrs(client, vpcId)),
   };

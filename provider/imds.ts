@@ -58,13 +58,24 @@ export class ImdsV2Source implements MetadataSource {
   }
 
   private async getOnce(url: string, signal: AbortSignal | undefined): Promise<string | undefined> {
-    let response = await this.request('GET', url, { 'x-aws-ec2-metadata-token': await this.currentToken(signal) }, signal);
+    let response = await this.request(
+      'GET',
+      url,
+      { 'x-aws-ec2-metadata-token': await this.currentToken(signal) },
+      signal,
+    );
     if (response.status === 401) {
       this.token = undefined;
-      response = await this.request('GET', url, { 'x-aws-ec2-metadata-token': await this.currentToken(signal) }, signal);
+      response = await this.request(
+        'GET',
+        url,
+        { 'x-aws-ec2-metadata-token': await this.currentToken(signal) },
+        signal,
+      );
     }
     if (response.status === 404) return undefined;
-    if (response.status !== 200) throw new ImdsError(`IMDS GET ${url}: HTTP ${response.status}`, response.status);
+    if (response.status !== 200)
+      throw new ImdsError(`IMDS GET ${url}: HTTP ${response.status}`, response.status);
     return response.body;
   }
 
@@ -81,7 +92,10 @@ export class ImdsV2Source implements MetadataSource {
       throw new ImdsError(`IMDS token PUT: HTTP ${response.status}`, response.status);
     }
     const lifetimeMs = this.ttlSeconds * 1000;
-    this.token = { value: response.body, refreshAt: now + Math.max(lifetimeMs / 2, lifetimeMs - TOKEN_REFRESH_MARGIN_MS) };
+    this.token = {
+      value: response.body,
+      refreshAt: now + Math.max(lifetimeMs / 2, lifetimeMs - TOKEN_REFRESH_MARGIN_MS),
+    };
     return response.body;
   }
 

@@ -9,10 +9,17 @@ export function toInstanceLimits(info: InstanceTypeInfo): InstanceLimits {
   const instanceType = required(info.InstanceType, 'InstanceType', action);
   const network = required(info.NetworkInfo, 'NetworkInfo', action);
   // Max pods is computed from the default network card: ENIs on other cards are not for pods.
-  const defaultCard = network.NetworkCards?.find((card) => card.NetworkCardIndex === (network.DefaultNetworkCardIndex ?? 0));
-  const maxEnis = required(defaultCard?.MaximumNetworkInterfaces ?? network.MaximumNetworkInterfaces, 'MaximumNetworkInterfaces', action);
+  const defaultCard = network.NetworkCards?.find(
+    (card) => card.NetworkCardIndex === (network.DefaultNetworkCardIndex ?? 0),
+  );
+  const maxEnis = required(
+    defaultCard?.MaximumNetworkInterfaces ?? network.MaximumNetworkInterfaces,
+    'MaximumNetworkInterfaces',
+    action,
+  );
   const bareMetal = info.BareMetal === true;
-  const hypervisor: Hypervisor = info.Hypervisor === 'nitro' ? 'nitro' : info.Hypervisor === 'xen' ? 'xen' : 'none';
+  const hypervisor: Hypervisor =
+    info.Hypervisor === 'nitro' ? 'nitro' : info.Hypervisor === 'xen' ? 'xen' : 'none';
   return {
     instanceType,
     vcpus: required(info.VCpuInfo?.DefaultVCpus, 'VCpuInfo.DefaultVCpus', action),

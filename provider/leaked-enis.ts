@@ -3,7 +3,14 @@ import type { Clock } from '../time/clock.js';
 import type { Ec2Client } from './ec2-client.js';
 import type { LeakedEni } from './ec2-network.js';
 import { required } from './ec2-shapes.js';
-import { CLUSTER_NAME_TAG, CREATED_AT_TAG, INSTANCE_ID_TAG, MANAGED_TAG, MANAGED_TAG_VALUE, tagRecord } from './eni-tags.js';
+import {
+  CLUSTER_NAME_TAG,
+  CREATED_AT_TAG,
+  INSTANCE_ID_TAG,
+  MANAGED_TAG,
+  MANAGED_TAG_VALUE,
+  tagRecord,
+} from './eni-tags.js';
 
 const PAGE_SIZE = 1000;
 /** DescribeInstances takes at most 200 values per filter. */
@@ -54,9 +61,17 @@ export async function findLeakedEnis(
     };
     return [leaked];
   });
-  const others = [...new Set(old.flatMap((eni) => (eni.instanceId === undefined || eni.instanceId === instanceId ? [] : [eni.instanceId])))];
+  const others = [
+    ...new Set(
+      old.flatMap((eni) =>
+        eni.instanceId === undefined || eni.instanceId === instanceId ? [] : [eni.instanceId],
+      ),
+    ),
+  ];
   const alive = await liveInstances(deps.client, others);
-  return old.filter((eni) => eni.instanceId === instanceId || eni.instanceId === undefined || !alive.has(eni.instanceId));
+  return old.filter(
+    (eni) => eni.instanceId === instanceId || eni.instanceId === undefined || !alive.has(eni.instanceId),
+  );
 }
 
 /**
@@ -77,7 +92,8 @@ async function liveInstances(client: Ec2Client, instanceIds: readonly string[]):
       });
       for (const reservation of page.Reservations ?? []) {
         for (const instance of reservation.Instances ?? []) {
-          if (instance.InstanceId !== undefined && instance.State?.Name !== 'terminated') alive.add(instance.InstanceId);
+          if (instance.InstanceId !== undefined && instance.State?.Name !== 'terminated')
+            alive.add(instance.InstanceId);
         }
       }
       nextToken = page.NextToken;

@@ -82,7 +82,11 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
     this.random = opts.adaptive === true ? (opts.random ?? Math.random) : undefined;
   }
 
-  schedule<T>(api: Ec2Api, fn: () => Promise<T>, priority: PrioritySource = currentCallPriority()): Promise<T> {
+  schedule<T>(
+    api: Ec2Api,
+    fn: () => Promise<T>,
+    priority: PrioritySource = currentCallPriority(),
+  ): Promise<T> {
     if (this.closed) return Promise.reject(new Error('EC2 limiter is closed'));
     return new Promise<T>((resolve, reject) => {
       const state = this.state(api);

@@ -79,7 +79,10 @@ export async function readMetadataEni(
  * Every ENI IMDS lists, by device index; undefined when IMDS does not answer the listing at all
  * (then the caller asks EC2). An ENI that vanishes between the listing and its fields is left out.
  */
-export async function readMetadataEnis(metadata: MetadataSource, signal?: AbortSignal): Promise<MetadataEni[] | undefined> {
+export async function readMetadataEnis(
+  metadata: MetadataSource,
+  signal?: AbortSignal,
+): Promise<MetadataEni[] | undefined> {
   let listing: string | undefined;
   try {
     listing = await metadata.get(MACS, signal);
@@ -89,7 +92,9 @@ export async function readMetadataEnis(metadata: MetadataSource, signal?: AbortS
   if (listing === undefined) return undefined;
   const macs = lines(listing).map((entry) => entry.replace(/\/$/, ''));
   const enis = await Promise.all(macs.map((mac) => readMetadataEni(metadata, mac, signal)));
-  return enis.filter((eni): eni is MetadataEni => eni !== undefined).sort((a, b) => a.deviceIndex - b.deviceIndex);
+  return enis
+    .filter((eni): eni is MetadataEni => eni !== undefined)
+    .sort((a, b) => a.deviceIndex - b.deviceIndex);
 }
 
 /** First look after a quarter second; IMDS costs no EC2 budget, so later looks stay frequent. */

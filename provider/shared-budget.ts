@@ -72,11 +72,16 @@ export class SharedBudgetLimiter implements Ec2Limiter {
     return this.state;
   }
 
-  schedule<T>(api: Ec2Api, fn: () => Promise<T>, priority: PrioritySource = currentCallPriority()): Promise<T> {
+  schedule<T>(
+    api: Ec2Api,
+    fn: () => Promise<T>,
+    priority: PrioritySource = currentCallPriority(),
+  ): Promise<T> {
     if (this.closed) return Promise.reject(new Error('EC2 limiter is closed'));
     this.start();
     const shared = this.shared;
-    if (this.state !== 'shared' || shared === undefined) return this.options.local.schedule(api, fn, priority);
+    if (this.state !== 'shared' || shared === undefined)
+      return this.options.local.schedule(api, fn, priority);
     return new Promise<T>((resolve, reject) => {
       let began = false;
       let moved = false;
@@ -160,10 +165,13 @@ export class SharedBudgetLimiter implements Ec2Limiter {
 
   private scheduleProbe(): void {
     if (this.closed) return;
-    this.probeTimer = this.options.clock.setTimer(this.options.probeIntervalMs ?? SHARED_BUDGET_PROBE_MS, () => {
-      this.probeTimer = undefined;
-      void this.probe();
-    });
+    this.probeTimer = this.options.clock.setTimer(
+      this.options.probeIntervalMs ?? SHARED_BUDGET_PROBE_MS,
+      () => {
+        this.probeTimer = undefined;
+        void this.probe();
+      },
+    );
   }
 
   private async probe(): Promise<void> {
@@ -186,7 +194,8 @@ export class SharedBudgetLimiter implements Ec2Limiter {
     try {
       // A connection still being set up gets the timeout to finish: a PING without the offline
       // queue would fail at once, and report a healthy Redis as away.
-      if (client.status !== 'ready') await readyWithin(client, this.options.redisTimeoutMs ?? SHARED_BUDGET_REDIS_TIMEOUT_MS);
+      if (client.status !== 'ready')
+        await readyWithin(client, this.options.redisTimeoutMs ?? SHARED_BUDGET_REDIS_TIMEOUT_MS);
       return (await client.ping()) === 'PONG';
     } catch {
       return false;
@@ -219,7 +228,10 @@ export class SharedBudgetLimiter implements Ec2Limiter {
     this.shared = limiter;
     const was = this.state;
     this.state = 'shared';
-    this.observer.onSharedBudget?.({ state: 'shared', reason: was === 'connecting' ? 'connected' : 'Redis is back' });
+    this.observer.onSharedBudget?.({
+      state: 'shared',
+      reason: was === 'connecting' ? 'connected' : 'Redis is back',
+    });
   }
 
   private degrade(reason: string): void {
@@ -227,7 +239,10 @@ export class SharedBudgetLimiter implements Ec2Limiter {
     const was = this.state;
     this.state = 'degraded';
     // Reported once per outage; a node that never reached Redis reports it too.
-    this.observer.onSharedBudget?.({ state: 'degraded', reason: was === 'connecting' ? `not reachable: ${reason}` : reason });
+    this.observer.onSharedBudget?.({
+      state: 'degraded',
+      reason: was === 'connecting' ? `not reachable: ${reason}` : reason,
+    });
     const waiting = [...this.pending];
     this.pending.clear();
     for (const entry of waiting) entry.reroute();

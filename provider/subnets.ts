@@ -24,7 +24,8 @@ const PAGE_SIZE = 1000;
  */
 export function isCandidateSubnet(subnet: SubnetInfo, query: SubnetQuery): boolean {
   const role = subnet.tags[SUBNET_ROLE_TAG];
-  const roleAllows = subnet.subnetId === query.nodeSubnetId ? role !== '0' : role !== undefined && role !== '0';
+  const roleAllows =
+    subnet.subnetId === query.nodeSubnetId ? role !== '0' : role !== undefined && role !== '0';
   if (!roleAllows) return false;
   if (query.clusterName === undefined || query.clusterName === '') return true;
   const clusterKeys = Object.keys(subnet.tags).filter((key) => key.startsWith(SUBNET_CLUSTER_TAG_PREFIX));

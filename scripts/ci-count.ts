@@ -31,5 +31,7 @@ const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 const failedSuites = report.numFailedTestSuites ?? 0;
 // A suite that fails to import runs no test but must still fail the run.
 const failed = report.numFailedTests + (failedSuites > 0 && report.numFailedTests === 0 ? failedSuites : 0);
-console.log(`tests: ${report.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+console.log(
+  `tests: ${report.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`,
+);
 if (failed > 0 || report.numPassedTests === 0) process.exit(1);

@@ -11,7 +11,8 @@ const source = process.argv[2] ?? path.join(root, '..', 'shared', 'data', 'ec2-i
 const target = path.join(root, 'ipam', 'instance-types.generated.ts');
 
 const [header, ...lines] = readFileSync(source, 'utf8').trim().split('\n');
-const expected = 'instance_type\tvcpus\tenis_default_card\tenis_all_cards\tipv4_per_eni\tnetwork_cards\thypervisor\tbare_metal\tefa';
+const expected =
+  'instance_type\tvcpus\tenis_default_card\tenis_all_cards\tipv4_per_eni\tnetwork_cards\thypervisor\tbare_metal\tefa';
 if (header !== expected) throw new Error(`unexpected header in ${source}: ${header ?? '(empty)'}`);
 
 const rows = lines.map((line, i) => {

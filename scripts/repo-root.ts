@@ -11,7 +11,8 @@ function findRepoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package-lock.json'))) {
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find the repository root (no package-lock.json above this script)');
+    if (parent === dir)
+      throw new Error('cannot find the repository root (no package-lock.json above this script)');
     dir = parent;
   }
   return dir;

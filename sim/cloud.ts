@@ -7,7 +7,14 @@ import { resolveSimConfig, type SimConfig, type SimConfigInput, type SimSubnetSp
 import { Ec2Endpoint } from './ec2-endpoint.js';
 import { SimMetadataSource } from './imds.js';
 import { InProcessEc2Handler } from './in-process-handler.js';
-import { eniStatus, type EniStatus, type SimEni, type SimInstance, type SimSubnet, type SimVpc } from './model.js';
+import {
+  eniStatus,
+  type EniStatus,
+  type SimEni,
+  type SimInstance,
+  type SimSubnet,
+  type SimVpc,
+} from './model.js';
 import { SimState } from './state.js';
 import type { Ec2Stats } from './stats.js';
 
@@ -68,7 +75,8 @@ export class SimulatedCloud {
    * visible to Describe* and IMDS: a node exists before its agent starts.
    */
   launchInstance(options: LaunchOptions): SimInstance {
-    if (!lookupInstanceType(options.instanceType)) throw new Error(`unknown instance type ${options.instanceType}`);
+    if (!lookupInstanceType(options.instanceType))
+      throw new Error(`unknown instance type ${options.instanceType}`);
     const subnet = this.state.currentSubnet(options.subnetId);
     if (!subnet) throw new Error(`unknown subnet ${options.subnetId}`);
     const now = this.state.now();

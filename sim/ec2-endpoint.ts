@@ -36,18 +36,28 @@ export class Ec2Endpoint {
     const error = (e: Ec2WireError): EndpointOutcome => {
       if (e.code === 'RequestLimitExceeded') this.stats.throttled();
       else this.stats.error(e.code);
-      return { kind: 'response', httpStatus: e.httpStatus, body: errorXml(e.code, e.message, requestId), requestId };
+      return {
+        kind: 'response',
+        httpStatus: e.httpStatus,
+        body: errorXml(e.code, e.message, requestId),
+        requestId,
+      };
     };
     const params = new QueryParams(body);
     const action = params.action;
-    if (action === undefined) return error(new Ec2WireError('MissingAction', 'The request must contain the parameter Action'));
+    if (action === undefined)
+      return error(new Ec2WireError('MissingAction', 'The request must contain the parameter Action'));
     this.stats.call(action);
     const run = ACTIONS[action];
-    if (!run) return error(new Ec2WireError('InvalidAction', `The action ${action} is not valid for this web service.`));
+    if (!run)
+      return error(
+        new Ec2WireError('InvalidAction', `The action ${action} is not valid for this web service.`),
+      );
     const config = this.state.config;
     if (config.throttling === 'aws') {
       const { key, spec } = bucketFor(action, params);
-      if (!this.buckets.tryTake(key, spec)) return error(new Ec2WireError('RequestLimitExceeded', 'Request limit exceeded.', 503));
+      if (!this.buckets.tryTake(key, spec))
+        return error(new Ec2WireError('RequestLimitExceeded', 'Request limit exceeded.', 503));
     }
     const fault = this.faults.decide();
     const latency = latencyOf(config, action);

@@ -23,5 +23,8 @@ export function invalidParameterValue(message: string): Ec2WireError {
 }
 
 export function eniNotFound(eniId: string): Ec2WireError {
-  return new Ec2WireError('InvalidNetworkInterfaceID.NotFound', `The networkInterface ID '${eniId}' does not exist`);
+  return new Ec2WireError(
+    'InvalidNetworkInterfaceID.NotFound',
+    `The networkInterface ID '${eniId}' does not exist`,
+  );
 }

@@ -33,7 +33,8 @@ export class FaultInjector {
         ? { kind: 'server-error', code: 'InternalError', httpStatus: 500 }
         : { kind: 'server-error', code: 'Unavailable', httpStatus: 503 };
     }
-    if (timeout < this.faults.timeoutRate) return { kind: 'timeout', applied: applied < this.faults.timeoutAppliedRate };
+    if (timeout < this.faults.timeoutRate)
+      return { kind: 'timeout', applied: applied < this.faults.timeoutAppliedRate };
     return { kind: 'none' };
   }
 }

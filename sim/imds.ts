@@ -13,7 +13,10 @@ export function readMetadata(state: SimState, instanceId: string, rawPath: strin
   if (!instance || instance.state !== 'running') return undefined;
   const path = rawPath.replace(/^\/+/, '');
   const enis = state
-    .visibleEnis((e) => e.attachment?.instanceId === instanceId && e.attachment.status === 'attached', state.eniIdsOfInstance(instanceId))
+    .visibleEnis(
+      (e) => e.attachment?.instanceId === instanceId && e.attachment.status === 'attached',
+      state.eniIdsOfInstance(instanceId),
+    )
     .sort((a, b) => (a.attachment?.deviceIndex ?? 0) - (b.attachment?.deviceIndex ?? 0));
   const primary = enis.find((e) => e.eniId === instance.primaryEniId);
   const vpc = state.vpc(instance.vpcId);
@@ -64,7 +67,12 @@ const INTERFACE_KEYS = [
   'vpc-ipv4-cidr-blocks',
 ];
 
-function interfaceValue(eni: SimEni, key: string, subnetCidr: string | undefined, vpcCidr: string | undefined): string | undefined {
+function interfaceValue(
+  eni: SimEni,
+  key: string,
+  subnetCidr: string | undefined,
+  vpcCidr: string | undefined,
+): string | undefined {
   switch (key) {
     case '':
       // IMDS lists ipv4-prefix only when the ENI has prefixes.
@@ -103,7 +111,8 @@ export class SimMetadataSource implements MetadataSource {
   ) {}
 
   get(path: string, signal?: AbortSignal): Promise<string | undefined> {
-    if (signal?.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    if (signal?.aborted)
+      return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
     return Promise.resolve(readMetadata(this.state, this.instanceId, path));
   }
 }

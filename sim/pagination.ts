@@ -34,6 +34,7 @@ function encodeToken(key: string): string {
 
 function decodeToken(token: string): string {
   const text = Buffer.from(token, 'base64url').toString('utf8');
-  if (!text.startsWith('sim:')) throw new Ec2WireError('InvalidPaginationToken', `Invalid pagination token '${token}'`);
+  if (!text.startsWith('sim:'))
+    throw new Ec2WireError('InvalidPaginationToken', `Invalid pagination token '${token}'`);
   return text.slice('sim:'.length);
 }

@@ -44,14 +44,16 @@ export class QueryParams {
     const raw = this.values.get(name);
     if (raw === undefined) return undefined;
     const n = Number(raw);
-    if (!Number.isInteger(n)) throw invalidParameterValue(`Value (${raw}) for parameter ${name} is invalid. Expected an integer.`);
+    if (!Number.isInteger(n))
+      throw invalidParameterValue(`Value (${raw}) for parameter ${name} is invalid. Expected an integer.`);
     return n;
   }
 
   bool(name: string): boolean | undefined {
     const raw = this.values.get(name);
     if (raw === undefined) return undefined;
-    if (raw !== 'true' && raw !== 'false') throw invalidParameterValue(`Value (${raw}) for parameter ${name} is invalid. Expected a boolean.`);
+    if (raw !== 'true' && raw !== 'false')
+      throw invalidParameterValue(`Value (${raw}) for parameter ${name} is invalid. Expected a boolean.`);
     return raw === 'true';
   }
 
@@ -96,7 +98,10 @@ export function maxResults(params: QueryParams, min: number, max: number): numbe
   const n = params.int('MaxResults');
   if (n === undefined) return undefined;
   if (n < min || n > max) {
-    throw new Ec2WireError('InvalidParameterValue', `Value ( ${n} ) for parameter maxResults is invalid. Expecting a value between ${min} and ${max}.`);
+    throw new Ec2WireError(
+      'InvalidParameterValue',
+      `Value ( ${n} ) for parameter maxResults is invalid. Expecting a value between ${min} and ${max}.`,
+    );
   }
   return n;
 }

@@ -142,7 +142,8 @@ export class SimState {
 
   addressesOf(subnetId: string): SubnetAddresses {
     const entry = this.subnets.get(subnetId);
-    if (!entry) throw new Ec2WireError('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
+    if (!entry)
+      throw new Ec2WireError('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
     return entry.addresses;
   }
 

@@ -45,7 +45,9 @@ export function bucketFor(action: string, params: QueryParams): { key: string; s
     params.has('MaxResults') ||
     params.has('NextToken') ||
     params.keysWithPrefix(`${idParameterOf(action)}.`) > 0;
-  return filtered ? { key: action, spec: NON_MUTATING } : { key: `${action}:unfiltered`, spec: UNFILTERED_NON_MUTATING };
+  return filtered
+    ? { key: action, spec: NON_MUTATING }
+    : { key: `${action}:unfiltered`, spec: UNFILTERED_NON_MUTATING };
 }
 
 function idParameterOf(action: string): string {
@@ -79,7 +81,10 @@ export class TokenBuckets {
   tryTake(key: string, spec: BucketSpec): boolean {
     const now = this.clock.now();
     const bucket = this.buckets.get(key) ?? { tokens: spec.capacity, updatedAt: now };
-    bucket.tokens = Math.min(spec.capacity, bucket.tokens + ((now - bucket.updatedAt) / 1000) * spec.refillPerSecond);
+    bucket.tokens = Math.min(
+      spec.capacity,
+      bucket.tokens + ((now - bucket.updatedAt) / 1000) * spec.refillPerSecond,
+    );
     bucket.updatedAt = now;
     this.buckets.set(key, bucket);
     // A small epsilon keeps floating-point refill from losing a token at exact second boundaries.

@@ -1,5 +1,10 @@
 import { Counter, Gauge, Summary, type Registry } from 'prom-client';
-import type { Ec2CallRecord, Ec2Observer, LimiterSample, SharedBudgetChange } from '../../provider/observer.js';
+import type {
+  Ec2CallRecord,
+  Ec2Observer,
+  LimiterSample,
+  SharedBudgetChange,
+} from '../../provider/observer.js';
 import type { Logger } from '../logger.js';
 
 /**
@@ -57,7 +62,7 @@ export class Ec2CallMetrics implements Ec2Observer {
     });
     this.sharedBudgetDegraded = new Gauge({
       name: 'eniipam_ec2_shared_budget_degraded',
-      help: '1 while the shared EC2 budget (EC2_RATE_LIMIT_REDIS_URL) is away and calls use the node\'s own limiter',
+      help: "1 while the shared EC2 budget (EC2_RATE_LIMIT_REDIS_URL) is away and calls use the node's own limiter",
       registers,
     });
     this.sharedBudgetChanges = new Counter({
@@ -145,7 +150,10 @@ export function loggingSharedBudget(observer: Ec2CallMetrics, logger: Logger): E
     onSharedBudget: (change) => {
       observer.onSharedBudget(change);
       if (change.state === 'degraded')
-        logger.warn({ reason: change.reason }, "shared EC2 budget unavailable; using the node's own adaptive limiter until Redis is back");
+        logger.warn(
+          { reason: change.reason },
+          "shared EC2 budget unavailable; using the node's own adaptive limiter until Redis is back",
+        );
       else logger.info({ reason: change.reason }, 'shared EC2 budget in use');
     },
   };

@@ -20,7 +20,11 @@ export interface Allocation {
  * Takes every requested address from the subnet or none: on any shortage the addresses taken so far
  * go back, so a failed call leaves the subnet's free count unchanged, as in EC2.
  */
-export function allocateAll(addresses: SubnetAddresses, subnetId: string, request: AllocationRequest): Allocation {
+export function allocateAll(
+  addresses: SubnetAddresses,
+  subnetId: string,
+  request: AllocationRequest,
+): Allocation {
   const taken: number[] = [];
   const prefixBases: number[] = [];
   const rollback = (): void => {
@@ -30,7 +34,8 @@ export function allocateAll(addresses: SubnetAddresses, subnetId: string, reques
   try {
     let primary: string | undefined;
     if (request.primary === 'any') primary = takeAny(addresses, subnetId, taken);
-    else if (typeof request.primary === 'number') primary = takeSpecific(addresses, numberToIp(request.primary), taken);
+    else if (typeof request.primary === 'number')
+      primary = takeSpecific(addresses, numberToIp(request.primary), taken);
     const ips: string[] = [];
     for (const ip of request.specificIps ?? []) ips.push(takeSpecific(addresses, ip, taken));
     for (let i = 0; i < request.ipCount; i++) ips.push(takeAny(addresses, subnetId, taken));
@@ -38,7 +43,10 @@ export function allocateAll(addresses: SubnetAddresses, subnetId: string, reques
     for (let i = 0; i < request.prefixCount; i++) {
       const prefix = addresses.allocatePrefix();
       if (prefix === undefined) {
-        throw new Ec2WireError('InsufficientCidrBlocks', `The specified subnet ${subnetId} does not have enough free cidr blocks to satisfy the request.`);
+        throw new Ec2WireError(
+          'InsufficientCidrBlocks',
+          `The specified subnet ${subnetId} does not have enough free cidr blocks to satisfy the request.`,
+        );
       }
       prefixBases.push(parseCidr(prefix).base);
       prefixes.push(prefix);
@@ -53,7 +61,10 @@ export function allocateAll(addresses: SubnetAddresses, subnetId: string, reques
 function takeAny(addresses: SubnetAddresses, subnetId: string, taken: number[]): string {
   const ip = addresses.allocateIp();
   if (ip === undefined) {
-    throw new Ec2WireError('InsufficientFreeAddressesInSubnet', `The specified subnet ${subnetId} does not have enough free addresses to satisfy the request.`);
+    throw new Ec2WireError(
+      'InsufficientFreeAddressesInSubnet',
+      `The specified subnet ${subnetId} does not have enough free addresses to satisfy the request.`,
+    );
   }
   taken.push(ipToNumber(ip));
   return ip;
@@ -67,9 +78,13 @@ function takeSpecific(addresses: SubnetAddresses, ip: string, taken: number[]): 
     throw new Ec2WireError('InvalidParameterValue', `Invalid IPv4 address ${ip}`);
   }
   if (!addresses.isUsable(n)) {
-    throw new Ec2WireError('InvalidParameterValue', `Address ${ip} is not in the subnet's usable range (or is reserved by AWS)`);
+    throw new Ec2WireError(
+      'InvalidParameterValue',
+      `Address ${ip} is not in the subnet's usable range (or is reserved by AWS)`,
+    );
   }
-  if (!addresses.allocateSpecific(n)) throw new Ec2WireError('InvalidIPAddress.InUse', `Address ${ip} is in use.`);
+  if (!addresses.allocateSpecific(n))
+    throw new Ec2WireError('InvalidIPAddress.InUse', `Address ${ip} is in use.`);
   taken.push(n);
   return ip;
 }

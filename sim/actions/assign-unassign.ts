@@ -15,14 +15,22 @@ export function assignPrivateIpAddresses({ state, params }: ActionContext): stri
   const ipCount = params.int('SecondaryPrivateIpAddressCount') ?? 0;
   const specificIps = params.list('PrivateIpAddress');
   const prefixCount = params.int('Ipv4PrefixCount') ?? 0;
-  if (params.list('Ipv4Prefix').length > 0) throw invalidParameterValue('This simulator assigns prefixes by Ipv4PrefixCount only');
-  if (ipCount < 0 || prefixCount < 0) throw invalidParameterValue('Address and prefix counts must not be negative');
+  if (params.list('Ipv4Prefix').length > 0)
+    throw invalidParameterValue('This simulator assigns prefixes by Ipv4PrefixCount only');
+  if (ipCount < 0 || prefixCount < 0)
+    throw invalidParameterValue('Address and prefix counts must not be negative');
   if (ipCount > 0 && specificIps.length > 0) {
-    throw new Ec2WireError('InvalidParameterCombination', 'Specify either SecondaryPrivateIpAddressCount or PrivateIpAddress, not both');
+    throw new Ec2WireError(
+      'InvalidParameterCombination',
+      'Specify either SecondaryPrivateIpAddressCount or PrivateIpAddress, not both',
+    );
   }
   const addressesWanted = ipCount + specificIps.length;
   if (addressesWanted > 0 && prefixCount > 0) {
-    throw new Ec2WireError('InvalidParameterCombination', 'You cannot assign IPv4 addresses and IPv4 prefixes in one request');
+    throw new Ec2WireError(
+      'InvalidParameterCombination',
+      'You cannot assign IPv4 addresses and IPv4 prefixes in one request',
+    );
   }
   if (addressesWanted === 0 && prefixCount === 0) missingParameterOf();
   const eni = state.mutableEni(eniId);
@@ -30,9 +38,17 @@ export function assignPrivateIpAddresses({ state, params }: ActionContext): stri
   if (instance) {
     const limits = limitsOf(instance);
     checkPrefixSupport(limits, prefixCount);
-    checkAddressSlots(limits, eniId, 1 + eni.secondaryIps.length + eni.prefixes.length + addressesWanted + prefixCount);
+    checkAddressSlots(
+      limits,
+      eniId,
+      1 + eni.secondaryIps.length + eni.prefixes.length + addressesWanted + prefixCount,
+    );
   }
-  const allocated = allocateAll(state.addressesOf(eni.subnetId), eni.subnetId, { ipCount, specificIps, prefixCount });
+  const allocated = allocateAll(state.addressesOf(eni.subnetId), eni.subnetId, {
+    ipCount,
+    specificIps,
+    prefixCount,
+  });
   state.putEni({
     ...eni,
     secondaryIps: [...eni.secondaryIps, ...allocated.ips],
@@ -59,13 +75,15 @@ export function unassignPrivateIpAddresses({ state, params }: ActionContext): st
   if (ips.length === 0 && prefixes.length === 0) throw missingParameter('PrivateIpAddress or Ipv4Prefix');
   const eni = state.mutableEni(eniId);
   for (const ip of ips) {
-    if (ip === eni.primaryIp) throw invalidParameterValue(`The primary private IP address ${ip} cannot be unassigned.`);
+    if (ip === eni.primaryIp)
+      throw invalidParameterValue(`The primary private IP address ${ip} cannot be unassigned.`);
     if (!eni.secondaryIps.includes(ip)) {
       throw invalidParameterValue(`Some of the specified addresses are not assigned to interface ${eniId}`);
     }
   }
   for (const prefix of prefixes) {
-    if (!eni.prefixes.includes(prefix)) throw invalidParameterValue(`Some of the specified prefixes are not assigned to interface ${eniId}`);
+    if (!eni.prefixes.includes(prefix))
+      throw invalidParameterValue(`Some of the specified prefixes are not assigned to interface ${eniId}`);
   }
   const addresses = state.addressesOf(eni.subnetId);
   const dropIps = new Set(ips);

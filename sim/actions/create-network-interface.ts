@@ -19,15 +19,23 @@ const DEFAULT_SECURITY_GROUP = 'sg-0default';
 export function createNetworkInterface({ state, params }: ActionContext): string {
   const subnetId = params.require('SubnetId');
   const subnet = state.currentSubnet(subnetId);
-  if (!subnet) throw new Ec2WireError('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
+  if (!subnet)
+    throw new Ec2WireError('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
   const ipCount = params.int('SecondaryPrivateIpAddressCount') ?? 0;
   const prefixCount = params.int('Ipv4PrefixCount') ?? 0;
-  if (ipCount < 0 || prefixCount < 0) throw invalidParameterValue('Address and prefix counts must not be negative');
+  if (ipCount < 0 || prefixCount < 0)
+    throw invalidParameterValue('Address and prefix counts must not be negative');
   if (ipCount > 0 && prefixCount > 0) {
-    throw new Ec2WireError('InvalidParameterCombination', 'You cannot specify both secondary private IP addresses and IPv4 prefixes');
+    throw new Ec2WireError(
+      'InvalidParameterCombination',
+      'You cannot specify both secondary private IP addresses and IPv4 prefixes',
+    );
   }
   if (state.liveEniCount() >= (state.config.networkInterfaceQuota ?? DEFAULT_ENI_QUOTA)) {
-    throw new Ec2WireError('NetworkInterfaceLimitExceeded', 'You have reached the maximum number of network interfaces for this Region');
+    throw new Ec2WireError(
+      'NetworkInterfaceLimitExceeded',
+      'You have reached the maximum number of network interfaces for this Region',
+    );
   }
   const tags = tagsFromSpecifications(params, 'network-interface');
   const groups = params.list('SecurityGroupId');

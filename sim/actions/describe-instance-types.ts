@@ -22,7 +22,11 @@ export function describeInstanceTypes({ params }: ActionContext): string {
   if (names.length > 0) {
     types = names.map((name) => {
       const limits = lookupInstanceType(name);
-      if (!limits) throw new Ec2WireError('InvalidInstanceType', `The following supplied instance types do not exist: [${name}]`);
+      if (!limits)
+        throw new Ec2WireError(
+          'InvalidInstanceType',
+          `The following supplied instance types do not exist: [${name}]`,
+        );
       return limits;
     });
   } else {
@@ -33,7 +37,12 @@ export function describeInstanceTypes({ params }: ActionContext): string {
   }
   const match = compileFilters(params.filters(), FIELDS);
   // Without names EC2 pages by 100 even when MaxResults is absent.
-  const page = paginate(types.filter(match), (t) => t.instanceType, names.length > 0 ? max : (max ?? 100), params.get('NextToken'));
+  const page = paginate(
+    types.filter(match),
+    (t) => t.instanceType,
+    names.length > 0 ? max : (max ?? 100),
+    params.get('NextToken'),
+  );
   return itemSet('instanceTypeSet', page.items, renderType) + leaf('nextToken', page.nextToken);
 }
 
@@ -50,8 +59,10 @@ function renderType(t: InstanceLimits): string {
       leaf('maximumNetworkInterfaces', t.maxEnis),
       leaf('maximumNetworkCards', 1),
       leaf('defaultNetworkCardIndex', 0),
-      itemSet('networkCards', [0], (index) =>
-        leaf('networkCardIndex', index) + leaf('maximumNetworkInterfaces', t.maxEnis),
+      itemSet(
+        'networkCards',
+        [0],
+        (index) => leaf('networkCardIndex', index) + leaf('maximumNetworkInterfaces', t.maxEnis),
       ),
       leaf('ipv4AddressesPerInterface', t.ipv4PerEni),
       leaf('ipv6AddressesPerInterface', t.ipv4PerEni),

@@ -26,7 +26,8 @@ export function describeInstances({ state, params }: ActionContext): string {
   let instances = state.visibleInstances();
   if (ids.length > 0) {
     const missing = ids.find((id) => !instances.some((i) => i.instanceId === id));
-    if (missing !== undefined) throw new Ec2WireError('InvalidInstanceID.NotFound', `The instance ID '${missing}' does not exist`);
+    if (missing !== undefined)
+      throw new Ec2WireError('InvalidInstanceID.NotFound', `The instance ID '${missing}' does not exist`);
     instances = instances.filter((i) => ids.includes(i.instanceId));
   }
   const match = compileFilters(params.filters(), FIELDS, (i) => i.tags);
@@ -40,7 +41,14 @@ export function describeInstances({ state, params }: ActionContext): string {
         leaf('ownerId', owner),
         itemSet('groupSet', [], () => ''),
         itemSet('instancesSet', [instance], (i) =>
-          renderInstance(i, state.visibleEnis((e) => e.attachment?.instanceId === i.instanceId, state.eniIdsOfInstance(i.instanceId)), owner),
+          renderInstance(
+            i,
+            state.visibleEnis(
+              (e) => e.attachment?.instanceId === i.instanceId,
+              state.eniIdsOfInstance(i.instanceId),
+            ),
+            owner,
+          ),
         ),
       ].join(''),
     ) + leaf('nextToken', page.nextToken)
@@ -50,7 +58,9 @@ export function describeInstances({ state, params }: ActionContext): string {
 function renderInstance(i: SimInstance, enis: SimEni[], owner: string): string {
   const running = i.state === 'running';
   const primary = enis.find((e) => e.eniId === i.primaryEniId);
-  const sorted = [...enis].sort((a, b) => (a.attachment?.deviceIndex ?? 0) - (b.attachment?.deviceIndex ?? 0));
+  const sorted = [...enis].sort(
+    (a, b) => (a.attachment?.deviceIndex ?? 0) - (b.attachment?.deviceIndex ?? 0),
+  );
   return [
     leaf('instanceId', i.instanceId),
     leaf('imageId', 'ami-0sim'),
@@ -61,7 +71,11 @@ function renderInstance(i: SimInstance, enis: SimEni[], owner: string): string {
     running ? leaf('subnetId', i.subnetId) : '',
     running ? leaf('vpcId', i.vpcId) : '',
     running && primary ? leaf('privateIpAddress', primary.primaryIp) : '',
-    itemSet('groupSet', running ? i.securityGroupIds : [], (id) => leaf('groupId', id) + leaf('groupName', id)),
+    itemSet(
+      'groupSet',
+      running ? i.securityGroupIds : [],
+      (id) => leaf('groupId', id) + leaf('groupName', id),
+    ),
     tagSet(i.tags),
     itemSet('networkInterfaceSet', running ? sorted : [], (e) => renderInstanceEni(e, owner)),
   ].join('');

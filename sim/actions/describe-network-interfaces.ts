@@ -31,7 +31,8 @@ function candidatesByInstance(state: SimState, filters: readonly Filter[]): Set<
   const byInstance = filters.find((f) => f.name === 'attachment.instance-id');
   if (!byInstance || byInstance.values.some((v) => /[*?]/.test(v))) return undefined;
   const ids = new Set<string>();
-  for (const instanceId of byInstance.values) for (const id of state.eniIdsOfInstance(instanceId)) ids.add(id);
+  for (const instanceId of byInstance.values)
+    for (const id of state.eniIdsOfInstance(instanceId)) ids.add(id);
   return ids;
 }
 
@@ -43,7 +44,10 @@ export function describeNetworkInterfaces({ state, params }: ActionContext): str
   const ids = params.list('NetworkInterfaceId');
   const max = maxResults(params, 5, 1000);
   if (ids.length > 0 && max !== undefined) {
-    throw new Ec2WireError('InvalidParameterCombination', 'The parameter NetworkInterfaceIds cannot be used with the parameter MaxResults');
+    throw new Ec2WireError(
+      'InvalidParameterCombination',
+      'The parameter NetworkInterfaceIds cannot be used with the parameter MaxResults',
+    );
   }
   const filters = params.filters();
   const match = compileFilters(filters, FIELDS, (e) => e.tags);
@@ -58,5 +62,7 @@ export function describeNetworkInterfaces({ state, params }: ActionContext): str
   }
   const page = paginate(enis.filter(match), (e) => e.eniId, max, params.get('NextToken'));
   const owner = state.config.accountId;
-  return itemSet('networkInterfaceSet', page.items, (e) => renderEni(e, owner)) + leaf('nextToken', page.nextToken);
+  return (
+    itemSet('networkInterfaceSet', page.items, (e) => renderEni(e, owner)) + leaf('nextToken', page.nextToken)
+  );
 }

@@ -22,7 +22,8 @@ export function describeSubnets({ state, params }: ActionContext): string {
   let subnets = state.visibleSubnets();
   if (ids.length > 0) {
     const missing = ids.find((id) => !subnets.some((s) => s.subnetId === id));
-    if (missing !== undefined) throw new Ec2WireError('InvalidSubnetID.NotFound', `The subnet ID '${missing}' does not exist`);
+    if (missing !== undefined)
+      throw new Ec2WireError('InvalidSubnetID.NotFound', `The subnet ID '${missing}' does not exist`);
     subnets = subnets.filter((s) => ids.includes(s.subnetId));
   }
   const sorted = subnets.filter(match).sort((a, b) => (a.subnetId < b.subnetId ? -1 : 1));

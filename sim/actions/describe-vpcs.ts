@@ -20,7 +20,8 @@ export function describeVpcs({ state, params }: ActionContext): string {
   let vpcs = state.vpcList();
   if (ids.length > 0) {
     const missing = ids.find((id) => !vpcs.some((v) => v.vpcId === id));
-    if (missing !== undefined) throw new Ec2WireError('InvalidVpcID.NotFound', `The vpc ID '${missing}' does not exist`);
+    if (missing !== undefined)
+      throw new Ec2WireError('InvalidVpcID.NotFound', `The vpc ID '${missing}' does not exist`);
     vpcs = vpcs.filter((v) => ids.includes(v.vpcId));
   }
   const match = compileFilters(params.filters(), FIELDS);
@@ -34,7 +35,11 @@ export function describeVpcs({ state, params }: ActionContext): string {
         leaf('state', 'available'),
         leaf('cidrBlock', v.cidr),
         itemSet('cidrBlockAssociationSet', [v.cidr], (cidr) =>
-          [leaf('associationId', `vpc-cidr-assoc-${v.vpcId.replace(/^vpc-/, '')}`), leaf('cidrBlock', cidr), node('cidrBlockState', leaf('state', 'associated'))].join(''),
+          [
+            leaf('associationId', `vpc-cidr-assoc-${v.vpcId.replace(/^vpc-/, '')}`),
+            leaf('cidrBlock', cidr),
+            node('cidrBlockState', leaf('state', 'associated')),
+          ].join(''),
         ),
         leaf('instanceTenancy', 'default'),
         leaf('isDefault', false),

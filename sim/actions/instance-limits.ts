@@ -5,9 +5,13 @@ import type { SimState } from '../state.js';
 
 export function runningInstance(state: SimState, instanceId: string): SimInstance {
   const instance = state.currentInstance(instanceId);
-  if (!instance) throw new Ec2WireError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
+  if (!instance)
+    throw new Ec2WireError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
   if (instance.state !== 'running') {
-    throw new Ec2WireError('IncorrectInstanceState', `The instance '${instanceId}' is not in a valid state for this operation.`);
+    throw new Ec2WireError(
+      'IncorrectInstanceState',
+      `The instance '${instanceId}' is not in a valid state for this operation.`,
+    );
   }
   return instance;
 }
@@ -15,7 +19,8 @@ export function runningInstance(state: SimState, instanceId: string): SimInstanc
 export function limitsOf(instance: SimInstance): InstanceLimits {
   const limits = lookupInstanceType(instance.instanceType);
   // launchInstance accepts only known types, so this is a simulator bug, not an EC2 error.
-  if (!limits) throw new Error(`simulated instance ${instance.instanceId} has unknown type ${instance.instanceType}`);
+  if (!limits)
+    throw new Error(`simulated instance ${instance.instanceId} has unknown type ${instance.instanceType}`);
   return limits;
 }
 
@@ -34,6 +39,9 @@ export function checkAddressSlots(limits: InstanceLimits, eniId: string, slots: 
 
 export function checkPrefixSupport(limits: InstanceLimits, prefixCount: number): void {
   if (prefixCount > 0 && !limits.prefixDelegation) {
-    throw new Ec2WireError('InvalidParameterValue', `Prefix delegation is not supported on instance type ${limits.instanceType} (not built on the Nitro System).`);
+    throw new Ec2WireError(
+      'InvalidParameterValue',
+      `Prefix delegation is not supported on instance type ${limits.instanceType} (not built on the Nitro System).`,
+    );
   }
 }

@@ -12,7 +12,10 @@ export function modifyNetworkInterfaceAttribute({ state, params }: ActionContext
     const deleteOnTermination = params.bool('Attachment.DeleteOnTermination');
     if (deleteOnTermination === undefined) throw missingParameter('Attachment.DeleteOnTermination');
     if (eni.attachment?.attachmentId !== attachmentId) {
-      throw new Ec2WireError('InvalidAttachmentID.NotFound', `The attachment ID '${attachmentId}' does not exist`);
+      throw new Ec2WireError(
+        'InvalidAttachmentID.NotFound',
+        `The attachment ID '${attachmentId}' does not exist`,
+      );
     }
     eni = { ...eni, attachment: { ...eni.attachment, deleteOnTermination } };
     changed = true;

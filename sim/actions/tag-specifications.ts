@@ -7,7 +7,9 @@ export function tagsFromSpecifications(params: QueryParams, resourceType: string
   for (const i of params.indices('TagSpecification')) {
     const type = params.get(`TagSpecification.${i}.ResourceType`);
     if (type !== resourceType) {
-      throw invalidParameterValue(`'${type ?? ''}' is not a valid taggable resource type for this operation.`);
+      throw invalidParameterValue(
+        `'${type ?? ''}' is not a valid taggable resource type for this operation.`,
+      );
     }
     for (const { key, value } of params.tags(`TagSpecification.${i}.Tag`)) tags[key] = value ?? '';
   }

@@ -7,7 +7,8 @@ type TagEdit = (tags: Readonly<Record<string, string>>) => Record<string, string
 /** Applies a tag edit to ENIs, subnets or instances, all resources validated before any changes. */
 function editTags({ state, params }: ActionContext, edit: TagEdit): void {
   const ids = params.list('ResourceId');
-  if (ids.length === 0) throw new Ec2WireError('MissingParameter', 'The request must contain the parameter resourceIdSet');
+  if (ids.length === 0)
+    throw new Ec2WireError('MissingParameter', 'The request must contain the parameter resourceIdSet');
   const apply: (() => void)[] = ids.map((id) => {
     if (id.startsWith('eni-')) {
       const eni = state.mutableEni(id);
@@ -24,7 +25,8 @@ function editTags({ state, params }: ActionContext, edit: TagEdit): void {
     }
     if (id.startsWith('i-')) {
       const instance = state.currentInstance(id);
-      if (!instance) throw new Ec2WireError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
+      if (!instance)
+        throw new Ec2WireError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
       return () => {
         state.putInstance({ ...instance, tags: edit(instance.tags) });
       };
@@ -37,8 +39,10 @@ function editTags({ state, params }: ActionContext, edit: TagEdit): void {
 
 export function createTags(context: ActionContext): string {
   const tags = context.params.tags('Tag');
-  if (tags.length === 0) throw new Ec2WireError('MissingParameter', 'The request must contain the parameter tagSet');
-  for (const { key } of tags) if (key.startsWith('aws:')) throw invalidParameterValue(`Tag keys starting with 'aws:' are reserved`);
+  if (tags.length === 0)
+    throw new Ec2WireError('MissingParameter', 'The request must contain the parameter tagSet');
+  for (const { key } of tags)
+    if (key.startsWith('aws:')) throw invalidParameterValue(`Tag keys starting with 'aws:' are reserved`);
   editTags(context, (current) => {
     const next = { ...current };
     for (const { key, value } of tags) next[key] = value ?? '';

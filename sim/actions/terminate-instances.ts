@@ -11,7 +11,8 @@ import { STATE_CODE } from './describe-instances.js';
  */
 export function terminateInstance(state: SimState, instanceId: string): 'running' | 'terminated' {
   const instance = state.currentInstance(instanceId);
-  if (!instance) throw new Ec2WireError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
+  if (!instance)
+    throw new Ec2WireError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
   const previous = instance.state;
   if (previous === 'terminated') return previous;
   const detachMs = state.config.detachCompletionMs ?? latencyOf(state.config, 'DetachNetworkInterface');
@@ -22,7 +23,10 @@ export function terminateInstance(state: SimState, instanceId: string): 'running
       state.deleteEni(eni.eniId);
       state.releaseEniAddresses(eni);
     } else {
-      state.putEni({ ...eni, attachment: { ...a, status: 'detaching', completesAt: state.now() + detachMs } });
+      state.putEni({
+        ...eni,
+        attachment: { ...a, status: 'detaching', completesAt: state.now() + detachMs },
+      });
     }
   }
   state.putInstance({ ...instance, state: 'terminated' });
@@ -31,9 +35,11 @@ export function terminateInstance(state: SimState, instanceId: string): 'running
 
 export function terminateInstances({ state, params }: ActionContext): string {
   const ids = params.list('InstanceId');
-  if (ids.length === 0) throw new Ec2WireError('MissingParameter', 'The request must contain the parameter InstanceId');
+  if (ids.length === 0)
+    throw new Ec2WireError('MissingParameter', 'The request must contain the parameter InstanceId');
   for (const id of ids) {
-    if (!state.currentInstance(id)) throw new Ec2WireError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
+    if (!state.currentInstance(id))
+      throw new Ec2WireError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
   }
   const changes = ids.map((id) => ({ id, previous: terminateInstance(state, id) }));
   return itemSet('instancesSet', changes, ({ id, previous }) =>

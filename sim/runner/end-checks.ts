@@ -42,7 +42,8 @@ export async function endChecks(
   pods: readonly PodRecord[],
 ): Promise<EndState> {
   const known: KnownNode[] = [];
-  for (const node of nodes) known.push({ name: node.name, instanceId: node.instanceId, datastore: await datastoreOf(node) });
+  for (const node of nodes)
+    known.push({ name: node.name, instanceId: node.instanceId, datastore: await datastoreOf(node) });
   return endChecksOf(cloud, known, pods);
 }
 
@@ -54,7 +55,11 @@ export interface KnownNode {
 }
 
 /** The end checks over datastores already at hand (the benchmarks' nodes have no disk to read). */
-export function endChecksOf(cloud: SimulatedCloud, nodes: readonly KnownNode[], pods: readonly PodRecord[]): EndState {
+export function endChecksOf(
+  cloud: SimulatedCloud,
+  nodes: readonly KnownNode[],
+  pods: readonly PodRecord[],
+): EndState {
   const enis = cloud.enis();
   const enisByInstance = new Map<string, EniInspection[]>();
   for (const eni of enis) {

@@ -54,10 +54,14 @@ export function launchScenarioNodes(scenario: Scenario, world: SimWorld): Launch
         random: new SeededRandom(scenario.seed, NODE_RANDOM_STREAM + nodes.length),
         newLimiter: () =>
           shared ??
-          new ClockTokenBucketLimiter(effectiveBuckets({ familyShares: { ...config.aws.rateFractions } }, false), clock, {
-            adaptive: true,
-            random: () => limiterRandom.next(),
-          }),
+          new ClockTokenBucketLimiter(
+            effectiveBuckets({ familyShares: { ...config.aws.rateFractions } }, false),
+            clock,
+            {
+              adaptive: true,
+              random: () => limiterRandom.next(),
+            },
+          ),
         sharedLimiter: shared !== undefined,
       });
     }

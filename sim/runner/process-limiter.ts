@@ -17,7 +17,11 @@ export class ProcessLimiter implements Ec2Limiter {
     private readonly ownsInner: boolean,
   ) {}
 
-  schedule<T>(api: Ec2Api, fn: () => Promise<T>, priority: PrioritySource = currentCallPriority()): Promise<T> {
+  schedule<T>(
+    api: Ec2Api,
+    fn: () => Promise<T>,
+    priority: PrioritySource = currentCallPriority(),
+  ): Promise<T> {
     if (!this.open) return new Promise<T>(() => undefined);
     return this.inner.schedule(api, () => (this.open ? fn() : new Promise<T>(() => undefined)), priority);
   }

@@ -14,7 +14,11 @@ describe('VPC CNI variables eni-ipam does not implement', () => {
       ENI_CONFIG_LABEL_DEF: 'topology.kubernetes.io/zone',
       UNRELATED: 'x',
     };
-    expect(ignoredVpcCniVariables(env)).toEqual(['AWS_VPC_K8S_CNI_VETHPREFIX', 'ENABLE_IPv6', 'ENABLE_POD_ENI']);
+    expect(ignoredVpcCniVariables(env)).toEqual([
+      'AWS_VPC_K8S_CNI_VETHPREFIX',
+      'ENABLE_IPv6',
+      'ENABLE_POD_ENI',
+    ]);
   });
 
   it("every VPC CNI variable in the config table is one of the VPC CNI's", () => {

@@ -100,7 +100,10 @@ describe("the chart's alerts with the real promtool", () => {
       expect(result.code).not.toBe(0);
       expect(result.output).toContain('EniIpamSubnetNearlyFull');
     } finally {
-      const rule = objectOf(renderChart({ prometheusRule: { enabled: true } }), 'PrometheusRule') as unknown as {
+      const rule = objectOf(
+        renderChart({ prometheusRule: { enabled: true } }),
+        'PrometheusRule',
+      ) as unknown as {
         spec: unknown;
       };
       writeFileSync(join(dir, 'rules.yaml'), JSON.stringify(rule.spec));

@@ -18,7 +18,14 @@ const NEW_ENI = 'eni-new00';
 /** DescribeSubnets by id for the node subnet (ENI listings look up subnet CIDRs). */
 function withNodeSubnet(h: ReturnType<typeof harness>): void {
   h.ec2.on(DescribeSubnetsCommand).resolves({
-    Subnets: [{ SubnetId: NODE_SUBNET, CidrBlock: NODE_SUBNET_CIDR, AvailabilityZone: 'us-east-1a', AvailableIpAddressCount: 100 }],
+    Subnets: [
+      {
+        SubnetId: NODE_SUBNET,
+        CidrBlock: NODE_SUBNET_CIDR,
+        AvailabilityZone: 'us-east-1a',
+        AvailableIpAddressCount: 100,
+      },
+    ],
   });
 }
 
@@ -26,7 +33,11 @@ function withNodeSubnet(h: ReturnType<typeof harness>): void {
  * DescribeNetworkInterfaces: the attached listing by filter, and the new ENI by id, whose answers
  * follow `newEniStates` (the last one repeats).
  */
-function describeEnis(h: ReturnType<typeof harness>, attached: NetworkInterface[], newEniStates: (NetworkInterface | 'not-found')[]): void {
+function describeEnis(
+  h: ReturnType<typeof harness>,
+  attached: NetworkInterface[],
+  newEniStates: (NetworkInterface | 'not-found')[],
+): void {
   let seen = 0;
   h.ec2.on(DescribeNetworkInterfacesCommand).callsFake((input: DescribeNetworkInterfacesCommandInput) => {
     if (input.Filters) return { NetworkInterfaces: attached };
@@ -36,11 +47,17 @@ function describeEnis(h: ReturnType<typeof harness>, attached: NetworkInterface[
   });
 }
 
-const attachedNew = (deviceIndex: number, secondary: string[] = ['10.0.0.21', '10.0.0.22']): NetworkInterface =>
+const attachedNew = (
+  deviceIndex: number,
+  secondary: string[] = ['10.0.0.21', '10.0.0.22'],
+): NetworkInterface =>
   eni(NEW_ENI, {
     deviceIndex,
     PrivateIpAddress: '10.0.0.20',
-    PrivateIpAddresses: [{ PrivateIpAddress: '10.0.0.20', Primary: true }, ...secondary.map((ip) => ({ PrivateIpAddress: ip, Primary: false }))],
+    PrivateIpAddresses: [
+      { PrivateIpAddress: '10.0.0.20', Primary: true },
+      ...secondary.map((ip) => ({ PrivateIpAddress: ip, Primary: false })),
+    ],
     TagSet: [{ Key: 'eni-ipam.io/managed', Value: 'true' }],
   });
 
@@ -72,9 +89,15 @@ describe('listAttachedEnis', () => {
     const calls = h.ec2.commandCalls(DescribeNetworkInterfacesCommand).map((c) => c.args[0].input);
     expect(calls).toEqual([
       { Filters: [{ Name: 'attachment.instance-id', Values: [INSTANCE_ID] }], MaxResults: 1000 },
-      { Filters: [{ Name: 'attachment.instance-id', Values: [INSTANCE_ID] }], MaxResults: 1000, NextToken: 'page-2' },
+      {
+        Filters: [{ Name: 'attachment.instance-id', Values: [INSTANCE_ID] }],
+        MaxResults: 1000,
+        NextToken: 'page-2',
+      },
     ]);
-    expect(h.ec2.commandCalls(DescribeSubnetsCommand).map((c) => c.args[0].input)).toEqual([{ SubnetIds: [NODE_SUBNET] }]);
+    expect(h.ec2.commandCalls(DescribeSubnetsCommand).map((c) => c.args[0].input)).toEqual([
+      { SubnetIds: [NODE_SUBNET] },
+    ]);
     expect(enis.map((e) => [e.eniId, e.deviceIndex, e.primary])).toEqual([
       ['eni-00', 0, true],
       ['eni-01', 1, false],
@@ -146,11 +169,18 @@ describe('createAndAttachEni', () => {
   it('creates with addresses and tags in one call, attaches at the first free index, sets DeleteOnTermination, waits until visible', async () => {
     const h = harness();
     withNodeSubnet(h);
-    describeEnis(h, [eni('eni-00', { deviceIndex: 0 }), eni('eni-01', { deviceIndex: 1 })], [
-      'not-found',
-      { ...attachedNew(2, []), Attachment: { AttachmentId: 'attach-new', DeviceIndex: 2, Status: 'attaching' } },
-      attachedNew(2),
-    ]);
+    describeEnis(
+      h,
+      [eni('eni-00', { deviceIndex: 0 }), eni('eni-01', { deviceIndex: 1 })],
+      [
+        'not-found',
+        {
+          ...attachedNew(2, []),
+          Attachment: { AttachmentId: 'attach-new', DeviceIndex: 2, Status: 'attaching' },
+        },
+        attachedNew(2),
+      ],
+    );
     h.ec2.on(CreateNetworkInterfaceCommand).resolves({ NetworkInterface: { NetworkInterfaceId: NEW_ENI } });
     h.ec2.on(AttachNetworkInterfaceCommand).resolves({ AttachmentId: 'attach-new' });
     h.ec2.on(ModifyNetworkInterfaceAttributeCommand).resolves({});
@@ -186,18 +216,29 @@ describe('createAndAttachEni', () => {
       { NetworkInterfaceId: NEW_ENI, Attachment: { AttachmentId: 'attach-new', DeleteOnTermination: true } },
     ]);
     expect(h.ec2.commandCalls(DeleteNetworkInterfaceCommand)).toHaveLength(0);
-    expect(created).toMatchObject({ eniId: NEW_ENI, deviceIndex: 2, secondaryIps: ['10.0.0.21', '10.0.0.22'], subnetCidr: NODE_SUBNET_CIDR });
+    expect(created).toMatchObject({
+      eniId: NEW_ENI,
+      deviceIndex: 2,
+      secondaryIps: ['10.0.0.21', '10.0.0.22'],
+      subnetCidr: NODE_SUBNET_CIDR,
+    });
   });
 
   it('asks for prefixes with Ipv4PrefixCount and no IP count', async () => {
     const h = harness({ clusterName: '', extraTags: {} });
     withNodeSubnet(h);
-    describeEnis(h, [eni('eni-00', { deviceIndex: 0 })], [{ ...attachedNew(1, []), Ipv4Prefixes: [{ Ipv4Prefix: '10.0.4.0/28' }] }]);
+    describeEnis(
+      h,
+      [eni('eni-00', { deviceIndex: 0 })],
+      [{ ...attachedNew(1, []), Ipv4Prefixes: [{ Ipv4Prefix: '10.0.4.0/28' }] }],
+    );
     h.ec2.on(CreateNetworkInterfaceCommand).resolves({ NetworkInterface: { NetworkInterfaceId: NEW_ENI } });
     h.ec2.on(AttachNetworkInterfaceCommand).resolves({ AttachmentId: 'attach-new' });
     h.ec2.on(ModifyNetworkInterfaceAttributeCommand).resolves({});
 
-    const created = await h.drive(h.network.createAndAttachEni({ ...request, secondaryIpCount: 0, prefixCount: 1 }));
+    const created = await h.drive(
+      h.network.createAndAttachEni({ ...request, secondaryIpCount: 0, prefixCount: 1 }),
+    );
 
     const input = h.ec2.commandCalls(CreateNetworkInterfaceCommand)[0]!.args[0].input;
     expect(input.Ipv4PrefixCount).toBe(1);
@@ -217,13 +258,21 @@ describe('createAndAttachEni', () => {
     h.ec2.on(CreateNetworkInterfaceCommand).resolves({ NetworkInterface: { NetworkInterfaceId: NEW_ENI } });
     h.ec2
       .on(AttachNetworkInterfaceCommand)
-      .rejectsOnce(awsError('InvalidParameterValue', 400, "Instance already has an interface attached at device index '1'."))
+      .rejectsOnce(
+        awsError(
+          'InvalidParameterValue',
+          400,
+          "Instance already has an interface attached at device index '1'.",
+        ),
+      )
       .resolves({ AttachmentId: 'attach-new' });
     h.ec2.on(ModifyNetworkInterfaceAttributeCommand).resolves({});
 
     await h.drive(h.network.createAndAttachEni(request));
 
-    expect(h.ec2.commandCalls(AttachNetworkInterfaceCommand).map((c) => c.args[0].input.DeviceIndex)).toEqual([1, 2]);
+    expect(h.ec2.commandCalls(AttachNetworkInterfaceCommand).map((c) => c.args[0].input.DeviceIndex)).toEqual(
+      [1, 2],
+    );
   });
 
   it('deletes the created ENI when the attach fails, and reports the limit', async () => {
@@ -237,13 +286,19 @@ describe('createAndAttachEni', () => {
     const err = await h.drive(h.network.createAndAttachEni(request)).catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(Ec2Error);
-    expect(err).toMatchObject({ kind: 'limit', awsCode: 'AttachmentLimitExceeded', action: 'AttachNetworkInterface' });
+    expect(err).toMatchObject({
+      kind: 'limit',
+      awsCode: 'AttachmentLimitExceeded',
+      action: 'AttachNetworkInterface',
+    });
     expect(h.ec2.commandCalls(AttachNetworkInterfaceCommand)).toHaveLength(1);
     expect(h.ec2.commandCalls(DetachNetworkInterfaceCommand)).toHaveLength(0);
-    expect(h.ec2.commandCalls(DeleteNetworkInterfaceCommand).map((c) => c.args[0].input)).toEqual([{ NetworkInterfaceId: NEW_ENI }]);
+    expect(h.ec2.commandCalls(DeleteNetworkInterfaceCommand).map((c) => c.args[0].input)).toEqual([
+      { NetworkInterfaceId: NEW_ENI },
+    ]);
   });
 
-  it('keeps deleting a created ENI through a throttling storm longer than one call\'s retries', async () => {
+  it("keeps deleting a created ENI through a throttling storm longer than one call's retries", async () => {
     const h = harness();
     withNodeSubnet(h);
     describeEnis(h, [eni('eni-00', { deviceIndex: 0 })], [eni(NEW_ENI)]);
@@ -285,7 +340,9 @@ describe('createAndAttachEni', () => {
     const leaked = await h.drive(h.network.findLeakedEnis(INSTANCE_ID, 300_000));
 
     expect(leakScan).toBe(true);
-    expect(leaked).toEqual([{ eniId: NEW_ENI, subnetId: NODE_SUBNET, instanceId: INSTANCE_ID, createdAt: undefined }]);
+    expect(leaked).toEqual([
+      { eniId: NEW_ENI, subnetId: NODE_SUBNET, instanceId: INSTANCE_ID, createdAt: undefined },
+    ]);
     h.ec2.on(DeleteNetworkInterfaceCommand).resolves({});
     await h.drive(h.network.detachAndDeleteEni(NEW_ENI));
     expect(await h.drive(h.network.findLeakedEnis(INSTANCE_ID, 300_000))).toEqual([]);
@@ -294,10 +351,18 @@ describe('createAndAttachEni', () => {
   it('detaches, waits for available and deletes the created ENI when ModifyNetworkInterfaceAttribute fails', async () => {
     const h = harness();
     withNodeSubnet(h);
-    describeEnis(h, [eni('eni-00', { deviceIndex: 0 })], [
-      { ...eni(NEW_ENI, { deviceIndex: 1 }), Status: 'in-use', Attachment: { AttachmentId: 'attach-new', DeviceIndex: 1, Status: 'detaching' } },
-      eni(NEW_ENI),
-    ]);
+    describeEnis(
+      h,
+      [eni('eni-00', { deviceIndex: 0 })],
+      [
+        {
+          ...eni(NEW_ENI, { deviceIndex: 1 }),
+          Status: 'in-use',
+          Attachment: { AttachmentId: 'attach-new', DeviceIndex: 1, Status: 'detaching' },
+        },
+        eni(NEW_ENI),
+      ],
+    );
     h.ec2.on(CreateNetworkInterfaceCommand).resolves({ NetworkInterface: { NetworkInterfaceId: NEW_ENI } });
     h.ec2.on(AttachNetworkInterfaceCommand).resolves({ AttachmentId: 'attach-new' });
     h.ec2.on(ModifyNetworkInterfaceAttributeCommand).rejects(awsError('UnauthorizedOperation', 403));
@@ -306,23 +371,44 @@ describe('createAndAttachEni', () => {
 
     const err = await h.drive(h.network.createAndAttachEni(request)).catch((e: unknown) => e);
 
-    expect(err).toMatchObject({ kind: 'permanent', awsCode: 'UnauthorizedOperation', action: 'ModifyNetworkInterfaceAttribute' });
-    expect((err as Ec2Error).params).toEqual({ NetworkInterfaceId: NEW_ENI, Attachment: { AttachmentId: 'attach-new', DeleteOnTermination: true } });
+    expect(err).toMatchObject({
+      kind: 'permanent',
+      awsCode: 'UnauthorizedOperation',
+      action: 'ModifyNetworkInterfaceAttribute',
+    });
+    expect((err as Ec2Error).params).toEqual({
+      NetworkInterfaceId: NEW_ENI,
+      Attachment: { AttachmentId: 'attach-new', DeleteOnTermination: true },
+    });
     expect(h.ec2.commandCalls(ModifyNetworkInterfaceAttributeCommand)).toHaveLength(1);
-    expect(h.ec2.commandCalls(DetachNetworkInterfaceCommand).map((c) => c.args[0].input)).toEqual([{ AttachmentId: 'attach-new' }]);
-    expect(h.ec2.commandCalls(DeleteNetworkInterfaceCommand).map((c) => c.args[0].input)).toEqual([{ NetworkInterfaceId: NEW_ENI }]);
+    expect(h.ec2.commandCalls(DetachNetworkInterfaceCommand).map((c) => c.args[0].input)).toEqual([
+      { AttachmentId: 'attach-new' },
+    ]);
+    expect(h.ec2.commandCalls(DeleteNetworkInterfaceCommand).map((c) => c.args[0].input)).toEqual([
+      { NetworkInterfaceId: NEW_ENI },
+    ]);
     // The delete came only after EC2 showed the ENI available again.
-    const describeCalls = h.ec2.commandCalls(DescribeNetworkInterfacesCommand).filter((c) => c.args[0].input.NetworkInterfaceIds);
+    const describeCalls = h.ec2
+      .commandCalls(DescribeNetworkInterfacesCommand)
+      .filter((c) => c.args[0].input.NetworkInterfaceIds);
     expect(describeCalls).toHaveLength(2);
   });
 
   it('retries a compensating detach that EC2 answers with NotFound because the attachment is not visible yet', async () => {
     const h = harness();
     withNodeSubnet(h);
-    describeEnis(h, [eni('eni-00', { deviceIndex: 0 })], [
-      { ...eni(NEW_ENI, { deviceIndex: 1 }), Status: 'in-use', Attachment: { AttachmentId: 'attach-new', DeviceIndex: 1, Status: 'attached' } },
-      eni(NEW_ENI),
-    ]);
+    describeEnis(
+      h,
+      [eni('eni-00', { deviceIndex: 0 })],
+      [
+        {
+          ...eni(NEW_ENI, { deviceIndex: 1 }),
+          Status: 'in-use',
+          Attachment: { AttachmentId: 'attach-new', DeviceIndex: 1, Status: 'attached' },
+        },
+        eni(NEW_ENI),
+      ],
+    );
     h.ec2.on(CreateNetworkInterfaceCommand).resolves({ NetworkInterface: { NetworkInterfaceId: NEW_ENI } });
     h.ec2.on(AttachNetworkInterfaceCommand).resolves({ AttachmentId: 'attach-new' });
     h.ec2.on(ModifyNetworkInterfaceAttributeCommand).rejects(awsError('UnauthorizedOperation', 403));
@@ -345,7 +431,11 @@ describe('createAndAttachEni', () => {
 
     const err = await h.drive(h.network.createAndAttachEni(request)).catch((e: unknown) => e);
 
-    expect(err).toMatchObject({ kind: 'subnet-full', awsCode: 'InsufficientFreeAddressesInSubnet', subnetId: NODE_SUBNET });
+    expect(err).toMatchObject({
+      kind: 'subnet-full',
+      awsCode: 'InsufficientFreeAddressesInSubnet',
+      subnetId: NODE_SUBNET,
+    });
     expect(h.ec2.commandCalls(CreateNetworkInterfaceCommand)).toHaveLength(1);
     expect(h.ec2.commandCalls(DeleteNetworkInterfaceCommand)).toHaveLength(0);
   });
@@ -363,11 +453,12 @@ describe('createAndAttachEni', () => {
 
     await h.drive(h.network.createAndAttachEni(request));
 
-    expect(h.ec2.commandCalls(AttachNetworkInterfaceCommand).map((c) => c.args[0].input.DeviceIndex)).toEqual([1, 1]);
-    expect(h.observer.calls.filter((c) => c.api === 'AttachNetworkInterface').map((c) => c.errorClass)).toEqual([
-      'not-yet-visible',
-      undefined,
-    ]);
+    expect(h.ec2.commandCalls(AttachNetworkInterfaceCommand).map((c) => c.args[0].input.DeviceIndex)).toEqual(
+      [1, 1],
+    );
+    expect(
+      h.observer.calls.filter((c) => c.api === 'AttachNetworkInterface').map((c) => c.errorClass),
+    ).toEqual(['not-yet-visible', undefined]);
   });
 
   it('refuses a request for both IPs and prefixes', async () => {
@@ -383,7 +474,15 @@ describe('detachAndDeleteEni', () => {
     h.ec2.on(DescribeNetworkInterfacesCommand).callsFake(() => {
       describes++;
       if (describes === 1) return { NetworkInterfaces: [eni('eni-05', { deviceIndex: 3 })] };
-      if (describes === 2) return { NetworkInterfaces: [{ ...eni('eni-05', { deviceIndex: 3 }), Attachment: { AttachmentId: 'attach-eni-05', DeviceIndex: 3, Status: 'detaching' } }] };
+      if (describes === 2)
+        return {
+          NetworkInterfaces: [
+            {
+              ...eni('eni-05', { deviceIndex: 3 }),
+              Attachment: { AttachmentId: 'attach-eni-05', DeviceIndex: 3, Status: 'detaching' },
+            },
+          ],
+        };
       return { NetworkInterfaces: [eni('eni-05')] };
     });
     h.ec2.on(DetachNetworkInterfaceCommand).resolves({});
@@ -391,10 +490,16 @@ describe('detachAndDeleteEni', () => {
 
     await h.drive(h.network.detachAndDeleteEni('eni-05'));
 
-    expect(h.ec2.commandCalls(DescribeNetworkInterfacesCommand)[0]!.args[0].input).toEqual({ NetworkInterfaceIds: ['eni-05'] });
-    expect(h.ec2.commandCalls(DetachNetworkInterfaceCommand).map((c) => c.args[0].input)).toEqual([{ AttachmentId: 'attach-eni-05' }]);
+    expect(h.ec2.commandCalls(DescribeNetworkInterfacesCommand)[0]!.args[0].input).toEqual({
+      NetworkInterfaceIds: ['eni-05'],
+    });
+    expect(h.ec2.commandCalls(DetachNetworkInterfaceCommand).map((c) => c.args[0].input)).toEqual([
+      { AttachmentId: 'attach-eni-05' },
+    ]);
     expect(describes).toBe(3);
-    expect(h.ec2.commandCalls(DeleteNetworkInterfaceCommand).map((c) => c.args[0].input)).toEqual([{ NetworkInterfaceId: 'eni-05' }]);
+    expect(h.ec2.commandCalls(DeleteNetworkInterfaceCommand).map((c) => c.args[0].input)).toEqual([
+      { NetworkInterfaceId: 'eni-05' },
+    ]);
   });
 
   it('treats NotFound on delete as success, without retrying it', async () => {
@@ -421,7 +526,10 @@ describe('detachAndDeleteEni', () => {
   it('retries a delete that finds the ENI still in use right after the detach', async () => {
     const h = harness();
     h.ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [eni('eni-08')] });
-    h.ec2.on(DeleteNetworkInterfaceCommand).rejectsOnce(awsError('InvalidNetworkInterface.InUse')).resolves({});
+    h.ec2
+      .on(DeleteNetworkInterfaceCommand)
+      .rejectsOnce(awsError('InvalidNetworkInterface.InUse'))
+      .resolves({});
 
     await h.drive(h.network.detachAndDeleteEni('eni-08'));
 
@@ -430,9 +538,14 @@ describe('detachAndDeleteEni', () => {
 
   it('never detaches the primary ENI', async () => {
     const h = harness();
-    h.ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [eni('eni-00', { deviceIndex: 0 })] });
+    h.ec2
+      .on(DescribeNetworkInterfacesCommand)
+      .resolves({ NetworkInterfaces: [eni('eni-00', { deviceIndex: 0 })] });
 
-    await expect(h.drive(h.network.detachAndDeleteEni('eni-00'))).rejects.toMatchObject({ kind: 'permanent', awsCode: 'PrimaryEniProtected' });
+    await expect(h.drive(h.network.detachAndDeleteEni('eni-00'))).rejects.toMatchObject({
+      kind: 'permanent',
+      awsCode: 'PrimaryEniProtected',
+    });
     expect(h.ec2.commandCalls(DetachNetworkInterfaceCommand)).toHaveLength(0);
   });
 });

@@ -72,7 +72,10 @@ export function harness(options: Partial<AwsEc2NetworkOptions> = {}) {
 }
 
 /** A DescribeNetworkInterfaces entry. */
-export function eni(id: string, overrides: Partial<NetworkInterface> & { deviceIndex?: number } = {}): NetworkInterface {
+export function eni(
+  id: string,
+  overrides: Partial<NetworkInterface> & { deviceIndex?: number } = {},
+): NetworkInterface {
   const { deviceIndex, ...rest } = overrides;
   return {
     NetworkInterfaceId: id,
@@ -84,7 +87,14 @@ export function eni(id: string, overrides: Partial<NetworkInterface> & { deviceI
     Status: deviceIndex === undefined ? 'available' : 'in-use',
     ...(deviceIndex === undefined
       ? {}
-      : { Attachment: { AttachmentId: `attach-${id}`, DeviceIndex: deviceIndex, Status: 'attached', InstanceId: INSTANCE_ID } }),
+      : {
+          Attachment: {
+            AttachmentId: `attach-${id}`,
+            DeviceIndex: deviceIndex,
+            Status: 'attached',
+            InstanceId: INSTANCE_ID,
+          },
+        }),
     ...rest,
   };
 }

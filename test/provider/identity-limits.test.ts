@@ -6,7 +6,16 @@ import {
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { lookupInstanceType } from '../../ipam/instance-types.js';
-import { awsError, AZ, fakeMetadata, harness, INSTANCE_ID, NODE_SUBNET, NODE_SUBNET_CIDR, VPC_ID } from './harness.js';
+import {
+  awsError,
+  AZ,
+  fakeMetadata,
+  harness,
+  INSTANCE_ID,
+  NODE_SUBNET,
+  NODE_SUBNET_CIDR,
+  VPC_ID,
+} from './harness.js';
 
 const MAC = '0a:1b:2c:3d:4e:5f';
 const fullMetadata: Record<string, string> = {
@@ -60,7 +69,11 @@ describe('identity', () => {
               SubnetId: NODE_SUBNET,
               PrivateIpAddress: '10.0.0.10',
               NetworkInterfaces: [
-                { NetworkInterfaceId: 'eni-01', MacAddress: 'ff:ff:ff:ff:ff:ff', Attachment: { DeviceIndex: 1 } },
+                {
+                  NetworkInterfaceId: 'eni-01',
+                  MacAddress: 'ff:ff:ff:ff:ff:ff',
+                  Attachment: { DeviceIndex: 1 },
+                },
                 {
                   NetworkInterfaceId: 'eni-00',
                   MacAddress: MAC,
@@ -73,7 +86,9 @@ describe('identity', () => {
         },
       ],
     });
-    h.ec2.on(DescribeSubnetsCommand).resolves({ Subnets: [{ SubnetId: NODE_SUBNET, CidrBlock: NODE_SUBNET_CIDR, AvailabilityZone: AZ }] });
+    h.ec2
+      .on(DescribeSubnetsCommand)
+      .resolves({ Subnets: [{ SubnetId: NODE_SUBNET, CidrBlock: NODE_SUBNET_CIDR, AvailabilityZone: AZ }] });
     h.ec2.on(DescribeVpcsCommand).resolves({
       Vpcs: [
         {
@@ -89,8 +104,12 @@ describe('identity', () => {
     });
 
     expect(await h.drive(h.network.identity())).toEqual(expected);
-    expect(h.ec2.commandCalls(DescribeInstancesCommand)[0]!.args[0].input).toEqual({ InstanceIds: [INSTANCE_ID] });
-    expect(h.ec2.commandCalls(DescribeSubnetsCommand)[0]!.args[0].input).toEqual({ SubnetIds: [NODE_SUBNET] });
+    expect(h.ec2.commandCalls(DescribeInstancesCommand)[0]!.args[0].input).toEqual({
+      InstanceIds: [INSTANCE_ID],
+    });
+    expect(h.ec2.commandCalls(DescribeSubnetsCommand)[0]!.args[0].input).toEqual({
+      SubnetIds: [NODE_SUBNET],
+    });
     expect(h.ec2.commandCalls(DescribeVpcsCommand)[0]!.args[0].input).toEqual({ VpcIds: [VPC_ID] });
   });
 
@@ -138,7 +157,9 @@ describe('instanceLimits', () => {
       bareMetal: false,
       prefixDelegation: true,
     });
-    expect(h.ec2.commandCalls(DescribeInstanceTypesCommand).map((c) => c.args[0].input)).toEqual([{ InstanceTypes: ['c9in.64xlarge'] }]);
+    expect(h.ec2.commandCalls(DescribeInstanceTypesCommand).map((c) => c.args[0].input)).toEqual([
+      { InstanceTypes: ['c9in.64xlarge'] },
+    ]);
   });
 
   it('maps bare metal without a hypervisor to none, with prefix delegation', async () => {
@@ -153,7 +174,12 @@ describe('instanceLimits', () => {
         },
       ],
     });
-    expect(await h.drive(h.network.instanceLimits('m9.metal'))).toMatchObject({ hypervisor: 'none', bareMetal: true, prefixDelegation: true, maxEnis: 15 });
+    expect(await h.drive(h.network.instanceLimits('m9.metal'))).toMatchObject({
+      hypervisor: 'none',
+      bareMetal: true,
+      prefixDelegation: true,
+      maxEnis: 15,
+    });
   });
 
   it('answers a type the bundled table lists without asking EC2', async () => {
@@ -166,6 +192,9 @@ describe('instanceLimits', () => {
   it('surfaces the denial for a type the table does not know either', async () => {
     const h = harness();
     h.ec2.on(DescribeInstanceTypesCommand).rejects(awsError('UnauthorizedOperation', 403));
-    await expect(h.drive(h.network.instanceLimits('z9.huge'))).rejects.toMatchObject({ kind: 'permanent', awsCode: 'UnauthorizedOperation' });
+    await expect(h.drive(h.network.instanceLimits('z9.huge'))).rejects.toMatchObject({
+      kind: 'permanent',
+      awsCode: 'UnauthorizedOperation',
+    });
   });
 });

@@ -92,7 +92,12 @@ describe('ImdsV2Source against a local HTTP server', () => {
     expect(imds.seen).toEqual([
       { method: 'PUT', url: '/latest/api/token', token: undefined, ttl: '21600' },
       { method: 'GET', url: '/latest/meta-data/instance-id', token: 'token-1', ttl: undefined },
-      { method: 'GET', url: '/latest/meta-data/placement/availability-zone', token: 'token-1', ttl: undefined },
+      {
+        method: 'GET',
+        url: '/latest/meta-data/placement/availability-zone',
+        token: 'token-1',
+        ttl: undefined,
+      },
       { method: 'GET', url: '/latest/meta-data/no/such/path', token: 'token-1', ttl: undefined },
     ]);
   });
@@ -109,7 +114,11 @@ describe('ImdsV2Source against a local HTTP server', () => {
     await clock.advance(50_000); // 250 s: inside the last minute of a 300 s token
     await source.get('instance-id');
 
-    expect(imds.seen.filter((s) => s.method === 'GET').map((s) => s.token)).toEqual(['token-1', 'token-1', 'token-2']);
+    expect(imds.seen.filter((s) => s.method === 'GET').map((s) => s.token)).toEqual([
+      'token-1',
+      'token-1',
+      'token-2',
+    ]);
   });
 
   it('fetches a new token when IMDS answers 401 (it forgot ours)', async () => {
@@ -120,7 +129,13 @@ describe('ImdsV2Source against a local HTTP server', () => {
     imds.tokens.clear();
 
     expect(await source.get('instance-id')).toBe('i-1');
-    expect(imds.seen.map((s) => `${s.method} ${s.token ?? '-'}`)).toEqual(['PUT -', 'GET token-1', 'GET token-1', 'PUT -', 'GET token-2']);
+    expect(imds.seen.map((s) => `${s.method} ${s.token ?? '-'}`)).toEqual([
+      'PUT -',
+      'GET token-1',
+      'GET token-1',
+      'PUT -',
+      'GET token-2',
+    ]);
   });
 
   it('retries a 5xx answer', async () => {

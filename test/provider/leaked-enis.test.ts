@@ -1,4 +1,8 @@
-import { DescribeInstancesCommand, DescribeNetworkInterfacesCommand, type NetworkInterface } from '@aws-sdk/client-ec2';
+import {
+  DescribeInstancesCommand,
+  DescribeNetworkInterfacesCommand,
+  type NetworkInterface,
+} from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LEAKED_ENI_GRACE_SECONDS } from '../../agent/intervals.js';
 import { eni, harness, INSTANCE_ID } from './harness.js';
@@ -43,7 +47,9 @@ describe('findLeakedEnis', () => {
       ],
     });
 
-    const leaked = await h.drive(h.network.findLeakedEnis(INSTANCE_ID, DEFAULT_LEAKED_ENI_GRACE_SECONDS * 1000));
+    const leaked = await h.drive(
+      h.network.findLeakedEnis(INSTANCE_ID, DEFAULT_LEAKED_ENI_GRACE_SECONDS * 1000),
+    );
 
     const filters = [
       { Name: 'status', Values: ['available'] },
@@ -61,15 +67,24 @@ describe('findLeakedEnis', () => {
     expect(leaked).toEqual([
       { eniId: 'eni-self-old', subnetId: 'subnet-x', instanceId: INSTANCE_ID, createdAt: NOW - 10 * 60_000 },
       { eniId: 'eni-gone-old', subnetId: 'subnet-x', instanceId: 'i-gone', createdAt: NOW - 30 * 60_000 },
-      { eniId: 'eni-terminated-old', subnetId: 'subnet-x', instanceId: 'i-terminated', createdAt: NOW - 30 * 60_000 },
+      {
+        eniId: 'eni-terminated-old',
+        subnetId: 'subnet-x',
+        instanceId: 'i-terminated',
+        createdAt: NOW - 30 * 60_000,
+      },
     ]);
   });
 
   it('without a cluster name has no cluster filter, and asks no DescribeInstances when all are ours', async () => {
     const h = harness({ clusterName: '' });
-    h.ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [ours('eni-self-old', INSTANCE_ID, minutesAgo(6))] });
+    h.ec2
+      .on(DescribeNetworkInterfacesCommand)
+      .resolves({ NetworkInterfaces: [ours('eni-self-old', INSTANCE_ID, minutesAgo(6))] });
 
-    const leaked = await h.drive(h.network.findLeakedEnis(INSTANCE_ID, DEFAULT_LEAKED_ENI_GRACE_SECONDS * 1000));
+    const leaked = await h.drive(
+      h.network.findLeakedEnis(INSTANCE_ID, DEFAULT_LEAKED_ENI_GRACE_SECONDS * 1000),
+    );
 
     expect(h.ec2.commandCalls(DescribeNetworkInterfacesCommand)[0]!.args[0].input.Filters).toHaveLength(3);
     expect(h.ec2.commandCalls(DescribeInstancesCommand)).toHaveLength(0);

@@ -236,7 +236,10 @@ describe('BottleneckLimiter (local) with fake timers', () => {
 });
 
 describe('demand first and the adaptive rate', () => {
-  const oneBySecond = effectiveBuckets({ overrides: { AssignPrivateIpAddresses: { size: 1, refillPerSecond: 1 } } }, false);
+  const oneBySecond = effectiveBuckets(
+    { overrides: { AssignPrivateIpAddresses: { size: 1, refillPerSecond: 1 } } },
+    false,
+  );
 
   it('starts calls that serve waiting ADDs before queued warm-pool calls', async () => {
     const clock = new ManualClock();
@@ -261,7 +264,9 @@ describe('demand first and the adaptive rate', () => {
     let podsWaitOnMine = false;
     void limiter.schedule('AssignPrivateIpAddresses', call('other-1'), 'warm');
     void limiter.schedule('AssignPrivateIpAddresses', call('other-2'), 'warm');
-    void limiter.schedule('AssignPrivateIpAddresses', call('mine'), () => (podsWaitOnMine ? 'demand' : 'warm'));
+    void limiter.schedule('AssignPrivateIpAddresses', call('mine'), () =>
+      podsWaitOnMine ? 'demand' : 'warm',
+    );
     void limiter.schedule('AssignPrivateIpAddresses', call('other-3'), 'warm');
     await clock.advance(0);
     podsWaitOnMine = true;
@@ -273,7 +278,8 @@ describe('demand first and the adaptive rate', () => {
     const clock = new ManualClock();
     const limiter = new ClockTokenBucketLimiter(oneBySecond, clock);
     const ran: string[] = [];
-    const assign = (name: string) => limiter.schedule('AssignPrivateIpAddresses', () => Promise.resolve(void ran.push(name)));
+    const assign = (name: string) =>
+      limiter.schedule('AssignPrivateIpAddresses', () => Promise.resolve(void ran.push(name)));
     void assign('first');
     void withCallPriority('warm', async () => {
       await Promise.resolve();
@@ -288,10 +294,14 @@ describe('demand first and the adaptive rate', () => {
   it('slows an API down after RequestLimitExceeded and recovers as EC2 answers again', async () => {
     const clock = new ManualClock();
     const bucket: TokenBucket = { size: 10, refillPerSecond: 4 };
-    const limiter = new ClockTokenBucketLimiter(effectiveBuckets({ overrides: { CreateNetworkInterface: bucket } }, false), clock, {
-      adaptive: true,
-      random: () => 0.5,
-    });
+    const limiter = new ClockTokenBucketLimiter(
+      effectiveBuckets({ overrides: { CreateNetworkInterface: bucket } }, false),
+      clock,
+      {
+        adaptive: true,
+        random: () => 0.5,
+      },
+    );
     expect(limiter.currentRate('CreateNetworkInterface')).toBe(4);
     limiter.throttled('CreateNetworkInterface');
     expect(limiter.currentRate('CreateNetworkInterface')).toBe(4 * THROTTLE_DECREASE);
@@ -302,7 +312,8 @@ describe('demand first and the adaptive rate', () => {
     limiter.throttled('CreateNetworkInterface');
     expect(limiter.currentRate('CreateNetworkInterface')).toBe(4 * THROTTLE_DECREASE ** 2);
 
-    // Calls now start one per 1/0.25 s, with no burst.
+    // Calls now start one per 1/rate s, with no burst.
+    const slowed = 4 * THROTTLE_DECREASE ** 2;
     const starts: number[] = [];
     const done = Array.from({ length: 3 }, () =>
       limiter.schedule('CreateNetworkInterface', () => Promise.resolve(void starts.push(clock.now()))),
@@ -310,21 +321,25 @@ describe('demand first and the adaptive rate', () => {
     const t0 = clock.now();
     await clock.runUntil(() => starts.length === 3, 60_000);
     await Promise.all(done);
-    // The first after 1/0.25 s; then faster, as the answers bring the rate back.
+    // The first after 1/rate s; then faster, as the answers bring the rate back.
     const [first = 0, second = 0, third = 0] = starts.map((t) => t - t0);
-    expect(first).toBe(4_000);
+    expect(first).toBe(1_000 / slowed);
     expect(third - second).toBeLessThan(second - first);
     // Every answered call earns back RECOVERY_STEP of the configured rate.
-    expect(limiter.currentRate('CreateNetworkInterface')).toBeCloseTo(0.25 + 3 * 4 * RECOVERY_STEP);
+    expect(limiter.currentRate('CreateNetworkInterface')).toBeCloseTo(slowed + 3 * 4 * RECOVERY_STEP);
     let answered = 0;
-    for (let i = 0; i < 40; i++) void limiter.schedule('CreateNetworkInterface', () => Promise.resolve()).then(() => answered++);
+    for (let i = 0; i < 40; i++)
+      void limiter.schedule('CreateNetworkInterface', () => Promise.resolve()).then(() => answered++);
     await clock.runUntil(() => answered === 40, 600_000);
     expect(limiter.currentRate('CreateNetworkInterface')).toBe(4);
   });
 
   it('never falls below one call per MIN_INTERVAL_MS however often it is throttled', async () => {
     const clock = new ManualClock();
-    const limiter = new ClockTokenBucketLimiter(effectiveBuckets({ share: 1 }, false), clock, { adaptive: true, random: () => 0.5 });
+    const limiter = new ClockTokenBucketLimiter(effectiveBuckets({ share: 1 }, false), clock, {
+      adaptive: true,
+      random: () => 0.5,
+    });
     for (let i = 0; i < 50; i++) {
       limiter.throttled('AttachNetworkInterface');
       await clock.advance(MIN_INTERVAL_MS);
@@ -334,7 +349,7 @@ describe('demand first and the adaptive rate', () => {
 });
 
 describe('limiter choice and lifecycle', () => {
-  it('picks the node\'s adaptive Clock bucket on simulated and real time, the shared budget with Redis', async () => {
+  it("picks the node's adaptive Clock bucket on simulated and real time, the shared budget with Redis", async () => {
     const simulated = chooseLimiter({ region: 'us-east-1' }, new ManualClock(), noopObserver);
     const real = chooseLimiter({ region: 'us-east-1' }, systemClock, noopObserver);
     const shared = chooseLimiter(

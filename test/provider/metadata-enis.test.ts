@@ -14,10 +14,13 @@ const PRIMARY_MAC = '0a:00:00:00:00:00';
 const NEW_MAC = '0a:00:00:00:00:99';
 
 /** A mutable IMDS: ENIs by MAC, as network/interfaces/macs/ serves them. */
-function metadataOf(enis: Map<string, { id: string; device: number; ips: string[]; prefixes?: string[] }>): MetadataSource {
+function metadataOf(
+  enis: Map<string, { id: string; device: number; ips: string[]; prefixes?: string[] }>,
+): MetadataSource {
   return {
     get: (path) => {
-      if (path === 'network/interfaces/macs/') return Promise.resolve([...enis.keys()].map((m) => `${m}/`).join('\n'));
+      if (path === 'network/interfaces/macs/')
+        return Promise.resolve([...enis.keys()].map((m) => `${m}/`).join('\n'));
       const match = /^network\/interfaces\/macs\/([^/]+)\/(.*)$/.exec(path);
       const e = match ? enis.get(match[1]!) : undefined;
       if (!e) return Promise.resolve(undefined);
@@ -35,12 +38,19 @@ function metadataOf(enis: Map<string, { id: string; device: number; ips: string[
   };
 }
 
-describe('the node\'s ENIs from instance metadata', () => {
+describe("the node's ENIs from instance metadata", () => {
   it('waits with DescribeNetworkInterfaces when metadata lists no ENIs, even with the MAC known from the create', async () => {
     // As against moto: IMDS answers the instance id but has no network/interfaces/macs/.
     const h = harness();
     h.ec2.on(DescribeSubnetsCommand).resolves({
-      Subnets: [{ SubnetId: NODE_SUBNET, CidrBlock: NODE_SUBNET_CIDR, AvailabilityZone: 'us-east-1a', AvailableIpAddressCount: 100 }],
+      Subnets: [
+        {
+          SubnetId: NODE_SUBNET,
+          CidrBlock: NODE_SUBNET_CIDR,
+          AvailabilityZone: 'us-east-1a',
+          AvailableIpAddressCount: 100,
+        },
+      ],
     });
     let byId = 0;
     h.ec2.on(DescribeNetworkInterfacesCommand).callsFake((input: { Filters?: unknown }) => {
@@ -59,12 +69,22 @@ describe('the node\'s ENIs from instance metadata', () => {
         ],
       };
     });
-    h.ec2.on(CreateNetworkInterfaceCommand).resolves({ NetworkInterface: { NetworkInterfaceId: 'eni-new', MacAddress: NEW_MAC, SubnetId: NODE_SUBNET } });
+    h.ec2
+      .on(CreateNetworkInterfaceCommand)
+      .resolves({
+        NetworkInterface: { NetworkInterfaceId: 'eni-new', MacAddress: NEW_MAC, SubnetId: NODE_SUBNET },
+      });
     h.ec2.on(AttachNetworkInterfaceCommand).resolves({ AttachmentId: 'attach-new' });
     h.ec2.on(ModifyNetworkInterfaceAttributeCommand).resolves({});
 
     const attached = await h.drive(
-      h.network.createAndAttachEni({ instanceId: INSTANCE_ID, subnetId: NODE_SUBNET, securityGroupIds: ['sg-1'], secondaryIpCount: 1, prefixCount: 0 }),
+      h.network.createAndAttachEni({
+        instanceId: INSTANCE_ID,
+        subnetId: NODE_SUBNET,
+        securityGroupIds: ['sg-1'],
+        secondaryIpCount: 1,
+        prefixCount: 0,
+      }),
     );
 
     expect(attached).toMatchObject({ eniId: 'eni-new', secondaryIps: ['10.0.0.31'] });
@@ -78,13 +98,23 @@ describe('the node\'s ENIs from instance metadata', () => {
     const listed = await h.drive(h.network.listAttachedEnis(INSTANCE_ID));
 
     expect(listed).toEqual([
-      expect.objectContaining({ eniId: 'eni-00', primary: true, deviceIndex: 0, subnetCidr: NODE_SUBNET_CIDR, primaryIp: '10.0.0.10', secondaryIps: ['10.0.0.11'], macAddress: PRIMARY_MAC }),
+      expect.objectContaining({
+        eniId: 'eni-00',
+        primary: true,
+        deviceIndex: 0,
+        subnetCidr: NODE_SUBNET_CIDR,
+        primaryIp: '10.0.0.10',
+        secondaryIps: ['10.0.0.11'],
+        macAddress: PRIMARY_MAC,
+      }),
     ]);
     expect(h.ec2.calls()).toHaveLength(0);
 
     // Filling the primary ENI waits for its addresses in metadata too: the MAC came from the listing.
     h.ec2.on(AssignPrivateIpAddressesCommand).callsFake(() => {
-      h.clock.setTimer(1_500, () => enis.set(PRIMARY_MAC, { id: 'eni-00', device: 0, ips: ['10.0.0.10', '10.0.0.11', '10.0.0.12'] }));
+      h.clock.setTimer(1_500, () =>
+        enis.set(PRIMARY_MAC, { id: 'eni-00', device: 0, ips: ['10.0.0.10', '10.0.0.11', '10.0.0.12'] }),
+      );
       return { AssignedPrivateIpAddresses: [{ PrivateIpAddress: '10.0.0.12' }] };
     });
     expect(await h.drive(h.network.assignIps('eni-00', 1))).toEqual(['10.0.0.12']);
@@ -98,13 +128,23 @@ describe('the node\'s ENIs from instance metadata', () => {
     ]);
     const h = harness({ metadata: metadataOf(enis) });
     h.ec2.on(DescribeNetworkInterfacesCommand).resolves({
-      NetworkInterfaces: [eni('eni-01', { deviceIndex: 1, MacAddress: '0a:00:00:00:00:01', TagSet: [{ Key: 'node.k8s.amazonaws.com/no_manage', Value: 'true' }] })],
+      NetworkInterfaces: [
+        eni('eni-01', {
+          deviceIndex: 1,
+          MacAddress: '0a:00:00:00:00:01',
+          TagSet: [{ Key: 'node.k8s.amazonaws.com/no_manage', Value: 'true' }],
+        }),
+      ],
     });
 
     await h.drive(h.network.listAttachedEnis(INSTANCE_ID));
     const listed = await h.drive(h.network.listAttachedEnis(INSTANCE_ID));
 
-    expect(listed[1]).toMatchObject({ eniId: 'eni-01', attachmentId: 'attach-eni-01', tags: { 'node.k8s.amazonaws.com/no_manage': 'true' } });
+    expect(listed[1]).toMatchObject({
+      eniId: 'eni-01',
+      attachmentId: 'attach-eni-01',
+      tags: { 'node.k8s.amazonaws.com/no_manage': 'true' },
+    });
     expect(h.ec2.commandCalls(DescribeNetworkInterfacesCommand).map((c) => c.args[0].input)).toEqual([
       { Filters: [{ Name: 'network-interface-id', Values: ['eni-01'] }], MaxResults: 1000 },
     ]);
@@ -115,25 +155,50 @@ describe('the node\'s ENIs from instance metadata', () => {
     const h = harness({ metadata: metadataOf(enis) });
     h.ec2.on(DescribeSubnetsCommand).resolves({});
     h.ec2.on(CreateNetworkInterfaceCommand).resolves({
-      NetworkInterface: { NetworkInterfaceId: 'eni-new', MacAddress: NEW_MAC, SubnetId: NODE_SUBNET, TagSet: [{ Key: 'eni-ipam.io/managed', Value: 'true' }] },
+      NetworkInterface: {
+        NetworkInterfaceId: 'eni-new',
+        MacAddress: NEW_MAC,
+        SubnetId: NODE_SUBNET,
+        TagSet: [{ Key: 'eni-ipam.io/managed', Value: 'true' }],
+      },
     });
     h.ec2.on(AttachNetworkInterfaceCommand).callsFake(() => {
       // Metadata shows the attachment (and its addresses) a few seconds later.
-      setTimeoutOn(h, 3_000, () => enis.set(NEW_MAC, { id: 'eni-new', device: 1, ips: ['10.0.0.30', '10.0.0.31', '10.0.0.32'] }));
+      setTimeoutOn(h, 3_000, () =>
+        enis.set(NEW_MAC, { id: 'eni-new', device: 1, ips: ['10.0.0.30', '10.0.0.31', '10.0.0.32'] }),
+      );
       return { AttachmentId: 'attach-new' };
     });
     h.ec2.on(ModifyNetworkInterfaceAttributeCommand).resolves({});
     h.ec2.on(AssignPrivateIpAddressesCommand).callsFake(() => {
-      setTimeoutOn(h, 2_000, () => enis.set(NEW_MAC, { id: 'eni-new', device: 1, ips: ['10.0.0.30', '10.0.0.31', '10.0.0.32', '10.0.0.33'] }));
+      setTimeoutOn(h, 2_000, () =>
+        enis.set(NEW_MAC, {
+          id: 'eni-new',
+          device: 1,
+          ips: ['10.0.0.30', '10.0.0.31', '10.0.0.32', '10.0.0.33'],
+        }),
+      );
       return { AssignedPrivateIpAddresses: [{ PrivateIpAddress: '10.0.0.33' }] };
     });
 
     const attached = await h.drive(
-      h.network.createAndAttachEni({ instanceId: INSTANCE_ID, subnetId: NODE_SUBNET, securityGroupIds: ['sg-1'], secondaryIpCount: 2, prefixCount: 0 }),
+      h.network.createAndAttachEni({
+        instanceId: INSTANCE_ID,
+        subnetId: NODE_SUBNET,
+        securityGroupIds: ['sg-1'],
+        secondaryIpCount: 2,
+        prefixCount: 0,
+      }),
     );
     const assigned = await h.drive(h.network.assignIps('eni-new', 1));
 
-    expect(attached).toMatchObject({ eniId: 'eni-new', attachmentId: 'attach-new', deviceIndex: 1, secondaryIps: ['10.0.0.31', '10.0.0.32'], tags: { 'eni-ipam.io/managed': 'true' } });
+    expect(attached).toMatchObject({
+      eniId: 'eni-new',
+      attachmentId: 'attach-new',
+      deviceIndex: 1,
+      secondaryIps: ['10.0.0.31', '10.0.0.32'],
+      tags: { 'eni-ipam.io/managed': 'true' },
+    });
     expect(assigned).toEqual(['10.0.0.33']);
     expect(h.ec2.commandCalls(DescribeNetworkInterfacesCommand)).toHaveLength(0);
   });

@@ -6,7 +6,11 @@ import { backoffDelay } from '../../provider/backoff.js';
 import { awsError, AZ, harness, NODE_SUBNET, VPC_ID } from './harness.js';
 
 const query = { vpcId: VPC_ID, availabilityZone: AZ, nodeSubnetId: NODE_SUBNET };
-const subnets = { Subnets: [{ SubnetId: NODE_SUBNET, CidrBlock: '10.0.0.0/20', AvailabilityZone: AZ, AvailableIpAddressCount: 9 }] };
+const subnets = {
+  Subnets: [
+    { SubnetId: NODE_SUBNET, CidrBlock: '10.0.0.0/20', AvailabilityZone: AZ, AvailableIpAddressCount: 9 },
+  ],
+};
 
 describe('error classes', () => {
   it.each([
@@ -27,7 +31,13 @@ describe('error classes', () => {
   ] as const)('%s (HTTP %i) is %s', (code, status, kind) => {
     expect(classifyCode(code, status)).toBe(kind);
     const err = toEc2Error(awsError(code, status), 'DescribeSubnets', { a: 1 });
-    expect(err).toMatchObject({ kind, awsCode: code, action: 'DescribeSubnets', params: { a: 1 }, httpStatus: status });
+    expect(err).toMatchObject({
+      kind,
+      awsCode: code,
+      action: 'DescribeSubnets',
+      params: { a: 1 },
+      httpStatus: status,
+    });
   });
 
   it('classifies network errors and timeouts as transient', () => {
@@ -38,18 +48,20 @@ describe('error classes', () => {
   });
 
   it('retries only throttled, transient and not-yet-visible', () => {
-    expect(['throttled', 'transient', 'not-yet-visible', 'subnet-full', 'limit', 'permanent'].filter((k) => isRetryable(k as never))).toEqual([
-      'throttled',
-      'transient',
-      'not-yet-visible',
-    ]);
+    expect(
+      ['throttled', 'transient', 'not-yet-visible', 'subnet-full', 'limit', 'permanent'].filter((k) =>
+        isRetryable(k as never),
+      ),
+    ).toEqual(['throttled', 'transient', 'not-yet-visible']);
   });
 });
 
 describe('backoff', () => {
   it('is full jitter under an exponential ceiling with a cap', () => {
     const policy = { baseMs: 100, capMs: 1000 };
-    expect([0, 1, 2, 3, 4, 10].map((a) => backoffDelay(a, policy, () => 0.999999))).toEqual([99, 199, 399, 799, 999, 999]);
+    expect([0, 1, 2, 3, 4, 10].map((a) => backoffDelay(a, policy, () => 0.999999))).toEqual([
+      99, 199, 399, 799, 999, 999,
+    ]);
     expect(backoffDelay(5, policy, () => 0)).toBe(0);
   });
 });
@@ -92,7 +104,11 @@ describe('retries through the client', () => {
 
   it('retries InternalError and Unavailable', async () => {
     const h = harness();
-    h.ec2.on(DescribeSubnetsCommand).rejectsOnce(awsError('InternalError', 500)).rejectsOnce(awsError('Unavailable', 503)).resolves(subnets);
+    h.ec2
+      .on(DescribeSubnetsCommand)
+      .rejectsOnce(awsError('InternalError', 500))
+      .rejectsOnce(awsError('Unavailable', 503))
+      .resolves(subnets);
 
     await h.drive(h.network.discoverSubnets(query));
 

@@ -20,7 +20,8 @@ function requireRedisServer(): void {
       return false;
     }
   });
-  if (!found) throw new Error("redis-server not found: install Debian's redis-server (test/peers/install.sh does)");
+  if (!found)
+    throw new Error("redis-server not found: install Debian's redis-server (test/peers/install.sh does)");
 }
 
 const PROBE_MS = 100;
@@ -71,7 +72,7 @@ describe('the shared EC2 budget survives Redis (real redis-server)', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
   });
 
-  it('serves calls from the node\'s own limiter while Redis is down at start, then shares the budget once it is up', async () => {
+  it("serves calls from the node's own limiter while Redis is down at start, then shares the budget once it is up", async () => {
     requireRedisServer();
     const port = await freeLoopbackPort();
     const n = node(port);
@@ -81,13 +82,17 @@ describe('the shared EC2 budget survives Redis (real redis-server)', () => {
     const waited = await Promise.all(Array.from({ length: 5 }, () => n.call()));
     expect(Math.max(...waited)).toBeLessThan(2_000);
     await until(() => n.limiter.currentState() === 'degraded');
-    expect(n.changes).toEqual([{ state: 'degraded', reason: expect.stringContaining('not reachable') as string }]);
+    expect(n.changes).toEqual([
+      { state: 'degraded', reason: expect.stringContaining('not reachable') as string },
+    ]);
 
     const redis = await startRedis(port);
     cleanups.push(() => redis.stop());
     await until(() => n.limiter.currentState() === 'shared');
     await n.call();
-    expect(await budgetKeys(redis.url)).toContain(`b_eni-ipam:ec2:outage-${process.pid}-${port}:DescribeSubnets_settings`);
+    expect(await budgetKeys(redis.url)).toContain(
+      `b_eni-ipam:ec2:outage-${process.pid}-${port}:DescribeSubnets_settings`,
+    );
     expect(n.changes.map((c) => c.state)).toEqual(['degraded', 'shared']);
   });
 

@@ -16,7 +16,8 @@ function requireRedisServer(): void {
       return false;
     }
   });
-  if (!found) throw new Error("redis-server not found: install Debian's redis-server (test/peers/install.sh does)");
+  if (!found)
+    throw new Error("redis-server not found: install Debian's redis-server (test/peers/install.sh does)");
 }
 
 describe('BottleneckLimiter shared through a real Redis', () => {
@@ -37,7 +38,10 @@ describe('BottleneckLimiter shared through a real Redis', () => {
     const bucket: TokenBucket = { size: 5, refillPerSecond: 20 };
     const buckets = effectiveBuckets({ overrides: { DescribeSubnets: bucket } }, true);
     const clusterId = `test-${process.pid}-${Date.now()}`;
-    const nodes = Array.from({ length: 3 }, () => new BottleneckLimiter({ buckets, redisUrl: url, clusterId }));
+    const nodes = Array.from(
+      { length: 3 },
+      () => new BottleneckLimiter({ buckets, redisUrl: url, clusterId }),
+    );
     const perNode = 20;
     const starts: number[] = [];
     const ranBy = [0, 0, 0];
@@ -73,14 +77,19 @@ describe('BottleneckLimiter shared through a real Redis', () => {
     const bucket: TokenBucket = { size: 10, refillPerSecond: 4 };
     const buckets = effectiveBuckets({ overrides: { DescribeVpcs: bucket } }, true);
     const clusterId = `test-drain-${process.pid}-${Date.now()}`;
-    const [a, b] = [new BottleneckLimiter({ buckets, redisUrl: url, clusterId }), new BottleneckLimiter({ buckets, redisUrl: url, clusterId })];
+    const [a, b] = [
+      new BottleneckLimiter({ buckets, redisUrl: url, clusterId }),
+      new BottleneckLimiter({ buckets, redisUrl: url, clusterId }),
+    ];
     try {
       await a.schedule('DescribeVpcs', () => Promise.resolve());
       a.throttled('DescribeVpcs');
       const before = Date.now();
       // Without the drain b would find 9 tokens and run all three at once.
       const stamps: number[] = [];
-      await Promise.all([0, 1, 2].map(() => b.schedule('DescribeVpcs', () => Promise.resolve(stamps.push(Date.now())))));
+      await Promise.all(
+        [0, 1, 2].map(() => b.schedule('DescribeVpcs', () => Promise.resolve(stamps.push(Date.now())))),
+      );
       expect(Math.max(...stamps) - before).toBeGreaterThanOrEqual(400);
     } finally {
       await Promise.all([a.close(), b.close()]);

@@ -23,7 +23,12 @@ describe('subnet tag rules', () => {
     ['other subnet, role/cni=1', info('subnet-b', { 'kubernetes.io/role/cni': '1' }), base, true],
     ['other subnet, role/cni empty value', info('subnet-b', { 'kubernetes.io/role/cni': '' }), base, true],
     ['other subnet, role/cni=0', info('subnet-b', { 'kubernetes.io/role/cni': '0' }), base, false],
-    ['cluster set, subnet tagged for no cluster', info('subnet-b', { 'kubernetes.io/role/cni': '1' }), withCluster, true],
+    [
+      'cluster set, subnet tagged for no cluster',
+      info('subnet-b', { 'kubernetes.io/role/cni': '1' }),
+      withCluster,
+      true,
+    ],
     [
       'cluster set, subnet tagged for this cluster',
       info('subnet-b', { 'kubernetes.io/role/cni': '1', 'cni.networking.k8s.aws/cluster/prod': 'shared' }),
@@ -72,7 +77,10 @@ describe('discoverSubnets', () => {
     const h = harness();
     h.ec2
       .on(DescribeSubnetsCommand)
-      .resolvesOnce({ Subnets: [subnet('subnet-z', { 'kubernetes.io/role/cni': '1' }), subnet('subnet-untagged')], NextToken: 't2' })
+      .resolvesOnce({
+        Subnets: [subnet('subnet-z', { 'kubernetes.io/role/cni': '1' }), subnet('subnet-untagged')],
+        NextToken: 't2',
+      })
       .resolvesOnce({ Subnets: [subnet(NODE_SUBNET, {}, 7)] });
 
     const found = await h.drive(h.network.discoverSubnets(query));
@@ -104,11 +112,15 @@ describe('discoverSubnets', () => {
 
   it('describeSubnets asks EC2 by id for current counts', async () => {
     const h = harness();
-    h.ec2.on(DescribeSubnetsCommand).resolves({ Subnets: [subnet('subnet-a', {}, 3), subnet('subnet-b', {}, 4)] });
+    h.ec2
+      .on(DescribeSubnetsCommand)
+      .resolves({ Subnets: [subnet('subnet-a', {}, 3), subnet('subnet-b', {}, 4)] });
 
     const found = await h.drive(h.network.describeSubnets(['subnet-b', 'subnet-a']));
 
-    expect(h.ec2.commandCalls(DescribeSubnetsCommand).map((c) => c.args[0].input)).toEqual([{ SubnetIds: ['subnet-b', 'subnet-a'] }]);
+    expect(h.ec2.commandCalls(DescribeSubnetsCommand).map((c) => c.args[0].input)).toEqual([
+      { SubnetIds: ['subnet-b', 'subnet-a'] },
+    ]);
     expect(found.map((s) => [s.subnetId, s.availableIpCount])).toEqual([
       ['subnet-b', 4],
       ['subnet-a', 3],

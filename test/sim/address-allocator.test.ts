@@ -11,7 +11,8 @@ describe('SubnetAddresses', () => {
     const got = new Set<string>();
     for (let i = 0; i < 11; i++) got.add(subnet.allocateIp() ?? 'none');
     expect(got.size).toBe(11);
-    for (const reserved of ['10.0.1.0', '10.0.1.1', '10.0.1.2', '10.0.1.3', '10.0.1.15']) expect(got.has(reserved)).toBe(false);
+    for (const reserved of ['10.0.1.0', '10.0.1.1', '10.0.1.2', '10.0.1.3', '10.0.1.15'])
+      expect(got.has(reserved)).toBe(false);
     expect(subnet.allocateIp()).toBeUndefined();
     expect(subnet.freeCount).toBe(0);
   });
@@ -42,7 +43,8 @@ describe('SubnetAddresses', () => {
     const a = new SubnetAddresses('10.0.0.0/20', new SeededRandom(42));
     const b = new SubnetAddresses('10.0.0.0/20', new SeededRandom(42));
     const c = new SubnetAddresses('10.0.0.0/20', new SeededRandom(43));
-    const take = (s: SubnetAddresses): (string | undefined)[] => Array.from({ length: 20 }, () => s.allocateIp());
+    const take = (s: SubnetAddresses): (string | undefined)[] =>
+      Array.from({ length: 20 }, () => s.allocateIp());
     const fromA = take(a);
     expect(take(b)).toEqual(fromA);
     expect(take(c)).not.toEqual(fromA);

@@ -7,7 +7,12 @@ const CREDENTIALS = { accessKeyId: 'AKIDSIMULATED', secretAccessKey: 'simulated-
 
 /** The real SDK client, reaching the simulated cloud in-process (no sockets, the cloud's clock). */
 export function inProcessClient(cloud: SimulatedCloud): EC2Client {
-  return new EC2Client({ region: 'us-east-1', credentials: CREDENTIALS, maxAttempts: 1, requestHandler: cloud.requestHandler() });
+  return new EC2Client({
+    region: 'us-east-1',
+    credentials: CREDENTIALS,
+    maxAttempts: 1,
+    requestHandler: cloud.requestHandler(),
+  });
 }
 
 /** The real SDK client over HTTP. */
@@ -47,8 +52,17 @@ export async function failure(
   try {
     await promise;
   } catch (err) {
-    const e = err as { name: string; message: string; $metadata?: { httpStatusCode?: number; requestId?: string } };
-    return { name: e.name, status: e.$metadata?.httpStatusCode, message: e.message, requestId: e.$metadata?.requestId };
+    const e = err as {
+      name: string;
+      message: string;
+      $metadata?: { httpStatusCode?: number; requestId?: string };
+    };
+    return {
+      name: e.name,
+      status: e.$metadata?.httpStatusCode,
+      message: e.message,
+      requestId: e.$metadata?.requestId,
+    };
   }
   throw new Error('expected the call to fail');
 }

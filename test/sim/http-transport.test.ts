@@ -22,7 +22,10 @@ afterEach(async () => {
 
 /** The simulated EC2 on loopback in real time, with latencies of a millisecond. */
 async function httpWorld(config: SimConfigInput = {}) {
-  const cloud = new SimulatedCloud({ subnets: [SUBNET_A], latencyMs: { default: 1 }, throttling: 'none', ...config }, systemClock);
+  const cloud = new SimulatedCloud(
+    { subnets: [SUBNET_A], latencyMs: { default: 1 }, throttling: 'none', ...config },
+    systemClock,
+  );
   const server = new Ec2HttpServer(cloud.endpoint);
   const url = await server.start();
   closers.push(() => server.close());
@@ -39,7 +42,12 @@ describe('EC2 over HTTP', () => {
         Groups: ['sg-1', 'sg-2'],
         SecondaryPrivateIpAddressCount: 3,
         Description: 'eni-ipam <pods> & "more"',
-        TagSpecifications: [{ ResourceType: 'network-interface', Tags: [{ Key: 'node.k8s.amazonaws.com/instance_id', Value: node.instanceId }] }],
+        TagSpecifications: [
+          {
+            ResourceType: 'network-interface',
+            Tags: [{ Key: 'node.k8s.amazonaws.com/instance_id', Value: node.instanceId }],
+          },
+        ],
       }),
     );
     const eni = created.NetworkInterface;
@@ -47,23 +55,43 @@ describe('EC2 over HTTP', () => {
     expect(eni?.Description).toBe('eni-ipam <pods> & "more"');
     expect(eni?.PrivateIpAddresses?.filter((a) => a.Primary)).toHaveLength(1);
     const attached = await ec2.send(
-      new AttachNetworkInterfaceCommand({ InstanceId: node.instanceId, NetworkInterfaceId: eni?.NetworkInterfaceId, DeviceIndex: 1 }),
+      new AttachNetworkInterfaceCommand({
+        InstanceId: node.instanceId,
+        NetworkInterfaceId: eni?.NetworkInterfaceId,
+        DeviceIndex: 1,
+      }),
     );
     expect(attached.AttachmentId).toMatch(/^eni-attach-/);
     const assigned = await ec2.send(
-      new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: eni?.NetworkInterfaceId, SecondaryPrivateIpAddressCount: 6 }),
+      new AssignPrivateIpAddressesCommand({
+        NetworkInterfaceId: eni?.NetworkInterfaceId,
+        SecondaryPrivateIpAddressCount: 6,
+      }),
     );
     expect(assigned.AssignedPrivateIpAddresses).toHaveLength(6);
-    const over = await failure(ec2.send(new AssignPrivateIpAddressesCommand({ NetworkInterfaceId: eni?.NetworkInterfaceId, SecondaryPrivateIpAddressCount: 1 })));
+    const over = await failure(
+      ec2.send(
+        new AssignPrivateIpAddressesCommand({
+          NetworkInterfaceId: eni?.NetworkInterfaceId,
+          SecondaryPrivateIpAddressCount: 1,
+        }),
+      ),
+    );
     expect(over).toMatchObject({ name: 'PrivateIpAddressLimitExceeded', status: 400 });
 
     const listed = await ec2.send(
-      new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [node.instanceId] }] }),
+      new DescribeNetworkInterfacesCommand({
+        Filters: [{ Name: 'attachment.instance-id', Values: [node.instanceId] }],
+      }),
     );
-    const byIndex = listed.NetworkInterfaces?.sort((a, b) => (a.Attachment?.DeviceIndex ?? 0) - (b.Attachment?.DeviceIndex ?? 0));
+    const byIndex = listed.NetworkInterfaces?.sort(
+      (a, b) => (a.Attachment?.DeviceIndex ?? 0) - (b.Attachment?.DeviceIndex ?? 0),
+    );
     expect(byIndex?.map((e) => e.Attachment?.DeviceIndex)).toEqual([0, 1]);
     expect(byIndex?.[1]?.PrivateIpAddresses).toHaveLength(10);
-    expect(byIndex?.[1]?.TagSet).toEqual([{ Key: 'node.k8s.amazonaws.com/instance_id', Value: node.instanceId }]);
+    expect(byIndex?.[1]?.TagSet).toEqual([
+      { Key: 'node.k8s.amazonaws.com/instance_id', Value: node.instanceId },
+    ]);
     const instances = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [node.instanceId] }));
     expect(instances.Reservations?.[0]?.Instances?.[0]?.NetworkInterfaces).toHaveLength(2);
     const subnets = await ec2.send(new DescribeSubnetsCommand({ SubnetIds: ['subnet-a'] }));
@@ -72,17 +100,24 @@ describe('EC2 over HTTP', () => {
 
   test('errors carry EC2 codes, HTTP statuses and request ids', async () => {
     const { ec2 } = await httpWorld({ throttling: 'aws' });
-    const notFound = await failure(ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: ['eni-0123456789abcdef0'] })));
+    const notFound = await failure(
+      ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: ['eni-0123456789abcdef0'] })),
+    );
     expect(notFound).toMatchObject({ name: 'InvalidNetworkInterfaceID.NotFound', status: 400 });
     expect(notFound.requestId).toMatch(/^[0-9a-f-]{36}$/);
     // A burst of 70 unfiltered calls in real time: the bucket of 50 (+10/s refill) lets ~50 through.
-    const results = await Promise.allSettled(Array.from({ length: 70 }, () => ec2.send(new DescribeInstancesCommand({}))));
+    const results = await Promise.allSettled(
+      Array.from({ length: 70 }, () => ec2.send(new DescribeInstancesCommand({}))),
+    );
     const ok = results.filter((r) => r.status === 'fulfilled').length;
     expect(ok).toBeGreaterThanOrEqual(50);
     expect(ok).toBeLessThan(60);
-    const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as { name: string; $metadata: { httpStatusCode?: number } }] : []));
+    const refused = results.flatMap((r) =>
+      r.status === 'rejected' ? [r.reason as { name: string; $metadata: { httpStatusCode?: number } }] : [],
+    );
     expect(refused.length).toBe(70 - ok);
-    for (const e of refused) expect([e.name, e.$metadata.httpStatusCode]).toEqual(['RequestLimitExceeded', 503]);
+    for (const e of refused)
+      expect([e.name, e.$metadata.httpStatusCode]).toEqual(['RequestLimitExceeded', 503]);
   });
 
   test('raw Query API: unknown action is InvalidAction (400) with an XML error body', async () => {
@@ -94,7 +129,9 @@ describe('EC2 over HTTP', () => {
     });
     expect(res.status).toBe(400);
     const body = await res.text();
-    expect(body).toMatch(/<Response><Errors><Error><Code>InvalidAction<\/Code><Message>.+<\/Message><\/Error><\/Errors><RequestID>.+<\/RequestID><\/Response>/);
+    expect(body).toMatch(
+      /<Response><Errors><Error><Code>InvalidAction<\/Code><Message>.+<\/Message><\/Error><\/Errors><RequestID>.+<\/RequestID><\/Response>/,
+    );
   });
 
   test('a timed-out request gets its connection dropped', async () => {
@@ -114,7 +151,10 @@ describe('IMDSv2 over HTTP', () => {
   }
 
   async function token(base: string, ttl = '60'): Promise<Response> {
-    return fetch(`${base}/latest/api/token`, { method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': ttl } });
+    return fetch(`${base}/latest/api/token`, {
+      method: 'PUT',
+      headers: { 'X-aws-ec2-metadata-token-ttl-seconds': ttl },
+    });
   }
 
   test('a token is required, bound to its instance, and its TTL must be 1..21600', async () => {
@@ -129,14 +169,17 @@ describe('IMDSv2 over HTTP', () => {
     const res = await token(baseA);
     expect(res.status).toBe(200);
     const value = await res.text();
-    const get = (base: string, path: string) => fetch(`${base}/latest/meta-data/${path}`, { headers: { 'X-aws-ec2-metadata-token': value } });
+    const get = (base: string, path: string) =>
+      fetch(`${base}/latest/meta-data/${path}`, { headers: { 'X-aws-ec2-metadata-token': value } });
     const id = await get(baseA, 'instance-id');
     expect(id.status).toBe(200);
     expect(await id.text()).toBe(a.instanceId);
     expect(await (await get(baseA, 'instance-type')).text()).toBe('m5.large');
     const mac = await (await get(baseA, 'mac')).text();
     expect(await (await get(baseA, 'network/interfaces/macs/')).text()).toBe(`${mac}/`);
-    expect(await (await get(baseA, `network/interfaces/macs/${mac}/interface-id`)).text()).toBe(a.primaryEniId);
+    expect(await (await get(baseA, `network/interfaces/macs/${mac}/interface-id`)).text()).toBe(
+      a.primaryEniId,
+    );
     expect((await get(baseA, 'no-such-key')).status).toBe(404);
     // A token issued to instance A does not open instance B's metadata.
     expect((await get(imds.endpointFor(b.instanceId), 'instance-id')).status).toBe(401);

@@ -1,4 +1,8 @@
-import { CreateTagsCommand, DescribeInstancesCommand, DescribeNetworkInterfacesCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateTagsCommand,
+  DescribeInstancesCommand,
+  DescribeNetworkInterfacesCommand,
+} from '@aws-sdk/client-ec2';
 import { describe, expect, test } from 'vitest';
 import { failure } from './helpers.js';
 import { inProcessWorld } from './world.js';
@@ -18,7 +22,12 @@ describe('account-level token buckets', () => {
 
   test('filtered Describe has its own bucket of 100, refilled at 20 per second', async () => {
     const w = inProcessWorld({ throttling: 'aws' });
-    const filtered = () => w.run(w.ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'vpc-id', Values: ['vpc-0sim'] }] })));
+    const filtered = () =>
+      w.run(
+        w.ec2.send(
+          new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'vpc-id', Values: ['vpc-0sim'] }] }),
+        ),
+      );
     for (let i = 0; i < 100; i++) await filtered();
     expect((await failure(filtered())).name).toBe('RequestLimitExceeded');
     // Other APIs are not affected.
@@ -31,7 +40,12 @@ describe('account-level token buckets', () => {
   test('CreateTags: 100 then 10 per second; throttling "none" never refuses', async () => {
     const w = inProcessWorld({ throttling: 'aws' });
     const node = w.cloud.launchInstance({ instanceType: 'm5.large', subnetId: 'subnet-a' });
-    const tag = () => w.run(w.ec2.send(new CreateTagsCommand({ Resources: [node.primaryEniId], Tags: [{ Key: 'k', Value: 'v' }] })));
+    const tag = () =>
+      w.run(
+        w.ec2.send(
+          new CreateTagsCommand({ Resources: [node.primaryEniId], Tags: [{ Key: 'k', Value: 'v' }] }),
+        ),
+      );
     for (let i = 0; i < 100; i++) await tag();
     expect((await failure(tag())).name).toBe('RequestLimitExceeded');
     await w.clock.advance(100);
@@ -74,7 +88,13 @@ describe('fault injection', () => {
     const w = inProcessWorld({ faults: { timeoutRate: 1, timeoutMs: 3_000, timeoutAppliedRate: 1 } });
     const node = w.cloud.launchInstance({ instanceType: 'm5.large', subnetId: 'subnet-a' });
     const start = w.clock.now();
-    const err = await failure(w.run(w.ec2.send(new CreateTagsCommand({ Resources: [node.primaryEniId], Tags: [{ Key: 'k', Value: 'v' }] }))));
+    const err = await failure(
+      w.run(
+        w.ec2.send(
+          new CreateTagsCommand({ Resources: [node.primaryEniId], Tags: [{ Key: 'k', Value: 'v' }] }),
+        ),
+      ),
+    );
     expect(err.name).toBe('TimeoutError');
     expect(w.clock.now() - start).toBe(3_000);
     // timeoutAppliedRate 1: the request reached EC2, only the response was lost.

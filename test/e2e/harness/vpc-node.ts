@@ -168,7 +168,9 @@ export class NodeAgent {
         (res) => {
           let body = '';
           res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
-          res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }); });
+          res.on('end', () => {
+            resolve({ status: res.statusCode ?? 0, body });
+          });
         },
       );
       req.on('error', reject);
