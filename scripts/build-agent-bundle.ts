@@ -14,11 +14,10 @@
  * Usage: node dist/scripts/build-agent-bundle.js [--out-dir DIR]
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { REPO_ROOT } from './repo-root.js';
+import { REPO_ROOT, runWhenInvoked } from './repo-root.js';
 
 const repoRoot = REPO_ROOT;
 
@@ -132,19 +131,4 @@ async function main(argv: readonly string[]): Promise<void> {
   );
 }
 
-function invokedDirectly(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
-  main(process.argv.slice(2)).catch((err: unknown) => {
-    console.error(`build-agent-bundle: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  });
-}
+runWhenInvoked(import.meta.url, 'build-agent-bundle', main);

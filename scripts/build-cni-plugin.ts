@@ -15,20 +15,10 @@
  * dist/cli.js when it is installed elsewhere.
  */
 import { execFileSync } from 'node:child_process';
-import {
-  chmodSync,
-  copyFileSync,
-  mkdirSync,
-  readFileSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { REPO_ROOT } from './repo-root.js';
+import { REPO_ROOT, runWhenInvoked } from './repo-root.js';
 
 const repoRoot = REPO_ROOT;
 
@@ -165,19 +155,4 @@ async function main(argv: readonly string[]): Promise<void> {
   console.log(`built ${executable}`);
 }
 
-function invokedDirectly(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
-  main(process.argv.slice(2)).catch((err: unknown) => {
-    console.error(`build-cni-plugin: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  });
-}
+runWhenInvoked(import.meta.url, 'build-cni-plugin', main);

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,3 +19,27 @@ function findRepoRoot(): string {
 }
 
 export const REPO_ROOT: string = findRepoRoot();
+
+/**
+ * Runs a build script's `main` when the file is the process's entry point (`node dist/scripts/x.js`),
+ * not when a test imports it; a failure prints `name: message` and exits 1.
+ */
+export function runWhenInvoked(
+  moduleUrl: string,
+  name: string,
+  main: (argv: string[]) => Promise<void>,
+): void {
+  const script = process.argv[1];
+  if (script === undefined) return;
+  let invoked: boolean;
+  try {
+    invoked = realpathSync(script) === realpathSync(fileURLToPath(moduleUrl));
+  } catch {
+    invoked = false;
+  }
+  if (!invoked) return;
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    console.error(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}

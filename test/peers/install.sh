@@ -107,6 +107,19 @@ install_cni() {
   note "cni: ok (/usr/lib/cni, $plugins, $cnitool)"
 }
 
+# kube_ldflags: the -ldflags of a Kubernetes binary built from test/peers/kube. Without the -X values
+# the binaries report v0.0.0-master as their version; they mirror hack/lib/version.sh.
+kube_ldflags() {
+  local minor="${K8S_VERSION#v1.}"
+  minor="${minor%%.*}"
+  local ldflags="-s -w"
+  ldflags+=" -X k8s.io/component-base/version.gitVersion=$K8S_VERSION"
+  ldflags+=" -X k8s.io/component-base/version.gitMajor=1"
+  ldflags+=" -X k8s.io/component-base/version.gitMinor=$minor"
+  ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
+  printf '%s' "$ldflags"
+}
+
 install_kube() {
   local module="$here/kube"
   # The committed go.mod/go.sum are the build's lock; versions.env only names the cache key.
@@ -119,14 +132,8 @@ install_kube() {
     return 0
   fi
   require_go kube 26
-  local minor="${K8S_VERSION#v1.}"
-  minor="${minor%%.*}"
-  # Without these the server reports v0.0.0-master in /version; the values mirror hack/lib/version.sh.
-  local ldflags="-s -w"
-  ldflags+=" -X k8s.io/component-base/version.gitVersion=$K8S_VERSION"
-  ldflags+=" -X k8s.io/component-base/version.gitMajor=1"
-  ldflags+=" -X k8s.io/component-base/version.gitMinor=$minor"
-  ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
+  local ldflags
+  ldflags="$(kube_ldflags)"
   local tmp="$out.tmp.$$" started=$SECONDS
   rm -rf "$tmp"
   mkdir -p "$tmp"
@@ -169,13 +176,8 @@ install_node() {
     return 0
   fi
   require_go node 26
-  local minor="${K8S_VERSION#v1.}"
-  minor="${minor%%.*}"
-  local ldflags="-s -w"
-  ldflags+=" -X k8s.io/component-base/version.gitVersion=$K8S_VERSION"
-  ldflags+=" -X k8s.io/component-base/version.gitMajor=1"
-  ldflags+=" -X k8s.io/component-base/version.gitMinor=$minor"
-  ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
+  local ldflags
+  ldflags="$(kube_ldflags)"
   local tmp="$out.tmp.$$" started=$SECONDS
   rm -rf "$tmp"
   mkdir -p "$tmp"
