@@ -252,40 +252,8 @@ describe('KubeVirt VirtualMachines (kubevirt.io/v1 CRD)', () => {
   });
 });
 
-describe('kube-apiserver restarts', () => {
-  it('the pod and VM watches resume: a pod and a stopped VM deleted after the restart have their addresses released', async () => {
-    const { kube: k, agent: a } = started();
-    const kept = await runningPod('before-restart-kept');
-    const deleted = await runningPod('before-restart-deleted');
-    // A stopped VM: its address is held for the VM, not for a pod.
-    const vm = await createVirtualMachine(admin.custom, { namespace: NAMESPACE, name: 'vm-restart' });
-    const launcher = await newPod('virt-launcher-vm-restart', { [KUBEVIRT_VM_LABEL]: vm.name });
-    const vmRun = await addVmPod(launcher, vm.name);
-    await stopVirtualMachine(admin.custom, vm);
-    await delPod(a.socketPath, vmRun.sandbox);
-    await deletePodNow(admin.core, launcher);
-
-    const restartsLogged = (watch: string): number =>
-      a.output().split(`${watch} watch stopped; restarting`).length - 1;
-    const before = { pods: restartsLogged('pods'), vms: restartsLogged('virtualmachines') };
-    await k.restart();
-    await deletePodNow(admin.core, deleted.pod);
-    await deleteVirtualMachine(admin.custom, vm);
-
-    await waitReleased(deleted.sandbox, RELEASE_AFTER_RESTART_DEADLINE_MS);
-    await waitReleased(vmRun.sandbox, RELEASE_AFTER_RESTART_DEADLINE_MS);
-    expect((await heldBy(kept.sandbox))?.ip).toBe(kept.ip);
-    // The watches really broke (and came back): not watches that never noticed the restart.
-    expect(restartsLogged('pods')).toBeGreaterThan(before.pods);
-    expect(restartsLogged('virtualmachines')).toBeGreaterThan(before.vms);
-
-    // And a pod created after the restart is served and watched like any other.
-    const late = await runningPod('after-restart');
-    await deletePodNow(admin.core, late.pod);
-    await waitReleased(late.sandbox, RELEASE_DEADLINE_MS);
-  });
-});
-
+// Before the restart case: after a restart each watch comes back after its own back-off (up to
+// 30 s), longer than a placement check gives the namespace watch to see a new namespace.
 describe('namespace defaults for placement (the namespace watch, under deploy/rbac.yaml)', () => {
   /** Runs ADD until `accept` takes the outcome, undoing attempts the watches had not caught up with. */
   async function addUntil<T>(
@@ -340,5 +308,39 @@ describe('namespace defaults for placement (the namespace watch, under deploy/rb
     });
     const served = await addUntil("the pod's own pool wins", own, (o) => ('ip' in o ? o : undefined));
     expect((await heldBy(served.sandbox))?.ip).toBe(served.ip);
+  });
+});
+
+describe('kube-apiserver restarts', () => {
+  it('the pod and VM watches resume: a pod and a stopped VM deleted after the restart have their addresses released', async () => {
+    const { kube: k, agent: a } = started();
+    const kept = await runningPod('before-restart-kept');
+    const deleted = await runningPod('before-restart-deleted');
+    // A stopped VM: its address is held for the VM, not for a pod.
+    const vm = await createVirtualMachine(admin.custom, { namespace: NAMESPACE, name: 'vm-restart' });
+    const launcher = await newPod('virt-launcher-vm-restart', { [KUBEVIRT_VM_LABEL]: vm.name });
+    const vmRun = await addVmPod(launcher, vm.name);
+    await stopVirtualMachine(admin.custom, vm);
+    await delPod(a.socketPath, vmRun.sandbox);
+    await deletePodNow(admin.core, launcher);
+
+    const restartsLogged = (watch: string): number =>
+      a.output().split(`${watch} watch stopped; restarting`).length - 1;
+    const before = { pods: restartsLogged('pods'), vms: restartsLogged('virtualmachines') };
+    await k.restart();
+    await deletePodNow(admin.core, deleted.pod);
+    await deleteVirtualMachine(admin.custom, vm);
+
+    await waitReleased(deleted.sandbox, RELEASE_AFTER_RESTART_DEADLINE_MS);
+    await waitReleased(vmRun.sandbox, RELEASE_AFTER_RESTART_DEADLINE_MS);
+    expect((await heldBy(kept.sandbox))?.ip).toBe(kept.ip);
+    // The watches really broke (and came back): not watches that never noticed the restart.
+    expect(restartsLogged('pods')).toBeGreaterThan(before.pods);
+    expect(restartsLogged('virtualmachines')).toBeGreaterThan(before.vms);
+
+    // And a pod created after the restart is served and watched like any other.
+    const late = await runningPod('after-restart');
+    await deletePodNow(admin.core, late.pod);
+    await waitReleased(late.sandbox, RELEASE_DEADLINE_MS);
   });
 });
