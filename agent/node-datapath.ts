@@ -29,6 +29,14 @@ const CHANGE_DEBOUNCE_MS = 200;
 /** A reconcile that left problems (a link not there yet) is retried, backing off to the maximum. */
 const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
+/**
+ * EC2 reports an ENI attached before the kernel shows its device (udev names it a moment later,
+ * seconds on a busy node). A pod given one of its addresses waits this long for the link, looking
+ * again every LINK_POLL_MS, before its ADD fails with "try again later"; well inside the plugin's
+ * 30 s ADD timeout.
+ */
+export const LINK_WAIT_MS = 10_000;
+const LINK_POLL_MS = 200;
 
 interface Waiter {
   resolve(): void;
@@ -44,6 +52,9 @@ export class NodeDatapath {
   private readonly setUp = new Set<string>();
   private tail: Promise<unknown> = Promise.resolve();
   private readonly pendingPods = new Map<string, Waiter[]>();
+  /** When each ENI was first found without its link by a pod's ADD (the start of its wait). */
+  private readonly linkWaitSince = new Map<string, number>();
+  private linkPollTimer: Timer | undefined;
   private podJobQueued = false;
   private changeTimer: Timer | undefined;
   private retryTimer: Timer | undefined;
@@ -63,6 +74,7 @@ export class NodeDatapath {
     this.links.clear();
     for (const eni of attached) this.links.set(eni.eniId, factsOf(eni));
     for (const id of this.setUp) if (!this.links.has(id)) this.setUp.delete(id);
+    for (const id of this.linkWaitSince.keys()) if (!this.links.has(id)) this.linkWaitSince.delete(id);
   }
 
   /** A new ENI is attached: set up its link and table now, before pods are given its addresses. */
@@ -113,6 +125,13 @@ export class NodeDatapath {
     this.closed = true;
     this.changeTimer?.cancel();
     this.retryTimer?.cancel();
+    if (this.linkPollTimer) {
+      // Pods still waiting for a link are answered now: "try again later", from the next process.
+      this.linkPollTimer.cancel();
+      this.linkPollTimer = undefined;
+      for (const w of [...this.pendingPods.values()].flat()) w.reject(new Error('the agent is stopping'));
+      this.pendingPods.clear();
+    }
   }
 
   /** The facts of the node now (for the desired state and for introspection). */
@@ -153,7 +172,9 @@ export class NodeDatapath {
     if (!facts || this.closed) return undefined;
     try {
       const report = await this.deps.datapath.reconcile(desiredState(facts));
-      for (const eni of facts.enis) this.setUp.add(eni.eniId);
+      // A report with problems may hide a missing link: no ENI counts as set up from it (a pod on
+      // an ENI not set up sets it up itself, which is idempotent).
+      if (report.problems.length === 0) for (const eni of facts.enis) this.setUp.add(eni.eniId);
       this.afterReport(report, 'node datapath reconciled');
       return report;
     } catch (err) {
@@ -187,9 +208,11 @@ export class NodeDatapath {
       if (!facts) throw new Error('the node datapath is not bound to a datastore yet');
       const enis = new Map(facts.enis.map((e) => [e.eniId, e]));
       const assigned = new Map(facts.pods.map((p) => [p.address, p.eniId]));
-      // A pod whose ENI has no link or table yet would send its packets out of the wrong ENI:
-      // its ADD fails ("try again later") rather than answer with an address that cannot work.
+      // A pod whose ENI has no link or table yet would send its packets out of the wrong ENI: its
+      // ADD waits for the link a while, then fails ("try again later") rather than answer with an
+      // address that cannot work.
       const notReady = new Map<string, Error>();
+      const waitLonger = new Set<string>();
       for (const address of batch.keys()) {
         const eniId = assigned.get(address);
         const eni = eniId === undefined ? undefined : enis.get(eniId);
@@ -199,11 +222,18 @@ export class NodeDatapath {
         }
         if (!eni || eni.primary || this.setUp.has(eni.eniId)) continue;
         const problems = await this.setupEni(eni);
-        if (problems.length > 0)
-          notReady.set(address, new Error(`ENI ${eni.eniId} is not ready: ${problems.join('; ')}`));
+        if (problems.length === 0) {
+          this.linkWaitSince.delete(eni.eniId);
+          continue;
+        }
+        const since = this.linkWaitSince.get(eni.eniId) ?? this.deps.clock.now();
+        this.linkWaitSince.set(eni.eniId, since);
+        if (this.deps.clock.now() - since < LINK_WAIT_MS) waitLonger.add(address);
+        else notReady.set(address, new Error(`ENI ${eni.eniId} is not ready: ${problems.join('; ')}`));
       }
+      for (const address of waitLonger) this.deferPod(address, batch.get(address) ?? []);
       const pods = [...batch.keys()]
-        .filter((address) => !notReady.has(address))
+        .filter((address) => !notReady.has(address) && !waitLonger.has(address))
         .map((address) => {
           const eni = enis.get(assigned.get(address) ?? '');
           return { address, rules: eni ? podRules({ address, eniId: eni.eniId }, eni, facts) : [] };
@@ -216,10 +246,24 @@ export class NodeDatapath {
           'pod rules written',
         );
       }
-      for (const address of batch.keys()) settle(address, notReady.get(address));
+      for (const address of batch.keys()) if (!waitLonger.has(address)) settle(address, notReady.get(address));
     } catch (err) {
       for (const address of batch.keys()) settle(address, err as Error);
     }
+  }
+
+  /** Puts a pod waiting for its ENI's link back in line, to be looked at again shortly. */
+  private deferPod(address: string, waiters: readonly Waiter[]): void {
+    const list = this.pendingPods.get(address) ?? [];
+    list.push(...waiters);
+    this.pendingPods.set(address, list);
+    if (this.linkPollTimer) return;
+    this.linkPollTimer = this.deps.clock.setTimer(LINK_POLL_MS, () => {
+      this.linkPollTimer = undefined;
+      if (this.podJobQueued) return;
+      this.podJobQueued = true;
+      void this.serial(() => this.flushPods());
+    });
   }
 
   private afterReport(report: ReconcileReport, message: string): void {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../agent/logger.js';
 import { NodeAgent } from '../../agent/node-agent.js';
-import { NodeDatapath } from '../../agent/node-datapath.js';
+import { LINK_WAIT_MS, NodeDatapath } from '../../agent/node-datapath.js';
 import { FakeDatapath } from '../../datapath/fake-datapath.js';
 import type { RuleSpec } from '../../datapath/model.js';
 import { AgentHarness, addressOf, settings } from './fakes/agent-harness.js';
@@ -133,7 +133,28 @@ describe('the agent and the node datapath', () => {
     expect(batches).toBeLessThanOrEqual(5);
   });
 
-  it("fails the ADD of a pod whose ENI's link has not appeared yet, and serves its retry once it has", async () => {
+  it("holds the ADD of a pod whose ENI's link has not appeared yet, and answers it once the link is there", async () => {
+    const { h, kernel } = harness();
+    await h.start();
+    await h.run(5_000);
+    kernel.presentMacs = new Set([h.agent.view().identity.mac.toLowerCase()]);
+    const pending = Array.from({ length: 11 }, (_, i) => h.add(`n${i}`));
+    let answered = 0;
+    for (const p of pending) void p.then(() => answered++);
+    // 9 addresses on the primary ENI serve 9 pods; the other two wait for their ENI's device.
+    await h.clock.runUntil(() => answered === 9, 5_000);
+    await h.run(LINK_WAIT_MS / 2);
+    expect(answered, 'the two pods on the new ENI are still waiting').toBe(9);
+    kernel.presentMacs = undefined;
+    const outcomes = await settleAll(h, pending);
+    expect(outcomes.map((o) => o.kind)).toEqual(Array(11).fill('ok'));
+    for (const o of outcomes.slice(9)) {
+      const address = addressOf(o);
+      expect(rulesOf(kernel, address).some((r) => r.src === `${address}/32`)).toBe(true);
+    }
+  });
+
+  it("fails the ADD with \"try again later\" when the ENI's link never appears, and serves the retry once it has", async () => {
     const { h, kernel } = harness();
     await h.start();
     await h.run(5_000);
@@ -143,7 +164,6 @@ describe('the agent and the node datapath', () => {
       Array.from({ length: 11 }, (_, i) => h.add(`n${i}`)),
     );
     const failed = outcomes.flatMap((o, i) => (o.kind === 'failure' ? [{ i, o }] : []));
-    // 9 addresses on the primary ENI serve 9 pods; the others' ENI has no link yet.
     expect(outcomes.filter((o) => o.kind === 'ok')).toHaveLength(9);
     expect(failed).toHaveLength(2);
     for (const { o } of failed) {
