@@ -246,7 +246,8 @@ export class NodeDatapath {
           'pod rules written',
         );
       }
-      for (const address of batch.keys()) if (!waitLonger.has(address)) settle(address, notReady.get(address));
+      for (const address of batch.keys())
+        if (!waitLonger.has(address)) settle(address, notReady.get(address));
     } catch (err) {
       for (const address of batch.keys()) settle(address, err as Error);
     }

@@ -131,9 +131,10 @@ function podAnnotations(raw: RawConfig): Record<string, string> | undefined {
   if (!isRecord(rc)) return undefined;
   const ann = rc[POD_ANNOTATIONS_CAPABILITY];
   if (!isRecord(ann)) return undefined;
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(ann)) if (typeof v === 'string') out[k] = v;
-  return out;
+  // fromEntries defines each key as its own property: an assignment would drop "__proto__".
+  return Object.fromEntries(
+    Object.entries(ann).filter((e): e is [string, string] => typeof e[1] === 'string'),
+  );
 }
 
 export function readNetConf(raw: RawConfig, cniVersion: CniVersion, env: Env): NetConf {

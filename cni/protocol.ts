@@ -182,9 +182,8 @@ function annotations(o: Record<string, unknown>): Record<string, string> | undef
   const a = o['annotations'];
   if (a === undefined) return undefined;
   if (!isRecord(a)) fail('annotations must be an object');
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(a)) out[k] = strItem(v, `annotations.${k}`);
-  return out;
+  // fromEntries defines each key as its own property: an assignment would drop "__proto__".
+  return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, strItem(v, `annotations.${k}`)]));
 }
 
 function requestBody(o: Record<string, unknown>): AgentRequest {

@@ -154,7 +154,7 @@ describe('the agent and the node datapath', () => {
     }
   });
 
-  it("fails the ADD with \"try again later\" when the ENI's link never appears, and serves the retry once it has", async () => {
+  it('fails the ADD with "try again later" when the ENI\'s link never appears, and serves the retry once it has', async () => {
     const { h, kernel } = harness();
     await h.start();
     await h.run(5_000);

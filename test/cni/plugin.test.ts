@@ -205,6 +205,18 @@ describe('wire protocol', () => {
   );
 
   it('parses back every request it encodes', () => {
+    // A key that an assignment would turn into a prototype change instead of a property.
+    const proto = JSON.parse('{"__proto__": "x"}') as Record<string, string>;
+    const withProto: AgentRequest = {
+      op: 'add',
+      containerId: 'c',
+      ifname: 'eth0',
+      netns: '/n',
+      network: 'n',
+      pod: {},
+      annotations: proto,
+    };
+    expect(parseRequest(encodeRequest(withProto).trimEnd())).toEqual({ ok: true, value: withProto });
     fc.assert(
       fc.property(request, (req) => {
         const line = encodeRequest(req);
