@@ -89,6 +89,16 @@ export function assembleNodeAgent(options: AssembleOptions): AssembledAgent {
     onCheckpointEntriesDropped: (count) => {
       metrics.checkpointEntriesUnrecovered(count);
     },
+    upkeep: {
+      resynced: (report) => {
+        metrics.reconciled('ec2_resync');
+        metrics.ipsForceRemoved(report.lost.length);
+        metrics.enisForceRemoved(report.enisRemovedInUse);
+      },
+      failed: (step) => {
+        metrics.error(step);
+      },
+    },
     ...(options.policy ? { policy: options.policy } : {}),
     ...(options.datapath ? { datapath: nodeDatapathOf(options.datapath, config, options) } : {}),
   });

@@ -10,6 +10,8 @@ export const NO_MANAGE_TAG = 'node.k8s.amazonaws.com/no_manage';
 export interface SyncReport {
   enisAdded: string[];
   enisRemoved: string[];
+  /** Of those, the ENIs that still held pods' addresses (the VPC CNI's "force removed" ENIs). */
+  enisRemovedInUse: number;
   addressesAdded: number;
   addressesRemoved: number;
   /** Assignments whose address EC2 no longer has: the pods must be told (they keep a dead address). */
@@ -29,6 +31,7 @@ export function syncWithEc2(
   const report: SyncReport = {
     enisAdded: [],
     enisRemoved: [],
+    enisRemovedInUse: 0,
     addressesAdded: 0,
     addressesRemoved: 0,
     lost: [],
@@ -54,6 +57,7 @@ export function syncWithEc2(
     const removed = datastore.removeEni(eni.id, { evenIfInUse: true });
     if (removed.type === 'removed') {
       report.enisRemoved.push(eni.id);
+      if (removed.lost.length > 0) report.enisRemovedInUse += 1;
       report.lost.push(...removed.lost);
     }
   }

@@ -9,7 +9,7 @@ import { parseCidr, usableAddressCount } from '../ipam/address.js';
 import type { AttachedEni, Ec2Network, InstanceIdentity, SubnetInfo } from '../provider/ec2-network.js';
 import { isAbortError, type Clock } from '../time/clock.js';
 import type { Checkpointer } from './checkpoint.js';
-import { syncWithEc2 } from './ec2-sync.js';
+import { syncWithEc2, type SyncReport } from './ec2-sync.js';
 import { EniSubnets, type PodNetworkPool } from './eni-subnets.js';
 import { LEAKED_ENI_SCAN_INTERVAL_MS, LEAK_SCAN_INTERVAL_MS } from './intervals.js';
 import type { NodePods } from './kube/pod-watch.js';
@@ -81,6 +81,15 @@ export interface NodeAgentDeps {
   onCheckpointEntriesDropped?: (count: number) => void;
   /** The node's kernel datapath (links, tables, rules, NAT); absent: the agent leaves the kernel alone. */
   datapath?: NodeDatapath;
+  /** The agent's upkeep as it happens: resyncs and the failures it survived (metrics listen). */
+  upkeep?: UpkeepEvents;
+}
+
+export interface UpkeepEvents {
+  /** An EC2 resync ran; the report says what EC2 changed under the agent. */
+  resynced(report: SyncReport): void;
+  /** A step failed and the agent carried on; `step` names it ("ec2_resync", "checkpoint", ...). */
+  failed(step: string): void;
 }
 
 export interface NodeAgentView {
@@ -209,6 +218,7 @@ export class NodeAgent {
       changes,
       persist: () => {
         persist().catch((err: unknown) => {
+          deps.upkeep?.failed('checkpoint');
           logger.error({ err: (err as Error).message }, 'checkpoint write failed');
         });
       },
@@ -250,6 +260,7 @@ export class NodeAgent {
     afterRecovery = () => {
       ipam.afterChange();
       persist().catch((err: unknown) => {
+        deps.upkeep?.failed('checkpoint');
         logger.error({ err: (err as Error).message }, 'checkpoint write failed');
       });
       driver.wake();
@@ -284,8 +295,8 @@ export class NodeAgent {
     this.state.ready = true;
     this.loops.push(
       driver.run(this.stop.signal),
-      this.every(settings.ec2ResyncMs, () => this.resync()),
-      this.every(LEAK_SCAN_INTERVAL_MS, async () => {
+      this.every('ec2_resync', settings.ec2ResyncMs, () => this.resync()),
+      this.every('leak_scan', LEAK_SCAN_INTERVAL_MS, async () => {
         await reaper.scan();
       }),
     );
@@ -304,7 +315,7 @@ export class NodeAgent {
         ),
       );
       this.loops.push(
-        this.every(LEAKED_ENI_SCAN_INTERVAL_MS, async () => {
+        this.every('leaked_eni_scan', LEAKED_ENI_SCAN_INTERVAL_MS, async () => {
           const deleted = await reapLeakedEnis(
             ec2,
             identity.instanceId,
@@ -376,7 +387,11 @@ export class NodeAgent {
     const s = this.started();
     await this.followEniConfig();
     const attached = managedEnis(await this.deps.ec2.listAttachedEnis(s.identity.instanceId));
-    syncWithEc2(s.datastore, attached, { busy: s.driver.busyEnis(), logger: this.deps.logger });
+    const report = syncWithEc2(s.datastore, attached, {
+      busy: s.driver.busyEnis(),
+      logger: this.deps.logger,
+    });
+    this.deps.upkeep?.resynced(report);
     s.primaryIps = new Map(attached.map((eni) => [eni.eniId, eni.primaryIp]));
     this.deps.datapath?.enisSeen(attached);
     // A limit EC2 reported may have passed (an ENI detached by someone else, a quota raised): the
@@ -556,7 +571,7 @@ export class NodeAgent {
   }
 
   /** Runs `work` every `intervalMs` until stopped; a failing run is logged and the next one still comes. */
-  private async every(intervalMs: number, work: () => Promise<void>): Promise<void> {
+  private async every(step: string, intervalMs: number, work: () => Promise<void>): Promise<void> {
     const signal = this.stop.signal;
     while (!signal.aborted) {
       try {
@@ -568,7 +583,8 @@ export class NodeAgent {
       try {
         await work();
       } catch (err) {
-        this.deps.logger.warn({ err: (err as Error).message }, 'periodic task failed');
+        this.deps.upkeep?.failed(step);
+        this.deps.logger.warn({ step, err: (err as Error).message }, 'periodic task failed');
       }
     }
   }
