@@ -434,7 +434,7 @@ describe('pods started by the kubelet through containerd and eni-ipam', () => {
   }, 600_000);
 
   it("30 pods run with eni-ipam addresses, the kubelet publishes the agent's assignments, and every pod reaches another over TCP", async () => {
-    const { agent: a, accounting, node: n, neighbour } = started();
+    const { agent: a, accounting, node: n, neighbour, vpc: v } = started();
     const caseName = 'thirty';
     await createPods(caseName, 30);
     const { pods } = await waitRunning(caseName, 30);
@@ -470,11 +470,14 @@ describe('pods started by the kubelet through containerd and eni-ipam', () => {
     expect(acrossEnisFromSecondary).toBeGreaterThan(0);
 
     // Every pod answers another host of the VPC: the request reaches the node by the ENI that
-    // holds the pod's address in EC2, and the answer leaves by it, or the VPC's
-    // source/destination check drops it (afterEach).
+    // holds the pod's address in EC2, and the answer leaves by it (the VPC receives it on that
+    // ENI's link), or the VPC's source/destination check drops it (afterEach).
     for (const pod of pods) {
       if (!pod.status?.podIP) throw new Error('a Running pod without podIP');
+      const eniId = eniOf(pod);
+      const before = await v.packetsFromEni(eniId);
       expect(await fetchFromVpcHost(neighbour.netns, pod.status.podIP)).toBe(pod.metadata?.name);
+      expect(await v.packetsFromEni(eniId)).toBeGreaterThan(before);
     }
 
     expect(await accounting()).toEqual(BALANCED);

@@ -220,6 +220,19 @@ export class EmulatedVpc {
     return counterValue(this.vpcNetns, 'inet', FABRIC_TABLE, 'srcdst_drops');
   }
 
+  /** Packets the VPC has received from an attached ENI (on the VPC's end of the ENI's link). */
+  async packetsFromEni(eniId: string): Promise<number> {
+    const link = this.links.get(eniId);
+    if (!link) throw new Error(`${eniId} has no link in the VPC`);
+    const [stats] = JSON.parse(
+      await ip(['-n', this.vpcNetns, '-j', '-s', 'link', 'show', link.vpcIfname]),
+    ) as {
+      stats64?: { rx: { packets: number } };
+    }[];
+    if (!stats?.stats64) throw new Error(`ip -s link show ${link.vpcIfname} gave no statistics`);
+    return stats.stats64.rx.packets;
+  }
+
   /** Packets the internet host refused (a source that is no node's primary address nor the NAT gateway's). */
   async internetRejected(): Promise<number> {
     return counterValue(this.internetNetns, 'inet', FABRIC_TABLE, 'rejected');
