@@ -3,48 +3,38 @@
 /**
  * A real node (issue 18): the kubelet and containerd (test/peers/node.ts) start pods created
  * through the API, containerd's CRI runs the project's conflist (deploy/conflist: ptp + eni-ipam
- * IPAM + portmap) for every sandbox, and the eni-ipam agent process serves the addresses from the
- * simulated EC2 over HTTP. Nothing here plays the kubelet: sandboxes, CNI_ARGS, DEL order and the
- * pod IP the kubelet publishes are the real ones.
+ * IPAM + portmap) for every sandbox, and the eni-ipam agent serves the addresses. Nothing here
+ * plays the kubelet: sandboxes, CNI_ARGS, DEL order and the pod IP the kubelet publishes are the
+ * real ones.
  *
- * The node runs in a network namespace of its own joined to the machine by a veth pair; the
- * kube-apiserver listens on the machine's end. Needs root and the `cni`, `kube` and `node` peers
- * (test/peers/install.sh cni kube node) and `npm run build`. See docs/e2e.md.
+ * The node is an instance of the emulated VPC (test/peers/vpc/): containerd, the kubelet and the
+ * agent (its datapath on) run in the node's network namespace, the agent reaches EC2 and instance
+ * metadata through the VPC, and the kubelet and the agent reach kube-apiserver at its VPC address
+ * (the control plane's link), as on EKS. Pod traffic crosses the VPC's source/destination check.
+ * Needs root and the `cni`, `vpc`, `kube` and `node` peers (test/peers/install.sh cni vpc kube
+ * node) and `npm run build`. See docs/e2e.md.
  */
 import { readFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../time/clock.js';
 import { DEPLOY_DIR, parseYamlFile } from '../deploy/manifests.js';
 import { startKubeApiServer, type KubeApiServer } from '../peers/kube.js';
-import {
-  createLinkedNodeNetwork,
-  startKubeNode,
-  WORKLOAD_IMAGE,
-  WORKLOAD_PORT,
-  type KubeNode,
-  type LinkedNodeNetwork,
-} from '../peers/node.js';
+import { startKubeNode, WORKLOAD_IMAGE, WORKLOAD_PORT, type KubeNode } from '../peers/node.js';
 import { peerPaths, requireOnPath } from '../peers/paths.js';
-import {
-  startAgentProcess,
-  startSimulatedNode,
-  type AgentProcess,
-  type PodView,
-  type SimulatedNode,
-} from './harness/agent-process.js';
+import { EmulatedVpc, VPC_AVAILABILITY_ZONE, type VpcNode } from '../peers/vpc/emulated-vpc.js';
+import type { PodView } from './harness/agent-process.js';
 import { createCniBinDir, type CniBinDir } from './harness/cni-bin.js';
-import { BALANCED, settledAccounting } from './harness/ec2-truth.js';
+import { BALANCED, settledAccounting, type AccountingReport } from './harness/ec2-truth.js';
 import { eventually, kubeClients, statusOf, type KubeClients } from './harness/kube-cluster.js';
 import { KubeRest, type ManifestObject } from './harness/kube-rest.js';
-import { E2E_AVAILABILITY_ZONE } from './harness/simulated-node.js';
+import { NodeAgent } from './harness/vpc-node.js';
 
 const execFileAsync = promisify(execFile);
 
-const NODE_NAME = 'ip-198-19-0-10.ec2.internal';
 const NAMESPACE = 'default';
 /** Pods of a case carry this label with the case's name, so each case lists its own. */
 const CASE_LABEL = 'eni-ipam-e2e/case';
@@ -56,17 +46,37 @@ const PODS_GONE_TIMEOUT_MS = 180_000;
 const WARM_IP_TARGET = 2;
 const BURST_PODS = 60;
 
-let network: LinkedNodeNetwork | undefined;
+let vpc: EmulatedVpc | undefined;
+/** The instance the kubelet runs on. */
+let instance: VpcNode | undefined;
+/** Another instance of the VPC, with no pods: a host that requests the pods across the VPC. */
+let neighbour: VpcNode | undefined;
+/** The node's name as EKS gives it: the private DNS name of its primary address. */
+let nodeName = '';
 let kube: KubeApiServer | undefined;
 let admin: KubeClients;
-let sim: SimulatedNode | undefined;
-let agent: AgentProcess | undefined;
+let agent: NodeAgent | undefined;
 let bin: CniBinDir | undefined;
 let node: KubeNode | undefined;
 
-function started(): { kube: KubeApiServer; sim: SimulatedNode; agent: AgentProcess; node: KubeNode } {
-  if (!kube || !sim || !agent || !node) throw new Error('beforeAll did not start the node and its peers');
-  return { kube, sim, agent, node };
+function started(): {
+  vpc: EmulatedVpc;
+  neighbour: VpcNode;
+  agent: NodeAgent;
+  node: KubeNode;
+  accounting: () => Promise<AccountingReport>;
+} {
+  if (!vpc || !instance || !neighbour || !kube || !agent || !node)
+    throw new Error('beforeAll did not start the node and its peers');
+  const [v, i, a] = [vpc, instance, agent];
+  return {
+    vpc: v,
+    neighbour,
+    agent: a,
+    node,
+    // EC2's truth for the instance against the agent's books.
+    accounting: () => settledAccounting({ cloud: v.cloud, instance: i.instance }, a),
+  };
 }
 
 /** deploy/rbac.yaml's objects, and the ServiceAccount among them (as kube-agent.test.ts). */
@@ -78,7 +88,7 @@ function deployRbac(): { objects: ManifestObject[]; serviceAccount: { namespace:
 }
 
 /** deploy/conflist/10-eni-ipam.conflist, its IPAM pointed at this agent's socket and spool. */
-async function projectConflist(a: AgentProcess): Promise<Record<string, unknown>> {
+async function projectConflist(a: NodeAgent): Promise<Record<string, unknown>> {
   const conflist = JSON.parse(
     await readFile(join(DEPLOY_DIR, 'conflist', '10-eni-ipam.conflist'), 'utf8'),
   ) as { plugins: { type: string; ipam?: Record<string, unknown> }[]; [key: string]: unknown };
@@ -112,7 +122,7 @@ async function createPods(
         body: {
           metadata: { name, labels: { [CASE_LABEL]: caseName } },
           spec: {
-            nodeName: NODE_NAME,
+            nodeName,
             terminationGracePeriodSeconds: 1,
             automountServiceAccountToken: false,
             enableServiceLinks: false,
@@ -196,7 +206,7 @@ function agentPodsOf(pods: readonly PodView[], caseName: string): PodView[] {
 }
 
 /** The checkpoint's text: a released address must not be in it (the agent writes it after each change). */
-async function checkpointText(a: AgentProcess): Promise<string> {
+async function checkpointText(a: NodeAgent): Promise<string> {
   return readFile(a.checkpointPath, 'utf8');
 }
 
@@ -208,6 +218,23 @@ async function fetchFromPod(n: KubeNode, containerId: string, target: string): P
   const { stdout } = await execFileAsync(nsenter, [
     `--net=/proc/${pid}/ns/net`,
     '--',
+    curl,
+    '--silent',
+    '--show-error',
+    '--max-time',
+    '5',
+    `http://${target}:${WORKLOAD_PORT}/cgi-bin/name`,
+  ]);
+  return stdout.trim();
+}
+
+/** The same request from a host of the VPC (a namespace of the emulated VPC) to a pod's address. */
+async function fetchFromVpcHost(netns: string, target: string): Promise<string> {
+  const curl = requireOnPath('node', 'curl');
+  const { stdout } = await execFileAsync('ip', [
+    'netns',
+    'exec',
+    netns,
     curl,
     '--silent',
     '--show-error',
@@ -243,7 +270,7 @@ async function sandboxFailures(caseName: string): Promise<string[]> {
 
 /** The agent's assignments for the case match the Running pods one to one (name, uid, IP). */
 async function agentMatchesPods(
-  a: AgentProcess,
+  a: NodeAgent,
   caseName: string,
   pods: readonly V1Pod[],
 ): Promise<string | undefined> {
@@ -272,18 +299,27 @@ const NODES_BINDING: ManifestObject = {
 };
 
 function kubeletUser(k: KubeApiServer): { token: string } {
-  const user = k.users.find((u) => u.username === `system:node:${NODE_NAME}`);
-  if (!user) throw new Error(`kube-apiserver was started without the user system:node:${NODE_NAME}`);
+  const user = k.users.find((u) => u.username === `system:node:${nodeName}`);
+  if (!user) throw new Error(`kube-apiserver was started without the user system:node:${nodeName}`);
   return user;
 }
 
 beforeAll(async () => {
-  network = await createLinkedNodeNetwork();
+  vpc = await EmulatedVpc.start({ sim: { throttling: 'none' } });
+  // m5.4xlarge: 8 ENIs x 30 addresses, the smallest type whose primary ENI and two more hold 60
+  // pods. WARM_IP_TARGET keeps the pool to the primary ENI until pods arrive, so the burst needs
+  // two new ENIs (WARM_ENI_TARGET would have attached one in advance).
+  instance = await vpc.addNode('m5.4xlarge');
+  neighbour = await vpc.addNode('t3.medium');
+  nodeName = `ip-${instance.primaryIp.replaceAll('.', '-')}.ec2.internal`;
+  // kube-apiserver listens on a VPC address: the kubelet and the agent reach it from the node
+  // through the VPC router, the test process on the machine's end of the control plane's link.
+  const controlPlane = await vpc.connectControlPlane();
   const rbac = deployRbac();
   kube = await startKubeApiServer({
     serviceAccount: rbac.serviceAccount,
-    bindAddress: network.hostIp,
-    users: [{ username: `system:node:${NODE_NAME}`, groups: ['system:nodes'] }],
+    bindAddress: controlPlane.address,
+    users: [{ username: `system:node:${nodeName}`, groups: ['system:nodes'] }],
   });
   admin = kubeClients(kube.kubeconfigPath);
   const rest = KubeRest.admin(kube);
@@ -300,29 +336,36 @@ beforeAll(async () => {
   if (nodeBinding.status !== 200 && nodeBinding.status !== 201) {
     throw new Error(`binding ClusterRole system:node answered ${nodeBinding.status}: ${nodeBinding.text}`);
   }
-  // m5.4xlarge: 8 ENIs x 30 addresses, the smallest type whose primary ENI and two more hold 60
-  // pods. WARM_IP_TARGET keeps the pool to the primary ENI until pods arrive, so the burst needs
-  // two new ENIs (WARM_ENI_TARGET would have attached one in advance).
-  sim = await startSimulatedNode({ instanceType: 'm5.4xlarge', sim: { throttling: 'none' } });
-  agent = await startAgentProcess({
-    node: sim,
-    nodeName: NODE_NAME,
-    kubeconfigPath: kube.serviceAccount.kubeconfigPath,
-    env: { ENI_IPAM_POD_GONE_GRACE_SECONDS: '3', WARM_IP_TARGET: String(WARM_IP_TARGET) },
-  });
+  // The agent in the node's namespace with its datapath (NodeAgent): ENI links, routes, rules.
+  agent = await NodeAgent.start(
+    instance,
+    { ENI_IPAM_POD_GONE_GRACE_SECONDS: '3', WARM_IP_TARGET: String(WARM_IP_TARGET) },
+    { kubeconfigPath: kube.serviceAccount.kubeconfigPath, nodeName },
+  );
   bin = await createCniBinDir('debian');
   // The conflist's second plugin, and the loopback plugin containerd runs for every sandbox's lo.
   await symlink(join(peerPaths.debianCniDir, 'portmap'), join(bin.dir, 'portmap'));
   await symlink(join(peerPaths.debianCniDir, 'loopback'), join(bin.dir, 'loopback'));
   node = await startKubeNode({
-    network,
-    nodeName: NODE_NAME,
+    network: {
+      netnsName: instance.netns,
+      netnsPath: `/var/run/netns/${instance.netns}`,
+      nodeIp: instance.primaryIp,
+    },
+    nodeName,
     apiServer: { url: kube.url, caCertificate: kube.caCertificate, token: kubeletUser(kube).token },
     conflist: await projectConflist(agent),
     cniBinDir: bin.dir,
-    labels: { 'topology.kubernetes.io/zone': E2E_AVAILABILITY_ZONE },
+    labels: { 'topology.kubernetes.io/zone': VPC_AVAILABILITY_ZONE },
   });
 }, 300_000);
+
+afterEach(async () => {
+  // EC2's source/destination check never had to drop a packet of the node's.
+  const v = vpc;
+  if (!v) throw new Error('beforeAll did not start the emulated VPC');
+  expect(await v.sourceDestCheckDrops()).toBe(0);
+});
 
 afterAll(async () => {
   // Pods first, so the kubelet's teardown (CNI DEL) runs while the agent still answers.
@@ -330,17 +373,15 @@ afterAll(async () => {
     await admin.core.deleteCollectionNamespacedPod({ namespace: NAMESPACE }).catch(() => undefined);
   }
   await node?.stop();
-  await agent?.stop();
-  await agent?.removeState();
+  await agent?.remove();
   await bin?.remove();
-  await sim?.close();
   await kube?.stop();
-  await network?.delete();
+  await vpc?.close();
 }, 120_000);
 
 describe('pods started by the kubelet through containerd and eni-ipam', () => {
   it(`a burst of ${BURST_PODS} pods needing new ENIs: all Running, no sandbox failure, creation-to-Running reported`, async () => {
-    const { agent: a, sim: s } = started();
+    const { agent: a, accounting } = started();
     const caseName = 'burst';
     const enisBefore = (await a.enis()).length;
     const { names, createdAt } = await createPods(caseName, BURST_PODS);
@@ -380,7 +421,7 @@ describe('pods started by the kubelet through containerd and eni-ipam', () => {
     expect(enisAfter - enisBefore).toBeGreaterThanOrEqual(2);
     expect(await sandboxFailures(caseName)).toEqual([]);
     expect(await agentMatchesPods(a, caseName, pods)).toBeUndefined();
-    expect(await settledAccounting(s, a)).toEqual(BALANCED);
+    expect(await accounting()).toEqual(BALANCED);
 
     await deleteCasePods(caseName);
     await eventually(
@@ -389,11 +430,11 @@ describe('pods started by the kubelet through containerd and eni-ipam', () => {
       30_000,
       describeFailure,
     );
-    expect(await settledAccounting(s, a)).toEqual(BALANCED);
+    expect(await accounting()).toEqual(BALANCED);
   }, 600_000);
 
   it("30 pods run with eni-ipam addresses, the kubelet publishes the agent's assignments, and every pod reaches another over TCP", async () => {
-    const { agent: a, sim: s, node: n } = started();
+    const { agent: a, accounting, node: n, neighbour, vpc: v } = started();
     const caseName = 'thirty';
     await createPods(caseName, 30);
     const { pods } = await waitRunning(caseName, 30);
@@ -412,15 +453,34 @@ describe('pods started by the kubelet through containerd and eni-ipam', () => {
     const onSecondary = assigned.filter((p) => p.eniId !== primary);
     expect(onSecondary.length).toBeGreaterThan(0);
 
-    // Each pod, from its own network namespace, fetches the next pod's name over TCP.
-    const sorted = [...pods].sort((x, y) => (x.metadata?.name ?? '').localeCompare(y.metadata?.name ?? ''));
-    for (const [i, from] of sorted.entries()) {
-      const to = sorted[(i + 1) % sorted.length];
+    // Each pod, from its own network namespace, fetches the next pod's name over TCP. The ring is
+    // ordered by ENI, so at each ENI's end a pod of that ENI fetches from a pod of another one.
+    const eniOf = (pod: V1Pod): string => byName.get(pod.metadata?.name ?? '')?.eniId ?? '';
+    const ring = [...pods].sort(
+      (x, y) =>
+        eniOf(x).localeCompare(eniOf(y)) || (x.metadata?.name ?? '').localeCompare(y.metadata?.name ?? ''),
+    );
+    let acrossEnisFromSecondary = 0;
+    for (const [i, from] of ring.entries()) {
+      const to = ring[(i + 1) % ring.length];
       if (!to?.status?.podIP) throw new Error('a Running pod without podIP');
       expect(await fetchFromPod(n, mainContainerId(from), to.status.podIP)).toBe(to.metadata?.name);
+      if (eniOf(from) !== primary && eniOf(from) !== eniOf(to)) acrossEnisFromSecondary++;
+    }
+    expect(acrossEnisFromSecondary).toBeGreaterThan(0);
+
+    // Every pod answers another host of the VPC: the request reaches the node by the ENI that
+    // holds the pod's address in EC2, and the answer leaves by it (the VPC receives it on that
+    // ENI's link), or the VPC's source/destination check drops it (afterEach).
+    for (const pod of pods) {
+      if (!pod.status?.podIP) throw new Error('a Running pod without podIP');
+      const eniId = eniOf(pod);
+      const before = await v.packetsFromEni(eniId);
+      expect(await fetchFromVpcHost(neighbour.netns, pod.status.podIP)).toBe(pod.metadata?.name);
+      expect(await v.packetsFromEni(eniId)).toBeGreaterThan(before);
     }
 
-    expect(await settledAccounting(s, a)).toEqual(BALANCED);
+    expect(await accounting()).toEqual(BALANCED);
 
     // Deleting them frees every address: agent, checkpoint and EC2 agree.
     await deleteCasePods(caseName);
@@ -439,11 +499,11 @@ describe('pods started by the kubelet through containerd and eni-ipam', () => {
       10_000,
     );
     expect(assigned.filter((p) => checkpoint.includes(p.uid)).map((p) => p.name)).toEqual([]);
-    expect(await settledAccounting(s, a)).toEqual(BALANCED);
+    expect(await accounting()).toEqual(BALANCED);
   }, 600_000);
 
   it('frees, after the agent restarts, the address of a pod deleted while it was down', async () => {
-    const { agent: a, sim: s } = started();
+    const { agent: a, accounting } = started();
     const caseName = 'agent-down';
     await createPods(caseName, 2);
     const { pods } = await waitRunning(caseName, 2);
@@ -481,12 +541,12 @@ describe('pods started by the kubelet through containerd and eni-ipam', () => {
     );
     const after = agentPodsOf(await a.pods(), caseName);
     expect(after.map((p) => [p.name, p.ip])).toEqual([[kept.metadata.name, keptView?.ip]]);
-    expect(await settledAccounting(s, a)).toEqual(BALANCED);
+    expect(await accounting()).toEqual(BALANCED);
     await deleteCasePods(caseName);
   }, 600_000);
 
   it('containerd restarted and the agent killed while pods start: every pod Running, no address leaked or handed out twice', async () => {
-    const { agent: a, sim: s, node: n } = started();
+    const { agent: a, accounting, node: n } = started();
     const caseName = 'chaos';
     const count = 24;
     const assignedCount = async (): Promise<number> => agentPodsOf(await a.pods(), caseName).length;
@@ -524,7 +584,7 @@ describe('pods started by the kubelet through containerd and eni-ipam', () => {
         `${(await agentMatchesPods(a, caseName, pods)) ?? ''}\n${JSON.stringify(agentPodsOf(await a.pods(), caseName))}\n${describeFailure()}`,
     );
     expect(new Set(pods.map((p) => p.status?.podIP)).size).toBe(count);
-    expect(await settledAccounting(s, a)).toEqual(BALANCED);
+    expect(await accounting()).toEqual(BALANCED);
 
     await deleteCasePods(caseName);
     await eventually(
@@ -533,6 +593,6 @@ describe('pods started by the kubelet through containerd and eni-ipam', () => {
       30_000,
       describeFailure,
     );
-    expect(await settledAccounting(s, a)).toEqual(BALANCED);
+    expect(await accounting()).toEqual(BALANCED);
   }, 600_000);
 });

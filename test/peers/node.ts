@@ -4,15 +4,14 @@
  * namespace of the node's own, registered against the real kube-apiserver (kube.ts). Pods' host
  * interfaces, routes and mounts live in the node, never in the machine's namespaces.
  *
- * The network namespace is given (NodeNetwork), so a node of an emulated VPC can be used; for
- * suites that have none, createLinkedNodeNetwork() makes a namespace joined to the machine by one
- * veth pair, the host end being where kube-apiserver listens (startKubeApiServer({ bindAddress })).
+ * The network namespace is given (NodeNetwork): a node of the emulated VPC (test/peers/vpc/), whose
+ * primary ENI carries the node's address and through which the kubelet reaches kube-apiserver
+ * (EmulatedVpc.connectControlPlane) and the agent reaches EC2 and instance metadata.
  *
  * Settings that fit a machine with cgroup v1, no systemd and no CAP_SYS_RESOURCE are explained
  * where they are written, and in docs/e2e.md.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
@@ -24,8 +23,8 @@ import { spawnPeer, waitUntilReady, type PeerProcess } from './process.js';
 
 const execFileAsync = promisify(execFile);
 
-/** Everything a node makes on the machine (namespaces, links, directories) starts with this. */
-export const NODE_PREFIX = 'kl-';
+/** A node's working directory, /tmp/kl-node-XXXXXX, holds everything it makes on the machine. */
+const NODE_DIR_PREFIX = '/tmp/kl-node-';
 export const PAUSE_IMAGE = 'localhost/eni-ipam-e2e/pause:1';
 export const WORKLOAD_IMAGE = 'localhost/eni-ipam-e2e/workload:1';
 /** The workload image's httpd: GET /cgi-bin/name answers the pod's hostname (its name). */
@@ -59,13 +58,6 @@ export interface NodeNetwork {
   readonly nodeIp: string;
 }
 
-/** A node namespace joined to the machine's by a veth pair (no emulated VPC). */
-export interface LinkedNodeNetwork extends NodeNetwork {
-  /** The machine's end of the link: bind kube-apiserver here so the node can reach it. */
-  readonly hostIp: string;
-  delete(): Promise<void>;
-}
-
 async function run(command: string, args: readonly string[]): Promise<string> {
   try {
     const { stdout } = await execFileAsync(command, args, { maxBuffer: 16 * 1024 * 1024 });
@@ -80,58 +72,6 @@ function requireRoot(): void {
   if (process.getuid?.() !== 0) {
     throw new PeerMissingError('node', 'a kubelet node needs root (namespaces, mounts, cgroups)');
   }
-}
-
-/**
- * A /30 in 198.18.96.0/19 (the benchmarking range; the pod suites use 198.19.0.0/16,
- * test/e2e/peers.test.ts 198.18.42.0/24, the emulated VPC 198.18.128.0/17) that no interface of
- * the machine has yet.
- */
-async function freeLinkSubnet(ip: string): Promise<{ host: string; node: string }> {
-  const used = new Set(
-    (
-      JSON.parse(await run(ip, ['-j', '-4', 'addr', 'show'])) as {
-        addr_info?: { local: string }[];
-      }[]
-    ).flatMap((link) => (link.addr_info ?? []).map((a) => a.local)),
-  );
-  for (let attempt = 0; attempt < 64; attempt++) {
-    const bytes = randomBytes(2);
-    const third = 96 + ((bytes[0] ?? 0) % 32);
-    const fourth = ((bytes[1] ?? 0) % 64) * 4;
-    const host = `198.18.${third}.${fourth + 1}`;
-    const node = `198.18.${third}.${fourth + 2}`;
-    if (!used.has(host) && !used.has(node)) return { host, node };
-  }
-  throw new Error('no free /30 in 198.18.96.0/19 for the node link');
-}
-
-export async function createLinkedNodeNetwork(): Promise<LinkedNodeNetwork> {
-  requireRoot();
-  const ip = requireOnPath('node', 'ip');
-  const id = randomBytes(4).toString('hex');
-  const netnsName = `${NODE_PREFIX}${id}`;
-  const hostIf = `${NODE_PREFIX}${id}h`;
-  const nodeIf = `${NODE_PREFIX}${id}n`;
-  const { host, node } = await freeLinkSubnet(ip);
-  const remove = async (): Promise<void> => {
-    await run(ip, ['link', 'del', hostIf]).catch(() => undefined);
-    await run(ip, ['netns', 'del', netnsName]).catch(() => undefined);
-  };
-  try {
-    await run(ip, ['netns', 'add', netnsName]);
-    await run(ip, ['-n', netnsName, 'link', 'set', 'lo', 'up']);
-    await run(ip, ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nodeIf, 'netns', netnsName]);
-    await run(ip, ['addr', 'add', `${host}/30`, 'dev', hostIf]);
-    await run(ip, ['link', 'set', hostIf, 'up']);
-    await run(ip, ['-n', netnsName, 'addr', 'add', `${node}/30`, 'dev', nodeIf]);
-    await run(ip, ['-n', netnsName, 'link', 'set', nodeIf, 'up']);
-    await run(ip, ['-n', netnsName, 'route', 'add', 'default', 'via', host]);
-  } catch (err) {
-    await remove();
-    throw err;
-  }
-  return { netnsName, netnsPath: `/var/run/netns/${netnsName}`, nodeIp: node, hostIp: host, delete: remove };
 }
 
 export interface KubeNodeOptions {
@@ -348,7 +288,7 @@ export async function startKubeNode(options: KubeNodeOptions): Promise<KubeNode>
   const pauseArchive = requireExecutableFile(join(peerPaths.nodeImagesDir, 'pause.tar'));
   const workloadArchive = requireExecutableFile(join(peerPaths.nodeImagesDir, 'workload.tar'));
 
-  const dir = await mkdtemp(`/tmp/${NODE_PREFIX}node-`);
+  const dir = await mkdtemp(NODE_DIR_PREFIX);
   const mntns = join(dir, 'mntns');
   const socket = join(dir, 'containerd.sock');
   const cniConfDir = join(dir, 'cni-conf');

@@ -16,7 +16,12 @@ export interface NodeEc2Truth {
   readonly detachedEnis: readonly string[];
 }
 
-export function ec2TruthOf(node: SimulatedNode): NodeEc2Truth {
+/** An instance and the simulated EC2 that runs it (a SimulatedNode, or a node of an emulated VPC). */
+export type InstanceInEc2 = Pick<SimulatedNode, 'cloud' | 'instance'>;
+/** What the comparison asks the agent: its introspection views (AgentProcess, NodeAgent). */
+export type AgentBooks = Pick<AgentProcess, 'enis' | 'pods'>;
+
+export function ec2TruthOf(node: InstanceInEc2): NodeEc2Truth {
   const instanceId = node.instance.instanceId;
   const secondaryIps = new Map<string, string>();
   const attachedEnis: string[] = [];
@@ -47,10 +52,7 @@ export interface AccountingReport {
   readonly leakedEnis: readonly string[];
 }
 
-export async function compareAgentWithEc2(
-  node: SimulatedNode,
-  agent: AgentProcess,
-): Promise<AccountingReport> {
+export async function compareAgentWithEc2(node: InstanceInEc2, agent: AgentBooks): Promise<AccountingReport> {
   const [enis, pods] = await Promise.all([agent.enis(), agent.pods()]);
   const truth = ec2TruthOf(node);
   const agentIps = new Set(enis.flatMap((eni) => eni.secondaryIps));
@@ -96,8 +98,8 @@ export function balanced(report: AccountingReport): boolean {
  * the timeout passes; returns the last report either way, for `expect(...).toEqual(BALANCED)`.
  */
 export async function settledAccounting(
-  node: SimulatedNode,
-  agent: AgentProcess,
+  node: InstanceInEc2,
+  agent: AgentBooks,
   options: { timeoutMs?: number; settledWhen?: (report: AccountingReport) => boolean } = {},
 ): Promise<AccountingReport> {
   const clock = node.cloud.clock;

@@ -4,7 +4,8 @@
  * namespace), reaching EC2 and IMDS through the VPC; pods as network namespaces set up by the
  * shipped conflist (Debian's `ptp` + `portmap`, eni-ipam as IPAM) through cnitool, run in the node
  * namespace as kubelet's runtime would. The introspection endpoint, on the node's loopback, is
- * reached through a unix-socket relay.
+ * reached through a unix-socket relay. Given a kubeconfig (a kube-apiserver reached through the VPC,
+ * EmulatedVpc.connectControlPlane), the agent watches the node's pods as on EKS.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -32,6 +33,16 @@ const INTROSPECTION_PORT = 61679;
 const METRICS_PORT = 61678;
 const NETWORK = 'eni-ipam';
 
+export interface NodeAgentOptions {
+  /**
+   * The pod watch's kubeconfig (a kube-apiserver the node reaches through the VPC). Unset: one
+   * whose server refuses connections, so the watch never syncs and the leak reaper frees nothing.
+   */
+  readonly kubeconfigPath?: string;
+  /** MY_NODE_NAME; default `node-INDEX`. */
+  readonly nodeName?: string;
+}
+
 /** The agent process of one node. Its state directory outlives kill -9, as the host path does. */
 export class NodeAgent {
   private child: PeerProcess | undefined;
@@ -42,10 +53,15 @@ export class NodeAgent {
     readonly node: VpcNode,
     readonly stateDir: string,
     private readonly env: Readonly<Record<string, string>>,
+    private readonly options: NodeAgentOptions,
   ) {}
 
-  static async start(node: VpcNode, env: Readonly<Record<string, string>> = {}): Promise<NodeAgent> {
-    const agent = new NodeAgent(node, await mkdtemp(join(tmpdir(), 'eni-dp-agent-')), env);
+  static async start(
+    node: VpcNode,
+    env: Readonly<Record<string, string>> = {},
+    options: NodeAgentOptions = {},
+  ): Promise<NodeAgent> {
+    const agent = new NodeAgent(node, await mkdtemp(join(tmpdir(), 'eni-dp-agent-')), env, options);
     await agent.start();
     return agent;
   }
@@ -58,6 +74,10 @@ export class NodeAgent {
     return join(this.stateDir, 'release-spool.jsonl');
   }
 
+  get checkpointPath(): string {
+    return join(this.stateDir, 'checkpoint.json');
+  }
+
   get pid(): number | undefined {
     return this.child && !this.child.hasExited() ? this.child.pid : undefined;
   }
@@ -66,17 +86,16 @@ export class NodeAgent {
     return {
       PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
       HOME: this.stateDir,
-      MY_NODE_NAME: `node-${this.node.index}`,
+      MY_NODE_NAME: this.options.nodeName ?? `node-${this.node.index}`,
       AWS_ACCESS_KEY_ID: 'AKIAE2ESIMULATED0000',
       AWS_SECRET_ACCESS_KEY: 'e2e-simulated-secret',
       AWS_EC2_METADATA_DISABLED: 'true',
       ENI_IPAM_SOCKET: this.socketPath,
       ENI_IPAM_SPOOL: this.spoolPath,
-      ENI_IPAM_CHECKPOINT: join(this.stateDir, 'checkpoint.json'),
+      ENI_IPAM_CHECKPOINT: this.checkpointPath,
       INTROSPECTION_BIND_ADDRESS: `127.0.0.1:${INTROSPECTION_PORT}`,
       ENI_IPAM_METRICS_BIND_ADDRESS: `127.0.0.1:${METRICS_PORT}`,
-      // No API server: the pod watch never syncs, so the leak reaper frees nothing.
-      KUBECONFIG: join(this.stateDir, 'kubeconfig.yaml'),
+      KUBECONFIG: this.options.kubeconfigPath ?? join(this.stateDir, 'kubeconfig.yaml'),
       AWS_VPC_K8S_CNI_LOGLEVEL: 'DEBUG',
       ENI_IPAM_DISABLE_DATAPATH: 'false',
       ...this.node.agentEnv,
@@ -87,7 +106,9 @@ export class NodeAgent {
   async start(): Promise<void> {
     if (this.pid !== undefined) throw new Error('the agent is already running');
     if (this.child) this.earlier += this.child.output();
-    await writeFile(join(this.stateDir, 'kubeconfig.yaml'), UNREACHABLE_KUBECONFIG);
+    if (this.options.kubeconfigPath === undefined) {
+      await writeFile(join(this.stateDir, 'kubeconfig.yaml'), UNREACHABLE_KUBECONFIG);
+    }
     if (!this.relay || this.relay.hasExited()) {
       this.relay = spawnPeer('introspection relay', 'ip', [
         'netns',

@@ -17,6 +17,9 @@
  *   NAT gateway, which masquerades every VPC source (setInternetPath).
  * - each node: the primary ENI's link is configured as the OS does at boot (address, default route
  *   via the subnet router); everything else is the agent's to set up.
+ * - control plane (connectControlPlane): a VPC address on the machine's end of a link from the vpc
+ *   namespace, where kube-apiserver listens, as an EKS cluster's private endpoint has addresses in
+ *   the VPC; nodes reach it through the VPC router like any other VPC address.
  *
  * Every namespace is named with the fabric's own prefix; close() removes them all.
  */
@@ -45,6 +48,14 @@ export const VPC_SUBNET_GATEWAY = '198.18.128.1';
 /** Where the EC2 endpoint answers inside the VPC (outside every subnet). */
 export const EC2_ENDPOINT_IP = '198.18.255.250';
 export const IMDS_IP = '169.254.169.254';
+export const VPC_AVAILABILITY_ZONE = 'us-east-1a';
+/**
+ * The control plane's link is a /30 of this block: inside the VPC CIDR, outside its subnet and
+ * the endpoint and NAT gateway addresses, so a node routes to it through the VPC router.
+ */
+const CONTROL_PLANE_BLOCK = { prefix: '198.18.248', links: 64 };
+/** The vpc namespace's end of the control plane's link (no `v` first: no source/destination check). */
+const CONTROL_PLANE_VPC_IFNAME = 'cplane';
 /** The internet host, in a documentation range (RFC 5737). */
 export const INTERNET_HOST = '203.0.113.10';
 const IGW_VPC_SIDE = '192.0.2.1';
@@ -103,6 +114,8 @@ export class EmulatedVpc {
   private timers = new Set<NodeJS.Timeout>();
   private closed = false;
   private lastError: Error | undefined;
+  /** The machine's end of the control plane's link, once connected. */
+  private controlPlaneIfname: string | undefined;
 
   private constructor(
     readonly cloud: SimulatedCloud,
@@ -132,7 +145,7 @@ export class EmulatedVpc {
         subnets: [
           {
             id: VPC_SUBNET_ID,
-            az: 'us-east-1a',
+            az: VPC_AVAILABILITY_ZONE,
             cidr: VPC_SUBNET_CIDR,
             tags: { 'kubernetes.io/role/cni': '1' },
           },
@@ -207,6 +220,19 @@ export class EmulatedVpc {
     return counterValue(this.vpcNetns, 'inet', FABRIC_TABLE, 'srcdst_drops');
   }
 
+  /** Packets the VPC has received from an attached ENI (on the VPC's end of the ENI's link). */
+  async packetsFromEni(eniId: string): Promise<number> {
+    const link = this.links.get(eniId);
+    if (!link) throw new Error(`${eniId} has no link in the VPC`);
+    const [stats] = JSON.parse(
+      await ip(['-n', this.vpcNetns, '-j', '-s', 'link', 'show', link.vpcIfname]),
+    ) as {
+      stats64?: { rx: { packets: number } };
+    }[];
+    if (!stats?.stats64) throw new Error(`ip -s link show ${link.vpcIfname} gave no statistics`);
+    return stats.stats64.rx.packets;
+  }
+
   /** Packets the internet host refused (a source that is no node's primary address nor the NAT gateway's). */
   async internetRejected(): Promise<number> {
     return counterValue(this.internetNetns, 'inet', FABRIC_TABLE, 'rejected');
@@ -231,6 +257,51 @@ export class EmulatedVpc {
     state.putEni({ ...to, secondaryIps: [...to.secondaryIps, address] });
   }
 
+  /**
+   * Connects the machine's own network namespace to the VPC as its control plane: a veth pair
+   * whose machine end gets a VPC address (returned), where kube-apiserver listens
+   * (startKubeApiServer({ bindAddress })). Nodes reach it through their default route and the VPC
+   * router, as kubelets on EKS reach the cluster endpoint's addresses in the VPC. Connections from
+   * the VPC leave the link masqueraded as its VPC end, so the machine needs no route to the VPC
+   * (other emulated VPCs on the machine use the same CIDR). One per VPC.
+   */
+  async connectControlPlane(): Promise<{ address: string }> {
+    if (this.controlPlaneIfname !== undefined) throw new Error('the control plane is already connected');
+    // The prefix's hex: the machine-side name is unique per VPC and within IFNAMSIZ (15).
+    const ifname = `edp${this.prefix.slice('eni-dp-'.length, -1)}cp`;
+    const { machine, vpc } = await freeControlPlaneLink();
+    await ip([
+      'link',
+      'add',
+      ifname,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      CONTROL_PLANE_VPC_IFNAME,
+      'netns',
+      this.vpcNetns,
+    ]);
+    this.controlPlaneIfname = ifname;
+    await ip(['addr', 'add', `${machine}/30`, 'dev', ifname]);
+    await ip(['link', 'set', ifname, 'up']);
+    await batch(this.vpcNetns, [
+      `addr add ${vpc}/30 dev ${CONTROL_PLANE_VPC_IFNAME}`,
+      `link set ${CONTROL_PLANE_VPC_IFNAME} up`,
+    ]);
+    await nft(
+      this.vpcNetns,
+      `table ip ${FABRIC_TABLE}-cp {
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "${CONTROL_PLANE_VPC_IFNAME}" masquerade
+  }
+}
+`,
+    );
+    return { address: machine };
+  }
+
   /** The ENI link of the node namespace that carries `mac`, or undefined. */
   linkOf(eniId: string): { nodeIfname: string; vpcIfname: string } | undefined {
     const link = this.links.get(eniId);
@@ -244,6 +315,9 @@ export class EmulatedVpc {
     await this.syncing.catch(() => undefined);
     await this.relay?.stop();
     await Promise.allSettled([this.ec2?.close(), ...this.imds.map((s) => s.close())]);
+    if (this.controlPlaneIfname !== undefined) {
+      await ip(['link', 'delete', this.controlPlaneIfname]).catch(() => undefined);
+    }
     for (const netns of [
       ...this.nodes.map((n) => n.netns),
       this.natNetns,
@@ -466,6 +540,26 @@ export class EmulatedVpc {
     );
     this.timers.add(timer);
   }
+}
+
+/**
+ * A /30 of CONTROL_PLANE_BLOCK none of whose addresses the machine's namespace has (another VPC's
+ * control plane may be connected at the same time): the machine's end and the VPC's.
+ */
+async function freeControlPlaneLink(): Promise<{ machine: string; vpc: string }> {
+  const used = new Set(
+    (JSON.parse(await ip(['-j', '-4', 'addr', 'show'])) as { addr_info?: { local: string }[] }[]).flatMap(
+      (link) => (link.addr_info ?? []).map((a) => a.local),
+    ),
+  );
+  const start = randomBytes(1)[0] ?? 0;
+  for (let i = 0; i < CONTROL_PLANE_BLOCK.links; i++) {
+    const base = ((start + i) % CONTROL_PLANE_BLOCK.links) * 4;
+    const machine = `${CONTROL_PLANE_BLOCK.prefix}.${base + 1}`;
+    const vpc = `${CONTROL_PLANE_BLOCK.prefix}.${base + 2}`;
+    if (!used.has(machine) && !used.has(vpc)) return { machine, vpc };
+  }
+  throw new Error(`no free /30 in ${CONTROL_PLANE_BLOCK.prefix}.0/24 for the control plane's link`);
 }
 
 async function ip(args: readonly string[]): Promise<string> {
