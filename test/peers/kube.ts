@@ -52,8 +52,8 @@ export interface KubeApiServerOptions {
   /** Extra kube-apiserver flags, e.g. --feature-gates=... */
   readonly extraApiServerArgs?: readonly string[];
   /**
-   * The address kube-apiserver listens on and advertises; default 127.0.0.1. A node in a network
-   * namespace of its own (test/peers/node.ts) reaches it on the host end of its link instead.
+   * The address kube-apiserver listens on and advertises; default 127.0.0.1. A node of the emulated
+   * VPC reaches it at the VPC address of the control plane's link (EmulatedVpc.connectControlPlane).
    */
   readonly bindAddress?: string;
   /** More token users, e.g. a kubelet's `system:node:NAME` in group `system:nodes`. */
