@@ -140,8 +140,7 @@ export class NodeAgent {
     const listed = await ec2.listAttachedEnis(identity.instanceId);
     const attached = managedEnis(listed, logger);
     const limits: PlanLimits = {
-      // Trunk, EFA and no_manage ENIs take slots of the instance's limit, as in the AWS VPC CNI.
-      maxEnis: Math.max(1, mp.enis - (listed.length - attached.length)),
+      maxEnis: eniLimitLeft(mp.enis, listed, attached),
       ipv4PerEni: instanceLimits.ipv4PerEni,
       maxPods: (await this.kubeletMaxPods()) ?? mp.maxPods,
       prefixes,
@@ -269,6 +268,7 @@ export class NodeAgent {
       ready: false,
       podEniNetwork,
       primaryIps,
+      instanceMaxEnis: mp.enis,
     };
 
     await this.applySpool();
@@ -375,7 +375,9 @@ export class NodeAgent {
   async resync(): Promise<void> {
     const s = this.started();
     await this.followEniConfig();
-    const attached = managedEnis(await this.deps.ec2.listAttachedEnis(s.identity.instanceId));
+    const listed = await this.deps.ec2.listAttachedEnis(s.identity.instanceId);
+    const attached = managedEnis(listed);
+    this.followEniLimit(eniLimitLeft(s.instanceMaxEnis, listed, attached));
     syncWithEc2(s.datastore, attached, { busy: s.driver.busyEnis(), logger: this.deps.logger });
     s.primaryIps = new Map(attached.map((eni) => [eni.eniId, eni.primaryIp]));
     this.deps.datapath?.enisSeen(attached);
@@ -387,6 +389,21 @@ export class NodeAgent {
     await s.persist();
     if (this.deps.datapath) await this.deps.datapath.reconcile();
     s.changes.emit('demand');
+  }
+
+  /**
+   * A trunk ENI (security groups for pods), an EFA ENI or an ENI tagged no_manage attached after
+   * start-up takes a slot of the limit; one detached gives it back. The limits object is shared by
+   * the pool driver and the CNI endpoint, so both plan with the new figure from now on.
+   */
+  private followEniLimit(maxEnis: number): void {
+    const { limits } = this.started();
+    if (limits.maxEnis === maxEnis) return;
+    this.deps.logger.info(
+      { from: limits.maxEnis, to: maxEnis },
+      'ENIs not managed by eni-ipam changed: ENI limit recomputed',
+    );
+    limits.maxEnis = maxEnis;
   }
 
   private async releaseLeaked(assignments: readonly Assignment[], cause: LeakCause): Promise<void> {
@@ -594,6 +611,8 @@ interface Started {
   ready: boolean;
   podEniNetwork: PodEniNetwork | undefined;
   primaryIps: Map<string, string>;
+  /** The instance type's ENI limit after MAX_ENI, before ENIs that are not ours are subtracted. */
+  instanceMaxEnis: number;
   /** Subnet discovery was refused (warned once); the node's subnet is used. */
   discoveryRefused?: boolean;
 }
@@ -601,6 +620,15 @@ interface Started {
 /** EC2 refused the call for want of permission. */
 function isRefusal(err: unknown): boolean {
   return isEc2Error(err) && isPermissionDenied(err);
+}
+
+/** Trunk, EFA and no_manage ENIs take slots of the instance's ENI limit, as in the AWS VPC CNI. */
+function eniLimitLeft(
+  instanceMaxEnis: number,
+  listed: readonly AttachedEni[],
+  managed: readonly AttachedEni[],
+): number {
+  return Math.max(1, instanceMaxEnis - (listed.length - managed.length));
 }
 
 /** The ENIs eni-ipam may use: never a trunk, EFA, no_manage or other-card ENI (logged at start). */
