@@ -3,6 +3,7 @@ import type { Assignment, AssignRequest } from '../ipam/datastore-types.js';
 import { salvageDatastore, snapshotDatastore } from '../ipam/datastore-snapshot.js';
 import { maxPods } from '../ipam/max-pods.js';
 import type { PlanAction, PlanInput, PlanLimits, WarmTargets } from '../ipam/plan-types.js';
+import type { Shortage } from '../ipam/pool-rules.js';
 import type { InstanceLimits } from '../ipam/instance-types.js';
 import { isEc2Error, isPermissionDenied } from '../provider/aws-errors.js';
 import { parseCidr, usableAddressCount } from '../ipam/address.js';
@@ -94,6 +95,8 @@ export interface NodeAgentView {
   oldestWaitMs: number;
   inFlight: { units: number; enis: number };
   blocker: string | undefined;
+  /** Why the pool cannot grow now (EC2's refusal first, else the node's bounds), with its cause. */
+  shortage: Shortage | undefined;
   ready: boolean;
   /** Each ENI's own primary address, as EC2 last reported it. */
   primaryIps: ReadonlyMap<string, string>;
@@ -360,6 +363,7 @@ export class NodeAgent {
       oldestWaitMs: s.ipam.oldestWaitMs(),
       inFlight: s.driver.inFlight(),
       blocker: s.driver.currentBlocker(),
+      shortage: s.driver.shortage(),
       ready: s.ready,
       primaryIps: s.primaryIps,
       prefixDelegationFallback: this.deps.settings.warmTargets.prefixDelegation && !s.limits.prefixes,
