@@ -56,6 +56,7 @@ export class KubeNodeEvents implements NodeEventSink {
   /** The Event of the shortage now reported, which its repeats patch. */
   private current: { cause: ShortageCause; name: string; firstAt: string } | undefined;
   private inFlight: Promise<void> | undefined;
+  private written = 0;
 
   constructor(private readonly deps: KubeNodeEventsDeps) {}
 
@@ -112,7 +113,10 @@ export class KubeNodeEvents implements NodeEventSink {
         if (statusOf(err) !== 404) throw err;
       }
     }
-    const name = `${this.deps.nodeName}.${this.deps.clock.now().toString(16)}${suffix(this.deps.random)}`;
+    // Unique as client-go's names are (node, time), plus this process's count and a random part
+    // so that two writes within a millisecond, or two agent processes, never collide.
+    this.written++;
+    const name = `${this.deps.nodeName}.${this.deps.clock.now().toString(16)}${this.written.toString(16)}${suffix(this.deps.random)}`;
     const firstAt = event.type === 'Warning' && current?.cause === event.cause ? current.firstAt : now;
     this.current = event.type === 'Warning' ? { cause: event.cause, name, firstAt } : undefined;
     await this.deps.api.createNamespacedEvent({
