@@ -8,11 +8,7 @@
  */
 import type { Shortage, ShortageCause } from '../ipam/pool-rules.js';
 import { isAbortError, type Clock } from '../time/clock.js';
-import {
-  SHORTAGE_CHECK_INTERVAL_MS,
-  SHORTAGE_EVENT_HOLD_MS,
-  SHORTAGE_EVENT_REPEAT_MS,
-} from './intervals.js';
+import { SHORTAGE_CHECK_INTERVAL_MS, SHORTAGE_EVENT_HOLD_MS, SHORTAGE_EVENT_REPEAT_MS } from './intervals.js';
 import type { Logger } from './logger.js';
 
 export interface AnnouncerTiming {

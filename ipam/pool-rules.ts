@@ -216,7 +216,8 @@ export interface Shortage {
  * are all cooling down. Undefined: addresses are on their way.
  */
 export function shortage(state: ShortageState): Shortage | undefined {
-  if (state.blocker !== undefined) return { cause: state.blocker.kind, message: describeBlocker(state.blocker) };
+  if (state.blocker !== undefined)
+    return { cause: state.blocker.kind, message: describeBlocker(state.blocker) };
   const { limits, attachedEnis } = state;
   const slots = limits.ipv4PerEni - 1;
   const atCapacity = state.enis.every((e) => e.units >= slots || e.full);

@@ -60,7 +60,11 @@ export function createKubeSources(options: KubeSourcesOptions): KubeSources {
         : {}),
     }),
     eniConfigs: new KubeEniConfigSource(kubeConfig),
-    nodeEvents: KubeNodeEvents.forKubeConfig(kubeConfig, { nodeName: options.config.nodeName, clock, logger: log }),
+    nodeEvents: KubeNodeEvents.forKubeConfig(kubeConfig, {
+      nodeName: options.config.nodeName,
+      clock,
+      logger: log,
+    }),
     namespaces: new NamespaceWatch({
       kubeConfig,
       clock,

@@ -125,6 +125,8 @@ export class KubeNodeEvents implements NodeEventSink {
     });
   }
 
+  /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment --
+     client-node's V1* models are data-only classes and its API is meant to take plain objects. */
   private eventObject(event: Announcement, name: string, firstAt: string, now: string): CoreV1Event {
     const { nodeName } = this.deps;
     return {
@@ -143,6 +145,7 @@ export class KubeNodeEvents implements NodeEventSink {
       reportingInstance: nodeName,
     };
   }
+  /* eslint-enable @typescript-eslint/no-unsafe-class-instance-assignment */
 
   private withTimeout(work: Promise<void>): Promise<void> {
     const ms = this.deps.writeTimeoutMs ?? EVENT_WRITE_TIMEOUT_MS;

@@ -1,6 +1,7 @@
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { kubeConfigForServer } from '../../agent/kube/kubeconfig.js';
+import { createLogger } from '../../agent/logger.js';
 import { EVENT_WRITE_TIMEOUT_MS, KubeNodeEvents } from '../../agent/kube/node-events.js';
 import type { Announcement } from '../../agent/shortage-announcer.js';
 import { ManualClock } from '../../time/manual-clock.js';
@@ -37,13 +38,19 @@ let clock: ManualClock;
 let logged: Logged[];
 
 function sink(): KubeNodeEvents {
-  const log = (fields: Record<string, unknown>, msg: string): void => {
-    logged.push({ msg, fields });
-  };
+  const logger = createLogger({
+    level: 'info',
+    destination: {
+      write: (line: string) => {
+        const { msg, ...fields } = JSON.parse(line) as { msg: string } & Record<string, unknown>;
+        logged.push({ msg, fields });
+      },
+    },
+  });
   return new KubeNodeEvents({
     nodeName: NODE,
     clock,
-    logger: { info: log, warn: log },
+    logger,
     api: kubeConfigForServer(server.url).makeApiClient(CoreV1Api),
     random: () => 0.5,
   });
@@ -84,7 +91,9 @@ describe('node events through client-node', () => {
       firstTimestamp: '2026-12-06T04:00:00.000Z',
       lastTimestamp: '2026-12-06T04:00:00.000Z',
     });
-    expect((event as KubeObject).metadata.name).toMatch(new RegExp(`^${NODE.replaceAll('.', '\\.')}\\.[0-9a-f]+$`));
+    expect((event as KubeObject).metadata.name).toMatch(
+      new RegExp(`^${NODE.replaceAll('.', '\\.')}\\.[0-9a-f]+$`),
+    );
   });
 
   it('a repeat raises the count of the same Event; a new cause writes a new one; the end is a Normal', async () => {

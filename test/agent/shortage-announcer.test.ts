@@ -16,7 +16,9 @@ const ENI_LIMIT: Shortage = { cause: 'eni-limit', message: 'the node is at its E
 const SUBNET_FULL: Shortage = { cause: 'subnet-full', message: 'subnet subnet-a is full' };
 
 /** Feeds `announce` one observation per step (at the given times) and collects what it writes. */
-function replay(steps: readonly [number, Shortage | undefined][]): [number, string, string, number?][] {
+function replay(
+  steps: readonly (readonly [number, Shortage | undefined])[],
+): [number, string, string, number?][] {
   let state: AnnouncerState = {};
   const written: [number, string, string, number?][] = [];
   for (const [at, observed] of steps) {
@@ -29,7 +31,11 @@ function replay(steps: readonly [number, Shortage | undefined][]): [number, stri
 }
 
 /** One observation every 10 s from `from` to `to` (inclusive). */
-function every10s(from: number, to: number, observed: Shortage | undefined): [number, Shortage | undefined][] {
+function every10s(
+  from: number,
+  to: number,
+  observed: Shortage | undefined,
+): [number, Shortage | undefined][] {
   const steps: [number, Shortage | undefined][] = [];
   for (let at = from; at <= to; at += 10_000) steps.push([at, observed]);
   return steps;

@@ -265,7 +265,10 @@ describe('shortage and shortageReason', () => {
           { units: 2, full: true },
         ],
       },
-      ['eni-limit', 'the node is at its ENI limit: 3 of 3 ENIs attached (instance type or MAX_ENI), each full'],
+      [
+        'eni-limit',
+        'the node is at its ENI limit: 3 of 3 ENIs attached (instance type or MAX_ENI), each full',
+      ],
     ],
     [
       'all ENIs attached, one with room: not the ENI limit',
@@ -278,7 +281,11 @@ describe('shortage and shortageReason', () => {
       },
       undefined,
     ],
-    ["max pods' worth held", { totalAddresses: 29 }, ['max-pods', "the node holds max pods' worth of addresses (29)"]],
+    [
+      "max pods' worth held",
+      { totalAddresses: 29 },
+      ['max-pods', "the node holds max pods' worth of addresses (29)"],
+    ],
     [
       'only cooling addresses and nothing requested',
       { cooling: 2 },
