@@ -448,7 +448,7 @@ export class NodeAgent {
         s.discoveryRefused = true;
         defaults = await this.nodeSubnetOnly();
       }
-    } else defaults = await ec2.describeSubnets([s.identity.subnetId]);
+    } else defaults = await this.nodeSubnetOnly();
     const named =
       settings.pools.length > 0
         ? await ec2.describeSubnets([...new Set(settings.pools.map((p) => p.subnetId))])
@@ -457,14 +457,22 @@ export class NodeAgent {
     s.subnetInfos = [...defaults, ...named.filter((n) => !defaults.some((d) => d.subnetId === n.subnetId))];
   }
 
-  /** The node's subnet, described by id, else as the instance metadata gives it. */
+  /** The node's subnet, described by id, else (DescribeSubnets refused) as the instance metadata gives it. */
   private async nodeSubnetOnly(): Promise<SubnetInfo[]> {
-    const { identity } = this.started();
+    const s = this.started();
+    const { identity } = s;
     try {
       const described = await this.deps.ec2.describeSubnets([identity.subnetId]);
       if (described.length > 0) return described;
     } catch (err) {
       if (!isRefusal(err)) throw err;
+      if (!s.describeRefused) {
+        this.deps.logger.warn(
+          { err: err instanceof Error ? err.message : String(err), subnetId: identity.subnetId },
+          "ec2:DescribeSubnets refused: the node's subnet is used without its free-address count",
+        );
+      }
+      s.describeRefused = true;
     }
     // Its free count is unknown: the subnet's size stands in, and EC2's "subnet full" still applies.
     return [
@@ -619,6 +627,8 @@ interface Started {
   instanceMaxEnis: number;
   /** Subnet discovery was refused (warned once); the node's subnet is used. */
   discoveryRefused?: boolean;
+  /** DescribeSubnets by id was refused (warned once); the node's subnet comes from metadata. */
+  describeRefused?: boolean;
 }
 
 /** EC2 refused the call for want of permission. */
