@@ -6,6 +6,7 @@ import type { AgentMetrics } from './metrics/agent-metrics.js';
 import type { MetricsSnapshot, MetricsSource } from './metrics/metrics-source.js';
 import type { IntrospectionSource } from './introspection/introspection-source.js';
 import { plan } from '../ipam/planner.js';
+import type { Shortage } from '../ipam/pool-rules.js';
 
 /** The agent's view, or undefined while it is still starting (introspection serves /healthz then). */
 function viewIfStarted(agent: Pick<NodeAgent, 'view'>): NodeAgentView | undefined {
@@ -48,6 +49,20 @@ function warmTargetOf(view: NodeAgentView): { short: number; blocked: boolean } 
   const decision = plan(view.planInput);
   const moving = view.inFlight.units > 0 || view.inFlight.enis > 0 || decision.actions.length > 0;
   return { short: decision.short, blocked: decision.poolTooLow && !moving };
+}
+
+/**
+ * The shortage the node's events report: the pool is short (below its warm target, or ADDs wait)
+ * and nothing is on its way to fill it, because EC2 refused (the driver backs off or skips a full
+ * subnet) or the node is at its ENI limit, its max pods or only has addresses cooling down.
+ * Undefined while addresses are on their way or the planner is about to ask for them.
+ */
+export function shortageForEvents(view: NodeAgentView): Shortage | undefined {
+  if (!view.ready) return undefined;
+  const target = warmTargetOf(view);
+  if (target.short === 0 && view.waiting === 0) return undefined;
+  if (view.inFlight.units > 0 || view.inFlight.enis > 0) return undefined;
+  return view.shortage;
 }
 
 /** What /v1/* and /readyz show, from the node agent's datastore (never by calling EC2). */

@@ -6,7 +6,7 @@ import { AwsEc2Network } from '../provider/aws-ec2-network.js';
 import type { Ec2Network } from '../provider/ec2-network.js';
 import { ImdsV2Source } from '../provider/imds.js';
 import { systemClock, type Clock } from '../time/clock.js';
-import { introspectionSourceOf, leakEventsFor, metricsSourceOf } from './agent-views.js';
+import { introspectionSourceOf, leakEventsFor, metricsSourceOf, shortageForEvents } from './agent-views.js';
 import { FileCheckpointer, type Checkpointer } from './checkpoint.js';
 import { CniLiveness, WriteTrackingCheckpointer } from './cni-liveness.js';
 import { CniServer } from './cni-server.js';
@@ -36,6 +36,7 @@ import type { PlacementResolution } from './node-ipam.js';
 import type { PoolPolicy } from './pool-driver.js';
 import type { Datapath } from '../datapath/model.js';
 import { nodeDatapathOf } from './node-datapath-kernel.js';
+import { ShortageAnnouncer } from './shortage-announcer.js';
 
 /** KubeVirt labels a VM's virt-launcher pod with the VM's name. */
 export const KUBEVIRT_VM_LABEL = 'vm.kubevirt.io/name';
@@ -310,6 +311,14 @@ export async function startAgent(
   }
   backend.serve(agent.backend);
   metrics.startedUp(process.uptime());
+  // A node that cannot grow stays Ready; it is reported by Warning events on its Node object.
+  const shortageEvents = new ShortageAnnouncer({
+    clock,
+    logger,
+    observe: () => shortageForEvents(agent.view()),
+    sink: kube.nodeEvents,
+  });
+  void shortageEvents.run(vmSignal.signal);
   // Releases a plugin spooled while the socket was not yet open.
   await agent.applySpool();
   if (config.metrics.enabled) {
@@ -355,6 +364,7 @@ export async function startAgent(
       await publisher?.close();
       await started.close();
       vmSignal.abort();
+      await kube.nodeEvents.idle();
       await kube.virtualMachines.close();
       await kube.namespaces.close();
       for (const server of servers) await server.close();

@@ -110,3 +110,24 @@ export const LEAKED_ENI_SCAN_INTERVAL_MS = 10 * MINUTE;
  * again before this, so churn costs no assign/unassign pair per pod (the VPC CNI waits 30 s).
  */
 export const SHRINK_AFTER_MS = 60 * SECOND;
+
+/**
+ * How often the agent looks whether its pool is short and cannot grow, for the node's Kubernetes
+ * events. In-memory work only (one plan over the datastore); no API call unless the answer changes.
+ */
+export const SHORTAGE_CHECK_INTERVAL_MS = 10 * SECOND;
+
+/**
+ * A shortage is reported once it has lasted this long, and reported over once it has been gone this
+ * long. Longer than the retry cap after a failed EC2 call (8 s), so a throttle that the next retry
+ * overcomes, or a retry briefly in flight, raises no Warning and no "resolved" pair; it also bounds
+ * how often a flapping shortage can write an event.
+ */
+export const SHORTAGE_EVENT_HOLD_MS = 30 * SECOND;
+
+/**
+ * While the same shortage lasts, its event is repeated (its count raised on the same Event object)
+ * at most this often: `kubectl describe node` keeps showing it (events expire after an hour by
+ * default) without a write per check.
+ */
+export const SHORTAGE_EVENT_REPEAT_MS = 5 * MINUTE;

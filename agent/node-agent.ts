@@ -3,6 +3,7 @@ import type { Assignment, AssignRequest } from '../ipam/datastore-types.js';
 import { salvageDatastore, snapshotDatastore } from '../ipam/datastore-snapshot.js';
 import { maxPods } from '../ipam/max-pods.js';
 import type { PlanAction, PlanInput, PlanLimits, WarmTargets } from '../ipam/plan-types.js';
+import type { Shortage } from '../ipam/pool-rules.js';
 import type { InstanceLimits } from '../ipam/instance-types.js';
 import { isEc2Error, isPermissionDenied } from '../provider/aws-errors.js';
 import { parseCidr, usableAddressCount } from '../ipam/address.js';
@@ -103,6 +104,8 @@ export interface NodeAgentView {
   oldestWaitMs: number;
   inFlight: { units: number; enis: number };
   blocker: string | undefined;
+  /** Why the pool cannot grow now (EC2's refusal first, else the node's bounds), with its cause. */
+  shortage: Shortage | undefined;
   ready: boolean;
   /** Each ENI's own primary address, as EC2 last reported it. */
   primaryIps: ReadonlyMap<string, string>;
@@ -149,8 +152,7 @@ export class NodeAgent {
     const listed = await ec2.listAttachedEnis(identity.instanceId);
     const attached = managedEnis(listed, logger);
     const limits: PlanLimits = {
-      // Trunk, EFA and no_manage ENIs take slots of the instance's limit, as in the AWS VPC CNI.
-      maxEnis: Math.max(1, mp.enis - (listed.length - attached.length)),
+      maxEnis: eniLimitLeft(mp.enis, listed, attached),
       ipv4PerEni: instanceLimits.ipv4PerEni,
       maxPods: (await this.kubeletMaxPods()) ?? mp.maxPods,
       prefixes,
@@ -280,6 +282,7 @@ export class NodeAgent {
       ready: false,
       podEniNetwork,
       primaryIps,
+      instanceMaxEnis: mp.enis,
     };
 
     await this.applySpool();
@@ -371,6 +374,7 @@ export class NodeAgent {
       oldestWaitMs: s.ipam.oldestWaitMs(),
       inFlight: s.driver.inFlight(),
       blocker: s.driver.currentBlocker(),
+      shortage: s.driver.shortage(),
       ready: s.ready,
       primaryIps: s.primaryIps,
       prefixDelegationFallback: this.deps.settings.warmTargets.prefixDelegation && !s.limits.prefixes,
@@ -386,7 +390,9 @@ export class NodeAgent {
   async resync(): Promise<void> {
     const s = this.started();
     await this.followEniConfig();
-    const attached = managedEnis(await this.deps.ec2.listAttachedEnis(s.identity.instanceId));
+    const listed = await this.deps.ec2.listAttachedEnis(s.identity.instanceId);
+    const attached = managedEnis(listed);
+    this.followEniLimit(eniLimitLeft(s.instanceMaxEnis, listed, attached));
     const report = syncWithEc2(s.datastore, attached, {
       busy: s.driver.busyEnis(),
       logger: this.deps.logger,
@@ -402,6 +408,21 @@ export class NodeAgent {
     await s.persist();
     if (this.deps.datapath) await this.deps.datapath.reconcile();
     s.changes.emit('demand');
+  }
+
+  /**
+   * A trunk ENI (security groups for pods), an EFA ENI or an ENI tagged no_manage attached after
+   * start-up takes a slot of the limit; one detached gives it back. The limits object is shared by
+   * the pool driver and the CNI endpoint, so both plan with the new figure from now on.
+   */
+  private followEniLimit(maxEnis: number): void {
+    const { limits } = this.started();
+    if (limits.maxEnis === maxEnis) return;
+    this.deps.logger.info(
+      { from: limits.maxEnis, to: maxEnis },
+      'ENIs not managed by eni-ipam changed: ENI limit recomputed',
+    );
+    limits.maxEnis = maxEnis;
   }
 
   private async releaseLeaked(assignments: readonly Assignment[], cause: LeakCause): Promise<void> {
@@ -442,7 +463,7 @@ export class NodeAgent {
         s.discoveryRefused = true;
         defaults = await this.nodeSubnetOnly();
       }
-    } else defaults = await ec2.describeSubnets([s.identity.subnetId]);
+    } else defaults = await this.nodeSubnetOnly();
     const named =
       settings.pools.length > 0
         ? await ec2.describeSubnets([...new Set(settings.pools.map((p) => p.subnetId))])
@@ -451,14 +472,22 @@ export class NodeAgent {
     s.subnetInfos = [...defaults, ...named.filter((n) => !defaults.some((d) => d.subnetId === n.subnetId))];
   }
 
-  /** The node's subnet, described by id, else as the instance metadata gives it. */
+  /** The node's subnet, described by id, else (DescribeSubnets refused) as the instance metadata gives it. */
   private async nodeSubnetOnly(): Promise<SubnetInfo[]> {
-    const { identity } = this.started();
+    const s = this.started();
+    const { identity } = s;
     try {
       const described = await this.deps.ec2.describeSubnets([identity.subnetId]);
       if (described.length > 0) return described;
     } catch (err) {
       if (!isRefusal(err)) throw err;
+      if (!s.describeRefused) {
+        this.deps.logger.warn(
+          { err: err instanceof Error ? err.message : String(err), subnetId: identity.subnetId },
+          "ec2:DescribeSubnets refused: the node's subnet is used without its free-address count",
+        );
+      }
+      s.describeRefused = true;
     }
     // Its free count is unknown: the subnet's size stands in, and EC2's "subnet full" still applies.
     return [
@@ -610,13 +639,26 @@ interface Started {
   ready: boolean;
   podEniNetwork: PodEniNetwork | undefined;
   primaryIps: Map<string, string>;
+  /** The instance type's ENI limit after MAX_ENI, before ENIs that are not ours are subtracted. */
+  instanceMaxEnis: number;
   /** Subnet discovery was refused (warned once); the node's subnet is used. */
   discoveryRefused?: boolean;
+  /** DescribeSubnets by id was refused (warned once); the node's subnet comes from metadata. */
+  describeRefused?: boolean;
 }
 
 /** EC2 refused the call for want of permission. */
 function isRefusal(err: unknown): boolean {
   return isEc2Error(err) && isPermissionDenied(err);
+}
+
+/** Trunk, EFA and no_manage ENIs take slots of the instance's ENI limit, as in the AWS VPC CNI. */
+function eniLimitLeft(
+  instanceMaxEnis: number,
+  listed: readonly AttachedEni[],
+  managed: readonly AttachedEni[],
+): number {
+  return Math.max(1, instanceMaxEnis - (listed.length - managed.length));
 }
 
 /** The ENIs eni-ipam may use: never a trunk, EFA, no_manage or other-card ENI (logged at start). */

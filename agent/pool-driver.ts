@@ -8,7 +8,8 @@ import {
   holdBackReleases,
   planPinnedGrowth,
   RELEASES,
-  shortageReason,
+  shortage,
+  type Shortage,
 } from '../ipam/pool-rules.js';
 import type { AttachedEni, Ec2Network } from '../provider/ec2-network.js';
 import type { Clock, Timer } from '../time/clock.js';
@@ -145,10 +146,15 @@ export class PoolDriver {
 
   /** Why waiting ADDs are not served (ipam/pool-rules.ts shortageReason), for CNI errors. */
   shortageReason(): string | undefined {
+    return this.shortage()?.message;
+  }
+
+  /** The same with its cause, for the node's Kubernetes events. */
+  shortage(): Shortage | undefined {
     const { datastore, limits } = this.deps;
     const { total, cooling } = datastore.totals();
-    return shortageReason({
-      blocker: this.currentBlocker(),
+    return shortage({
+      blocker: this.blocker,
       limits,
       attachedEnis: datastore.enis().length,
       enis: datastore
@@ -243,6 +249,8 @@ export class PoolDriver {
         (outcome) => {
           if (outcome === undefined) {
             this.failures = 0;
+            // EC2 took a request: an earlier refusal no longer says why the pool is short.
+            this.blocker = undefined;
             this.deps.onAction?.(action.type, 'ok');
             return;
           }

@@ -6,6 +6,7 @@
  * what these return.
  */
 import { addressesPerUnit } from './address.js';
+import { describeBlocker, type Blocker } from './pool-blocker.js';
 import type { EniInfo } from './datastore-types.js';
 import type { Placement } from './placement.js';
 import type { EniUsage, PlanAction, PlanDecision, PlanInput, PlanLimits, WarmTargets } from './plan-types.js';
@@ -184,7 +185,7 @@ export function holdBackReleases(
 
 export interface ShortageState {
   /** Why the pool could not grow the last time it tried (EC2's refusal), if it could not. */
-  readonly blocker: string | undefined;
+  readonly blocker: Blocker | undefined;
   readonly limits: PlanLimits;
   /** ENIs attached to the node. */
   readonly attachedEnis: number;
@@ -198,22 +199,46 @@ export interface ShortageState {
 }
 
 /**
+ * What keeps the pool short, as a stable cause (Kubernetes events name it in their reason): EC2's
+ * refusal (the blocker's kind), or the node's own bounds.
+ */
+export type ShortageCause = Blocker['kind'] | 'max-pods' | 'cooling';
+
+export interface Shortage {
+  readonly cause: ShortageCause;
+  /** The cause with its figures, for people: CNI errors, logs, events. */
+  readonly message: string;
+}
+
+/**
  * Why waiting ADDs are not served, even when EC2 refused nothing: the node holds as many
  * addresses as its ENI limit (or MAX_ENI) allows, or as max pods allows, or its free addresses
  * are all cooling down. Undefined: addresses are on their way.
  */
-export function shortageReason(state: ShortageState): string | undefined {
-  if (state.blocker !== undefined) return state.blocker;
+export function shortage(state: ShortageState): Shortage | undefined {
+  if (state.blocker !== undefined)
+    return { cause: state.blocker.kind, message: describeBlocker(state.blocker) };
   const { limits, attachedEnis } = state;
   const slots = limits.ipv4PerEni - 1;
   const atCapacity = state.enis.every((e) => e.units >= slots || e.full);
   if (attachedEnis >= limits.maxEnis && atCapacity) {
-    return `the node is at its ENI limit: ${attachedEnis} of ${limits.maxEnis} ENIs attached (instance type or MAX_ENI), each full`;
+    return {
+      cause: 'eni-limit',
+      message: `the node is at its ENI limit: ${attachedEnis} of ${limits.maxEnis} ENIs attached (instance type or MAX_ENI), each full`,
+    };
   }
   if (state.totalAddresses >= limits.maxPods)
-    return `the node holds max pods' worth of addresses (${limits.maxPods})`;
+    return { cause: 'max-pods', message: `the node holds max pods' worth of addresses (${limits.maxPods})` };
   if (state.cooling > 0 && state.unitsInFlight === 0) {
-    return `${state.cooling} released addresses are cooling down (IP_COOLDOWN_PERIOD) and the pool is not growing`;
+    return {
+      cause: 'cooling',
+      message: `${state.cooling} released addresses are cooling down (IP_COOLDOWN_PERIOD) and the pool is not growing`,
+    };
   }
   return undefined;
+}
+
+/** The message of `shortage`: what a CNI ADD that timed out says. */
+export function shortageReason(state: ShortageState): string | undefined {
+  return shortage(state)?.message;
 }

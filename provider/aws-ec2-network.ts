@@ -165,7 +165,10 @@ export class AwsEc2Network implements Ec2Network {
   identity(): Promise<InstanceIdentity> {
     // Who we are never changes for the life of the process; a failure is asked again next time.
     if (!this.identityPromise) {
-      const pending = readIdentity(this.metadata, this.client, this.subnets);
+      const pending = readIdentity(this.metadata, this.client, this.subnets).then((identity) => {
+        this.subnets.learnCidr(identity.subnetId, identity.subnetCidr);
+        return identity;
+      });
       this.identityPromise = pending;
       pending.catch(() => {
         if (this.identityPromise === pending) this.identityPromise = undefined;

@@ -82,7 +82,10 @@ export class EniLifecycle {
     const fromImds = metadata === undefined ? undefined : await readMetadataEnis(metadata);
     known.metadataLists = fromImds !== undefined && fromImds.length > 0;
     if (fromImds === undefined || fromImds.length === 0) return this.listAttachedFromEc2(instanceId);
-    for (const eni of fromImds) known.seenInMetadata(eni.eniId, eni.mac);
+    for (const eni of fromImds) {
+      known.seenInMetadata(eni.eniId, eni.mac);
+      this.deps.subnets.learnCidr(eni.subnetId, eni.subnetCidr);
+    }
     // The primary ENI needs no Describe: it is never detached (no attachment id needed) and always
     // managed, so a cold start (only the primary attached) lists its ENIs from metadata alone.
     const unknown = fromImds
@@ -144,7 +147,9 @@ export class EniLifecycle {
     } while (nextToken !== undefined && nextToken !== '');
     for (const eni of enis) this.remember(eni);
     const subnetIds = enis.map((eni) => required(eni.SubnetId, 'SubnetId', 'DescribeNetworkInterfaces'));
-    await this.deps.subnets.describe(subnetIds);
+    // One DescribeSubnets for the CIDRs not known yet (none on a node whose ENIs are all in its own
+    // subnet: instance metadata gave that one).
+    await this.deps.subnets.learnCidrs(subnetIds);
     const attached = await Promise.all(
       enis.map(async (eni): Promise<AttachedEni> => {
         const domain = await this.toAttached(eni);

@@ -41,6 +41,12 @@ interface Cached<T> {
 export class SubnetCatalog {
   private readonly discovered = new Map<string, Cached<SubnetInfo[]>>();
   private readonly byId = new Map<string, Cached<SubnetInfo>>();
+  /**
+   * CIDRs never change for a subnet: once known (from DescribeSubnets or from instance metadata)
+   * they are never asked again. Metadata knows the node's own subnet, so a role without
+   * ec2:DescribeSubnets (the VPC CNI runs without it too) can still list the node's ENIs.
+   */
+  private readonly cidrs = new Map<string, string>();
 
   constructor(
     private readonly client: Ec2Client,
@@ -77,13 +83,25 @@ export class SubnetCatalog {
     });
   }
 
-  /** The CIDR of a subnet, from the cache when possible (CIDRs never change). */
+  /** A subnet's CIDR seen elsewhere (instance metadata): no DescribeSubnets is needed for it. */
+  learnCidr(subnetId: string, cidr: string): void {
+    this.cidrs.set(subnetId, cidr);
+  }
+
+  /** The CIDR of a subnet, from what is known when possible (CIDRs never change). */
   async cidrOf(subnetId: string): Promise<string> {
-    const cached = this.byId.get(subnetId);
-    if (cached) return cached.value.cidr;
-    const [subnet] = await this.describe([subnetId]);
-    if (!subnet) throw new Error(`subnet ${subnetId} not found`);
-    return subnet.cidr;
+    const known = this.cidrs.get(subnetId);
+    if (known !== undefined) return known;
+    await this.learnCidrs([subnetId]);
+    const learnt = this.cidrs.get(subnetId);
+    if (learnt === undefined) throw new Error(`subnet ${subnetId} not found`);
+    return learnt;
+  }
+
+  /** Asks EC2, in one call, for the CIDRs of those subnets that are not known yet. */
+  async learnCidrs(subnetIds: readonly string[]): Promise<void> {
+    const unknown = [...new Set(subnetIds)].filter((id) => !this.cidrs.has(id));
+    if (unknown.length > 0) await this.describeAll({ SubnetIds: unknown });
   }
 
   private async describeAll(input: { Filters?: Filter[]; SubnetIds?: string[] }): Promise<SubnetInfo[]> {
@@ -101,7 +119,10 @@ export class SubnetCatalog {
     } while (nextToken !== undefined && nextToken !== '');
     const infos = subnets.map(toSubnetInfo);
     const expiresAt = this.clock.now() + this.ttlMs;
-    for (const info of infos) this.byId.set(info.subnetId, { value: info, expiresAt });
+    for (const info of infos) {
+      this.byId.set(info.subnetId, { value: info, expiresAt });
+      this.cidrs.set(info.subnetId, info.cidr);
+    }
     return infos;
   }
 }

@@ -6,6 +6,7 @@ import type { Clock } from '../../time/clock.js';
 import type { AgentConfig } from '../config.js';
 import { KubeEniConfigSource, type EniConfigSource } from './eni-config.js';
 import { loadKubeConfig } from './kubeconfig.js';
+import { KubeNodeEvents } from './node-events.js';
 import { NamespaceWatch, type ClusterNamespaces } from './namespace-watch.js';
 import { PodWatch, type NodePods } from './pod-watch.js';
 import type { RestartReason, WatchLog } from './resilient-list-watch.js';
@@ -16,6 +17,8 @@ export interface KubeSources {
   readonly virtualMachines: ClusterVirtualMachines;
   readonly eniConfigs: EniConfigSource;
   readonly namespaces: ClusterNamespaces;
+  /** Events on the node's Node object (the pool's shortage). */
+  readonly nodeEvents: KubeNodeEvents;
 }
 
 export interface KubeSourcesOptions {
@@ -57,6 +60,11 @@ export function createKubeSources(options: KubeSourcesOptions): KubeSources {
         : {}),
     }),
     eniConfigs: new KubeEniConfigSource(kubeConfig),
+    nodeEvents: KubeNodeEvents.forKubeConfig(kubeConfig, {
+      nodeName: options.config.nodeName,
+      clock,
+      logger: log,
+    }),
     namespaces: new NamespaceWatch({
       kubeConfig,
       clock,

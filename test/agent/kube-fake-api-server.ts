@@ -2,7 +2,7 @@
  * A tiny Kubernetes API server for the watch tests: list and watch (`?watch=true`, one JSON event
  * per line, chunked) of a few collections, resourceVersions with an event log a watch resumes
  * from, 410 Gone for a compacted version, field selectors on spec.nodeName, GETs of single
- * objects, the API group list, and injectable faults (an error status, a hung request, a closed
+ * objects, creates (POST) and JSON-patch replaces (PATCH), the API group list, and injectable faults (an error status, a hung request, a closed
  * stream). It records every request so tests can check what the client sent.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -67,6 +67,8 @@ function status(code: number, reason: string, message: string): Record<string, u
 
 export class FakeApiServer {
   readonly requests: RecordedRequest[] = [];
+  /** Bodies of POST and PATCH requests, in order. */
+  readonly bodies: { method: string; path: string; contentType: string | undefined; body: unknown }[] = [];
   /** Answer of GET /apis. */
   apiGroups: { name: string; versions: string[] }[] = [];
   private readonly server: Server;
@@ -218,6 +220,10 @@ export class FakeApiServer {
       });
       return;
     }
+    if (req.method === 'POST' || req.method === 'PATCH') {
+      this.write(req, res, url.pathname);
+      return;
+    }
     const single = this.singles.get(url.pathname);
     if (single) {
       this.json(res, 200, single);
@@ -256,6 +262,48 @@ export class FakeApiServer {
     const open: OpenWatch = { collection: url.pathname, fieldSelector: selector, res };
     this.watches.add(open);
     res.on('close', () => this.watches.delete(open));
+  }
+
+  /** Objects of a collection as stored (tests check what the client wrote). */
+  objects(path: string): KubeObject[] {
+    return [...(this.collections.get(path)?.objects.values() ?? [])];
+  }
+
+  /** POST to a collection creates; PATCH of `<collection>/<name>` applies a JSON patch of replaces. */
+  private write(req: IncomingMessage, res: ServerResponse, path: string): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+      this.bodies.push({ method: req.method ?? '', path, contentType: req.headers['content-type'], body });
+      if (req.method === 'POST') {
+        const obj = body as KubeObject;
+        if (this.collections.get(path)?.objects.has(keyOf(obj))) {
+          this.json(res, 409, status(409, 'AlreadyExists', `${obj.metadata.name} already exists`));
+          return;
+        }
+        this.add(path, obj);
+        this.json(res, 201, this.collections.get(path)?.objects.get(keyOf(obj)));
+        return;
+      }
+      const slash = path.lastIndexOf('/');
+      const collection = path.slice(0, slash);
+      const name = path.slice(slash + 1);
+      const current = [...(this.collections.get(collection)?.objects.values() ?? [])].find(
+        (o) => o.metadata.name === name,
+      );
+      if (!current) {
+        this.json(res, 404, status(404, 'NotFound', `${path} not found`));
+        return;
+      }
+      const patched: KubeObject = { ...current };
+      for (const op of body as { op: string; path: string; value: unknown }[]) {
+        if (op.op !== 'replace') throw new Error(`the fake applies replace only, not ${op.op}`);
+        patched[op.path.slice(1)] = op.value;
+      }
+      this.modify(collection, patched);
+      this.json(res, 200, this.collections.get(collection)?.objects.get(keyOf(patched)));
+    });
   }
 
   private json(res: ServerResponse, code: number, body: unknown): void {

@@ -40,4 +40,46 @@ describe('ENIs that are not ours (trunk, EFA, no_manage)', () => {
         .map((e) => e.id),
     ).not.toContain(trunk.eniId);
   });
+
+  it('recomputes the ENI limit at each resync: a trunk attached later takes a slot, its detach gives it back', async () => {
+    const h = new AgentHarness(settings({ WARM_ENI_TARGET: '1' }), 'm5.large');
+    await h.start();
+    await quiesce(h);
+    expect(h.agent.view().limits.maxEnis).toBe(3);
+    // The primary ENI's 9 addresses are the warm ENI.
+    expect(h.ec2.enis.size).toBe(1);
+
+    // The VPC resource controller attaches a trunk ENI (security groups for pods) while we run.
+    const trunk = h.ec2.attachExtra(0, 'interface type trunk');
+    const resynced = h.agent.resync();
+    await h.run(5_000);
+    await resynced;
+    expect(h.agent.view().limits.maxEnis).toBe(2);
+
+    // Demand for more than two ENIs can hold: one ENI is created, none for the slot the trunk took.
+    const creates = h.ec2.createRequests.length;
+    const outcomes = await settleAll(
+      h,
+      Array.from({ length: 20 }, (_, i) => h.add(`c${i}`)),
+    );
+    expect(okAddresses(outcomes)).toHaveLength(18);
+    expect(failures(outcomes)).toHaveLength(2);
+    await quiesce(h);
+    expect(h.ec2.createRequests.length).toBe(creates + 1);
+
+    // The trunk goes away: its slot is the agent's again and the next pods get a third ENI.
+    h.ec2.enis.delete(trunk.eniId);
+    const again = h.agent.resync();
+    await h.run(5_000);
+    await again;
+    expect(h.agent.view().limits.maxEnis).toBe(3);
+    const more = await settleAll(h, [h.add('d0'), h.add('d1')]);
+    expect(failures(more)).toEqual([]);
+    expect(
+      h.agent
+        .view()
+        .datastore.enis()
+        .filter((e) => !e.primary),
+    ).toHaveLength(2);
+  });
 });

@@ -26,6 +26,8 @@ const EXERCISED_METHODS = [
   'getAPIVersions',
   'listClusterCustomObject',
   'listNamespace',
+  'createNamespacedEvent',
+  'patchNamespacedEvent',
 ];
 
 interface Permission {
@@ -122,6 +124,7 @@ const NODE = 'ip-10-0-1-5.ec2.internal';
 const PODS = '/api/v1/pods';
 const NAMESPACES = '/api/v1/namespaces';
 const VMS = `/apis/${KUBEVIRT_GROUP}/${KUBEVIRT_VERSION}/virtualmachines`;
+const EVENTS = '/api/v1/namespaces/default/events';
 let workDir: string;
 let used: string[];
 
@@ -134,6 +137,7 @@ beforeAll(async () => {
   server.collection(PODS, 'PodList');
   server.collection(VMS, 'VirtualMachineList');
   server.collection(NAMESPACES, 'NamespaceList');
+  server.collection(EVENTS, 'EventList');
   server.apiGroups = [{ name: KUBEVIRT_GROUP, versions: [KUBEVIRT_VERSION] }];
   server.setObject(`/api/v1/nodes/${NODE}`, {
     apiVersion: 'v1',
@@ -177,6 +181,15 @@ beforeAll(async () => {
       server.watchRequests(NAMESPACES).length > 0,
     'the pod, VM and namespace watches',
   );
+  // A shortage reported, repeated (the same Event's count raised), and over.
+  const shortage = { cause: 'eni-limit', message: 'the node is at its ENI limit' } as const;
+  sources.nodeEvents.record({ type: 'Warning', ...shortage, count: 1 });
+  await sources.nodeEvents.idle();
+  sources.nodeEvents.record({ type: 'Warning', ...shortage, count: 2 });
+  await sources.nodeEvents.idle();
+  sources.nodeEvents.record({ type: 'Normal', ...shortage });
+  await sources.nodeEvents.idle();
+  expect(server.objects(EVENTS).map((e) => e['count'])).toEqual([2, 1]);
   abort.abort();
   await sources.pods.close();
   await sources.virtualMachines.close();
@@ -233,6 +246,8 @@ describe('deploy/rbac.yaml', () => {
         key({ group: '', resource: 'nodes', verb: 'get' }),
         key({ group: '', resource: 'namespaces', verb: 'list' }),
         key({ group: '', resource: 'namespaces', verb: 'watch' }),
+        key({ group: '', resource: 'events', verb: 'create' }),
+        key({ group: '', resource: 'events', verb: 'patch' }),
         key({ group: ENICONFIG_GROUP, resource: 'eniconfigs', verb: 'get' }),
         key({ group: KUBEVIRT_GROUP, resource: 'virtualmachines', verb: 'list' }),
         key({ group: KUBEVIRT_GROUP, resource: 'virtualmachines', verb: 'watch' }),

@@ -204,7 +204,7 @@ describe("deploy/'s ServiceAccount bound by deploy/'s ClusterRole", () => {
     await sources?.virtualMachines.close();
   });
 
-  it("runs the agent's own Kubernetes code: pod and VM list+watch, node and ENIConfig reads", async () => {
+  it("runs the agent's own Kubernetes code: pod and VM list+watch, node and ENIConfig reads, node events", async () => {
     const k = server();
     // Exactly what agent/assemble.ts's startAgent builds, authenticated as the service account.
     const kube = createKubeSources({
@@ -260,14 +260,26 @@ describe("deploy/'s ServiceAccount bound by deploy/'s ClusterRole", () => {
       securityGroups: ['sg-0123abcd'],
     });
     expect(await kube.eniConfigs.eniConfig('no-such-eniconfig')).toBeUndefined();
+
+    // Node events: a shortage written, then repeated (the same Event's count raised by a patch).
+    const shortage = { cause: 'eni-limit', message: 'the node is at its ENI limit' } as const;
+    kube.nodeEvents.record({ type: 'Warning', ...shortage, count: 1 });
+    await kube.nodeEvents.idle();
+    kube.nodeEvents.record({ type: 'Warning', ...shortage, count: 2 });
+    await kube.nodeEvents.idle();
+    const events = await admin.core.listNamespacedEvent({
+      namespace: 'default',
+      fieldSelector: `involvedObject.kind=Node,involvedObject.name=${NODE_NAME}`,
+    });
+    expect(events.items.map((e) => [e.reason, e.count])).toEqual([['ENILimitReached', 2]]);
   });
 
   /**
    * What the agent's calls need (agent/kube/: PodWatch lists and watches pods of every namespace
    * with a field selector, VirtualMachineWatch lists and watches VMs of every namespace,
-   * KubeEniConfigSource gets its node and one ENIConfig) and what it must not have. The agent
-   * writes nothing to the API (no events: it reports through logs, metrics and introspection), so
-   * every write is refused. `namespace: ''` asks about all namespaces (or a cluster-scoped kind).
+   * KubeEniConfigSource gets its node and one ENIConfig, KubeNodeEvents creates and patches core
+   * events of its node) and what it must not have. Events are the agent's only writes: every other
+   * write is refused. `namespace: ''` asks about all namespaces (or a cluster-scoped kind).
    */
   interface Access {
     group: string;
@@ -280,6 +292,8 @@ describe("deploy/'s ServiceAccount bound by deploy/'s ClusterRole", () => {
     { group: '', resource: 'pods', verb: 'list', namespace: '' },
     { group: '', resource: 'pods', verb: 'watch', namespace: '' },
     { group: '', resource: 'nodes', verb: 'get', namespace: '' },
+    { group: '', resource: 'events', verb: 'create', namespace: 'default' },
+    { group: '', resource: 'events', verb: 'patch', namespace: 'default' },
     { group: ENICONFIG_GROUP, resource: 'eniconfigs', verb: 'get', namespace: '' },
     { group: 'kubevirt.io', resource: 'virtualmachines', verb: 'list', namespace: '' },
     { group: 'kubevirt.io', resource: 'virtualmachines', verb: 'watch', namespace: '' },
@@ -303,7 +317,8 @@ describe("deploy/'s ServiceAccount bound by deploy/'s ClusterRole", () => {
       verb: 'create',
       namespace: 'kube-system',
     },
-    { group: '', resource: 'events', verb: 'create', namespace: 'default' },
+    { group: '', resource: 'events', verb: 'delete', namespace: 'default' },
+    { group: '', resource: 'events', verb: 'update', namespace: 'default' },
     { group: 'events.k8s.io', resource: 'events', verb: 'create', namespace: 'default' },
     { group: ENICONFIG_GROUP, resource: 'eniconfigs', verb: 'create', namespace: '' },
     { group: ENICONFIG_GROUP, resource: 'eniconfigs', verb: 'delete', namespace: '' },
@@ -351,15 +366,23 @@ describe("deploy/'s ServiceAccount bound by deploy/'s ClusterRole", () => {
     expect((await asAgent.call('GET', '/api/v1/secrets')).status).toBe(403);
     expect((await asAgent.call('GET', '/api/v1/namespaces/kube-system/secrets')).status).toBe(403);
     expect((await asAgent.call('DELETE', '/api/v1/namespaces/default/pods/watched')).status).toBe(403);
-    const event = await asAgent.call('POST', '/api/v1/namespaces/default/events', {
-      apiVersion: 'v1',
+    // Its events are its own to write, not anyone's to delete or to write through events.k8s.io.
+    const events = await asAgent.call('GET', '/api/v1/namespaces/default/events');
+    expect(events.status).toBe(403);
+    const newApiEvent = await asAgent.call('POST', '/apis/events.k8s.io/v1/namespaces/default/events', {
+      apiVersion: 'events.k8s.io/v1',
       kind: 'Event',
       metadata: { name: 'eni-ipam-e2e' },
-      involvedObject: { kind: 'Node', name: NODE_NAME },
+      eventTime: '2026-01-01T00:00:00.000000Z',
+      reportingController: 'eni-ipam',
+      reportingInstance: NODE_NAME,
+      action: 'Test',
+      regarding: { kind: 'Node', name: NODE_NAME },
       reason: 'Test',
-      message: 'must be refused',
+      type: 'Normal',
+      note: 'must be refused',
     });
-    expect(event.status).toBe(403);
+    expect(newApiEvent.status).toBe(403);
     // And what it may do works with the same token (not a 403 for every call).
     expect(
       (await asAgent.call('GET', `/api/v1/pods?fieldSelector=spec.nodeName%3D${NODE_NAME}`)).status,

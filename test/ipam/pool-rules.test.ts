@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { pinnedDemand } from '../../ipam/placement.js';
+import type { Blocker } from '../../ipam/pool-blocker.js';
 import { targets as defaultTargets } from './planner-harness.js';
 import type { PlanAction, PlanDecision, PlanLimits } from '../../ipam/plan-types.js';
 import {
@@ -8,6 +9,7 @@ import {
   planPinnedGrowth,
   podAddressCapacity,
   servesPlacement,
+  shortage,
   shortageReason,
   type DefaultPoolState,
   type PinnedEni,
@@ -228,9 +230,9 @@ describe('holdBackReleases', () => {
   });
 });
 
-describe('shortageReason', () => {
+describe('shortage and shortageReason', () => {
   const base = {
-    blocker: undefined,
+    blocker: undefined as Blocker | undefined,
     limits: M5_LARGE,
     attachedEnis: 1,
     enis: [{ units: 3, full: false }],
@@ -240,7 +242,19 @@ describe('shortageReason', () => {
   };
   it.each([
     ['addresses on their way: no reason', {}, undefined],
-    ["EC2's refusal comes first", { blocker: 'subnet subnet-a is full' }, 'subnet subnet-a is full'],
+    [
+      "EC2's refusal comes first",
+      {
+        blocker: {
+          kind: 'subnet-full',
+          subnetId: 'subnet-a',
+          detail: 'CreateNetworkInterface: InsufficientFreeAddressesInSubnet',
+          at: 0,
+        },
+        totalAddresses: 29,
+      },
+      ['subnet-full', 'subnet subnet-a is full (CreateNetworkInterface: InsufficientFreeAddressesInSubnet)'],
+    ],
     [
       'every ENI attached and full',
       {
@@ -251,7 +265,10 @@ describe('shortageReason', () => {
           { units: 2, full: true },
         ],
       },
-      'the node is at its ENI limit: 3 of 3 ENIs attached (instance type or MAX_ENI), each full',
+      [
+        'eni-limit',
+        'the node is at its ENI limit: 3 of 3 ENIs attached (instance type or MAX_ENI), each full',
+      ],
     ],
     [
       'all ENIs attached, one with room: not the ENI limit',
@@ -264,15 +281,22 @@ describe('shortageReason', () => {
       },
       undefined,
     ],
-    ["max pods' worth held", { totalAddresses: 29 }, "the node holds max pods' worth of addresses (29)"],
+    [
+      "max pods' worth held",
+      { totalAddresses: 29 },
+      ['max-pods', "the node holds max pods' worth of addresses (29)"],
+    ],
     [
       'only cooling addresses and nothing requested',
       { cooling: 2 },
-      '2 released addresses are cooling down (IP_COOLDOWN_PERIOD) and the pool is not growing',
+      ['cooling', '2 released addresses are cooling down (IP_COOLDOWN_PERIOD) and the pool is not growing'],
     ],
     ['cooling, but the pool is growing', { cooling: 2, unitsInFlight: 1 }, undefined],
   ] as const)('%s', (_name, over, expected) => {
-    expect(shortageReason({ ...base, ...over })).toBe(expected);
+    const found = shortage({ ...base, ...over });
+    expect(found === undefined ? undefined : [found.cause, found.message]).toEqual(expected);
+    // A CNI ADD that timed out says the same.
+    expect(shortageReason({ ...base, ...over })).toBe(expected?.[1]);
   });
 });
 
