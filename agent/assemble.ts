@@ -209,15 +209,28 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
+/** What startAgent reaches outside the process; each defaults to a real node's. */
+export interface AgentWorld {
+  /**
+   * This node's pods (the demo's in-memory Kubernetes API); default: the pod watch of the cluster
+   * the configuration names, with the VirtualMachine, ENIConfig and namespace sources beside it.
+   */
+  pods?: NodePods;
+  /** Static EC2 credentials (a simulator's); default: the SDK's credential chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
 /**
  * The composition root of the agent process: builds and starts everything a node runs from its
  * configuration (EC2 and CloudWatch clients, Kubernetes watches, checkpoint, the agent, the CNI,
- * metrics and introspection servers); the returned stop() undoes it in reverse order.
+ * metrics and introspection servers); the returned stop() undoes it in reverse order. A start-up
+ * that fails half-way undoes what it had started before the error reaches the caller.
  */
 export async function startAgent(
   config: AgentConfig,
   env: Readonly<Record<string, string | undefined>>,
   logger: Logger,
+  world: AgentWorld = {},
 ): Promise<RunningAgent> {
   await checkStartup(config);
   const clock = systemClock;
@@ -231,20 +244,25 @@ export async function startAgent(
     imdsEndpoint: config.aws.imdsEndpoint,
     ...(config.aws.ec2Endpoint === undefined ? {} : { endpoint: config.aws.ec2Endpoint }),
     ...(config.clusterName === undefined ? {} : { clusterName: config.clusterName }),
+    ...(world.credentials === undefined ? {} : { credentials: world.credentials }),
     extraTags: config.additionalEniTags,
     rateLimits: { familyShares: { ...config.aws.rateFractions } },
     ...(config.aws.rateLimitRedisUrl === undefined ? {} : { redisUrl: config.aws.rateLimitRedisUrl }),
     clock,
     observer: loggingSharedBudget(metrics.ec2, logger),
   });
-  const kube = createKubeSources({
-    config,
-    clock,
-    log: logger,
-    onWatchRestart: (watch, reason) => {
-      metrics.watchRestart(watch, reason);
-    },
-  });
+  const kube =
+    world.pods === undefined
+      ? createKubeSources({
+          config,
+          clock,
+          log: logger,
+          onWatchRestart: (watch, reason) => {
+            metrics.watchRestart(watch, reason);
+          },
+        })
+      : undefined;
+  const pods = world.pods ?? kube?.pods;
   const checkpointer = new WriteTrackingCheckpointer(
     new FileCheckpointer({ path: config.checkpointPath, clock }),
   );
@@ -265,113 +283,118 @@ export async function startAgent(
     intervalMs: LIVENESS_CHECK_MS,
     logger,
   });
-  const assembled = assembleNodeAgent({
+  const agent = assembleNodeAgent({
     config,
     ec2,
     clock,
     logger,
     checkpointer,
-    pods: kube.pods,
-    virtualMachines: kube.virtualMachines,
-    eniConfigs: kube.eniConfigs,
-    namespaces: kube.namespaces,
+    ...(pods === undefined ? {} : { pods }),
+    ...(kube
+      ? {
+          virtualMachines: kube.virtualMachines,
+          eniConfigs: kube.eniConfigs,
+          namespaces: kube.namespaces,
+        }
+      : {}),
     metrics,
     ...(config.datapath.enabled ? { datapath: kernelDatapath() } : {}),
-  });
-  const agent = assembled.agent;
+  }).agent;
   const vmSignal = new AbortController();
-  kube.virtualMachines.start(vmSignal.signal);
-  kube.namespaces.start(vmSignal.signal);
   const servers: { close(): Promise<void> }[] = [];
-  // Liveness must answer while the first EC2 reconcile runs (it can take minutes under throttling).
-  if (config.introspection.enabled) {
-    const server = new IntrospectionServer(
-      introspectionSourceOf(assembled.agent, config, env, () => liveness.status()),
-      config.introspection.bind,
-      (err) => {
-        logger.warn({ err }, 'introspection server error');
-      },
-    );
-    await server.start();
-    servers.push(server);
-  }
-  await cni.start();
-  liveness.start();
-  try {
-    await agent.start();
-  } catch (err) {
-    // Nothing may keep a failed start-up alive: the DaemonSet restarts the container.
+  let publisher: CloudWatchPublisher | undefined;
+  const stop = async (): Promise<void> => {
     await liveness.close();
     await cni.close();
-    for (const server of servers) await server.close();
+    await publisher?.close();
+    await agent.close();
     vmSignal.abort();
-    await kube.virtualMachines.close();
-    await kube.namespaces.close();
+    await kube?.nodeEvents.idle();
+    await kube?.virtualMachines.close();
+    await kube?.namespaces.close();
+    for (const server of servers) await server.close();
+    await ec2.close();
+    unguard();
+  };
+  try {
+    kube?.virtualMachines.start(vmSignal.signal);
+    kube?.namespaces.start(vmSignal.signal);
+    // Liveness must answer while the first EC2 reconcile runs (it can take minutes under throttling).
+    if (config.introspection.enabled) {
+      const server = new IntrospectionServer(
+        introspectionSourceOf(agent, config, env, () => liveness.status()),
+        config.introspection.bind,
+        (err) => {
+          logger.warn({ err }, 'introspection server error');
+        },
+      );
+      await server.start();
+      servers.push(server);
+    }
+    await cni.start();
+    liveness.start();
+    // Nothing may keep a failed start-up alive: the DaemonSet restarts the container.
+    await agent.start();
+    backend.serve(agent.backend);
+    metrics.startedUp(process.uptime());
+    // A node that cannot grow stays Ready; it is reported by Warning events on its Node object.
+    if (kube) {
+      const shortageEvents = new ShortageAnnouncer({
+        clock,
+        logger,
+        observe: () => shortageForEvents(agent.view()),
+        sink: kube.nodeEvents,
+      });
+      void shortageEvents.run(vmSignal.signal);
+    }
+    // Releases a plugin spooled while the socket was not yet open.
+    await agent.applySpool();
+    if (config.metrics.enabled) {
+      const server = new MetricsServer(metrics, config.metrics.bind, (err) => {
+        logger.warn({ err }, 'metrics server error');
+      });
+      await server.start();
+      servers.push(server);
+    }
+    if (config.cloudWatch.enabled) publisher = await startCloudWatch(config, agent, metrics, logger);
+  } catch (err) {
+    await stop().catch(() => undefined);
     throw err;
   }
-  backend.serve(agent.backend);
-  metrics.startedUp(process.uptime());
-  // A node that cannot grow stays Ready; it is reported by Warning events on its Node object.
-  const shortageEvents = new ShortageAnnouncer({
-    clock,
-    logger,
-    observe: () => shortageForEvents(agent.view()),
-    sink: kube.nodeEvents,
+  return { agent, stop };
+}
+
+/** CloudWatch publishing, loaded only when enabled (it is opt-in): its client is a second AWS SDK client. */
+async function startCloudWatch(
+  config: AgentConfig,
+  agent: NodeAgent,
+  metrics: AgentMetrics,
+  logger: Logger,
+): Promise<CloudWatchPublisher> {
+  const [{ AwsCloudWatchMetrics }, { CloudWatchPublisher }] = await Promise.all([
+    import('../provider/cloudwatch.js'),
+    import('./metrics/cloudwatch-publisher.js'),
+  ]);
+  const source = metricsSourceOf(agent);
+  const { format, aggregation, namespace } = config.cloudWatch;
+  const target = cloudWatchTarget({
+    format,
+    aggregation,
+    namespace,
+    clusterName: config.clusterName,
+    instanceId: agent.view().identity.instanceId,
   });
-  void shortageEvents.run(vmSignal.signal);
-  // Releases a plugin spooled while the socket was not yet open.
-  await agent.applySpool();
-  if (config.metrics.enabled) {
-    const server = new MetricsServer(metrics, config.metrics.bind, (err) => {
-      logger.warn({ err }, 'metrics server error');
-    });
-    await server.start();
-    servers.push(server);
-  }
-  let publisher: CloudWatchPublisher | undefined;
-  if (config.cloudWatch.enabled) {
-    // Loaded only when enabled (it is opt-in): the CloudWatch client is a second AWS SDK client.
-    const [{ AwsCloudWatchMetrics }, { CloudWatchPublisher }] = await Promise.all([
-      import('../provider/cloudwatch.js'),
-      import('./metrics/cloudwatch-publisher.js'),
-    ]);
-    const source = metricsSourceOf(agent);
-    const { format, aggregation, namespace } = config.cloudWatch;
-    const target = cloudWatchTarget({
-      format,
-      aggregation,
-      namespace,
-      clusterName: config.clusterName,
-      instanceId: agent.view().identity.instanceId,
-    });
-    publisher = new CloudWatchPublisher({
-      sink: new AwsCloudWatchMetrics({ region: agent.view().identity.region }),
-      clock,
-      namespace: target.namespace,
-      sample: () => cloudWatchSamples(source.snapshot(), format),
-      dimensions: target.dimensions,
-      stats: metrics,
-      log: logger,
-    });
-    publisher.start();
-  }
-  const started = agent;
-  return {
-    agent: started,
-    async stop() {
-      await liveness.close();
-      await cni.close();
-      await publisher?.close();
-      await started.close();
-      vmSignal.abort();
-      await kube.nodeEvents.idle();
-      await kube.virtualMachines.close();
-      await kube.namespaces.close();
-      for (const server of servers) await server.close();
-      await ec2.close();
-      unguard();
-    },
-  };
+  const publisher = new CloudWatchPublisher({
+    sink: new AwsCloudWatchMetrics({ region: agent.view().identity.region }),
+    clock: systemClock,
+    namespace: target.namespace,
+    sample: () => cloudWatchSamples(source.snapshot(), format),
+    dimensions: target.dimensions,
+    stats: metrics,
+    log: logger,
+  });
+  publisher.start();
+  return publisher;
 }
 
 /** How often the CNI socket, the state directory and checkpoint writes are checked for /healthz. */

@@ -2,7 +2,7 @@ import type { Datastore } from '../ipam/datastore.js';
 import type { Assignment } from '../ipam/datastore-types.js';
 import type { AttachedEni } from '../provider/ec2-network.js';
 import type { Logger } from './logger.js';
-import { POOL_TAG } from './pool-driver.js';
+import { POOL_TAG } from './pool-work.js';
 
 /** ENIs that other software manages carry this tag (the AWS VPC CNI's convention); we leave them alone. */
 export const NO_MANAGE_TAG = 'node.k8s.amazonaws.com/no_manage';

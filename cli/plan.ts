@@ -1,21 +1,25 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ADDRESSES_PER_PREFIX } from '../ipam/address.js';
-import type { PlanDecision, PlanInput } from '../ipam/plan-types.js';
-import { plan } from '../ipam/planner.js';
+import { planNode, type NodeSettings, type NodeState } from '../ipam/node-plan.js';
+import { DEFAULT_PLACEMENT_KEY, placementKey, placementOf, type Placement } from '../ipam/placement.js';
+import type { PlanAction, PlanDecision } from '../ipam/plan-types.js';
+import { BLOCKER_KINDS, type Blocker } from '../ipam/pool-blocker.js';
 import { parseBool } from '../agent/config-schema.js';
 import { parseWarmTargets, WARM_TARGET_VARIABLES } from '../agent/config-warm-targets.js';
 import { InvalidConfigError } from '../agent/errors.js';
+import { SHRINK_AFTER_MS } from '../agent/intervals.js';
 import { PlanInputError } from './errors.js';
 
 /**
- * `eni-ipam plan`: the warm-pool planner on a node described as JSON, so an operator can see what a
- * setting will do before rolling it out. `env` goes through the agent's own parser.
+ * `eni-ipam plan`: the agent's pool decision (ipam/node-plan.ts planNode, the function the pool
+ * driver calls each round) on a node described as JSON, so an operator can see what a setting will
+ * do before rolling it out. `env` goes through the agent's own parser.
  */
 
 const USAGE = `Usage: eni-ipam plan < node.json
 
-Reads a node's state as JSON on stdin and prints the warm-pool planner's decision as JSON.
+Reads a node's state as JSON on stdin and prints the agent's pool decision as JSON.
 
 Input:
   {"limits": {"maxEnis": 3, "ipv4PerEni": 10, "maxPods": 29, "prefixes": false},
@@ -25,11 +29,17 @@ Input:
 
   limits    maxEnis, ipv4PerEni (primary included), maxPods, prefixes; optional primaryEniExcluded
   env       ${WARM_TARGET_VARIABLES.join(', ')}
-  enis      id, primary, ips, prefixes, assigned, cooldown; optional busy, full
-  pending   CNI ADDs waiting for an address; optional inFlight, enisInFlight, eniLimitReached
+  enis      id, primary, ips, prefixes, assigned, cooldown; optional busy, full, subnetId, pool
+  pending   CNI ADDs waiting for the default pool; optional inFlight, enisInFlight, eniLimitReached
+  pinned    optional: [{"subnetId" and/or "pool", "waiting": n, optional inFlight, enisInFlight}]
+  overTargetSeconds  optional: how long releases have been planned (absent: they are new)
+  blocker   optional: why EC2 last refused to grow the pool, {"kind": k, "detail": "..."}
+            (k: one of ${BLOCKER_KINDS.join(', ')}; "subnetId" with subnet-full)
 
 Output:
-  {"poolTooLow": bool, "poolTooHigh": bool, "short": n, "over": n, "actions": [...]}
+  {"poolTooLow": bool, "poolTooHigh": bool, "short": n, "over": n, "actions": [...],
+   "capacity": n, optional "heldBack": [...], "releaseInSeconds": n, "pinned": [...],
+   "blocker": "...", "shortage": "..."}
 
   -h, --help   show this help
 `;
@@ -61,6 +71,9 @@ const limitsSchema = z.strictObject(
   { error: expected('an object') },
 );
 
+/** An ENI's subnet when the document names none: the default pool's ENIs need not say. */
+const UNNAMED_SUBNET = '(unnamed)';
+
 const eniSchema = z.strictObject(
   {
     id: z.string({ error: expected('an ENI id') }).min(1, { error: 'expected an ENI id' }),
@@ -71,9 +84,38 @@ const eniSchema = z.strictObject(
     cooldown: whole().default(0),
     busy: flag().optional(),
     full: flag().optional(),
+    subnetId: z
+      .string({ error: expected('a subnet id') })
+      .min(1)
+      .default(UNNAMED_SUBNET),
+    pool: z
+      .string({ error: expected('a pool name') })
+      .min(1)
+      .optional(),
   },
   { error: expected('an object') },
 );
+
+const pinnedSchema = z
+  .strictObject(
+    {
+      subnetId: z
+        .string({ error: expected('a subnet id') })
+        .min(1)
+        .optional(),
+      pool: z
+        .string({ error: expected('a pool name') })
+        .min(1)
+        .optional(),
+      waiting: whole(),
+      inFlight: whole().default(0),
+      enisInFlight: whole().default(0),
+    },
+    { error: expected('an object') },
+  )
+  .refine((p) => p.subnetId !== undefined || p.pool !== undefined, {
+    error: 'expected a subnetId or a pool (the default pool is "pending")',
+  });
 
 const knownVariables = new Set<string>(WARM_TARGET_VARIABLES);
 
@@ -91,6 +133,18 @@ const inputSchema = z
       inFlight: whole().optional(),
       enisInFlight: whole().optional(),
       eniLimitReached: flag().optional(),
+      pinned: z.array(pinnedSchema, { error: expected('an array') }).default([]),
+      overTargetSeconds: whole().optional(),
+      blocker: z
+        .object(
+          {
+            kind: z.enum(BLOCKER_KINDS, { error: expected(`one of ${BLOCKER_KINDS.join(', ')}`) }),
+            detail: z.string({ error: expected('a string') }),
+            subnetId: z.string({ error: expected('a string') }).optional(),
+          },
+          { error: expected('an object: {"kind": ..., "detail": ...}') },
+        )
+        .optional(),
     },
     { error: expected('a JSON object') },
   )
@@ -147,8 +201,15 @@ function fieldPath(path: readonly PropertyKey[]): string {
   return text.startsWith('.') ? text.slice(1) : text === '' ? '(input)' : text;
 }
 
-/** The planner's input from the JSON document; a PlanInputError naming every bad field otherwise. */
-export function parsePlanInput(text: string): PlanInput {
+/** What planNode is called with for a node described as JSON. */
+export interface NodePlanInput {
+  readonly state: NodeState;
+  readonly settings: NodeSettings;
+  readonly now: number;
+}
+
+/** planNode's input from the JSON document; a PlanInputError naming every bad field otherwise. */
+export function parsePlanInput(text: string): NodePlanInput {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -205,28 +266,85 @@ function envProblems(json: unknown): string[] {
   return problems;
 }
 
-function toPlanInput(doc: PlanDocument): PlanInput {
+/** The planning clock of a document: over-target time is measured back from it. */
+const NOW = 0;
+
+function toPlanInput(doc: PlanDocument): NodePlanInput {
   // envProblems found none, so the settings parse.
   const targets = parseWarmTargets(doc.env);
   const { primaryEniExcluded, ...limits } = doc.limits;
+  const waiting: Placement[] = Array.from({ length: doc.pending }, () => ({}));
+  const inFlight: Record<string, { units: number; enis: number }> = {};
+  if (doc.inFlight !== undefined || doc.enisInFlight !== undefined)
+    inFlight[DEFAULT_PLACEMENT_KEY] = { units: doc.inFlight ?? 0, enis: doc.enisInFlight ?? 0 };
+  for (const pinned of doc.pinned) {
+    const placement = placementOf(pinned);
+    for (let i = 0; i < pinned.waiting; i++) waiting.push(placement);
+    inFlight[placementKey(placement)] = { units: pinned.inFlight, enis: pinned.enisInFlight };
+  }
   return {
-    limits: primaryEniExcluded === undefined ? limits : { ...limits, primaryEniExcluded },
-    targets,
-    enis: doc.enis.map(({ busy, full, ...eni }) => ({
-      ...eni,
-      ...(busy === undefined ? {} : { busy }),
-      ...(full === undefined ? {} : { full }),
-    })),
-    pending: doc.pending,
-    ...(doc.inFlight === undefined ? {} : { inFlight: doc.inFlight }),
-    ...(doc.enisInFlight === undefined ? {} : { enisInFlight: doc.enisInFlight }),
-    ...(doc.eniLimitReached === undefined ? {} : { eniLimitReached: doc.eniLimitReached }),
+    state: {
+      enis: doc.enis.map(({ busy, full, pool, ...eni }) => ({
+        ...eni,
+        ...(pool === undefined ? {} : { pool }),
+        ...(busy === undefined ? {} : { busy }),
+        ...(full === undefined ? {} : { full }),
+      })),
+      waiting,
+      inFlight,
+      eniLimitReached: doc.eniLimitReached ?? false,
+      ...(doc.blocker === undefined ? {} : { blocker: blockerOf(doc.blocker) }),
+      ...(doc.overTargetSeconds === undefined ? {} : { overSince: NOW - doc.overTargetSeconds * 1000 }),
+    },
+    settings: {
+      limits: primaryEniExcluded === undefined ? limits : { ...limits, primaryEniExcluded },
+      targets,
+      shrinkAfterMs: SHRINK_AFTER_MS,
+    },
+    now: NOW,
   };
 }
 
+/** What `eni-ipam plan` prints: the default pool's decision first, as the agent acts on it. */
+export interface PlanReport extends PlanDecision {
+  /** Pod addresses the node can hold. */
+  capacity: number;
+  /** Releases the agent holds back until the pool has been over its target long enough. */
+  heldBack?: PlanAction[];
+  releaseInSeconds?: number;
+  /** Growth for each subnet or pool that waiting ADDs named. */
+  pinned?: (Placement & { waiting: number; actions: readonly PlanAction[] })[];
+  /** A pinned placement needs an ENI the node may not add. */
+  blocker?: string;
+  /** Why waiting ADDs are not served. */
+  shortage?: string;
+}
+
+/** The document's blocker as the agent holds it: EC2's last refusal, dated now. */
+function blockerOf(b: { kind: Blocker['kind']; detail: string; subnetId?: string | undefined }): Blocker {
+  if (b.kind === 'subnet-full') return { kind: b.kind, detail: b.detail, subnetId: b.subnetId, at: NOW };
+  return { kind: b.kind, detail: b.detail, at: NOW };
+}
+
 /** The decision for a JSON document, as the command prints it. */
-export function planDocument(text: string): PlanDecision {
-  return plan(parsePlanInput(text));
+export function planDocument(text: string): PlanReport {
+  const { state, settings, now } = parsePlanInput(text);
+  const decided = planNode(state, settings, now);
+  const defaultActions = decided.actions.filter((a) => a.key === DEFAULT_PLACEMENT_KEY);
+  return {
+    ...decided.defaultPool,
+    actions: defaultActions.map((a) => a.action),
+    capacity: decided.capacity,
+    ...(decided.heldBack.length === 0 ? {} : { heldBack: [...decided.heldBack] }),
+    ...(decided.releaseDueAt === undefined ? {} : { releaseInSeconds: (decided.releaseDueAt - now) / 1000 }),
+    ...(decided.pinned.length === 0
+      ? {}
+      : {
+          pinned: decided.pinned.map((p) => ({ ...p.placement, waiting: p.waiting, actions: p.actions })),
+        }),
+    ...(decided.blocker === undefined ? {} : { blocker: decided.blocker.detail }),
+    ...(decided.shortage === undefined ? {} : { shortage: decided.shortage.message }),
+  };
 }
 
 export interface PlanIo {

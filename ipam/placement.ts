@@ -38,7 +38,9 @@ export function pinnedDemand(
 export const DEFAULT_PLACEMENT_KEY = placementKey({});
 
 /** The placement part of a wider object, with absent fields left out (exactOptionalPropertyTypes). */
-export function placementOf(from: Placement | undefined): Placement {
+export function placementOf(
+  from: { readonly subnetId?: string | undefined; readonly pool?: string | undefined } | undefined,
+): Placement {
   return {
     ...(from?.subnetId === undefined ? {} : { subnetId: from.subnetId }),
     ...(from?.pool === undefined ? {} : { pool: from.pool }),

@@ -49,6 +49,11 @@ export interface PoolView {
   capacityUnits: number;
   /** Something requested from EC2 is not visible yet. */
   inFlight: boolean;
+  /**
+   * Units the work under way leaves room for once it lands: free slots on ENIs with a mutation in
+   * flight and on ENIs being created, less the units those requests add.
+   */
+  roomAfterInFlight: number;
 }
 
 function viewEni(eni: EniUsage, input: PlanInput, slotsPerEni: number): EniView | undefined {
@@ -124,6 +129,8 @@ export function viewPool(input: PlanInput): PoolView {
   const attached = input.enis.length + enisInFlight;
   const creatableEnis = input.eniLimitReached === true ? 0 : Math.max(maxEnis - attached, 0);
   const capacityUnits = Math.max(Math.ceil((limits.maxPods - total) / unitSize), 0);
+  const busyIds = new Set(input.enis.filter((e) => e.busy === true && e.full !== true).map((e) => e.id));
+  const busyRoom = enis.reduce((sum, eni) => sum + (busyIds.has(eni.id) ? eni.room : 0), 0);
   return {
     prefixes,
     unitSize,
@@ -135,5 +142,6 @@ export function viewPool(input: PlanInput): PoolView {
     creatableEnis,
     capacityUnits,
     inFlight: inFlightUnits > 0 || enisInFlight > 0,
+    roomAfterInFlight: Math.max(busyRoom + enisInFlight * slotsPerEni - inFlightUnits, 0),
   };
 }

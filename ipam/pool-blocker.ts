@@ -13,6 +13,17 @@ export type Blocker = { at: number; detail: string } & (
   | { kind: 'no-subnet' }
 );
 
+/** Every kind of Blocker, for input that names one (eni-ipam plan). */
+export const BLOCKER_KINDS = [
+  'subnet-full',
+  'eni-limit',
+  'address-limit',
+  'throttled',
+  'ec2-unavailable',
+  'ec2-error',
+  'no-subnet',
+] as const satisfies readonly Blocker['kind'][];
+
 export type Failure = Blocker extends infer B ? (B extends Blocker ? Omit<B, 'at'> : never) : never;
 
 export function describeBlocker(blocker: Blocker): string {

@@ -6,7 +6,6 @@ import type { AgentConfig } from '../../agent/config.js';
 import { DeferredBackend } from '../../agent/deferred-backend.js';
 import type { NodePods } from '../../agent/kube/pod-watch.js';
 import type { Logger } from '../../agent/logger.js';
-import { metricsSourceOf } from '../../agent/agent-views.js';
 import { AgentMetrics } from '../../agent/metrics/agent-metrics.js';
 import type { NodeAgent } from '../../agent/node-agent.js';
 import { AwsEc2Network } from '../../provider/aws-ec2-network.js';
@@ -67,16 +66,9 @@ export class AgentProcess {
     this.checkpointer = new ProcessCheckpointer(options.disk);
     this.limiter = new ProcessLimiter(options.limiter, options.ownsLimiter);
     const { config, clock } = options;
-    let agent: NodeAgent | undefined;
-    // As agent/main.ts: the provider reports to the metrics, whose gauges read the agent.
-    const metrics = new AgentMetrics(
-      metricsSourceOf({
-        view: () => {
-          if (!agent) throw new Error('the agent is not built yet');
-          return agent.view();
-        },
-      }),
-    );
+    // As agent/assemble.ts's startAgent: the provider reports to the metrics from its construction
+    // on; assembleNodeAgent points the metrics' gauges at the agent it builds on that provider.
+    const metrics = new AgentMetrics();
     const ec2 = new AwsEc2Network({
       ec2Client: options.sdk,
       metadata: options.metadata,
@@ -87,7 +79,7 @@ export class AgentProcess {
       extraTags: config.additionalEniTags,
       ...(config.clusterName === undefined ? {} : { clusterName: config.clusterName }),
     });
-    agent = assembleNodeAgent({
+    this.agent = assembleNodeAgent({
       config,
       ec2,
       clock,
@@ -96,7 +88,6 @@ export class AgentProcess {
       pods: options.pods,
       metrics,
     }).agent;
-    this.agent = agent;
     this.metrics = metrics;
   }
 

@@ -1,26 +1,19 @@
 /**
  * `eni-ipam demo` (what `npm start` runs): one simulated node in real time. The simulated EC2 and
- * IMDS are served over HTTP on loopback; the agent is built as agent/main.ts builds it (the same
- * provider with its production limiter, the file checkpoint, the CNI unix socket, the metrics and
- * introspection servers), except that its pod watch is the runner's in-memory Kubernetes API; a
+ * IMDS are served over HTTP on loopback; the agent is started by agent/main.ts's composition root
+ * (startAgent: the same provider with its production limiter, the file checkpoint, the CNI unix
+ * socket, the metrics and introspection servers), except that its pod watch is the runner's
+ * in-memory Kubernetes API; a
  * steady pod churn with an occasional burst reaches it through the real socket protocol.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { introspectionSourceOf } from '../../agent/agent-views.js';
-import { AgentMetrics } from '../../agent/metrics/agent-metrics.js';
-import { assembleNodeAgent } from '../../agent/assemble.js';
-import { FileCheckpointer } from '../../agent/checkpoint.js';
+import { startAgent } from '../../agent/assemble.js';
 import { loadConfig } from '../../agent/config.js';
-import { CniServer } from '../../agent/cni-server.js';
-import { DeferredBackend } from '../../agent/deferred-backend.js';
-import { IntrospectionServer } from '../../agent/introspection/introspection-server.js';
 import { startupLogFields } from '../../agent/build-info.js';
 import { createLogger } from '../../agent/logger.js';
-import { MetricsServer } from '../../agent/metrics/metrics-server.js';
-import { AwsEc2Network } from '../../provider/aws-ec2-network.js';
 import { isAbortError, systemClock } from '../../time/clock.js';
 import { SimulatedCloud } from '../cloud.js';
 import { Ec2HttpServer } from '../http-server.js';
@@ -153,49 +146,15 @@ async function bootDemo(
   });
   logger.info(startupLogFields(), 'eni-ipam starting');
 
-  // The wiring of agent/assemble.ts's startAgent, with the in-memory Kubernetes API for the pod watch.
-  const metrics = new AgentMetrics();
-  const ec2 = new AwsEc2Network({
-    region: cloud.config.region,
-    endpoint: ec2Url,
-    imdsEndpoint: config.aws.imdsEndpoint,
-    credentials: { accessKeyId: 'AKIDSIMULATOR', secretAccessKey: 'simulated-secret-key' },
-    rateLimits: { familyShares: { ...config.aws.rateFractions } },
-    extraTags: config.additionalEniTags,
-    clock,
-    observer: metrics.ec2,
-  });
+  // The real process's composition root, with the in-memory Kubernetes API for the pod watch and
+  // the simulator's credentials.
   const api = new ClusterPods(clock);
-  const agent = assembleNodeAgent({
-    config,
-    ec2,
-    clock,
-    logger,
-    checkpointer: new FileCheckpointer({ path: config.checkpointPath, clock }),
+  const running = await startAgent(config, options.env, logger, {
     pods: api.watchOf(DEMO_NODE),
-    metrics,
-  }).agent;
-  const backend = new DeferredBackend();
-  const cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock });
-  await cni.start();
-  undo.push(() => cni.close());
-  undo.push(() => agent.close());
-  await agent.start();
-  backend.serve(agent.backend);
-  await agent.applySpool();
-  const metricsServer = new MetricsServer(metrics, config.metrics.bind, (err) => {
-    logger.warn({ err }, 'metrics server error');
+    credentials: { accessKeyId: 'AKIDSIMULATOR', secretAccessKey: 'simulated-secret-key' },
   });
-  const introspection = new IntrospectionServer(
-    introspectionSourceOf(agent, config, options.env),
-    config.introspection.bind,
-    (err) => {
-      logger.warn({ err }, 'introspection server error');
-    },
-  );
-  await metricsServer.start();
-  undo.push(() => metricsServer.close());
-  await introspection.start();
+  undo.push(() => running.stop());
+  const agent = running.agent;
 
   const runtime = new ContainerRuntime(clock, api, () => new UnixSocketNode(config.socketPath, clock));
   const churn = new AbortController();
@@ -265,10 +224,7 @@ async function bootDemo(
       runtime.stop();
       await Promise.all(loops);
       // agent/main.ts's stop order: socket first, then the agent, then the servers.
-      await cni.close();
-      await started.close();
-      await metricsServer.close();
-      await introspection.close();
+      await running.stop();
       await imdsServer.close();
       await ec2Server.close();
       if (!options.keep) await rm(workDir, { recursive: true, force: true });

@@ -97,6 +97,7 @@ describe('eni-ipam (built)', () => {
       short: 5,
       over: 0,
       actions: [{ type: 'assignIps', eni: 'eni-a', count: 5 }],
+      capacity: 27,
     });
   });
 

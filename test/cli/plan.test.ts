@@ -43,6 +43,7 @@ describe('eni-ipam plan: input', () => {
         { type: 'assignIps', eni: 'eni-a', count: 11 },
         { type: 'createEni', count: 14 },
       ],
+      capacity: 56,
     });
   });
 
@@ -122,31 +123,54 @@ describe('eni-ipam plan: input', () => {
   });
 
   it('reads the optional fields', () => {
-    const input = parsePlanInput(
+    const { state, settings } = parsePlanInput(
       node({
         limits: { maxEnis: 3, ipv4PerEni: 10, maxPods: 110, prefixes: true, primaryEniExcluded: true },
         env: { ENABLE_PREFIX_DELEGATION: 'true', WARM_PREFIX_TARGET: '1' },
         enis: [
           { id: 'eni-a', primary: true },
-          { id: 'eni-b', prefixes: 1, busy: true, full: false },
+          { id: 'eni-b', prefixes: 1, busy: true, full: false, subnetId: 'subnet-b', pool: 'db' },
         ],
+        pending: 1,
         inFlight: 1,
         enisInFlight: 1,
         eniLimitReached: true,
+        pinned: [{ pool: 'db', waiting: 2, inFlight: 1 }],
+        overTargetSeconds: 30,
+        blocker: { kind: 'throttled', detail: 'RequestLimitExceeded' },
       }),
     );
-    expect(input).toMatchObject({
+    expect(settings).toMatchObject({
       limits: { primaryEniExcluded: true, prefixes: true },
       targets: { warmPrefixTarget: 1, prefixDelegation: true },
+    });
+    expect(state).toMatchObject({
       enis: [
         { id: 'eni-a', primary: true, ips: 0, prefixes: 0, assigned: 0, cooldown: 0 },
-        { id: 'eni-b', primary: false, prefixes: 1, busy: true, full: false },
+        {
+          id: 'eni-b',
+          primary: false,
+          prefixes: 1,
+          busy: true,
+          full: false,
+          subnetId: 'subnet-b',
+          pool: 'db',
+        },
       ],
-      inFlight: 1,
-      enisInFlight: 1,
+      waiting: [{}, { pool: 'db' }, { pool: 'db' }],
+      inFlight: { default: { units: 1, enis: 1 }, 'pool:db': { units: 1, enis: 0 } },
       eniLimitReached: true,
+      overSince: -30_000,
+      blocker: { kind: 'throttled', detail: 'RequestLimitExceeded' },
     });
-    expect(input.enis[0]).not.toHaveProperty('busy');
+    expect(state.enis[0]).not.toHaveProperty('busy');
+    expect(state.enis[0]).not.toHaveProperty('pool');
+  });
+
+  it('a pinned entry names a subnet or a pool', () => {
+    expect(problemsOf(node({ pinned: [{ waiting: 1 }] }))).toEqual([
+      'pinned[0]: expected a subnetId or a pool (the default pool is "pending")',
+    ]);
   });
 
   it.each([
@@ -155,6 +179,54 @@ describe('eni-ipam plan: input', () => {
     ['{}', /^limits: required: an object/],
   ])('%s is rejected', (text, message) => {
     expect(problemsOf(text)[0]).toMatch(message);
+  });
+});
+
+describe('eni-ipam plan: the decision the agent takes', () => {
+  // Two ENIs of 14 addresses, one wholly free: one ENI beyond WARM_ENI_TARGET=1.
+  const surplus = {
+    enis: [
+      { id: 'eni-a', primary: true, ips: 14, assigned: 14 },
+      { id: 'eni-b', ips: 14 },
+      { id: 'eni-c', ips: 14 },
+    ],
+  };
+
+  it('holds a new surplus back, as the agent does, and says when it goes', () => {
+    expect(planDocument(node(surplus))).toMatchObject({
+      poolTooHigh: true,
+      actions: [],
+      heldBack: [{ type: 'deleteEni', eni: 'eni-b' }],
+      releaseInSeconds: 60,
+    });
+  });
+
+  it('releases once the pool has been over its target for the delay', () => {
+    const report = planDocument(node({ ...surplus, overTargetSeconds: 60 }));
+    expect(report.actions).toEqual([{ type: 'deleteEni', eni: 'eni-b' }]);
+    expect(report).not.toHaveProperty('heldBack');
+  });
+
+  it('grows pinned placements on demand, and names the ENI limit when none may be added', () => {
+    const report = planDocument(
+      node({
+        limits: { maxEnis: 2, ipv4PerEni: 15, maxPods: 500, prefixes: false },
+        enis: [
+          { id: 'eni-a', primary: true, ips: 14, assigned: 14 },
+          { id: 'eni-b', ips: 2, assigned: 2, subnetId: 'subnet-b', pool: 'db' },
+        ],
+        pinned: [
+          { pool: 'db', waiting: 3 },
+          { subnetId: 'subnet-c', waiting: 1 },
+        ],
+      }),
+    );
+    expect(report.pinned).toEqual([
+      { pool: 'db', waiting: 3, actions: [{ type: 'assignIps', eni: 'eni-b', count: 3 }] },
+      { subnetId: 'subnet-c', waiting: 1, actions: [] },
+    ]);
+    expect(report.blocker).toBe('2 of 2 ENIs in use');
+    expect(report.shortage).toBe('the instance is at its ENI limit (2 of 2 ENIs in use)');
   });
 });
 

@@ -88,6 +88,15 @@ const podAddresses = (s: PlanInput) =>
   podEnis(s).reduce((sum, e) => sum + addresses(e), 0) + (s.inFlight ?? 0) * unitSize(s);
 const effectiveMaxEnis = (s: PlanInput) => Math.min(s.limits.maxEnis, s.targets.maxEni ?? s.limits.maxEnis);
 
+/**
+ * The node with no mutation under way on any ENI and no ENI being created. Work under way that
+ * leaves room takes part of a shortfall once it lands (a later round assigns there), so "one
+ * round" holds only without it; the harness never lands the input's own in-flight work.
+ */
+function nothingUnderWay(input: PlanInput): PlanInput {
+  return { ...input, enis: input.enis.map((eni) => ({ ...eni, busy: false })), enisInFlight: 0 };
+}
+
 describe('plan: properties', () => {
   it('never plans beyond the ENI limit, MAX_ENI, or the slots of an ENI', () => {
     fc.assert(
@@ -181,7 +190,7 @@ describe('plan: properties', () => {
   it('is idempotent: once its actions are visible, the next round asks for no more', () => {
     fc.assert(
       fc.property(planInput, (given) => {
-        const state = { ...given, pending: 0 };
+        const state = { ...nothingUnderWay(given), pending: 0 };
         const next = apply(state, plan(state).actions);
         expect(plan(next).actions.filter(growth)).toEqual([]);
       }),
@@ -191,7 +200,7 @@ describe('plan: properties', () => {
 
   it('serves waiting demand in one round: the next round (same demand) asks for no more', () => {
     fc.assert(
-      fc.property(planInput, (state) => {
+      fc.property(planInput.map(nothingUnderWay), (state) => {
         const next = apply(state, plan(state).actions);
         expect(plan(next).actions.filter(growth)).toEqual([]);
       }),

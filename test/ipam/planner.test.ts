@@ -283,6 +283,40 @@ const cases: Case[] = [
     out: { actions: [{ type: 'assignIps', eni: 'eni-b', count: 3 }] },
   },
   {
+    name: 'work under way on an ENI with room: no new ENI, the room takes the rest once it lands',
+    in: input({
+      limits: m5,
+      targets: targets({ warmIpTarget: 1 }),
+      enis: [primary({ ips: 0, busy: true })],
+      inFlight: 2,
+      pending: 2,
+    }),
+    out: { short: 1, actions: [] },
+  },
+  {
+    name: 'an ENI being created has room: no second ENI for what it can hold',
+    in: input({
+      limits: m5,
+      targets: targets({ warmIpTarget: 1 }),
+      enis: [primary({ ips: 9, assigned: 9 })],
+      inFlight: 2,
+      enisInFlight: 1,
+      pending: 3,
+    }),
+    out: { short: 2, actions: [] },
+  },
+  {
+    name: 'work under way leaves too little room: an ENI for the rest only',
+    in: input({
+      limits: m5,
+      targets: targets({ warmIpTarget: 1 }),
+      enis: [primary({ ips: 0, busy: true })],
+      inFlight: 8,
+      pending: 10,
+    }),
+    out: { short: 3, actions: [{ type: 'createEni', count: 2 }] },
+  },
+  {
     name: 'a full ENI gets no action: a new ENI is created instead',
     in: input({ limits: m5, targets: targets({ warmIpTarget: 3 }), enis: [primary({ ips: 2, full: true })] }),
     out: { short: 1, actions: [{ type: 'createEni', count: 1 }] },
