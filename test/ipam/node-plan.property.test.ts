@@ -117,7 +117,7 @@ describe('planNode (properties, pinned pools included)', () => {
             state.eniLimitReached ||
               state.enis.length + inFlight + creates - deletes >= settings.limits.maxEnis,
           ).toBe(true);
-          expect(decided.shortage).toContain(decided.blocker.detail);
+          expect(decided.shortage?.message).toContain(decided.blocker.detail);
         }
       }),
       { numRuns: 500 },
