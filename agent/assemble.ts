@@ -90,6 +90,8 @@ export function assembleNodeAgent(options: AssembleOptions): AssembledAgent {
     onCheckpointEntriesDropped: (count) => {
       metrics.checkpointEntriesUnrecovered(count);
     },
+    // awscni_ipamd_action_inprogress counts each pool action from its start to its end.
+    onAction: (action) => metrics.actionStarted(action),
     upkeep: {
       resynced: (report) => {
         metrics.reconciled('ec2_resync');

@@ -75,7 +75,8 @@ export interface NodeAgentDeps {
   placementFor?: (req: AddRequest, pods: NodePods | undefined) => PlacementResolution;
   ipamEvents?: IpamEvents;
   leakEvents?: LeakEvents;
-  onAction?: (action: PlanAction['type'], outcome: 'ok' | 'failed') => void;
+  /** An EC2 action of the pool starts; the function returned hears how it ended. */
+  onAction?: (action: PlanAction['type']) => (outcome: 'ok' | 'failed') => void;
   /** The planning policy (benchmarks compare others); default: event-driven eni-ipam planning. */
   policy?: PoolPolicy;
   /** Checkpoint entries that could not be read at start-up (each costs only itself). */

@@ -33,7 +33,8 @@ export interface PoolDriverDeps extends Omit<PoolWorkDeps, 'changed'> {
   /** How the pool is planned; the default is eni-ipam's: the pure planner, woken by every event. */
   policy?: PoolPolicy;
   /** Counts EC2 work for metrics; optional. */
-  onAction?: (action: PlanAction['type'], outcome: 'ok' | 'failed') => void;
+  /** An EC2 action starts; the function returned hears how it ended. */
+  onAction?: (action: PlanAction['type']) => (outcome: 'ok' | 'failed') => void;
 }
 
 /**
@@ -177,6 +178,7 @@ export class PoolDriver {
 
   private launch(planned: PlannedAction): void {
     const { action } = planned;
+    const ended = this.deps.onAction?.(action.type);
     let failed = false;
     // EC2 calls that serve ADDs waiting now go before warm-pool refills and releases (limiter.ts).
     // Asked again while a call waits in the limiter: a warm-up becomes demand once pods wait for it.
@@ -188,16 +190,16 @@ export class PoolDriver {
           if (outcome === undefined) {
             this.failures = 0;
             this.work.clearBlocker();
-            this.deps.onAction?.(action.type, 'ok');
+            ended?.('ok');
             return;
           }
           failed = true;
-          this.deps.onAction?.(action.type, 'failed');
+          ended?.('failed');
           this.onNoSubnet(action, outcome);
         },
         (err: unknown) => {
           failed = true;
-          this.deps.onAction?.(action.type, 'failed');
+          ended?.('failed');
           this.onFailure(action, classifyFailure(err), err instanceof Error ? err.message : String(err));
         },
       )

@@ -92,4 +92,21 @@ describe("the VPC CNI's upkeep metrics", () => {
     const ok = okAddresses(await settleAll(h, [h.add('after')]));
     expect(ok).toHaveLength(1);
   });
+
+  it('show each pool action in progress while EC2 works on it, and none once the pool is settled', async () => {
+    const { h, metrics } = node();
+    await h.start();
+    await h.run(10_000);
+    expect(await sample(metrics(), 'awscni_ipamd_action_inprogress')).toBe(0);
+    const pending = Array.from({ length: 11 }, (_, i) => h.add(`q${i}`));
+    let seen = 0;
+    for (let i = 0; i < 50 && seen === 0; i++) {
+      await h.run(10);
+      seen = await sample(metrics(), 'awscni_ipamd_action_inprogress');
+    }
+    expect(seen, 'an action was under way').toBeGreaterThan(0);
+    await settleAll(h, pending);
+    await h.run(10_000);
+    expect(await sample(metrics(), 'awscni_ipamd_action_inprogress')).toBe(0);
+  });
 });

@@ -39,7 +39,7 @@ async function node(env: Record<string, string>, overrides: Partial<NodeAgentSet
   let count = 0;
   let spun = false;
   const h: AgentHarness = new AgentHarness(settings(env, { addWaitMs: 10_000, ...overrides }), 'm5.large', {
-    onAction: () => {
+    onAction: () => () => {
       const now = h.clock.now();
       count = now === at ? count + 1 : 1;
       at = now;
