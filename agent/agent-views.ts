@@ -5,7 +5,6 @@ import type { NodeAgent, NodeAgentView } from './node-agent.js';
 import type { AgentMetrics } from './metrics/agent-metrics.js';
 import type { MetricsSnapshot, MetricsSource } from './metrics/metrics-source.js';
 import type { IntrospectionSource } from './introspection/introspection-source.js';
-import { plan } from '../ipam/planner.js';
 import type { Shortage } from '../ipam/pool-rules.js';
 
 /** The agent's view, or undefined while it is still starting (introspection serves /healthz then). */
@@ -44,11 +43,14 @@ export function metricsSourceOf(agent: Pick<NodeAgent, 'view'>): MetricsSource {
   };
 }
 
-/** How far the warm target is from met, and whether nothing is on its way to meet it. */
+/**
+ * How far the warm target is from met, and whether nothing is on its way to meet it: no EC2 work
+ * in flight, and none the driver starts now (it plans none, or it backs off after a refusal).
+ */
 function warmTargetOf(view: NodeAgentView): { short: number; blocked: boolean } {
-  const decision = plan(view.planInput);
-  const moving = view.inFlight.units > 0 || view.inFlight.enis > 0 || decision.actions.length > 0;
-  return { short: decision.short, blocked: decision.poolTooLow && !moving };
+  const { plan: decided, acting } = view.decision;
+  const moving = view.inFlight.units > 0 || view.inFlight.enis > 0 || (acting && decided.actions.length > 0);
+  return { short: decided.defaultPool.short, blocked: decided.defaultPool.poolTooLow && !moving };
 }
 
 /**

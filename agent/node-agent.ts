@@ -3,6 +3,7 @@ import type { Assignment, AssignRequest } from '../ipam/datastore-types.js';
 import { salvageDatastore, snapshotDatastore } from '../ipam/datastore-snapshot.js';
 import { maxPods } from '../ipam/max-pods.js';
 import type { PlanAction, PlanInput, PlanLimits, WarmTargets } from '../ipam/plan-types.js';
+import type { NodePlan } from '../ipam/node-plan.js';
 import type { Shortage } from '../ipam/pool-rules.js';
 import type { InstanceLimits } from '../ipam/instance-types.js';
 import { isEc2Error, isPermissionDenied } from '../provider/aws-errors.js';
@@ -101,6 +102,8 @@ export interface NodeAgentView {
   datastore: Datastore;
   subnets: SubnetInfo[];
   planInput: PlanInput;
+  /** What the pool driver decides now (planNode), and whether it acts on it now or backs off. */
+  decision: { plan: NodePlan; acting: boolean };
   waiting: number;
   oldestWaitMs: number;
   inFlight: { units: number; enis: number };
@@ -371,6 +374,7 @@ export class NodeAgent {
       datastore: s.datastore,
       subnets: s.subnetInfos,
       planInput: s.driver.defaultPlanInput(),
+      decision: s.driver.decision(),
       waiting: s.ipam.waitingCount(),
       oldestWaitMs: s.ipam.oldestWaitMs(),
       inFlight: s.driver.inFlight(),

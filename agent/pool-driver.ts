@@ -9,6 +9,7 @@ import {
   totalInFlight,
   type NodeSettings,
   type NodeState,
+  type NodePlan,
   type PlannedAction,
 } from '../ipam/node-plan.js';
 import type { Shortage } from '../ipam/pool-rules.js';
@@ -132,6 +133,16 @@ export class PoolDriver {
   /** Why the pool could not grow the last time it tried, for CNI errors and /readyz. */
   currentBlocker(): string | undefined {
     return this.work.currentBlocker();
+  }
+
+  /**
+   * The decision planNode takes for the node now, as the next round would take it, and whether
+   * the driver acts on it now (false while it backs off after EC2 refused or no subnet fitted).
+   */
+  decision(): { plan: NodePlan; acting: boolean } {
+    const now = this.deps.clock.now();
+    const decided = planNode(this.nodeState(), this.settings, now, this.policy.plan.bind(this.policy));
+    return { plan: decided, acting: now >= this.retryNotBefore };
   }
 
   /** Why waiting ADDs are not served (ipam/node-plan.ts nodeShortage), for CNI errors. */

@@ -8,6 +8,7 @@ import { silentLogger } from '../../agent/logger.js';
 import type { AgentMetrics } from '../../agent/metrics/agent-metrics.js';
 import { AgentHarness, settings } from './fakes/agent-harness.js';
 import { okAddresses, settleAll } from './fakes/agent-invariants.js';
+import { ec2Error } from './fakes/fake-ec2-network.js';
 
 /** A node built as production builds it, whose metrics the test reads as Prometheus would. */
 function node(): { h: AgentHarness; metrics: () => AgentMetrics } {
@@ -108,5 +109,17 @@ describe("the VPC CNI's upkeep metrics", () => {
     await settleAll(h, pending);
     await h.run(10_000);
     expect(await sample(metrics(), 'awscni_ipamd_action_inprogress')).toBe(0);
+  });
+
+  it('report the pool blocked while the driver backs off after EC2 refused, and not once it grows again', async () => {
+    const { h, metrics } = node();
+    h.ec2.failAlways('assign', () => ec2Error('throttled', 'RequestLimitExceeded'));
+    await h.start();
+    await h.run(3_000);
+    // Short of MINIMUM_IP_TARGET, the planner wants addresses; the driver waits out its back-off.
+    expect(await sample(metrics(), 'eniipam_pool_blocked')).toBe(1);
+    h.ec2.clearFaults();
+    await h.run(60_000);
+    expect(await sample(metrics(), 'eniipam_pool_blocked')).toBe(0);
   });
 });
