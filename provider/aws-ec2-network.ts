@@ -217,10 +217,13 @@ export class AwsEc2Network implements Ec2Network {
   }
 
   async findLeakedEnis(instanceId: string, graceMs: number): Promise<LeakedEni[]> {
-    const found = await findLeakedEnis(
-      { client: this.client, clock: this.clock, clusterName: this.clusterName },
-      instanceId,
-      graceMs,
+    // An ENI this process created and is still attaching is never a leak, however long it waited.
+    const found = await this.enis.withoutAttaching(() =>
+      findLeakedEnis(
+        { client: this.client, clock: this.clock, clusterName: this.clusterName },
+        instanceId,
+        graceMs,
+      ),
     );
     // ENIs whose compensation gave up are ours for certain: no grace period, attached or not.
     const orphans = this.enis
