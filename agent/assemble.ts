@@ -5,7 +5,7 @@ import type { OwnerRef } from '../ipam/datastore-types.js';
 import { AwsEc2Network } from '../provider/aws-ec2-network.js';
 import type { Ec2Network } from '../provider/ec2-network.js';
 import { ImdsV2Source } from '../provider/imds.js';
-import { systemClock, type Clock } from '../time/clock.js';
+import { sleepWith, systemClock, type Clock } from '../time/clock.js';
 import { introspectionSourceOf, leakEventsFor, metricsSourceOf } from './agent-views.js';
 import { FileCheckpointer, type Checkpointer } from './checkpoint.js';
 import { CniLiveness, WriteTrackingCheckpointer } from './cni-liveness.js';
@@ -36,6 +36,9 @@ import type { PlacementResolution } from './node-ipam.js';
 import type { PoolPolicy } from './pool-driver.js';
 import type { Datapath } from '../datapath/model.js';
 import { nodeDatapathOf } from './node-datapath-kernel.js';
+
+/** How long start-up waits for the count of starting nodes before it goes on without it. */
+const RECENT_NODES_WAIT_MS = 5_000;
 
 /** KubeVirt labels a VM's virt-launcher pod with the VM's name. */
 export const KUBEVIRT_VM_LABEL = 'vm.kubevirt.io/name';
@@ -215,6 +218,14 @@ export async function startAgent(
   const unguard = guardUnhandledRejections(logger, () => {
     metrics.error('unhandled_rejection');
   });
+  const kube = createKubeSources({
+    config,
+    clock,
+    log: logger,
+    onWatchRestart: (watch, reason) => {
+      metrics.watchRestart(watch, reason);
+    },
+  });
   const ec2 = new AwsEc2Network({
     region: config.aws.region ?? (await regionFromImds(config)),
     imdsEndpoint: config.aws.imdsEndpoint,
@@ -225,14 +236,7 @@ export async function startAgent(
     ...(config.aws.rateLimitRedisUrl === undefined ? {} : { redisUrl: config.aws.rateLimitRedisUrl }),
     clock,
     observer: loggingSharedBudget(metrics.ec2, logger),
-  });
-  const kube = createKubeSources({
-    config,
-    clock,
-    log: logger,
-    onWatchRestart: (watch, reason) => {
-      metrics.watchRestart(watch, reason);
-    },
+    contenders: () => kube.recentNodes.count(),
   });
   const checkpointer = new WriteTrackingCheckpointer(
     new FileCheckpointer({ path: config.checkpointPath, clock }),
@@ -271,6 +275,8 @@ export async function startAgent(
   const vmSignal = new AbortController();
   kube.virtualMachines.start(vmSignal.signal);
   kube.namespaces.start(vmSignal.signal);
+  // The count of starting nodes paces the first EC2 calls: wait for it briefly, never for long.
+  await Promise.race([kube.recentNodes.start(), sleepWith(clock, RECENT_NODES_WAIT_MS)]);
   const servers: { close(): Promise<void> }[] = [];
   // Liveness must answer while the first EC2 reconcile runs (it can take minutes under throttling).
   if (config.introspection.enabled) {
@@ -296,6 +302,7 @@ export async function startAgent(
     vmSignal.abort();
     await kube.virtualMachines.close();
     await kube.namespaces.close();
+    await kube.recentNodes.close();
     throw err;
   }
   backend.serve(agent.backend);
@@ -347,6 +354,7 @@ export async function startAgent(
       vmSignal.abort();
       await kube.virtualMachines.close();
       await kube.namespaces.close();
+      await kube.recentNodes.close();
       for (const server of servers) await server.close();
       await ec2.close();
       unguard();

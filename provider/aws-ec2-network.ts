@@ -56,6 +56,11 @@ export interface AwsEc2NetworkOptions {
   metadata?: MetadataSource;
   /** Replaces the limiter chosen from redisUrl and clock. */
   limiter?: Ec2Limiter;
+  /**
+   * Nodes that joined the cluster lately, this one included: the node's own limiter takes its share
+   * of the account's buckets among them (provider/limiter.ts). Unset: the node counts as alone.
+   */
+  contenders?: () => number;
 }
 
 /**
@@ -74,6 +79,7 @@ export function chooseLimiter(
     observer,
     adaptive: true,
     random,
+    ...(options.contenders === undefined ? {} : { contenders: options.contenders }),
   });
   if (options.redisUrl === undefined) return local;
   const clusterId = options.rateLimitScope ?? options.clusterName;

@@ -8,6 +8,7 @@ import { KubeEniConfigSource, type EniConfigSource } from './eni-config.js';
 import { loadKubeConfig } from './kubeconfig.js';
 import { NamespaceWatch, type ClusterNamespaces } from './namespace-watch.js';
 import { PodWatch, type NodePods } from './pod-watch.js';
+import { LeaseRecentNodes, type RecentNodes } from './recent-nodes.js';
 import type { RestartReason, WatchLog } from './resilient-list-watch.js';
 import { VirtualMachineWatch, type ClusterVirtualMachines } from './vm-watch.js';
 
@@ -16,6 +17,7 @@ export interface KubeSources {
   readonly virtualMachines: ClusterVirtualMachines;
   readonly eniConfigs: EniConfigSource;
   readonly namespaces: ClusterNamespaces;
+  readonly recentNodes: RecentNodes;
 }
 
 export interface KubeSourcesOptions {
@@ -57,6 +59,7 @@ export function createKubeSources(options: KubeSourcesOptions): KubeSources {
         : {}),
     }),
     eniConfigs: new KubeEniConfigSource(kubeConfig),
+    recentNodes: new LeaseRecentNodes({ kubeConfig, clock, log }),
     namespaces: new NamespaceWatch({
       kubeConfig,
       clock,

@@ -5,7 +5,7 @@ import { chooseLimiter } from '../../provider/aws-ec2-network.js';
 import { BottleneckLimiter, refillSchedule } from '../../provider/bottleneck-limiter.js';
 import { MIN_INTERVAL_MS, RECOVERY_STEP, THROTTLE_DECREASE } from '../../provider/adaptive-rate.js';
 import { withCallPriority } from '../../provider/call-priority.js';
-import { ClockTokenBucketLimiter } from '../../provider/limiter.js';
+import { ClockTokenBucketLimiter, contenderShare, contenderStartTokens } from '../../provider/limiter.js';
 import { SharedBudgetLimiter } from '../../provider/shared-budget.js';
 import { noopObserver, type LimiterSample } from '../../provider/observer.js';
 import { ACCOUNT_BUCKETS, effectiveBuckets, EC2_APIS, type TokenBucket } from '../../provider/rate-limits.js';
@@ -362,5 +362,82 @@ describe('limiter choice and lifecycle', () => {
     expect(shared).toBeInstanceOf(SharedBudgetLimiter);
     // Nothing was connected: closing an unused Redis limiter is immediate and error-free.
     await Promise.all([simulated.close(), real.close(), shared.close()]);
+  });
+});
+
+describe('nodes that start together (contenders)', () => {
+  /** Calls the account's bucket would have refused: EC2's token bucket replayed over the starts. */
+  function refusedByAccount(startsMs: readonly number[], bucket: TokenBucket): number {
+    let tokens = bucket.size;
+    let last = 0;
+    let refused = 0;
+    for (const t of [...startsMs].sort((a, b) => a - b)) {
+      tokens = Math.min(bucket.size, tokens + ((t - last) * bucket.refillPerSecond) / 1000);
+      last = t;
+      if (tokens >= 1 - 1e-9) tokens -= 1;
+      else refused++;
+    }
+    return refused;
+  }
+
+  /** `nodes` limiters, each told `contenders` nodes share the account, each making one Create at t = 0. */
+  async function firstCalls(nodes: number, contenders: number): Promise<number[]> {
+    const clock = new ManualClock();
+    let seed = 15;
+    // A small deterministic generator: each node its own draws, as the simulator seeds them.
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const starts: number[] = [];
+    const limiters = Array.from(
+      { length: nodes },
+      () =>
+        new ClockTokenBucketLimiter(effectiveBuckets({}, false), clock, {
+          adaptive: true,
+          random,
+          contenders: () => contenders,
+        }),
+    );
+    const origin = clock.now();
+    const done = limiters.map((limiter) =>
+      limiter.schedule('CreateNetworkInterface', () => {
+        starts.push(clock.now() - origin);
+        return Promise.resolve();
+      }),
+    );
+    expect(await clock.runUntil(() => starts.length === nodes, 30 * 60_000)).toBe(true);
+    await Promise.all(done);
+    await Promise.all(limiters.map((l) => l.close()));
+    return starts;
+  }
+
+  it('spread their first calls over the time the account bucket takes to pass them, instead of meeting it dry at t = 0', async () => {
+    const account = ACCOUNT_BUCKETS.CreateNetworkInterface; // 100 at once, then 5 per s
+    const alone = await firstCalls(500, 1);
+    expect(alone.every((t) => t === 0)).toBe(true);
+    expect(refusedByAccount(alone, account)).toBe(400);
+
+    const together = await firstCalls(500, 500);
+    // About 1.5 x the burst at once, the rest at 1.5 x the refill rate: (500 - 150) / 7.5 = 47 s
+    // (the waits' jitter, x 0.5 to 1.5, stretches the tail).
+    expect(together.filter((t) => t === 0).length).toBeGreaterThan(100);
+    expect(together.filter((t) => t === 0).length).toBeLessThan(200);
+    expect(Math.max(...together)).toBeLessThan(100_000);
+    // A lone API of every node at once is the worst case for the oversubscription; still a fraction
+    // of the 400 refused without the spread.
+    expect(refusedByAccount(together, account)).toBeLessThan(150);
+  });
+
+  it('never give a node more than its own bucket, and at least one call', () => {
+    const own = effectiveBuckets({}, false).CreateNetworkInterface; // 50 at once, 0.5 per s
+    const account = ACCOUNT_BUCKETS.CreateNetworkInterface;
+    expect(contenderShare(own, account, 1)).toEqual(own);
+    // Shared among contenders / 1.5 nodes.
+    expect(contenderShare(own, account, 6)).toEqual({ size: 25, refillPerSecond: 0.5 });
+    expect(contenderShare(own, account, 1500)).toEqual({ size: 1, refillPerSecond: 0.005 });
+    expect(contenderShare(own, account, 0)).toEqual(own);
+    expect(contenderStartTokens(own, account, 1, () => 0.99)).toBe(50);
+    expect(contenderStartTokens(own, account, 1500, () => 0.5)).toBeCloseTo(0.55);
   });
 });
