@@ -5,7 +5,7 @@ import type { OwnerRef } from '../ipam/datastore-types.js';
 import { AwsEc2Network } from '../provider/aws-ec2-network.js';
 import type { Ec2Network } from '../provider/ec2-network.js';
 import { ImdsV2Source } from '../provider/imds.js';
-import { systemClock, type Clock } from '../time/clock.js';
+import { sleepWith, systemClock, type Clock } from '../time/clock.js';
 import { introspectionSourceOf, leakEventsFor, metricsSourceOf, shortageForEvents } from './agent-views.js';
 import { FileCheckpointer, type Checkpointer } from './checkpoint.js';
 import { CniLiveness, WriteTrackingCheckpointer } from './cni-liveness.js';
@@ -37,6 +37,9 @@ import type { PoolPolicy } from './pool-driver.js';
 import type { Datapath } from '../datapath/model.js';
 import { nodeDatapathOf } from './node-datapath-kernel.js';
 import { ShortageAnnouncer } from './shortage-announcer.js';
+
+/** How long start-up waits for the count of starting nodes before it goes on without it. */
+const RECENT_NODES_WAIT_MS = 5_000;
 
 /** KubeVirt labels a VM's virt-launcher pod with the VM's name. */
 export const KUBEVIRT_VM_LABEL = 'vm.kubevirt.io/name';
@@ -241,18 +244,7 @@ export async function startAgent(
   const unguard = guardUnhandledRejections(logger, () => {
     metrics.error('unhandled_rejection');
   });
-  const ec2 = new AwsEc2Network({
-    region: config.aws.region ?? (await regionFromImds(config)),
-    imdsEndpoint: config.aws.imdsEndpoint,
-    ...(config.aws.ec2Endpoint === undefined ? {} : { endpoint: config.aws.ec2Endpoint }),
-    ...(config.clusterName === undefined ? {} : { clusterName: config.clusterName }),
-    ...(world.credentials === undefined ? {} : { credentials: world.credentials }),
-    extraTags: config.additionalEniTags,
-    rateLimits: { familyShares: { ...config.aws.rateFractions } },
-    ...(config.aws.rateLimitRedisUrl === undefined ? {} : { redisUrl: config.aws.rateLimitRedisUrl }),
-    clock,
-    observer: loggingSharedBudget(metrics.ec2, logger),
-  });
+  // Built before the EC2 client: the count of starting nodes paces its calls.
   const kube =
     world.pods === undefined
       ? createKubeSources({
@@ -264,6 +256,19 @@ export async function startAgent(
           },
         })
       : undefined;
+  const ec2 = new AwsEc2Network({
+    region: config.aws.region ?? (await regionFromImds(config)),
+    imdsEndpoint: config.aws.imdsEndpoint,
+    ...(config.aws.ec2Endpoint === undefined ? {} : { endpoint: config.aws.ec2Endpoint }),
+    ...(config.clusterName === undefined ? {} : { clusterName: config.clusterName }),
+    ...(world.credentials === undefined ? {} : { credentials: world.credentials }),
+    extraTags: config.additionalEniTags,
+    rateLimits: { familyShares: { ...config.aws.rateFractions } },
+    ...(config.aws.rateLimitRedisUrl === undefined ? {} : { redisUrl: config.aws.rateLimitRedisUrl }),
+    clock,
+    observer: loggingSharedBudget(metrics.ec2, logger),
+    ...(kube ? { contenders: () => kube.recentNodes.count() } : {}),
+  });
   const pods = world.pods ?? kube?.pods;
   const checkpointer = new WriteTrackingCheckpointer(
     new FileCheckpointer({ path: config.checkpointPath, clock }),
@@ -314,6 +319,7 @@ export async function startAgent(
     await kube?.nodeEvents.idle();
     await kube?.virtualMachines.close();
     await kube?.namespaces.close();
+    await kube?.recentNodes.close();
     for (const server of servers) await server.close();
     await ec2.close();
     unguard();
@@ -321,6 +327,8 @@ export async function startAgent(
   try {
     kube?.virtualMachines.start(vmSignal.signal);
     kube?.namespaces.start(vmSignal.signal);
+    // The count of starting nodes paces the first EC2 calls: wait for it briefly, never for long.
+    if (kube) await Promise.race([kube.recentNodes.start(), sleepWith(clock, RECENT_NODES_WAIT_MS)]);
     // Liveness must answer while the first EC2 reconcile runs (it can take minutes under throttling).
     if (config.introspection.enabled) {
       const server = new IntrospectionServer(

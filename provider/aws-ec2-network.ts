@@ -56,6 +56,11 @@ export interface AwsEc2NetworkOptions {
   metadata?: MetadataSource;
   /** Replaces the limiter chosen from redisUrl and clock. */
   limiter?: Ec2Limiter;
+  /**
+   * Nodes that joined the cluster lately, this one included: the node's own limiter takes its share
+   * of the account's buckets among them (provider/limiter.ts). Unset: the node counts as alone.
+   */
+  contenders?: () => number;
 }
 
 /**
@@ -74,6 +79,7 @@ export function chooseLimiter(
     observer,
     adaptive: true,
     random,
+    ...(options.contenders === undefined ? {} : { contenders: options.contenders }),
   });
   if (options.redisUrl === undefined) return local;
   const clusterId = options.rateLimitScope ?? options.clusterName;
@@ -220,10 +226,13 @@ export class AwsEc2Network implements Ec2Network {
   }
 
   async findLeakedEnis(instanceId: string, graceMs: number): Promise<LeakedEni[]> {
-    const found = await findLeakedEnis(
-      { client: this.client, clock: this.clock, clusterName: this.clusterName },
-      instanceId,
-      graceMs,
+    // An ENI this process created and is still attaching is never a leak, however long it waited.
+    const found = await this.enis.withoutAttaching(() =>
+      findLeakedEnis(
+        { client: this.client, clock: this.clock, clusterName: this.clusterName },
+        instanceId,
+        graceMs,
+      ),
     );
     // ENIs whose compensation gave up are ours for certain: no grace period, attached or not.
     const orphans = this.enis

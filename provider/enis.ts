@@ -69,6 +69,14 @@ export class EniLifecycle {
   private readonly orphans = new Map<string, string>();
   /** ENIs whose compensating delete was sent at least once (NotFound after that means done). */
   private readonly deleteTried = new Set<string>();
+  /**
+   * ENIs this process created whose attach (or compensation) has not finished: `available` in EC2
+   * and perhaps older than the leak grace (an attach queued behind a long wait for the shared
+   * budget), yet never a leak.
+   */
+  private readonly attaching = new Set<string>();
+  /** Per leak scan under way: every ENI that was attaching at some point during it. */
+  private readonly scans = new Set<Set<string>>();
 
   constructor(private readonly deps: EniDeps) {}
 
@@ -166,6 +174,32 @@ export class EniLifecycle {
       throw new RangeError('an ENI is created with secondary IPs or prefixes, not both');
     }
     const eniId = await this.create(request);
+    this.attaching.add(eniId);
+    for (const scan of this.scans) scan.add(eniId);
+    try {
+      return await this.attachCreated(eniId, request);
+    } finally {
+      this.attaching.delete(eniId);
+    }
+  }
+
+  /**
+   * Runs a leak scan and drops from its answer every ENI this process was attaching at any moment
+   * of the scan: one whose attach finished while the scan's Describe was answered is attached now,
+   * and deleting it would take an ENI from under its pods.
+   */
+  async withoutAttaching<T extends { eniId: string }>(scan: () => Promise<T[]>): Promise<T[]> {
+    const seen = new Set(this.attaching);
+    this.scans.add(seen);
+    try {
+      const found = await scan();
+      return found.filter((eni) => !seen.has(eni.eniId));
+    } finally {
+      this.scans.delete(seen);
+    }
+  }
+
+  private async attachCreated(eniId: string, request: CreateEniRequest): Promise<AttachedEni> {
     let attachmentId: string | undefined;
     try {
       attachmentId = await this.attach(eniId, request.instanceId);

@@ -9,6 +9,7 @@ import { loadKubeConfig } from './kubeconfig.js';
 import { KubeNodeEvents } from './node-events.js';
 import { NamespaceWatch, type ClusterNamespaces } from './namespace-watch.js';
 import { PodWatch, type NodePods } from './pod-watch.js';
+import { LeaseRecentNodes, type RecentNodes } from './recent-nodes.js';
 import type { RestartReason, WatchLog } from './resilient-list-watch.js';
 import { VirtualMachineWatch, type ClusterVirtualMachines } from './vm-watch.js';
 
@@ -19,6 +20,8 @@ export interface KubeSources {
   readonly namespaces: ClusterNamespaces;
   /** Events on the node's Node object (the pool's shortage). */
   readonly nodeEvents: KubeNodeEvents;
+  /** How many nodes joined recently (node Leases), to share the account's EC2 buckets. */
+  readonly recentNodes: RecentNodes;
 }
 
 export interface KubeSourcesOptions {
@@ -65,6 +68,7 @@ export function createKubeSources(options: KubeSourcesOptions): KubeSources {
       clock,
       logger: log,
     }),
+    recentNodes: new LeaseRecentNodes({ kubeConfig, clock, log }),
     namespaces: new NamespaceWatch({
       kubeConfig,
       clock,

@@ -1,7 +1,7 @@
 import type { AgentConfig } from '../../agent/config.js';
 import { loadConfig } from '../../agent/config.js';
 import type { MetadataSource } from '../../provider/metadata.js';
-import { ClockTokenBucketLimiter, type Ec2Limiter } from '../../provider/limiter.js';
+import { ClockTokenBucketLimiter, CONTENDER_WINDOW_MS, type Ec2Limiter } from '../../provider/limiter.js';
 import { effectiveBuckets } from '../../provider/rate-limits.js';
 import { SeededRandom } from '../random.js';
 import { nodeNames, type Scenario } from './scenario.js';
@@ -37,9 +37,24 @@ export function launchScenarioNodes(scenario: Scenario, world: SimWorld): Launch
     ? new ClockTokenBucketLimiter(effectiveBuckets({ familyShares: { ...sharedFractions } }, true), clock)
     : undefined;
   const nodes: LaunchedNode[] = [];
+  // What the Kubernetes API answers a node that asks how many nodes joined in the contender window:
+  // the scenario's nodes are launched in order, so their launch times are sorted.
+  const launchedAt: number[] = [];
+  const contenders = (): number => {
+    const since = clock.now() - CONTENDER_WINDOW_MS;
+    let lo = 0;
+    let hi = launchedAt.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((launchedAt[mid] ?? 0) <= since) lo = mid + 1;
+      else hi = mid;
+    }
+    return launchedAt.length - lo;
+  };
   for (const spec of scenario.nodes) {
     for (const name of nodeNames(spec)) {
       const instance = cloud.launchInstance({ instanceType: spec.instanceType, subnetId: spec.subnet });
+      launchedAt.push(clock.now());
       const config = simulatedNodeConfig({
         ...spec.env,
         MY_NODE_NAME: name,
@@ -60,6 +75,7 @@ export function launchScenarioNodes(scenario: Scenario, world: SimWorld): Launch
             {
               adaptive: true,
               random: () => limiterRandom.next(),
+              contenders,
             },
           ),
         sharedLimiter: shared !== undefined,

@@ -28,6 +28,7 @@ const EXERCISED_METHODS = [
   'listNamespace',
   'createNamespacedEvent',
   'patchNamespacedEvent',
+  'listNamespacedLease',
 ];
 
 interface Permission {
@@ -125,6 +126,7 @@ const PODS = '/api/v1/pods';
 const NAMESPACES = '/api/v1/namespaces';
 const VMS = `/apis/${KUBEVIRT_GROUP}/${KUBEVIRT_VERSION}/virtualmachines`;
 const EVENTS = '/api/v1/namespaces/default/events';
+const LEASES = '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases';
 let workDir: string;
 let used: string[];
 
@@ -138,6 +140,7 @@ beforeAll(async () => {
   server.collection(VMS, 'VirtualMachineList');
   server.collection(NAMESPACES, 'NamespaceList');
   server.collection(EVENTS, 'EventList');
+  server.collection(LEASES, 'LeaseList');
   server.apiGroups = [{ name: KUBEVIRT_GROUP, versions: [KUBEVIRT_VERSION] }];
   server.setObject(`/api/v1/nodes/${NODE}`, {
     apiVersion: 'v1',
@@ -171,6 +174,7 @@ beforeAll(async () => {
   sources.pods.start(abort.signal);
   sources.virtualMachines.start(abort.signal);
   sources.namespaces.start(abort.signal);
+  await sources.recentNodes.start();
   const facts = await sources.eniConfigs.node(NODE);
   await sources.eniConfigs.eniConfig(facts.availabilityZone ?? 'us-east-1a');
   await sources.pods.waitUntilSynced();
@@ -194,6 +198,7 @@ beforeAll(async () => {
   await sources.pods.close();
   await sources.virtualMachines.close();
   await sources.namespaces.close();
+  await sources.recentNodes.close();
 
   const permissions = server.requests.map(permissionFor).filter((p): p is Permission => p !== undefined);
   used = [...new Set(permissions.map(key))].sort();
@@ -251,6 +256,7 @@ describe('deploy/rbac.yaml', () => {
         key({ group: ENICONFIG_GROUP, resource: 'eniconfigs', verb: 'get' }),
         key({ group: KUBEVIRT_GROUP, resource: 'virtualmachines', verb: 'list' }),
         key({ group: KUBEVIRT_GROUP, resource: 'virtualmachines', verb: 'watch' }),
+        key({ group: 'coordination.k8s.io', resource: 'leases', verb: 'list' }),
       ].sort(),
     );
     expect(server.lists(PODS)[0]?.query.get('fieldSelector')).toBe(`spec.nodeName=${NODE}`);

@@ -11,6 +11,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { Ec2Error } from '../../provider/errors.js';
+import type { Ec2Limiter } from '../../provider/limiter.js';
+import type { Ec2Api } from '../../provider/rate-limits.js';
 import { awsError, eni, harness, INSTANCE_ID, NODE_SUBNET, NODE_SUBNET_CIDR } from './harness.js';
 
 const NEW_ENI = 'eni-new00';
@@ -547,5 +549,77 @@ describe('detachAndDeleteEni', () => {
       awsCode: 'PrimaryEniProtected',
     });
     expect(h.ec2.commandCalls(DetachNetworkInterfaceCommand)).toHaveLength(0);
+  });
+});
+
+describe('leak scan while an attach waits', () => {
+  const request = {
+    instanceId: INSTANCE_ID,
+    subnetId: NODE_SUBNET,
+    securityGroupIds: ['sg-1'],
+    secondaryIpCount: 2,
+    prefixCount: 0,
+  };
+  /** Our tags on an `available` ENI created `minutes` before the harness's start. */
+  const available = (id: string, createdAt: string): NetworkInterface =>
+    eni(id, {
+      TagSet: [
+        { Key: 'node.k8s.amazonaws.com/instance_id', Value: INSTANCE_ID },
+        { Key: 'node.k8s.amazonaws.com/createdAt', Value: createdAt },
+        { Key: 'eni-ipam.io/managed', Value: 'true' },
+      ],
+    });
+
+  it('never reports an ENI this process created and is still attaching, however old, nor one whose attach ended during the scan', async () => {
+    // The attach waits in the limiter (as behind a long shared-budget wait) until the test lets it go.
+    let releaseAttach: (() => void) | undefined;
+    const limiter: Ec2Limiter = {
+      schedule: <T>(api: Ec2Api, fn: () => Promise<T>): Promise<T> =>
+        api !== 'AttachNetworkInterface'
+          ? fn()
+          : new Promise<void>((resolve) => (releaseAttach = resolve)).then(fn),
+      throttled: () => undefined,
+      close: () => Promise.resolve(),
+    };
+    const h = harness({ limiter });
+    withNodeSubnet(h);
+    const createdAt = new Date(h.clock.now()).toISOString();
+    let onLeakScan: (() => void) | undefined;
+    h.ec2.on(DescribeNetworkInterfacesCommand).callsFake((input: DescribeNetworkInterfacesCommandInput) => {
+      if (input.Filters?.some((f) => f.Name === 'status')) {
+        onLeakScan?.();
+        // Both ENIs are `available` and older than the grace: only the other one is a leak.
+        return {
+          NetworkInterfaces: [available(NEW_ENI, createdAt), available('eni-old00', createdAt)],
+        };
+      }
+      if (input.Filters) return { NetworkInterfaces: [eni('eni-00', { deviceIndex: 0 })] };
+      return { NetworkInterfaces: [attachedNew(1)] };
+    });
+    h.ec2.on(CreateNetworkInterfaceCommand).resolves({ NetworkInterface: { NetworkInterfaceId: NEW_ENI } });
+    h.ec2.on(AttachNetworkInterfaceCommand).resolves({ AttachmentId: 'attach-new' });
+    h.ec2.on(ModifyNetworkInterfaceAttributeCommand).resolves({});
+
+    let attached = false;
+    const creating = h.network.createAndAttachEni(request).then(() => (attached = true));
+    await h.clock.runUntil(() => releaseAttach !== undefined, 60_000);
+    // Ten minutes on, twice the default grace, the attach still waits.
+    await h.clock.advance(10 * 60_000);
+    expect(attached).toBe(false);
+    const whileWaiting = await h.drive(h.network.findLeakedEnis(INSTANCE_ID, 300_000));
+    expect(whileWaiting.map((e) => e.eniId)).toEqual(['eni-old00']);
+
+    // The attach completes while the next scan's Describe is answered (it still saw `available`).
+    onLeakScan = () => releaseAttach?.();
+    const racing = await h.drive(h.network.findLeakedEnis(INSTANCE_ID, 300_000));
+    expect(racing.map((e) => e.eniId)).toEqual(['eni-old00']);
+    await h.drive(creating);
+    expect(attached).toBe(true);
+    expect(h.ec2.commandCalls(DeleteNetworkInterfaceCommand)).toHaveLength(0);
+
+    // Attached and done: a later scan that (wrongly) lists it available judges it by the usual rules.
+    onLeakScan = undefined;
+    const later = await h.drive(h.network.findLeakedEnis(INSTANCE_ID, 300_000));
+    expect(later.map((e) => e.eniId)).toEqual([NEW_ENI, 'eni-old00']);
   });
 });

@@ -5,7 +5,7 @@ import { chooseLimiter } from '../../provider/aws-ec2-network.js';
 import { BottleneckLimiter, refillSchedule } from '../../provider/bottleneck-limiter.js';
 import { MIN_INTERVAL_MS, RECOVERY_STEP, THROTTLE_DECREASE } from '../../provider/adaptive-rate.js';
 import { withCallPriority } from '../../provider/call-priority.js';
-import { ClockTokenBucketLimiter } from '../../provider/limiter.js';
+import { ClockTokenBucketLimiter, contenderShare, contenderStartTokens } from '../../provider/limiter.js';
 import { SharedBudgetLimiter } from '../../provider/shared-budget.js';
 import { noopObserver, type LimiterSample } from '../../provider/observer.js';
 import { ACCOUNT_BUCKETS, effectiveBuckets, EC2_APIS, type TokenBucket } from '../../provider/rate-limits.js';
@@ -362,5 +362,114 @@ describe('limiter choice and lifecycle', () => {
     expect(shared).toBeInstanceOf(SharedBudgetLimiter);
     // Nothing was connected: closing an unused Redis limiter is immediate and error-free.
     await Promise.all([simulated.close(), real.close(), shared.close()]);
+  });
+});
+
+describe('nodes that start together (contenders)', () => {
+  /** Calls the account's bucket would have refused: EC2's token bucket replayed over the starts. */
+  function refusedByAccount(startsMs: readonly number[], bucket: TokenBucket): number {
+    let tokens = bucket.size;
+    let last = 0;
+    let refused = 0;
+    for (const t of [...startsMs].sort((a, b) => a - b)) {
+      tokens = Math.min(bucket.size, tokens + ((t - last) * bucket.refillPerSecond) / 1000);
+      last = t;
+      if (tokens >= 1 - 1e-9) tokens -= 1;
+      else refused++;
+    }
+    return refused;
+  }
+
+  /** `nodes` limiters, each told `contenders` nodes share the account, each making one Create at t = 0. */
+  async function firstCalls(nodes: number, contenders: number): Promise<number[]> {
+    const clock = new ManualClock();
+    let seed = 15;
+    // A small deterministic generator: each node its own draws, as the simulator seeds them.
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const starts: number[] = [];
+    const limiters = Array.from(
+      { length: nodes },
+      () =>
+        new ClockTokenBucketLimiter(effectiveBuckets({}, false), clock, {
+          adaptive: true,
+          random,
+          contenders: () => contenders,
+        }),
+    );
+    const origin = clock.now();
+    const done = limiters.map((limiter) =>
+      limiter.schedule('CreateNetworkInterface', () => {
+        starts.push(clock.now() - origin);
+        return Promise.resolve();
+      }),
+    );
+    expect(await clock.runUntil(() => starts.length === nodes, 30 * 60_000)).toBe(true);
+    await Promise.all(done);
+    await Promise.all(limiters.map((l) => l.close()));
+    return starts;
+  }
+
+  it('spread their first calls over the time the account bucket takes to pass them, instead of meeting it dry at t = 0', async () => {
+    const account = ACCOUNT_BUCKETS.CreateNetworkInterface; // 100 at once, then 5 per s
+    const alone = await firstCalls(500, 1);
+    expect(alone.every((t) => t === 0)).toBe(true);
+    expect(refusedByAccount(alone, account)).toBe(400);
+
+    const together = await firstCalls(500, 500);
+    // About 1.35 x the burst at once, the rest at 1.35 x the refill rate: (500 - 135) / 6.75 = 54 s
+    // (the waits' jitter, x 0.5 to 1.5, stretches the tail).
+    expect(together.filter((t) => t === 0).length).toBeGreaterThan(100);
+    expect(together.filter((t) => t === 0).length).toBeLessThan(200);
+    expect(Math.max(...together)).toBeLessThan(120_000);
+    // A lone API of every node at once is the worst case for the oversubscription; still a fraction
+    // of the 400 refused without the spread.
+    expect(refusedByAccount(together, account)).toBeLessThan(150);
+  });
+
+  it("let an ENI's attach follow its create without a fresh wait, while another API's first call waits for its share", async () => {
+    const clock = new ManualClock();
+    const origin = clock.now();
+    const limiter = new ClockTokenBucketLimiter(effectiveBuckets({}, false), clock, {
+      adaptive: true,
+      // Every draw 0: each bucket starts empty, and waits carry no jitter.
+      random: () => 0,
+      // 1,000 nodes' shares after the oversubscription.
+      contenders: () => 1350,
+    });
+    const startedAt = async (api: 'AttachNetworkInterface' | 'DescribeInstances'): Promise<number> => {
+      let at: number | undefined;
+      const done = limiter.schedule(api, () => {
+        at = clock.now() - origin;
+        return Promise.resolve();
+      });
+      await clock.runUntil(() => at !== undefined, 30 * 60_000);
+      await done;
+      return at ?? NaN;
+    };
+    // A create took its share's wait: 1,000 nodes' share of 5 per s is one call per 200 s.
+    await clock.advance(200_000);
+    expect(await startedAt('AttachNetworkInterface')).toBe(200_000);
+    // DescribeInstances (20 per s) is first called now: its share starts empty here, one call per 50 s.
+    expect(await startedAt('DescribeInstances')).toBe(250_000);
+    await limiter.close();
+  });
+
+  it('never give a node more than its own bucket, and at least one call', () => {
+    const own = effectiveBuckets({}, false).CreateNetworkInterface; // 50 at once, 0.5 per s
+    const account = ACCOUNT_BUCKETS.CreateNetworkInterface;
+    expect(contenderShare(own, account, 1)).toEqual(own);
+    // Shared among contenders / 1.35 nodes.
+    const close = (bucket: TokenBucket): TokenBucket => ({
+      size: Number(bucket.size.toFixed(6)),
+      refillPerSecond: Number(bucket.refillPerSecond.toFixed(6)),
+    });
+    expect(close(contenderShare(own, account, 5.4))).toEqual({ size: 25, refillPerSecond: 0.5 });
+    expect(close(contenderShare(own, account, 1350))).toEqual({ size: 1, refillPerSecond: 0.005 });
+    expect(contenderShare(own, account, 0)).toEqual(own);
+    expect(contenderStartTokens(own, account, 1, () => 0.99)).toBe(50);
+    expect(contenderStartTokens(own, account, 1350, () => 0.5)).toBeCloseTo(0.55);
   });
 });
