@@ -8,7 +8,7 @@ import { isEc2Error, isPermissionDenied } from '../provider/aws-errors.js';
 import { parseCidr, usableAddressCount } from '../ipam/address.js';
 import type { AttachedEni, Ec2Network, InstanceIdentity, SubnetInfo } from '../provider/ec2-network.js';
 import { isAbortError, type Clock } from '../time/clock.js';
-import type { Checkpointer } from './checkpoint.js';
+import { snapshotWhenWritten, type Checkpointer } from './checkpoint.js';
 import { syncWithEc2 } from './ec2-sync.js';
 import { EniSubnets, type PodNetworkPool } from './eni-subnets.js';
 import { LEAKED_ENI_SCAN_INTERVAL_MS, LEAK_SCAN_INTERVAL_MS } from './intervals.js';
@@ -177,7 +177,9 @@ export class NodeAgent {
       fullWindowMs: settings.subnetFullSkipMs,
     });
 
-    const persist = (): Promise<void> => deps.checkpointer.save({ datastore: snapshotDatastore(datastore) });
+    // Taken when the write begins: the ADDs of a burst share one write and one snapshot.
+    const checkpointState = snapshotWhenWritten(() => ({ datastore: snapshotDatastore(datastore) }));
+    const persist = (): Promise<void> => deps.checkpointer.save(checkpointState);
     const changes = new PoolChanges();
     // Addresses or ENIs arrived or left: the kernel follows (debounced; ADD and DEL sync their own pod).
     const datapath = deps.datapath;
