@@ -123,7 +123,14 @@ export class NodeAgent {
     const { settings, ec2, logger, clock } = deps;
     const startedAt = clock.now();
     const identity = await ec2.identity();
-    const instanceLimits = await ec2.instanceLimits(identity.instanceType);
+    // Independent of one another: asked at once, so that start-up waits for the slowest round
+    // trip (EC2, the API server, the checkpoint file) rather than for their sum.
+    const [instanceLimits, listed, kubeletMaxPods, restored] = await Promise.all([
+      ec2.instanceLimits(identity.instanceType),
+      ec2.listAttachedEnis(identity.instanceId),
+      this.kubeletMaxPods(),
+      this.restore(),
+    ]);
     // Prefix delegation needs a Nitro type: elsewhere the node runs on secondary IPs, as the VPC CNI.
     const prefixes = settings.warmTargets.prefixDelegation && instanceLimits.prefixDelegation;
     if (settings.warmTargets.prefixDelegation && !prefixes) {
@@ -137,19 +144,18 @@ export class NodeAgent {
       customNetworking: settings.customNetworking,
       ...(settings.warmTargets.maxEni === undefined ? {} : { maxEni: settings.warmTargets.maxEni }),
     });
-    const listed = await ec2.listAttachedEnis(identity.instanceId);
     const attached = managedEnis(listed, logger);
     const limits: PlanLimits = {
       // Trunk, EFA and no_manage ENIs take slots of the instance's limit, as in the AWS VPC CNI.
       maxEnis: Math.max(1, mp.enis - (listed.length - attached.length)),
       ipv4PerEni: instanceLimits.ipv4PerEni,
-      maxPods: (await this.kubeletMaxPods()) ?? mp.maxPods,
+      maxPods: kubeletMaxPods ?? mp.maxPods,
       prefixes,
       ...(settings.customNetworking ? { primaryEniExcluded: true } : {}),
     };
     logger.info({ identity, limits }, 'node identified');
 
-    const { datastore, ownershipLost } = await this.restore();
+    const { datastore, ownershipLost } = restored;
     const first = syncWithEc2(datastore, attached, { busy: new Set(), logger });
     const primaryIps = new Map(attached.map((eni) => [eni.eniId, eni.primaryIp]));
     logger.info({ ...first, lost: first.lost.length }, 'reconciled with EC2');

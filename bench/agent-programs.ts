@@ -3,8 +3,12 @@
  * compiled, from the bundle, and with each V8 or allocator setting added one at a time, up to the
  * way the image runs it (scripts/build-agent-bundle.ts: AGENT_NODE_FLAGS, AGENT_PROCESS_ENV).
  */
-import { AGENT_NODE_FLAGS, AGENT_PROCESS_ENV } from '../scripts/build-agent-bundle.js';
+import { fileURLToPath } from 'node:url';
+import { AGENT_NODE_FLAGS, AGENT_PROCESS_ENV, agentProcessEnv } from '../scripts/build-agent-bundle.js';
 import { AGENT_BUNDLE_ENTRY, AGENT_ENTRY } from './agent-under-test.js';
+
+/** dist/, where `npm run build` put the bundle and its compile cache. */
+const DIST_DIR = fileURLToPath(new URL('..', import.meta.url));
 
 export interface AgentProgram {
   label: string;
@@ -19,9 +23,9 @@ export interface AgentProgram {
 const SEMI_SPACE = '--max-semi-space-size=1';
 
 export const SHIPPED_AGENT: AgentProgram = {
-  label: 'as shipped: bundle + V8 flags + glibc malloc setting',
+  label: 'as shipped: bundle + V8 flags + glibc malloc setting + compile cache',
   nodeArgs: [...AGENT_NODE_FLAGS, AGENT_BUNDLE_ENTRY],
-  env: AGENT_PROCESS_ENV,
+  env: agentProcessEnv(DIST_DIR),
   shipped: true,
 };
 
@@ -42,11 +46,16 @@ export function footprintLadder(): AgentProgram[] {
       [SEMI_SPACE, AGENT_BUNDLE_ENTRY],
       AGENT_PROCESS_ENV,
     ),
+    step(
+      `bundle + ${AGENT_NODE_FLAGS.join(' ')} + glibc mmap_threshold`,
+      [...AGENT_NODE_FLAGS, AGENT_BUNDLE_ENTRY],
+      AGENT_PROCESS_ENV,
+    ),
     SHIPPED_AGENT,
     step(
       'as shipped + --max-old-space-size=48 (not shipped)',
       [...AGENT_NODE_FLAGS, '--max-old-space-size=48', AGENT_BUNDLE_ENTRY],
-      AGENT_PROCESS_ENV,
+      SHIPPED_AGENT.env,
     ),
     step('bundle + --lite-mode (not shipped)', ['--lite-mode', AGENT_BUNDLE_ENTRY], AGENT_PROCESS_ENV),
   ];

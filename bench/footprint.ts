@@ -126,8 +126,9 @@ export function startupMetric(exposition: string): number | undefined {
 
 /** The program as a command line, for the report (paths relative to dist/). */
 export function commandOf(program: AgentProgram): string {
-  const env = Object.entries(program.env).map(([k, v]) => `${k}=${v} `);
-  const args = program.nodeArgs.map((a) => (a.startsWith('/') ? a.slice(a.lastIndexOf('/dist/') + 1) : a));
+  const inRepo = (a: string): string => (a.startsWith('/') ? a.slice(a.lastIndexOf('/dist/') + 1) : a);
+  const env = Object.entries(program.env).map(([k, v]) => `${k}=${inRepo(v)} `);
+  const args = program.nodeArgs.map(inRepo);
   return `${env.join('')}node ${args.join(' ')} agent`;
 }
 
