@@ -41,6 +41,11 @@ case "$(uname -m)" in
   *) fail "no image for machine type $(uname -m)" ;;
 esac
 suite=bookworm
+# How the agent runs, as `npm run bench` measures it (scripts/build-agent-bundle.ts: AGENT_NODE_FLAGS,
+# agentProcessEnv); test/e2e/image.test.ts holds them equal.
+agent_flags=(--max-semi-space-size=1 --optimize-for-size)
+glibc_tunables=glibc.malloc.mmap_threshold=16384
+compile_cache=/app/dist/bundle-compile-cache
 # Debian's Essential set (what maintainer scripts need: a shell, coreutils, dpkg; no apt) and what
 # the image runs: libstdc++ for Node.js, iproute2 and nftables for the datapath, netbase for
 # /etc/protocols. dpkg's database stays so that image scanners can list the packages.
@@ -121,13 +126,24 @@ rm -rf "$bundle"
 # Layer 2: the application.
 umoci unpack --image "$layout:$version" "$bundle" >/dev/null
 cp -a "$app/." "$bundle/rootfs/"
+# As the Dockerfile: the bundle's compile cache, made where it runs (/app/dist), with the
+# entrypoint's flags, as root (Node keys it by path, flags and user).
+rm -rf "$bundle/rootfs/app/dist/bundle-compile-cache"
+chroot "$bundle/rootfs" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin \
+  "GLIBC_TUNABLES=$glibc_tunables" "NODE_COMPILE_CACHE=$compile_cache" \
+  /usr/local/bin/node "${agent_flags[@]}" /app/dist/bundle/eni-ipam.mjs agent --help >/dev/null ||
+  fail "making the bundle's compile cache failed"
+[[ -d "$bundle/rootfs$compile_cache" ]] || fail "node made no compile cache in $compile_cache"
 umoci repack --image "$layout:$version" --history.created_by "eni-ipam $version" "$bundle"
 umoci config --image "$layout:$version" \
   --os linux --architecture "$arch" \
   --config.user node --config.workingdir /app \
   --config.env NODE_ENV=production \
+  --config.env "GLIBC_TUNABLES=$glibc_tunables" \
+  --config.env "NODE_COMPILE_CACHE=$compile_cache" \
   --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  --config.entrypoint node --config.entrypoint /app/dist/cli/main.js --config.cmd --help \
+  --config.entrypoint node "${agent_flags[@]/#/--config.entrypoint=}" \
+  --config.entrypoint /app/dist/bundle/eni-ipam.mjs --config.cmd --help \
   --config.label "org.opencontainers.image.title=eni-ipam" \
   --config.label "org.opencontainers.image.version=$version" \
   --config.label "org.opencontainers.image.licenses=Apache-2.0" \
