@@ -346,7 +346,7 @@ function notesFor(r: BenchResults): string {
     );
   if (r.addBurst)
     notes.push(
-      `- Agent-side ADD: ${r.addBurst.bursts} bursts of ${r.addBurst.burst} ADDs sent at once over the unix socket to the shipped agent (m5.8xlarge, prefix mode, 13 warm prefixes), each timed by the client from its connect to the answer, then the ${r.addBurst.burst} DELs the same way.`,
+      `- Agent-side ADD: ${r.addBurst.bursts} bursts of ${r.addBurst.burst} ADDs sent at once over the unix socket to the shipped agent (m5.8xlarge, prefix mode, 13 warm prefixes), each timed by the client from its connect to the answer, then the ${r.addBurst.burst} DELs the same way; then ${r.addBurst.burst} ADDs one at a time (the agent's work for one ADD, no queue). The floor row is the same bursts against bench/echo-agent.ts: the agent's CNI endpoint with the same node flags in front of a backend that answers at once, so what 200 connections at once cost between two node processes on this machine; the agent's own work is the difference.`,
     );
   return notes.join('\n');
 }
