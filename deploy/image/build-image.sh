@@ -42,10 +42,9 @@ case "$(uname -m)" in
 esac
 suite=bookworm
 # How the agent runs, as `npm run bench` measures it (scripts/build-agent-bundle.ts: AGENT_NODE_FLAGS,
-# agentProcessEnv); test/e2e/image.test.ts holds them equal.
+# AGENT_PROCESS_ENV); test/e2e/image.test.ts holds them equal.
 agent_flags=(--max-semi-space-size=1 --optimize-for-size)
 glibc_tunables=glibc.malloc.mmap_threshold=16384
-compile_cache=/app/dist/bundle-compile-cache
 # Debian's Essential set (what maintainer scripts need: a shell, coreutils, dpkg; no apt) and what
 # the image runs: libstdc++ for Node.js, iproute2 and nftables for the datapath, netbase for
 # /etc/protocols. dpkg's database stays so that image scanners can list the packages.
@@ -98,7 +97,7 @@ cp "$repo/package.json" "$app/app/package.json"
 mv "$work/node_modules" "$app/app/node_modules"
 # dist/ as the build stage makes it: everything but the benchmarks, which the image does not build.
 cp -a "$repo/dist" "$app/app/dist"
-rm -rf "$app/app/dist/bench"
+rm -rf "$app/app/dist/bench" "$app/app/dist/bundle-compile-cache"
 note "building the CNI plugin executable"
 (cd "$repo" && node dist/scripts/build-cni-plugin.js --out-dir "$work/cni" >&2) || fail "the plugin build failed"
 install -m 0755 "$work/cni/eni-ipam" "$app/opt/eni-ipam/cni/eni-ipam"
@@ -126,21 +125,12 @@ rm -rf "$bundle"
 # Layer 2: the application.
 umoci unpack --image "$layout:$version" "$bundle" >/dev/null
 cp -a "$app/." "$bundle/rootfs/"
-# As the Dockerfile: the bundle's compile cache, made where it runs (/app/dist), with the
-# entrypoint's flags, as root (Node keys it by path, flags and user).
-rm -rf "$bundle/rootfs/app/dist/bundle-compile-cache"
-chroot "$bundle/rootfs" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin \
-  "GLIBC_TUNABLES=$glibc_tunables" "NODE_COMPILE_CACHE=$compile_cache" \
-  /usr/local/bin/node "${agent_flags[@]}" /app/dist/bundle/eni-ipam.mjs agent --help >/dev/null ||
-  fail "making the bundle's compile cache failed"
-[[ -d "$bundle/rootfs$compile_cache" ]] || fail "node made no compile cache in $compile_cache"
 umoci repack --image "$layout:$version" --history.created_by "eni-ipam $version" "$bundle"
 umoci config --image "$layout:$version" \
   --os linux --architecture "$arch" \
   --config.user node --config.workingdir /app \
   --config.env NODE_ENV=production \
   --config.env "GLIBC_TUNABLES=$glibc_tunables" \
-  --config.env "NODE_COMPILE_CACHE=$compile_cache" \
   --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   --config.entrypoint node "${agent_flags[@]/#/--config.entrypoint=}" \
   --config.entrypoint /app/dist/bundle/eni-ipam.mjs --config.cmd --help \

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { PLUGIN_NAME } from '../../scripts/build-cni-plugin.js';
 import {
   AGENT_NODE_FLAGS,
-  agentProcessEnv,
+  AGENT_PROCESS_ENV,
   BUNDLE_ENTRY_FILE,
   IMAGE_DIST_DIR,
 } from '../../scripts/build-agent-bundle.js';
@@ -121,7 +121,7 @@ describe('Dockerfile', () => {
     expect(users.at(-1)).not.toMatch(/^(0|root)(:|$)/);
   });
 
-  it('runs the eni-ipam command from its bundle as `npm run bench` measures it: same node flags, environment and compile cache', () => {
+  it('runs the eni-ipam command from its bundle as `npm run bench` measures it: same node flags and environment', () => {
     const entrypoint = final.instructions.find((i) => i.keyword === 'ENTRYPOINT')!;
     expect(JSON.parse(entrypoint.args)).toEqual([
       'node',
@@ -129,18 +129,8 @@ describe('Dockerfile', () => {
       posix.join(IMAGE_DIST_DIR, 'bundle', BUNDLE_ENTRY_FILE),
     ]);
     const env = final.instructions.filter((i) => i.keyword === 'ENV').flatMap((i) => i.args.split(/\s+/));
-    for (const [name, value] of Object.entries(agentProcessEnv(IMAGE_DIST_DIR)))
-      expect(env).toContain(`${name}=${value}`);
-    // The cache is made in the final stage, at the path and with the flags the entrypoint uses.
-    const cacheDir = agentProcessEnv(IMAGE_DIST_DIR)['NODE_COMPILE_CACHE']!;
-    const warm = runs(final).find((r) => r.includes('agent --help'));
-    expect(warm).toContain(`rm -rf ${cacheDir}`);
-    expect(warm).toContain(
-      `node ${AGENT_NODE_FLAGS.join(' ')} ${IMAGE_DIST_DIR}/bundle/${BUNDLE_ENTRY_FILE}`,
-    );
-    const runIndex = final.instructions.findIndex((i) => i.keyword === 'RUN' && i.args === warm);
-    const userIndex = final.instructions.findIndex((i) => i.keyword === 'USER');
-    expect(runIndex).toBeLessThan(userIndex);
+    for (const [name, value] of Object.entries(AGENT_PROCESS_ENV)) expect(env).toContain(`${name}=${value}`);
+    expect(env.some((pair) => pair.startsWith('NODE_COMPILE_CACHE='))).toBe(false);
   });
 });
 
