@@ -53,8 +53,8 @@ export const AGENT_PROCESS_ENV: Readonly<Record<string, string>> = {
 /**
  * AGENT_PROCESS_ENV and the compile cache of the bundle under `distDir` (measured, not shipped):
  * NODE_COMPILE_CACHE lets V8 load the agent's compiled code, made once when the bundle is built
- * (warmCompileCache), instead of compiling about 3 MB of JavaScript at every start. It shortens
- * start-up by about a tenth of a second but Node keeps the cache's entries in memory, about 5 MB of
+ * (warmCompileCache), instead of compiling about 3 MB of JavaScript at every start. It shortened
+ * start-up by at most a tenth of a second, but Node keeps the cache's entries in memory, 5-6 MB of
  * RSS for the life of the process; start-up is within its target without it, memory is not.
  * Node keys the cache by node version, V8 flags, user id and each file's path and content.
  */
