@@ -3,17 +3,18 @@
  * it durable, atomically and cheaply:
  * - atomic: write a temp file in the same directory, fsync it, rename it over the checkpoint,
  *   fsync the directory, so a crash leaves either the old or the new checkpoint, never a torn one;
- * - batched: saves within a short window, and saves that arrive while a write is under way, share
- *   one write, and each save resolves only once a write containing its state is durable. An ADD can
- *   so be answered only after its assignment is durable without one fsync per pod in a burst.
+ * - group commit: the saves of one turn of the event loop, and the saves that arrive while a write
+ *   is under way, share one write, and each save resolves only once a write containing its state is
+ *   durable. An ADD is so answered only after its assignment is durable, without one fsync per pod
+ *   in a burst and without a batching delay when it comes alone. A state made with
+ *   `snapshotWhenWritten` is taken when its write begins: a burst of saves costs one snapshot.
  * A checkpoint that cannot be read or parsed is moved aside for inspection, and the agent rebuilds
  * its state from EC2, the pod watch and the release spool.
  */
 import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Clock, Timer } from '../time/clock.js';
-import { CHECKPOINT_BATCH_WINDOW_MS } from './intervals.js';
+import type { Clock } from '../time/clock.js';
 import { CheckpointClosedError } from './errors.js';
 
 export type CheckpointRead =
@@ -27,13 +28,24 @@ export interface Checkpointer {
   load(): Promise<CheckpointRead>;
   /**
    * Resolves once a write containing `state`, or a later state, is durable; rejects when that
-   * write failed. `state` must be JSON-serialisable and not mutated afterwards (pass a snapshot).
+   * write failed. `state` must be JSON-serialisable and either not mutated afterwards (a
+   * snapshot) or made by `snapshotWhenWritten` (taken when the write begins, which is after this
+   * call: the write holds everything done before the save).
    */
   save(state: unknown): Promise<void>;
-  /** Writes what is pending now, without waiting for the batching window. */
+  /** Writes what is pending now, and resolves once nothing is pending or being written. */
   flush(): Promise<void>;
   /** Flushes, then refuses further saves. */
   close(): Promise<void>;
+}
+
+/**
+ * A state whose content is taken when the write that carries it serialises it (JSON.stringify
+ * calls toJSON), not when it is saved: the saves of a burst share one write and so one snapshot.
+ * `take` must return a JSON-serialisable snapshot of the state as it is at that moment.
+ */
+export function snapshotWhenWritten(take: () => unknown): unknown {
+  return { toJSON: take };
 }
 
 const FORMAT = 'eni-ipam-checkpoint';
@@ -116,9 +128,9 @@ interface Batch {
 
 export interface FileCheckpointerOptions {
   path: string;
+  /** Dates each write (the envelope's savedAt). */
   clock: Clock;
   files?: CheckpointFiles;
-  batchWindowMs?: number;
 }
 
 export class FileCheckpointer implements Checkpointer {
@@ -126,9 +138,9 @@ export class FileCheckpointer implements Checkpointer {
   private readonly tempPath: string;
   private readonly clock: Clock;
   private readonly files: CheckpointFiles;
-  private readonly windowMs: number;
   private pending: Batch | undefined;
-  private timer: Timer | undefined;
+  /** A write is due at the end of this turn of the event loop. */
+  private scheduled = false;
   private writing: Promise<void> | undefined;
   private dirReady = false;
   private closed = false;
@@ -139,7 +151,6 @@ export class FileCheckpointer implements Checkpointer {
     this.tempPath = join(dirname(options.path), `.${basename(options.path)}.tmp`);
     this.clock = options.clock;
     this.files = options.files ?? nodeCheckpointFiles;
-    this.windowMs = options.batchWindowMs ?? CHECKPOINT_BATCH_WINDOW_MS;
   }
 
   async load(): Promise<CheckpointRead> {
@@ -172,9 +183,12 @@ export class FileCheckpointer implements Checkpointer {
       else this.pending = { state, waiters: [] };
       this.pending.waiters.push({ resolve, reject });
       // While a write is under way the next one starts when it ends: the batch grows meanwhile.
-      if (!this.writing && !this.timer) {
-        this.timer = this.clock.setTimer(this.windowMs, () => {
-          this.timer = undefined;
+      // Otherwise the write starts once the requests that arrived with this one have been handled
+      // (setImmediate runs after this turn's I/O callbacks), so they share it.
+      if (!this.writing && !this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
           this.startWrite();
         });
       }
@@ -182,8 +196,6 @@ export class FileCheckpointer implements Checkpointer {
   }
 
   async flush(): Promise<void> {
-    this.timer?.cancel();
-    this.timer = undefined;
     while (this.pending || this.writing) {
       this.startWrite();
       await this.writing?.catch(() => undefined);

@@ -50,12 +50,6 @@ export const DEFAULT_SUBNET_FULL_SKIP_SECONDS = 180;
 // ---- Fixed timings ----
 
 /**
- * Checkpoint batching window: saves within it share one write and one fsync. A few milliseconds
- * is far below an ADD's latency budget and gathers a burst of 200 ADDs into a handful of writes.
- */
-export const CHECKPOINT_BATCH_WINDOW_MS = 5;
-
-/**
  * The API server ends each watch after this many seconds and ListWatch resumes from its
  * resourceVersion; a healthy but quiet watch therefore shows life at least this often.
  */

@@ -10,7 +10,7 @@ import { isEc2Error, isPermissionDenied } from '../provider/aws-errors.js';
 import { parseCidr, usableAddressCount } from '../ipam/address.js';
 import type { AttachedEni, Ec2Network, InstanceIdentity, SubnetInfo } from '../provider/ec2-network.js';
 import { isAbortError, type Clock } from '../time/clock.js';
-import type { Checkpointer } from './checkpoint.js';
+import { snapshotWhenWritten, type Checkpointer } from './checkpoint.js';
 import { syncWithEc2, type SyncReport } from './ec2-sync.js';
 import { EniSubnets, type PodNetworkPool } from './eni-subnets.js';
 import { LEAKED_ENI_SCAN_INTERVAL_MS, LEAK_SCAN_INTERVAL_MS } from './intervals.js';
@@ -139,7 +139,14 @@ export class NodeAgent {
     const { settings, ec2, logger, clock } = deps;
     const startedAt = clock.now();
     const identity = await ec2.identity();
-    const instanceLimits = await ec2.instanceLimits(identity.instanceType);
+    // Independent of one another: asked at once, so that start-up waits for the slowest round
+    // trip (EC2, the API server, the checkpoint file) rather than for their sum.
+    const [instanceLimits, listed, kubeletMaxPods, restored] = await Promise.all([
+      ec2.instanceLimits(identity.instanceType),
+      ec2.listAttachedEnis(identity.instanceId),
+      this.kubeletMaxPods(),
+      this.restore(),
+    ]);
     // Prefix delegation needs a Nitro type: elsewhere the node runs on secondary IPs, as the VPC CNI.
     const prefixes = settings.warmTargets.prefixDelegation && instanceLimits.prefixDelegation;
     if (settings.warmTargets.prefixDelegation && !prefixes) {
@@ -153,18 +160,17 @@ export class NodeAgent {
       customNetworking: settings.customNetworking,
       ...(settings.warmTargets.maxEni === undefined ? {} : { maxEni: settings.warmTargets.maxEni }),
     });
-    const listed = await ec2.listAttachedEnis(identity.instanceId);
     const attached = managedEnis(listed, logger);
     const limits: PlanLimits = {
       maxEnis: eniLimitLeft(mp.enis, listed, attached),
       ipv4PerEni: instanceLimits.ipv4PerEni,
-      maxPods: (await this.kubeletMaxPods()) ?? mp.maxPods,
+      maxPods: kubeletMaxPods ?? mp.maxPods,
       prefixes,
       ...(settings.customNetworking ? { primaryEniExcluded: true } : {}),
     };
     logger.info({ identity, limits }, 'node identified');
 
-    const { datastore, ownershipLost } = await this.restore();
+    const { datastore, ownershipLost } = restored;
     const first = syncWithEc2(datastore, attached, { busy: new Set(), logger });
     const primaryIps = new Map(attached.map((eni) => [eni.eniId, eni.primaryIp]));
     logger.info({ ...first, lost: first.lost.length }, 'reconciled with EC2');
@@ -192,7 +198,9 @@ export class NodeAgent {
       fullWindowMs: settings.subnetFullSkipMs,
     });
 
-    const persist = (): Promise<void> => deps.checkpointer.save({ datastore: snapshotDatastore(datastore) });
+    // Taken when the write begins: the ADDs of a burst share one write and one snapshot.
+    const checkpointState = snapshotWhenWritten(() => ({ datastore: snapshotDatastore(datastore) }));
+    const persist = (): Promise<void> => deps.checkpointer.save(checkpointState);
     const changes = new PoolChanges();
     // Addresses or ENIs arrived or left: the kernel follows (debounced; ADD and DEL sync their own pod).
     const datapath = deps.datapath;

@@ -297,13 +297,18 @@ export class NodeIpam implements CniBackend {
   }
 
   private async answer(result: Assigned, waitedMs: number, kind: 'ok' | 'waited'): Promise<AddOutcome> {
-    await this.deps.persist();
+    // The checkpoint write and the pod's rules are independent: both run at once, and the answer
+    // waits for both. Installing the rules of an address whose write then fails does no harm: the
+    // address stays the container's in memory and the runtime's retry gets it again.
+    const durable = this.deps.persist();
+    const rules = this.deps.syncDatapath?.([result.address]).then(
+      () => undefined,
+      (err: unknown) => err as Error,
+    );
+    await durable;
     // Only with a datapath: without one, the answer keeps exactly its old timing.
-    if (this.deps.syncDatapath) {
-      const failed = await this.deps.syncDatapath([result.address]).then(
-        () => undefined,
-        (err: unknown) => err as Error,
-      );
+    if (rules) {
+      const failed = await rules;
       if (failed) {
         // The address stays the container's: the runtime's retry gets it again and retries the rules.
         this.deps.events?.add('failed', waitedMs);

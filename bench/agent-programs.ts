@@ -3,8 +3,12 @@
  * compiled, from the bundle, and with each V8 or allocator setting added one at a time, up to the
  * way the image runs it (scripts/build-agent-bundle.ts: AGENT_NODE_FLAGS, AGENT_PROCESS_ENV).
  */
-import { AGENT_NODE_FLAGS, AGENT_PROCESS_ENV } from '../scripts/build-agent-bundle.js';
+import { fileURLToPath } from 'node:url';
+import { AGENT_NODE_FLAGS, AGENT_PROCESS_ENV, agentProcessEnv } from '../scripts/build-agent-bundle.js';
 import { AGENT_BUNDLE_ENTRY, AGENT_ENTRY } from './agent-under-test.js';
+
+/** dist/, where `npm run build` put the bundle and its compile cache. */
+const DIST_DIR = fileURLToPath(new URL('..', import.meta.url));
 
 export interface AgentProgram {
   label: string;
@@ -43,6 +47,11 @@ export function footprintLadder(): AgentProgram[] {
       AGENT_PROCESS_ENV,
     ),
     SHIPPED_AGENT,
+    step(
+      'as shipped + compile cache (NODE_COMPILE_CACHE, not shipped)',
+      [...AGENT_NODE_FLAGS, AGENT_BUNDLE_ENTRY],
+      agentProcessEnv(DIST_DIR),
+    ),
     step(
       'as shipped + --max-old-space-size=48 (not shipped)',
       [...AGENT_NODE_FLAGS, '--max-old-space-size=48', AGENT_BUNDLE_ENTRY],

@@ -85,7 +85,7 @@ export interface PoolEni {
  * the checkpoint's fsyncs cost nothing there, while on this machine's disk they would dominate
  * every ADD. /dev/shm is the tmpfs a Linux machine has; elsewhere the temp directory.
  */
-function runDirBase(): string {
+export function runDirBase(): string {
   return existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 }
 

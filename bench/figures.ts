@@ -245,7 +245,7 @@ export function addBurstTargets(r: AddBurstResult): Target[] {
     {
       what: `agent-side ADD (socket in to socket out) p99 <= ${AGENT_ADD_P99_BOUND_MS} ms under a ${r.burst}-ADD burst`,
       met: r.add.p99 <= AGENT_ADD_P99_BOUND_MS && r.failures === 0,
-      detail: `ADD p50 ${r.add.p50.toFixed(2)} ms, p99 ${r.add.p99.toFixed(2)} ms over ${r.bursts} bursts (DEL p99 ${r.del.p99.toFixed(2)} ms), ${r.failures} failed`,
+      detail: `ADD p50 ${r.add.p50.toFixed(2)} ms, p99 ${r.add.p99.toFixed(2)} ms over ${r.bursts} bursts (DEL p99 ${r.del.p99.toFixed(2)} ms), ${r.failures} failed; floor (same burst, a backend that does nothing) p99 ${r.floor.p99.toFixed(2)} ms; one at a time p99 ${r.alone.p99.toFixed(2)} ms`,
     },
   ];
 }

@@ -117,6 +117,24 @@ async function addPods(agent: AgentUnderTest, pods: number): Promise<number> {
 
 const NO_WINDOW: WindowSample = { rssMaxMb: 0, rssEndMb: 0, cpuPercent: 0 };
 
+/**
+ * The agent's exposition text right after a restart. The agent serves CNI calls before its metrics
+ * server listens (it starts once the spool is applied): ask again for a while.
+ */
+async function metricsOnceListening(agent: AgentUnderTest): Promise<string> {
+  const deadline = systemClock.now() + METRICS_WAIT_MS;
+  for (;;) {
+    try {
+      return await agent.metrics();
+    } catch (err) {
+      if (systemClock.now() > deadline) throw err;
+      await systemClock.sleep(50);
+    }
+  }
+}
+
+const METRICS_WAIT_MS = 10_000;
+
 /** The agent's awscni_ipamd_startup_duration_seconds in an exposition text. */
 export function startupMetric(exposition: string): number | undefined {
   const line = exposition.split('\n').find((l) => l.startsWith('awscni_ipamd_startup_duration_seconds '));
@@ -126,8 +144,9 @@ export function startupMetric(exposition: string): number | undefined {
 
 /** The program as a command line, for the report (paths relative to dist/). */
 export function commandOf(program: AgentProgram): string {
-  const env = Object.entries(program.env).map(([k, v]) => `${k}=${v} `);
-  const args = program.nodeArgs.map((a) => (a.startsWith('/') ? a.slice(a.lastIndexOf('/dist/') + 1) : a));
+  const inRepo = (a: string): string => (a.startsWith('/') ? a.slice(a.lastIndexOf('/dist/') + 1) : a);
+  const env = Object.entries(program.env).map(([k, v]) => `${k}=${inRepo(v)} `);
+  const args = program.nodeArgs.map(inRepo);
   return `${env.join('')}node ${args.join(' ')} agent`;
 }
 
@@ -177,7 +196,7 @@ export async function measureFootprint(
     const addresses = enis.reduce((n, e) => n + e.secondaryIps.length + 16 * e.prefixes.length, 0);
     const assigned = enis.reduce((n, e) => n + e.assigned, 0);
     const servedMs = await agent.restart();
-    const metricSeconds = startupMetric(await agent.metrics());
+    const metricSeconds = startupMetric(await metricsOnceListening(agent));
     return {
       ...footprint,
       program: describe,

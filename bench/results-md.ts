@@ -29,21 +29,27 @@ export function textTable(headers: readonly string[], rows: readonly (readonly s
 }
 
 /** The CNI executions measured, in the order the tables show them; the agent's side last. */
-function cniRows(c: CniLatencyResult, burst: AddBurstResult | undefined): [string, Summary][] {
+function cniRows(c: CniLatencyResult | undefined, burst: AddBurstResult | undefined): [string, Summary][] {
   return [
-    ['plugin ADD (node dist/cni/main.js)', c.add],
-    ['plugin DEL (node dist/cni/main.js)', c.del],
-    ['plugin VERSION (start-up only, no socket)', c.version],
-    ...c.executables.flatMap((e): [string, Summary][] => [
-      [`${e.label}${e.shipped ? ' (shipped)' : ''} ADD`, e.add],
-      [`${e.label}${e.shipped ? ' (shipped)' : ''} DEL`, e.del],
-    ]),
-    ["node -e '' (bare start-up)", c.bareNode],
+    ...(c === undefined
+      ? []
+      : ([
+          ['plugin ADD (node dist/cni/main.js)', c.add],
+          ['plugin DEL (node dist/cni/main.js)', c.del],
+          ['plugin VERSION (start-up only, no socket)', c.version],
+          ...c.executables.flatMap((e): [string, Summary][] => [
+            [`${e.label}${e.shipped ? ' (shipped)' : ''} ADD`, e.add],
+            [`${e.label}${e.shipped ? ' (shipped)' : ''} DEL`, e.del],
+          ]),
+          ["node -e '' (bare start-up)", c.bareNode],
+        ] as [string, Summary][])),
     ...(burst === undefined
       ? []
       : ([
           [`agent side: ADD, ${burst.burst} at once over the socket`, burst.add],
           [`agent side: DEL, ${burst.burst} at once over the socket`, burst.del],
+          [`agent side: ADD, ${burst.burst} one at a time`, burst.alone],
+          [`floor: ${burst.burst} ADDs at once to a backend that does nothing`, burst.floor],
         ] as [string, Summary][])),
   ];
 }
@@ -161,10 +167,10 @@ export function consoleSummary(r: BenchResults): string {
     parts.push(
       `\n2. seed: ${r.seed.pods} pods at once on an m5.large, WARM_ENI_TARGET=1\n${textTable(SEED_HEADERS, burstRows([r.seed.ours, r.seed.baseline], undefined))}`,
     );
-  if (r.cni) {
+  if (r.cni || r.addBurst) {
     const c = r.cni;
     parts.push(
-      `\n3. CNI plugin, ${c.pairs} sequential ADD+DEL pairs\n${textTable(
+      `\n3. CNI plugin, ${c ? `${c.pairs} sequential ADD+DEL pairs` : 'agent side only'}\n${textTable(
         ['exec', 'p50', 'p99', 'max'],
         [...cniRows(c, r.addBurst).map(([name, v]) => [name, fineMs(v.p50), fineMs(v.p99), fineMs(v.max)])],
       )}`,
@@ -225,9 +231,13 @@ export function resultsMarkdown(r: BenchResults, notes: string): string {
     out.push(markdownTable(SEED_HEADERS, burstRows([r.seed.ours, r.seed.baseline], undefined)));
     out.push('');
   }
-  if (r.cni) {
+  if (r.cni || r.addBurst) {
     const c = r.cni;
-    out.push(`## 3. CNI plugin latency: ${c.pairs} sequential ADD + DEL pairs`);
+    out.push(
+      c
+        ? `## 3. CNI plugin latency: ${c.pairs} sequential ADD + DEL pairs`
+        : '## 3. CNI latency: the agent side alone',
+    );
     out.push('');
     out.push(
       "Each call is an execution of `node dist/cni/main.js`, and of the single executables built by scripts/build-cni-plugin.ts (with V8's code cache, which ships, and with a start-up snapshot), against a real agent process (warm pool, simulated EC2 over HTTP), interleaved with a bare `node -e ''` so all see the same load. The last rows are the agent's side alone, without a process start (see the notes).",

@@ -41,6 +41,10 @@ case "$(uname -m)" in
   *) fail "no image for machine type $(uname -m)" ;;
 esac
 suite=bookworm
+# How the agent runs, as `npm run bench` measures it (scripts/build-agent-bundle.ts: AGENT_NODE_FLAGS,
+# AGENT_PROCESS_ENV); test/e2e/image.test.ts holds them equal.
+agent_flags=(--max-semi-space-size=1 --optimize-for-size)
+glibc_tunables=glibc.malloc.mmap_threshold=16384
 # Debian's Essential set (what maintainer scripts need: a shell, coreutils, dpkg; no apt) and what
 # the image runs: libstdc++ for Node.js, iproute2 and nftables for the datapath, netbase for
 # /etc/protocols. dpkg's database stays so that image scanners can list the packages.
@@ -93,7 +97,7 @@ cp "$repo/package.json" "$app/app/package.json"
 mv "$work/node_modules" "$app/app/node_modules"
 # dist/ as the build stage makes it: everything but the benchmarks, which the image does not build.
 cp -a "$repo/dist" "$app/app/dist"
-rm -rf "$app/app/dist/bench"
+rm -rf "$app/app/dist/bench" "$app/app/dist/bundle-compile-cache"
 note "building the CNI plugin executable"
 (cd "$repo" && node dist/scripts/build-cni-plugin.js --out-dir "$work/cni" >&2) || fail "the plugin build failed"
 install -m 0755 "$work/cni/eni-ipam" "$app/opt/eni-ipam/cni/eni-ipam"
@@ -126,8 +130,10 @@ umoci config --image "$layout:$version" \
   --os linux --architecture "$arch" \
   --config.user node --config.workingdir /app \
   --config.env NODE_ENV=production \
+  --config.env "GLIBC_TUNABLES=$glibc_tunables" \
   --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  --config.entrypoint node --config.entrypoint /app/dist/cli/main.js --config.cmd --help \
+  --config.entrypoint node "${agent_flags[@]/#/--config.entrypoint=}" \
+  --config.entrypoint /app/dist/bundle/eni-ipam.mjs --config.cmd --help \
   --config.label "org.opencontainers.image.title=eni-ipam" \
   --config.label "org.opencontainers.image.version=$version" \
   --config.label "org.opencontainers.image.licenses=Apache-2.0" \

@@ -6,10 +6,10 @@ import {
   FileCheckpointer,
   MemoryCheckpointer,
   nodeCheckpointFiles,
+  snapshotWhenWritten,
   type CheckpointFiles,
 } from '../../agent/checkpoint.js';
 import { CheckpointClosedError } from '../../agent/errors.js';
-import { CHECKPOINT_BATCH_WINDOW_MS } from '../../agent/intervals.js';
 import { ManualClock, settle } from '../../time/manual-clock.js';
 
 interface Recorder {
@@ -99,7 +99,6 @@ describe('FileCheckpointer', () => {
     const r = recorder();
     const cp = new FileCheckpointer({ path, clock, files: r.files });
     const saved = track(cp.save({ assignments: [{ ip: '10.0.0.5', pod: 'a' }] }));
-    await clock.advance(CHECKPOINT_BATCH_WINDOW_MS);
     await untilSettled(() => saved.state === 'resolved');
     expect(r.ops).toEqual([
       'write+fsync .checkpoint.json.tmp',
@@ -118,16 +117,45 @@ describe('FileCheckpointer', () => {
 
   it('coalesces a burst of saves into one write and resolves each only once it is durable', async () => {
     const r = recorder();
+    let openGate!: () => void;
+    r.gate = new Promise<void>((resolve) => (openGate = resolve));
     const cp = new FileCheckpointer({ path, clock, files: r.files });
     const saves = Array.from({ length: 200 }, (_, i) => track(cp.save({ pods: i + 1 })));
+    await untilSettled(() => r.writesStarted === 1);
     await settle();
+    // The write is held before it reaches the disk: nothing may be answered yet.
     expect(saves.every((s) => s.state === 'pending')).toBe(true);
-    expect(r.writes).toHaveLength(0);
-
-    await clock.advance(CHECKPOINT_BATCH_WINDOW_MS);
+    openGate();
     await untilSettled(() => saves.every((s) => s.state === 'resolved'));
     expect(r.writes).toHaveLength(1);
     expect(JSON.parse(r.writes[0]!)).toMatchObject({ data: { pods: 200 } });
+  });
+
+  it('takes a snapshotWhenWritten state when its write begins: one snapshot for a burst', async () => {
+    const r = recorder();
+    const cp = new FileCheckpointer({ path, clock, files: r.files });
+    const pods: number[] = [];
+    let snapshots = 0;
+    const state = snapshotWhenWritten(() => {
+      snapshots++;
+      return { pods: [...pods] };
+    });
+    const saves = Array.from({ length: 50 }, (_, i) => {
+      pods.push(i);
+      return track(cp.save(state));
+    });
+    await untilSettled(() => saves.every((s) => s.state === 'resolved'));
+    expect(snapshots).toBe(1);
+    expect(JSON.parse(r.writes[0]!)).toMatchObject({ data: { pods: pods } });
+    expect(await new FileCheckpointer({ path, clock }).load()).toMatchObject({ data: { pods } });
+  });
+
+  it('a save made alone is written at once, without waiting for a timer', async () => {
+    const cp = new FileCheckpointer({ path, clock });
+    const saved = track(cp.save({ n: 1 }));
+    // The ManualClock never moves here: only real I/O stands between the save and its answer.
+    await untilSettled(() => saved.state === 'resolved');
+    expect(clock.pendingTimers()).toBe(0);
   });
 
   it('a save made during a write waits for the next write, which carries its state', async () => {
@@ -137,7 +165,6 @@ describe('FileCheckpointer', () => {
     let openSecond!: () => void;
     r.gate = new Promise<void>((resolve) => (openFirst = resolve));
     const first = track(cp.save({ n: 1 }));
-    await clock.advance(CHECKPOINT_BATCH_WINDOW_MS);
     await untilSettled(() => r.writesStarted === 1);
     // The first write is now held at its gate; these two saves arrive during it.
     const second = track(cp.save({ n: 2 }));
@@ -158,12 +185,10 @@ describe('FileCheckpointer', () => {
     const cp = new FileCheckpointer({ path, clock, files: r.files });
     r.failNextWrite = Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
     const failed = [track(cp.save({ n: 1 })), track(cp.save({ n: 2 }))];
-    await clock.advance(CHECKPOINT_BATCH_WINDOW_MS);
     await untilSettled(() => failed.every((s) => s.state === 'rejected'));
     expect(failed[0]!.error).toMatchObject({ code: 'ENOSPC' });
 
     const ok = track(cp.save({ n: 3 }));
-    await clock.advance(CHECKPOINT_BATCH_WINDOW_MS);
     await untilSettled(() => ok.state === 'resolved');
     expect(await new FileCheckpointer({ path, clock }).load()).toMatchObject({
       kind: 'loaded',
@@ -174,7 +199,6 @@ describe('FileCheckpointer', () => {
   it('rejects a state that is not JSON-serialisable', async () => {
     const cp = new FileCheckpointer({ path, clock });
     const bad = track(cp.save({ big: 1n }));
-    await clock.advance(CHECKPOINT_BATCH_WINDOW_MS);
     await untilSettled(() => bad.state === 'rejected');
     expect(bad.error).toBeInstanceOf(TypeError);
   });
@@ -212,7 +236,6 @@ describe('FileCheckpointer', () => {
     expect(await cp.load()).toEqual({ kind: 'missing' });
 
     const saved = track(cp.save({ rebuilt: true }));
-    await clock.advance(CHECKPOINT_BATCH_WINDOW_MS);
     await untilSettled(() => saved.state === 'resolved');
     expect(await cp.load()).toMatchObject({ kind: 'loaded', data: { rebuilt: true } });
   });
@@ -227,7 +250,6 @@ describe('FileCheckpointer', () => {
   it('removes a temp file left by a crash during a write, keeping the checkpoint', async () => {
     const cp = new FileCheckpointer({ path, clock });
     const saved = track(cp.save({ n: 1 }));
-    await clock.advance(CHECKPOINT_BATCH_WINDOW_MS);
     await untilSettled(() => saved.state === 'resolved');
     await writeFile(join(dir, 'state', '.checkpoint.json.tmp'), '{"half');
     expect(await new FileCheckpointer({ path, clock }).load()).toMatchObject({

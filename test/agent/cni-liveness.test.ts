@@ -43,7 +43,6 @@ describe('CniLiveness', () => {
       new FileCheckpointer({
         path: join(stateDir, 'checkpoint.json'),
         clock: systemClock,
-        batchWindowMs: 0,
         files: {
           ...nodeCheckpointFiles,
           writeSynced: (path, text) => {

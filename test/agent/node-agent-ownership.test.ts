@@ -70,7 +70,7 @@ afterEach(async () => {
 async function fileReadAfter(loss: (path: string) => Promise<void>, state: unknown): Promise<CheckpointRead> {
   const path = join(dir, 'checkpoint.json');
   const clock = new ManualClock();
-  const writer = new FileCheckpointer({ path, clock, batchWindowMs: 0 });
+  const writer = new FileCheckpointer({ path, clock });
   const saved = writer.save(state);
   await clock.advance(1);
   await saved;

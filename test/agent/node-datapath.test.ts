@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Checkpointer } from '../../agent/checkpoint.js';
 import { silentLogger } from '../../agent/logger.js';
 import { NodeAgent } from '../../agent/node-agent.js';
 import { LINK_WAIT_MS, NodeDatapath } from '../../agent/node-datapath.js';
@@ -26,6 +27,21 @@ function harness(kernel = new FakeDatapath()): { h: AgentHarness; kernel: FakeDa
     });
   });
   return { h, kernel };
+}
+
+/** A checkpoint whose saves wait while `hold` is set: a disk that is slow to make a write durable. */
+function slowDisk(inner: Checkpointer): Checkpointer & { hold: Promise<void> | undefined } {
+  const disk = {
+    hold: undefined as Promise<void> | undefined,
+    load: () => inner.load(),
+    async save(state: unknown) {
+      if (disk.hold) await disk.hold;
+      return inner.save(state);
+    },
+    flush: () => inner.flush(),
+    close: () => inner.close(),
+  };
+  return disk;
 }
 
 function rulesOf(kernel: FakeDatapath, address: string): RuleSpec[] {
@@ -117,6 +133,55 @@ describe('the agent and the node datapath', () => {
     const [retried] = await settleAll(h, [h.add('x')]);
     expect(retried?.kind).toBe('ok');
     expect(rulesOf(kernel, addressOf(retried!))).toHaveLength(1);
+  });
+
+  it("writes an ADD's rules while its checkpoint write is under way, and answers only once both are done", async () => {
+    const kernel = new FakeDatapath();
+    const s = settings({ WARM_IP_TARGET: '2', MINIMUM_IP_TARGET: '2' }, { ipCooldownMs: 0 });
+    let disk: ReturnType<typeof slowDisk> | undefined;
+    const h = new AgentHarness(s, 'm5.large', {}, (harness, checkpointer) => {
+      disk = slowDisk(checkpointer);
+      return new NodeAgent({
+        settings: s,
+        ec2: harness.ec2,
+        clock: harness.clock,
+        logger: silentLogger(),
+        checkpointer: disk,
+        datapath: new NodeDatapath({
+          datapath: kernel,
+          logger: silentLogger(),
+          clock: harness.clock,
+          settings: { mtu: 9001, snat: { external: false, excludeCidrs: [], randomize: 'prng' } },
+        }),
+      });
+    });
+    await h.start();
+    await h.run(5_000);
+    let release!: () => void;
+    disk!.hold = new Promise<void>((resolve) => (release = resolve));
+    let answered = false;
+    const adding = h.add('slow-disk').then((outcome) => {
+      answered = true;
+      return outcome;
+    });
+    await h.run(0);
+    // The rules are in while the write is held; the ADD waits for the write.
+    const held = h.agent
+      .view()
+      .datastore.assignments()
+      .find((a) => a.key.containerId === 'slow-disk')!;
+    expect(rulesOf(kernel, held.address)).toContainEqual({
+      priority: 512,
+      dst: `${held.address}/32`,
+      table: 'main',
+    });
+    expect(answered).toBe(false);
+    disk!.hold = undefined;
+    release();
+    await h.run(0);
+    const outcome = await adding;
+    expect(outcome.kind).toBe('ok');
+    expect(addressOf(outcome)).toBe(held.address);
   });
 
   it('writes the rules of ADDs that arrive together in one batch', async () => {

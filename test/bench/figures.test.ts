@@ -224,6 +224,8 @@ describe('footprint, start-up, churn and agent ADD targets', () => {
       bursts: 5,
       add: s(p99),
       del: s(1),
+      alone: s(0.4),
+      floor: s(50),
       failures: 0,
     });
     expect(addBurstTargets(burst(2))[0]?.met).toBe(true);

@@ -114,7 +114,7 @@ describe('deploy/daemonset.yaml', () => {
   });
 
   it('starts the agent subcommand of the eni-ipam command', () => {
-    expect(agent.command).toBeUndefined(); // the image's entrypoint is cli/main.js
+    expect(agent.command).toBeUndefined(); // the image's entrypoint is the eni-ipam command (its bundle)
     const [subcommand, ...rest] = agent.args ?? [];
     expect(rest).toEqual([]);
     expect(Object.keys(SUBCOMMANDS)).toContain(subcommand);

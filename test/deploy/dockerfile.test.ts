@@ -4,9 +4,15 @@
  * image) is caught here.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PLUGIN_NAME } from '../../scripts/build-cni-plugin.js';
+import {
+  AGENT_NODE_FLAGS,
+  AGENT_PROCESS_ENV,
+  BUNDLE_ENTRY_FILE,
+  IMAGE_DIST_DIR,
+} from '../../scripts/build-agent-bundle.js';
 import { copies, parseDockerfile, type Stage } from './dockerfile.js';
 import { REPO_ROOT, parseYamlFile } from './manifests.js';
 
@@ -113,11 +119,18 @@ describe('Dockerfile', () => {
     const users = final.instructions.filter((i) => i.keyword === 'USER').map((i) => i.args);
     expect(users.length).toBeGreaterThan(0);
     expect(users.at(-1)).not.toMatch(/^(0|root)(:|$)/);
+  });
+
+  it('runs the eni-ipam command from its bundle as `npm run bench` measures it: same node flags and environment', () => {
     const entrypoint = final.instructions.find((i) => i.keyword === 'ENTRYPOINT')!;
-    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
-      bin: Record<string, string>;
-    };
-    expect(JSON.parse(entrypoint.args)).toEqual(['node', `/app/${pkg.bin['eni-ipam']!}`]);
+    expect(JSON.parse(entrypoint.args)).toEqual([
+      'node',
+      ...AGENT_NODE_FLAGS,
+      posix.join(IMAGE_DIST_DIR, 'bundle', BUNDLE_ENTRY_FILE),
+    ]);
+    const env = final.instructions.filter((i) => i.keyword === 'ENV').flatMap((i) => i.args.split(/\s+/));
+    for (const [name, value] of Object.entries(AGENT_PROCESS_ENV)) expect(env).toContain(`${name}=${value}`);
+    expect(env.some((pair) => pair.startsWith('NODE_COMPILE_CACHE='))).toBe(false);
   });
 });
 

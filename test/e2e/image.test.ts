@@ -22,6 +22,12 @@ import { tmpdir } from 'node:os';
 import { basename, join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SUPPORTED_CNI_VERSIONS } from '../../cni/spec.js';
+import {
+  AGENT_NODE_FLAGS,
+  AGENT_PROCESS_ENV,
+  BUNDLE_ENTRY_FILE,
+  IMAGE_DIST_DIR,
+} from '../../scripts/build-agent-bundle.js';
 import { copies, parseDockerfile } from '../deploy/dockerfile.js';
 import { DEPLOY_DIR, REPO_ROOT } from '../deploy/manifests.js';
 import { requireOnPath } from '../peers/paths.js';
@@ -85,6 +91,8 @@ interface ContainerRun {
   args?: string[];
   env?: string[];
   root?: boolean;
+  /** The root filesystem read-only, as the DaemonSet's readOnlyRootFilesystem makes it. */
+  readOnlyRoot?: boolean;
   mounts?: { destination: string; source: string }[];
   stdin?: string;
 }
@@ -96,6 +104,7 @@ function runContainer(options: ContainerRun = {}): { code: number | null; stdout
   if (options.args) spec.process.args = options.args;
   spec.process.env = [...spec.process.env, ...(options.env ?? [])];
   if (options.root) spec.process.user = { uid: 0, gid: 0 };
+  if (options.readOnlyRoot) spec.root.readonly = true;
   for (const m of options.mounts ?? []) {
     spec.mounts.push({
       destination: m.destination,
@@ -221,7 +230,33 @@ describe('the image and the Dockerfile agree', () => {
     expect(config.Cmd).toEqual(JSON.parse(last('CMD')!));
     expect(config.User).toBe(last('USER'));
     expect(config.WorkingDir).toBe(last('WORKDIR'));
-    expect(config.Env).toContain(last('ENV'));
+    const env = final.instructions.filter((i) => i.keyword === 'ENV').flatMap((i) => i.args.split(/\s+/));
+    expect(env.length).toBeGreaterThan(0);
+    for (const pair of env) expect(config.Env).toContain(pair);
+  });
+
+  it('runs the bundle with the node flags and environment that `npm run bench` measures', () => {
+    const config = imageConfig().config;
+    expect(config.Entrypoint).toEqual([
+      'node',
+      ...AGENT_NODE_FLAGS,
+      posix.join(IMAGE_DIST_DIR, 'bundle', BUNDLE_ENTRY_FILE),
+    ]);
+    for (const [name, value] of Object.entries(AGENT_PROCESS_ENV))
+      expect(config.Env).toContain(`${name}=${value}`);
+  });
+
+  it('starts the agent from the bundle as root on a read-only root filesystem, as the DaemonSet runs it', () => {
+    const config = imageConfig().config;
+    // A bad setting stops the agent after its modules loaded, with the variable named.
+    const result = runContainer({
+      args: [...(config.Entrypoint ?? []), 'agent'],
+      root: true,
+      readOnlyRoot: true,
+      env: ['MY_NODE_NAME=ip-10-0-1-5', 'WARM_IP_TARGET=lots'],
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('WARM_IP_TARGET');
   });
 
   it("same labels, with package.json's version", () => {
