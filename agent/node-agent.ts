@@ -9,7 +9,7 @@ import type { InstanceLimits } from '../ipam/instance-types.js';
 import { isEc2Error, isPermissionDenied } from '../provider/aws-errors.js';
 import { parseCidr, usableAddressCount } from '../ipam/address.js';
 import type { AttachedEni, Ec2Network, InstanceIdentity, SubnetInfo } from '../provider/ec2-network.js';
-import { isAbortError, type Clock } from '../time/clock.js';
+import { repeatEvery, type Clock } from '../time/clock.js';
 import { snapshotWhenWritten, type Checkpointer } from './checkpoint.js';
 import { syncWithEc2, type SyncReport } from './ec2-sync.js';
 import { EniSubnets, type PodNetworkPool } from './eni-subnets.js';
@@ -614,21 +614,14 @@ export class NodeAgent {
 
   /** Runs `work` every `intervalMs` until stopped; a failing run is logged and the next one still comes. */
   private async every(step: string, intervalMs: number, work: () => Promise<void>): Promise<void> {
-    const signal = this.stop.signal;
-    while (!signal.aborted) {
-      try {
-        await this.deps.clock.sleep(intervalMs, signal);
-      } catch (err) {
-        if (isAbortError(err)) return;
-        throw err;
-      }
+    await repeatEvery(this.deps.clock, intervalMs, this.stop.signal, async () => {
       try {
         await work();
       } catch (err) {
         this.deps.upkeep?.failed(step);
         this.deps.logger.warn({ step, err: (err as Error).message }, 'periodic task failed');
       }
-    }
+    });
   }
 
   private started(): Started {

@@ -13,7 +13,7 @@ import {
   type PlannedAction,
 } from '../ipam/node-plan.js';
 import type { Shortage } from '../ipam/pool-rules.js';
-import type { Timer } from '../time/clock.js';
+import { repeatEvery, type Timer } from '../time/clock.js';
 import type { Failure } from '../ipam/pool-blocker.js';
 import { classifyFailure } from './pool-blocker.js';
 import type { Placement } from '../ipam/placement.js';
@@ -94,7 +94,11 @@ export class PoolDriver {
   /** Plans whenever woken, until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     const tickMs = this.policy.tickMs;
-    if (tickMs !== undefined) void this.tick(tickMs, signal);
+    if (tickMs !== undefined) {
+      void repeatEvery(this.deps.clock, tickMs, signal, () => {
+        this.signal.wake();
+      });
+    }
     this.signal.wake();
     while (!signal.aborted) {
       await this.signal.wait(signal);
@@ -103,17 +107,6 @@ export class PoolDriver {
     }
     this.retryTimer?.cancel();
     this.shrinkTimer?.cancel();
-  }
-
-  private async tick(tickMs: number, signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        await this.deps.clock.sleep(tickMs, signal);
-      } catch {
-        return;
-      }
-      this.signal.wake();
-    }
   }
 
   /** Resolves when every EC2 action started so far has finished. */

@@ -7,7 +7,7 @@
  * what `announce` returns to a sink (agent/kube/node-events.ts) that never blocks the agent.
  */
 import type { Shortage, ShortageCause } from '../ipam/pool-rules.js';
-import { isAbortError, type Clock } from '../time/clock.js';
+import { repeatEvery, type Clock } from '../time/clock.js';
 import { SHORTAGE_CHECK_INTERVAL_MS, SHORTAGE_EVENT_HOLD_MS, SHORTAGE_EVENT_REPEAT_MS } from './intervals.js';
 import type { Logger } from './logger.js';
 
@@ -129,14 +129,8 @@ export class ShortageAnnouncer {
   /** Checks every interval until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     const intervalMs = this.deps.intervalMs ?? SHORTAGE_CHECK_INTERVAL_MS;
-    while (!signal.aborted) {
-      try {
-        await this.deps.clock.sleep(intervalMs, signal);
-      } catch (err) {
-        if (isAbortError(err)) return;
-        throw err;
-      }
+    await repeatEvery(this.deps.clock, intervalMs, signal, () => {
       this.check();
-    }
+    });
   }
 }

@@ -29,6 +29,27 @@ export function isAbortError(err: unknown): boolean {
 }
 
 /** Runs `start` with a timer; shared by both clocks so that abort handling is written once. */
+/**
+ * Calls `tick` after every `intervalMs` until `signal` aborts (the first call after one interval);
+ * resolves when the signal aborts. A tick that throws ends the loop with its error.
+ */
+export async function repeatEvery(
+  clock: Pick<Clock, 'sleep'>,
+  intervalMs: number,
+  signal: AbortSignal,
+  tick: () => void | Promise<void>,
+): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      await clock.sleep(intervalMs, signal);
+    } catch (err) {
+      if (isAbortError(err)) return;
+      throw err;
+    }
+    await tick();
+  }
+}
+
 export function sleepWith(clock: Pick<Clock, 'setTimer'>, ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.reject(abortError(signal));
   return new Promise<void>((resolve, reject) => {

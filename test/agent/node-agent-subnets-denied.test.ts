@@ -11,33 +11,19 @@ import { silentLogger } from '../../agent/logger.js';
 import { NodeAgent } from '../../agent/node-agent.js';
 import {
   awsError,
-  AZ,
   eni,
   fakeMetadata,
   harness,
+  identityMetadata,
   INSTANCE_ID,
   NODE_SUBNET,
   NODE_SUBNET_CIDR,
-  VPC_ID,
 } from '../provider/harness.js';
 import { settings } from './fakes/agent-harness.js';
 
 const MAC = '0a:00:00:00:00:00';
 /** The instance's identity from IMDS, as on a healthy node; no ENI listing (the EC2 path lists them). */
-const IDENTITY_METADATA: Record<string, string> = {
-  'instance-id': INSTANCE_ID,
-  'instance-type': 'm5.large',
-  'placement/availability-zone': AZ,
-  'placement/region': 'us-east-1',
-  mac: MAC,
-  'local-ipv4': '10.0.0.10',
-  [`network/interfaces/macs/${MAC}/interface-id`]: 'eni-00',
-  [`network/interfaces/macs/${MAC}/subnet-id`]: NODE_SUBNET,
-  [`network/interfaces/macs/${MAC}/vpc-id`]: VPC_ID,
-  [`network/interfaces/macs/${MAC}/subnet-ipv4-cidr-block`]: NODE_SUBNET_CIDR,
-  [`network/interfaces/macs/${MAC}/vpc-ipv4-cidr-blocks`]: '10.0.0.0/16',
-  [`network/interfaces/macs/${MAC}/security-group-ids`]: 'sg-1',
-};
+const IDENTITY_METADATA = identityMetadata(MAC);
 
 /** The primary ENI with two free secondary addresses: WARM_IP_TARGET=2 asks EC2 for nothing more. */
 const PRIMARY = eni('eni-00', {

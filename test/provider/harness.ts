@@ -100,6 +100,28 @@ export function eni(
 }
 
 /** An in-memory MetadataSource: paths to values, anything else 404. */
+/** Instance metadata of a healthy m5.large node whose primary ENI has this MAC (no ENI listing). */
+export function identityMetadata(
+  mac: string,
+  vpcCidrs = '10.0.0.0/16',
+  securityGroups = 'sg-1',
+): Record<string, string> {
+  return {
+    'instance-id': INSTANCE_ID,
+    'instance-type': 'm5.large',
+    'placement/availability-zone': AZ,
+    'placement/region': 'us-east-1',
+    mac,
+    'local-ipv4': '10.0.0.10',
+    [`network/interfaces/macs/${mac}/interface-id`]: 'eni-00',
+    [`network/interfaces/macs/${mac}/subnet-id`]: NODE_SUBNET,
+    [`network/interfaces/macs/${mac}/vpc-id`]: VPC_ID,
+    [`network/interfaces/macs/${mac}/subnet-ipv4-cidr-block`]: NODE_SUBNET_CIDR,
+    [`network/interfaces/macs/${mac}/vpc-ipv4-cidr-blocks`]: vpcCidrs,
+    [`network/interfaces/macs/${mac}/security-group-ids`]: securityGroups,
+  };
+}
+
 export function fakeMetadata(values: Record<string, string>): MetadataSource {
   return { get: (path) => Promise.resolve(values[path]) };
 }

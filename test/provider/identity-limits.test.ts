@@ -11,6 +11,7 @@ import {
   AZ,
   fakeMetadata,
   harness,
+  identityMetadata,
   INSTANCE_ID,
   NODE_SUBNET,
   NODE_SUBNET_CIDR,
@@ -18,20 +19,7 @@ import {
 } from './harness.js';
 
 const MAC = '0a:1b:2c:3d:4e:5f';
-const fullMetadata: Record<string, string> = {
-  'instance-id': INSTANCE_ID,
-  'instance-type': 'm5.large',
-  'placement/availability-zone': AZ,
-  'placement/region': 'us-east-1',
-  mac: MAC,
-  'local-ipv4': '10.0.0.10',
-  [`network/interfaces/macs/${MAC}/interface-id`]: 'eni-00',
-  [`network/interfaces/macs/${MAC}/subnet-id`]: NODE_SUBNET,
-  [`network/interfaces/macs/${MAC}/vpc-id`]: VPC_ID,
-  [`network/interfaces/macs/${MAC}/subnet-ipv4-cidr-block`]: NODE_SUBNET_CIDR,
-  [`network/interfaces/macs/${MAC}/vpc-ipv4-cidr-blocks`]: '10.0.0.0/16\n100.64.0.0/16\n',
-  [`network/interfaces/macs/${MAC}/security-group-ids`]: 'sg-1\nsg-2',
-};
+const fullMetadata = identityMetadata(MAC, '10.0.0.0/16\n100.64.0.0/16\n', 'sg-1\nsg-2');
 const expected = {
   instanceId: INSTANCE_ID,
   instanceType: 'm5.large',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../time/manual-clock.js';
-import { isAbortError } from '../../time/clock.js';
+import { isAbortError, repeatEvery } from '../../time/clock.js';
 
 describe('ManualClock', () => {
   it('fires timers in due order, ties in creation order, only when advanced', async () => {
@@ -52,5 +52,22 @@ describe('ManualClock', () => {
     expect(clock.now()).toBe(50);
     expect(await clock.runUntil(() => false, 100)).toBe(false);
     expect(clock.now()).toBe(150);
+  });
+});
+
+describe('repeatEvery', () => {
+  it('ticks after every interval, first after one, and stops when the signal aborts', async () => {
+    const clock = new ManualClock(0);
+    const stop = new AbortController();
+    const at: number[] = [];
+    const loop = repeatEvery(clock, 1_000, stop.signal, () => {
+      at.push(clock.now());
+    });
+    await clock.advance(3_500);
+    expect(at).toEqual([1_000, 2_000, 3_000]);
+    stop.abort();
+    await loop;
+    await clock.advance(5_000);
+    expect(at).toHaveLength(3);
   });
 });
