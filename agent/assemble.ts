@@ -33,7 +33,7 @@ import { countingCheckpointWrites } from './metrics/checkpoint-metrics.js';
 import { IpamEventMetrics } from './metrics/ipam-event-metrics.js';
 import { NodeAgent, type NodeAgentSettings, type PodEniNetwork } from './node-agent.js';
 import type { PlacementResolution } from './node-ipam.js';
-import type { PoolPolicy } from './pool-driver.js';
+import type { PoolPolicy } from './pool-policy.js';
 import type { Datapath } from '../datapath/model.js';
 import { nodeDatapathOf } from './node-datapath-kernel.js';
 import { ShortageAnnouncer } from './shortage-announcer.js';

@@ -27,7 +27,8 @@ import { NodeIpam, type Assigned, type IpamEvents, type PlacementResolution } fr
 import { PoolChanges } from './pool-changes.js';
 import { AddWaitQueue } from './add-wait-queue.js';
 import { placementOf } from '../ipam/placement.js';
-import { PoolDriver, type PoolPolicy } from './pool-driver.js';
+import { PoolDriver } from './pool-driver.js';
+import type { PoolPolicy } from './pool-policy.js';
 import type { AddRequest } from './cni-backend.js';
 import { applyReleaseSpool } from './release-spool.js';
 import { OwnershipRecovery } from './ownership-recovery.js';

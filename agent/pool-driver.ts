@@ -1,6 +1,5 @@
 import { withCallPriority } from '../provider/call-priority.js';
-import type { PlanAction, PlanDecision, PlanInput, WarmTargets } from '../ipam/plan-types.js';
-import { plan } from '../ipam/planner.js';
+import type { PlanAction, PlanInput, WarmTargets } from '../ipam/plan-types.js';
 import {
   defaultPlanInput,
   nodeShortage,
@@ -19,6 +18,7 @@ import { classifyFailure } from './pool-blocker.js';
 import type { Placement } from '../ipam/placement.js';
 import { RETRY_AFTER_FAILURE_MAX_MS, RETRY_AFTER_FAILURE_MIN_MS, SHRINK_AFTER_MS } from './intervals.js';
 import type { PoolChanges } from './pool-changes.js';
+import { EVENT_DRIVEN_POLICY, type PoolPolicy } from './pool-policy.js';
 import { PoolWork, type NoSubnet, type PoolWorkDeps } from './pool-work.js';
 import { WakeSignal } from './wake-signal.js';
 
@@ -33,25 +33,9 @@ export interface PoolDriverDeps extends Omit<PoolWorkDeps, 'changed'> {
   persist: () => void;
   /** How the pool is planned; the default is eni-ipam's: the pure planner, woken by every event. */
   policy?: PoolPolicy;
-  /** Counts EC2 work for metrics; optional. */
   /** An EC2 action starts; the function returned hears how it ended. */
   onAction?: (action: PlanAction['type']) => (outcome: 'ok' | 'failed') => void;
 }
-
-/**
- * The planning policy. eni-ipam plans whenever something changes; benchmarks swap in a policy that
- * plans the default pool on a fixed tick instead (the AWS VPC CNI's behaviour), to compare both on
- * one simulator.
- */
-export interface PoolPolicy {
-  plan(input: PlanInput): PlanDecision;
-  /** Plan every tickMs as well (undefined: no tick). */
-  tickMs?: number;
-  /** Plan when demand, releases or EC2 results wake the driver; false: only on the tick. */
-  eventDriven: boolean;
-}
-
-export const EVENT_DRIVEN_POLICY: PoolPolicy = { plan, eventDriven: true };
 
 /**
  * Carries out the node's pool decisions (ipam/node-plan.ts planNode). Woken by demand, releases,

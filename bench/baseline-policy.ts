@@ -17,7 +17,7 @@
  */
 import { plan } from '../ipam/planner.js';
 import type { PlanDecision, PlanInput } from '../ipam/plan-types.js';
-import type { PoolPolicy } from '../agent/pool-driver.js';
+import type { PoolPolicy } from '../agent/pool-policy.js';
 
 /** ipamd's pool reconcile period. */
 export const BASELINE_TICK_MS = 5_000;

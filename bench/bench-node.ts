@@ -14,7 +14,7 @@ import type { AgentConfig } from '../agent/config.js';
 import type { NodePods } from '../agent/kube/pod-watch.js';
 import type { Logger } from '../agent/logger.js';
 import type { NodeAgent } from '../agent/node-agent.js';
-import type { PoolPolicy } from '../agent/pool-driver.js';
+import type { PoolPolicy } from '../agent/pool-policy.js';
 import { AwsEc2Network } from '../provider/aws-ec2-network.js';
 import type { Ec2Limiter } from '../provider/limiter.js';
 import type { MetadataSource } from '../provider/metadata.js';

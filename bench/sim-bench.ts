@@ -5,7 +5,7 @@
  * benchmark needs beyond the runner's report: a time series (pods waiting, addresses free, EC2
  * calls), the EC2 calls from the first pod on, and when each node first met its warm target.
  */
-import type { PoolPolicy } from '../agent/pool-driver.js';
+import type { PoolPolicy } from '../agent/pool-policy.js';
 import { plan } from '../ipam/planner.js';
 import { silentLogger } from '../agent/logger.js';
 import type { Ec2Stats } from '../sim/stats.js';
