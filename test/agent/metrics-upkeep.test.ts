@@ -1,36 +1,12 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { assembleNodeAgent } from '../../agent/assemble.js';
-import { loadConfig } from '../../agent/config.js';
-import { silentLogger } from '../../agent/logger.js';
 import type { AgentMetrics } from '../../agent/metrics/agent-metrics.js';
-import { AgentHarness, settings } from './fakes/agent-harness.js';
+import type { AgentHarness } from './fakes/agent-harness.js';
+import { assembledNode } from './fakes/assembled-node.js';
 import { okAddresses, settleAll } from './fakes/agent-invariants.js';
 import { ec2Error } from './fakes/fake-ec2-network.js';
 
-/** A node built as production builds it, whose metrics the test reads as Prometheus would. */
 function node(): { h: AgentHarness; metrics: () => AgentMetrics } {
-  const config = loadConfig({
-    MY_NODE_NAME: 'node-1',
-    WARM_IP_TARGET: '2',
-    MINIMUM_IP_TARGET: '12',
-    ENI_IPAM_SPOOL_PATH: join(mkdtempSync(join(tmpdir(), 'eni-ipam-upkeep-')), 'spool.jsonl'),
-  });
-  let metrics: AgentMetrics | undefined;
-  const h = new AgentHarness(settings(), 'm5.large', {}, (harness, checkpointer) => {
-    const built = assembleNodeAgent({
-      config,
-      ec2: harness.ec2,
-      clock: harness.clock,
-      logger: silentLogger(),
-      checkpointer,
-    });
-    metrics = built.metrics;
-    return built.agent;
-  });
-  return { h, metrics: () => metrics! };
+  return assembledNode({ WARM_IP_TARGET: '2', MINIMUM_IP_TARGET: '12' });
 }
 
 async function sample(

@@ -1,12 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { assembleNodeAgent, KUBEVIRT_VM_LABEL } from '../../agent/assemble.js';
-import { loadConfig } from '../../agent/config.js';
-import { silentLogger } from '../../agent/logger.js';
+import { KUBEVIRT_VM_LABEL } from '../../agent/assemble.js';
 import type { AgentMetrics } from '../../agent/metrics/agent-metrics.js';
 import { AgentHarness, settings } from './fakes/agent-harness.js';
+import { assembledNode } from './fakes/assembled-node.js';
 import { expectAgentMatchesEc2, okAddresses, settleAll } from './fakes/agent-invariants.js';
 import { FakeNodePods, FakeVirtualMachines } from './fakes/fake-node-pods.js';
 
@@ -24,27 +20,11 @@ function node(): {
 } {
   const pods = new FakeNodePods();
   const vms = new FakeVirtualMachines();
-  const config = loadConfig({
-    MY_NODE_NAME: 'node-1',
-    ENI_IPAM_POD_GONE_GRACE_SECONDS: String(GRACE_S),
-    IP_COOLDOWN_PERIOD: String(COOLDOWN_S),
-    ENI_IPAM_SPOOL_PATH: join(mkdtempSync(join(tmpdir(), 'eni-ipam-leaks-')), 'spool.jsonl'),
-  });
-  let metrics: AgentMetrics | undefined;
-  const h = new AgentHarness(settings(), 'm5.large', {}, (harness, checkpointer) => {
-    const built = assembleNodeAgent({
-      config,
-      ec2: harness.ec2,
-      clock: harness.clock,
-      logger: silentLogger(),
-      checkpointer,
-      pods,
-      virtualMachines: vms,
-    });
-    metrics = built.metrics;
-    return built.agent;
-  });
-  return { h, pods, vms, metrics: () => metrics! };
+  const { h, metrics } = assembledNode(
+    { ENI_IPAM_POD_GONE_GRACE_SECONDS: String(GRACE_S), IP_COOLDOWN_PERIOD: String(COOLDOWN_S) },
+    { pods, virtualMachines: vms },
+  );
+  return { h, pods, vms, metrics };
 }
 
 async function counter(metrics: AgentMetrics, name: string, cause: string): Promise<number> {
