@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../deploy/manifests.js';
 import { requireOnPath } from '../peers/paths.js';
-import { freeLoopbackPort, spawnPeer, waitUntilReady, type PeerProcess } from '../peers/process.js';
+import { spawnPeer, startOnFreePorts, waitUntilReady, type PeerProcess } from '../peers/process.js';
 import { CHART_DIR } from './harness/helm.js';
 
 const NODE = 'ip-10-0-0-180.ec2.internal';
@@ -67,31 +67,34 @@ async function query(expr: string): Promise<{ metric: Record<string, string>; va
 beforeAll(async () => {
   const prometheusBinary = requireOnPath('prometheus', 'prometheus');
   work = mkdtempSync(join(tmpdir(), 'eni-ipam-ship-prometheus-'));
-  const [metricsPort, introspectionPort, prometheusPort] = [
-    await freeLoopbackPort(),
-    await freeLoopbackPort(),
-    await freeLoopbackPort(),
-  ];
   // WARM_IP_TARGET=1 keeps the pool small, so some ADDs wait and the time-to-address panels fill.
-  demo = spawnPeer(
-    'eni-ipam demo',
-    process.execPath,
-    [
-      join(REPO_ROOT, 'dist', 'cli', 'main.js'),
-      'demo',
-      '--duration',
-      String(Math.ceil(DATA_DEADLINE_MS / 1000) + 60),
-      '--metrics-port',
-      String(metricsPort),
-      '--introspection-port',
-      String(introspectionPort),
-    ],
-    { env: { ...process.env, WARM_IP_TARGET: '1' } },
-  );
-  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-  await waitUntilReady(demo, async () => (await fetch(metricsUrl)).ok, {
-    timeoutMs: 60_000,
-    intervalMs: 250,
+  const metricsPort = await startOnFreePorts(2, async ([metrics, introspection]) => {
+    const peer = spawnPeer(
+      'eni-ipam demo',
+      process.execPath,
+      [
+        join(REPO_ROOT, 'dist', 'cli', 'main.js'),
+        'demo',
+        '--duration',
+        String(Math.ceil(DATA_DEADLINE_MS / 1000) + 60),
+        '--metrics-port',
+        String(metrics),
+        '--introspection-port',
+        String(introspection),
+      ],
+      { env: { ...process.env, WARM_IP_TARGET: '1' } },
+    );
+    try {
+      await waitUntilReady(peer, async () => (await fetch(`http://127.0.0.1:${metrics}/metrics`)).ok, {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+      });
+    } catch (err) {
+      await peer.stop();
+      throw err;
+    }
+    demo = peer;
+    return metrics!;
   });
   writeFileSync(
     join(work, 'prometheus.yml'),
@@ -105,16 +108,25 @@ beforeAll(async () => {
       ],
     }),
   );
-  prometheus = spawnPeer('prometheus', prometheusBinary, [
-    `--config.file=${join(work, 'prometheus.yml')}`,
-    `--storage.tsdb.path=${join(work, 'data')}`,
-    `--web.listen-address=127.0.0.1:${prometheusPort}`,
-    '--storage.tsdb.retention.time=1h',
-  ]);
-  prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
-  await waitUntilReady(prometheus, async () => (await fetch(`${prometheusUrl}/-/ready`)).ok, {
-    timeoutMs: 60_000,
-    intervalMs: 250,
+  await startOnFreePorts(1, async ([port]) => {
+    const peer = spawnPeer('prometheus', prometheusBinary, [
+      `--config.file=${join(work, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(work, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--storage.tsdb.retention.time=1h',
+    ]);
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await waitUntilReady(peer, async () => (await fetch(`${url}/-/ready`)).ok, {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+      });
+    } catch (err) {
+      await peer.stop();
+      throw err;
+    }
+    prometheus = peer;
+    prometheusUrl = url;
   });
 }, 180_000);
 

@@ -5,7 +5,7 @@
  * DeleteOnTermination and does not model prefix delegation, so tests against it assert only the
  * shapes and flows it does model.
  */
-import { freeLoopbackPort, spawnPeer, waitUntilReady } from './process.js';
+import { spawnPeer, startOnFreePorts, waitUntilReady } from './process.js';
 import { peerPaths, requireExecutable } from './paths.js';
 
 /** moto imports every service's models on start; on a busy 2-core machine that takes seconds. */
@@ -24,9 +24,12 @@ export interface MotoPeer {
   stop(): Promise<void>;
 }
 
-export async function startMoto(region = 'us-east-1'): Promise<MotoPeer> {
+export function startMoto(region = 'us-east-1'): Promise<MotoPeer> {
+  return startOnFreePorts(1, ([port]) => startMotoOn(port!, region));
+}
+
+async function startMotoOn(port: number, region: string): Promise<MotoPeer> {
   const motoServer = requireExecutable('moto', peerPaths.motoServer);
-  const port = await freeLoopbackPort();
   const endpoint = `http://127.0.0.1:${port}`;
   const peer = spawnPeer('moto_server', motoServer, ['-H', '127.0.0.1', '-p', String(port)], {
     env: {

@@ -173,3 +173,25 @@ export async function freeLoopbackPort(): Promise<number> {
   if (address === null || typeof address === 'string') throw new Error('could not read a free loopback port');
   return address.port;
 }
+
+/**
+ * Runs `start` on `count` fresh loopback ports, and again on new ones when the peer lost a port to
+ * another process between the choice and its bind (the error says "address already in use"), up to
+ * `attempts` times. `start` stops its own peer when it fails.
+ */
+export async function startOnFreePorts<T>(
+  count: number,
+  start: (ports: number[]) => Promise<T>,
+  attempts = 3,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const ports: number[] = [];
+    for (let i = 0; i < count; i++) ports.push(await freeLoopbackPort());
+    try {
+      return await start(ports);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (attempt >= attempts || !/address already in use|EADDRINUSE/i.test(message)) throw err;
+    }
+  }
+}

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freeLoopbackPort, spawnPeer, waitUntilReady } from './process.js';
+import { spawnPeer, startOnFreePorts, waitUntilReady } from './process.js';
 import { requireOnPath } from './paths.js';
 
 const READY_TIMEOUT_MS = 15_000;
@@ -22,8 +22,8 @@ export interface RedisPeer {
 
 /** `port`: a given loopback port (a restart on the same address); a free one by default. */
 export async function startRedis(port?: number): Promise<RedisPeer> {
+  if (port === undefined) return startOnFreePorts(1, ([free]) => startRedis(free));
   const redisServer = requireOnPath('redis', 'redis-server');
-  port ??= await freeLoopbackPort();
   const dataDir = await mkdtemp(join(tmpdir(), 'eni-ipam-redis-'));
   const peer = spawnPeer('redis-server', redisServer, [
     '--port',
