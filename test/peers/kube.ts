@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freeLoopbackPort, spawnPeer, waitUntilReady, type PeerProcess } from './process.js';
+import { spawnPeer, startOnFreePorts, waitUntilReady, type PeerProcess } from './process.js';
 import { peerPaths, requireExecutable } from './paths.js';
 
 /** kube-apiserver runs every post-start hook (RBAC bootstrap roles, ...) before /readyz is 200. */
@@ -97,10 +97,8 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     await writeFile(join(dir, 'sa.key'), privateKey, { mode: 0o600 });
     await writeFile(join(dir, 'sa.pub'), publicKey);
 
-    const port = await freeLoopbackPort();
     const bindAddress = options.bindAddress ?? '127.0.0.1';
-    const url = `https://${bindAddress}:${port}`;
-    const args = [
+    const argsFor = (port: number): string[] => [
       `--etcd-servers=${etcdUrl}`,
       `--bind-address=${bindAddress}`,
       `--advertise-address=${bindAddress}`,
@@ -119,8 +117,8 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       '--enable-priority-and-fairness=false',
       ...(options.extraApiServerArgs ?? []),
     ];
-    const startApiServer = async (): Promise<PeerProcess> => {
-      const apiServer = spawnPeer('kube-apiserver', kubeApiServerBinary, args);
+    const startApiServer = async (port: number): Promise<PeerProcess> => {
+      const apiServer = spawnPeer('kube-apiserver', kubeApiServerBinary, argsFor(port));
       running.push(apiServer);
       await waitUntilReady(apiServer, () => isReady(bindAddress, port, adminToken), {
         timeoutMs: APISERVER_READY_TIMEOUT_MS,
@@ -128,7 +126,14 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       });
       return apiServer;
     };
-    let apiServer = await startApiServer();
+    // A port chosen free can be taken by another process before kube-apiserver binds it: start
+    // again on a new one. A restart keeps its port, as a restarted API server does.
+    let port = 0;
+    let apiServer = await startOnFreePorts(1, async ([free]) => {
+      port = free!;
+      return startApiServer(port);
+    });
+    const url = `https://${bindAddress}:${port}`;
 
     // The serving certificate file holds the leaf and the CA that signed it.
     const caCertificate = await readFile(join(dir, 'certs', 'apiserver.crt'), 'utf8');
@@ -156,7 +161,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       async restart(): Promise<void> {
         await apiServer.stop();
         running.splice(running.indexOf(apiServer), 1);
-        apiServer = await startApiServer();
+        apiServer = await startApiServer(port);
       },
     };
   } catch (err) {
@@ -170,13 +175,24 @@ async function startEtcd(
   dir: string,
   running: PeerProcess[],
 ): Promise<{ url: string; process: PeerProcess }> {
-  const clientPort = await freeLoopbackPort();
-  const peerPort = await freeLoopbackPort();
+  return startOnFreePorts(2, ([clientPort, peerPort]) =>
+    startEtcdOn(etcdBinary, dir, running, clientPort!, peerPort!),
+  );
+}
+
+async function startEtcdOn(
+  etcdBinary: string,
+  dir: string,
+  running: PeerProcess[],
+  clientPort: number,
+  peerPort: number,
+): Promise<{ url: string; process: PeerProcess }> {
   const clientUrl = `http://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const etcd = spawnPeer('etcd', etcdBinary, [
     '--name=eni-ipam-test',
-    `--data-dir=${join(dir, 'etcd')}`,
+    // A data dir per attempt: one bootstrapped with another port's peer URL would not start.
+    `--data-dir=${join(dir, `etcd-${String(clientPort)}`)}`,
     `--listen-client-urls=${clientUrl}`,
     `--advertise-client-urls=${clientUrl}`,
     `--listen-peer-urls=${peerUrl}`,
