@@ -55,7 +55,9 @@ describe('probes of the real agent', () => {
     { timeout: 90_000 },
     async () => {
       expect((await probe(agent, '/healthz')).status).toBe(200);
-      await rm(agent.stateDir, { recursive: true, force: true });
+      // The running agent may write into the directory while it is being removed (ENOTEMPTY at
+      // its rmdir): retry, as an operator's second `rm -rf` would.
+      await rm(agent.stateDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
       await until('/healthz failing', agent, async () => (await probe(agent, '/healthz')).status === 503);
       expect(JSON.parse((await probe(agent, '/healthz')).body)).toEqual({
         status: 'failing',
