@@ -2,14 +2,15 @@
  * A seeded, randomised fault campaign against the real agent process: bursts of CNI ADDs and DELs
  * for pods of a real kube-apiserver, interleaved with kill -9 of the agent, a checkpoint
  * truncated, corrupted, deleted or replaced by a directory, kube-apiserver restarts (also while
- * the checkpoint is lost), EC2 throttling and server errors throughout, and a full disk under the
- * agent's state (a small tmpfs this suite mounts). After every step the user's checks hold: no
+ * the checkpoint is lost), the shared EC2 budget's Redis stopped and started again empty, EC2
+ * throttling and server errors throughout, and a full disk under the agent's state (a small tmpfs
+ * this suite mounts). After every step the user's checks hold: no
  * address is held by two pods, and every acknowledged ADD still holds its address for its pod.
  * Once settled, nothing leaks: EC2 and the agent's books agree, and the agent holds exactly the
  * running pods. The test plays kubelet: ADD for a pod's sandbox, then `status.podIPs`; a failed
  * ADD's sandbox is torn down with DEL.
  *
- * Needs the `kube` peer, root (for the tmpfs) and `npm run build`. CI runs a fixed budget of
+ * Needs the `kube` and `redis` peers, root (for the tmpfs) and `npm run build`. CI runs a fixed budget of
  * STEPS; the test prints how many steps and faults ran.
  */
 import { execFile } from 'node:child_process';
@@ -23,6 +24,7 @@ import { SeededRandom } from '../../sim/random.js';
 import { systemClock } from '../../time/clock.js';
 import { DEPLOY_DIR, parseYamlFile } from '../deploy/manifests.js';
 import { startKubeApiServer, type KubeApiServer } from '../peers/kube.js';
+import { startRedis, type RedisPeer } from '../peers/redis.js';
 import {
   startAgentProcess,
   startSimulatedNode,
@@ -45,7 +47,7 @@ import { KubeRest, type ManifestObject } from './harness/kube-rest.js';
 
 const SEED = 4242;
 /** CI's budget: each step is a burst and, most of the time, a fault. */
-const STEPS = 16;
+const STEPS = 24;
 const NODE_NAME = 'ip-198-19-0-77.ec2.internal';
 const NAMESPACE = 'default';
 /** m5.large holds 27 pod addresses; the live set stays below, so no ADD is refused for room. */
@@ -62,6 +64,7 @@ type Fault =
   | 'checkpoint-directory'
   | 'apiserver-restart'
   | 'checkpoint-and-apiserver-lost'
+  | 'redis-restart'
   | 'full-disk';
 const FAULTS: readonly Fault[] = [
   'none',
@@ -72,6 +75,7 @@ const FAULTS: readonly Fault[] = [
   'checkpoint-directory',
   'apiserver-restart',
   'checkpoint-and-apiserver-lost',
+  'redis-restart',
   'full-disk',
 ];
 
@@ -112,6 +116,7 @@ describe('seeded fault campaign', () => {
   let admin: KubeClients;
   let node: SimulatedNode;
   let agent: AgentProcess;
+  let redis: RedisPeer;
   let mountPoint: string;
   let podCount = 0;
 
@@ -136,6 +141,7 @@ describe('seeded fault campaign', () => {
       throttleRate: 0.1,
       sim: { seed: SEED, faults: { serverErrorRate: 0.05 } },
     });
+    redis = await startRedis();
     const stateDir = join(mountPoint, 'state');
     await mkdir(stateDir, { mode: 0o700 });
     agent = await startAgentProcess({
@@ -148,6 +154,7 @@ describe('seeded fault campaign', () => {
         IP_COOLDOWN_PERIOD: '1',
         ENI_IPAM_ADD_WAIT_SECONDS: '5',
         ENI_IPAM_POD_GONE_GRACE_SECONDS: '2',
+        EC2_RATE_LIMIT_REDIS_URL: redis.url,
       },
     });
   }, 180_000);
@@ -156,6 +163,7 @@ describe('seeded fault campaign', () => {
     await agent?.stop();
     await node?.close();
     await kube?.stop();
+    await redis?.stop();
     if (mountPoint) {
       await run('umount', [mountPoint]).catch(() => undefined);
       await rm(mountPoint, { recursive: true, force: true });
@@ -237,6 +245,13 @@ describe('seeded fault campaign', () => {
         if (!entry.reported) entry.reported = await reportPodIp(admin.core, entry);
     };
     const checkpoint = (): string => agent.checkpointPath;
+    const sharedBudgetDegraded = async (): Promise<number | undefined> => {
+      const text = await fetch(`${agent.metricsUrl}/metrics`)
+        .then((r) => r.text())
+        .catch(() => '');
+      const line = /^eniipam_ec2_shared_budget_degraded (\S+)$/m.exec(text);
+      return line ? Number(line[1]) : undefined;
+    };
 
     const check = async (step: number): Promise<void> => {
       const held: PodView[] = await agent.pods();
@@ -310,6 +325,29 @@ describe('seeded fault campaign', () => {
           await agent.start();
           await burst();
           await restarting;
+          break;
+        }
+        case 'redis-restart': {
+          // The shared budget goes away mid-burst and comes back empty on the same address: the
+          // agent degrades to its own limiter, then finds the budget again by itself.
+          const during = burst();
+          await redis.stop();
+          await during;
+          await eventually(
+            'the agent on its own limiter while Redis is away',
+            async () => ((await sharedBudgetDegraded()) === 1 ? true : undefined),
+            60_000,
+            async () => `eniipam_ec2_shared_budget_degraded ${String(await sharedBudgetDegraded())}`,
+          );
+          await burst();
+          redis = await startRedis(redis.port);
+          await eventually(
+            'the shared EC2 budget in use again',
+            async () => ((await sharedBudgetDegraded()) === 0 ? true : undefined),
+            60_000,
+            async () => `eniipam_ec2_shared_budget_degraded ${String(await sharedBudgetDegraded())}`,
+          );
+          await burst();
           break;
         }
         case 'full-disk': {
