@@ -1,6 +1,7 @@
 import { withCallPriority } from '../provider/call-priority.js';
 import type { PlanAction, PlanInput, WarmTargets } from '../ipam/plan-types.js';
 import {
+  addressesBrought,
   defaultPlanInput,
   nodeShortage,
   planNode,
@@ -15,7 +16,7 @@ import type { Shortage } from '../ipam/pool-rules.js';
 import { repeatEvery, type Timer } from '../time/clock.js';
 import type { Failure } from '../ipam/pool-blocker.js';
 import { classifyFailure } from './pool-blocker.js';
-import type { Placement } from '../ipam/placement.js';
+import { placementKey, type Placement } from '../ipam/placement.js';
 import { RETRY_AFTER_FAILURE_MAX_MS, RETRY_AFTER_FAILURE_MIN_MS, SHRINK_AFTER_MS } from './intervals.js';
 import type { PoolChanges } from './pool-changes.js';
 import { EVENT_DRIVEN_POLICY, type PoolPolicy } from './pool-policy.js';
@@ -53,6 +54,9 @@ export class PoolDriver {
   private overSince: number | undefined;
   private shrinkTimer: Timer | undefined;
   private readonly tasks = new Set<Promise<void>>();
+  /** Addresses each action under way brings, by launch order: earlier actions serve waiting ADDs first. */
+  private readonly onTheWay = new Map<number, { key: string; addresses: number }>();
+  private launches = 0;
 
   constructor(private readonly deps: PoolDriverDeps) {
     this.settings = { limits: deps.limits, targets: deps.targets, shrinkAfterMs: SHRINK_AFTER_MS };
@@ -170,8 +174,15 @@ export class PoolDriver {
     let failed = false;
     // EC2 calls that serve ADDs waiting now go before warm-pool refills and releases (limiter.ts).
     // Asked again while a call waits in the limiter: a warm-up becomes demand once pods wait for it.
+    const seq = this.launches++;
+    this.onTheWay.set(seq, {
+      key: planned.key,
+      addresses: addressesBrought(action, this.settings.limits.prefixes),
+    });
     const priority = (): 'demand' | 'warm' =>
-      servesWaitingAdds(action, this.deps.waiting().length) ? 'demand' : 'warm';
+      servesWaitingAdds(action, this.waitingFor(planned.key), this.broughtBefore(seq, planned.key))
+        ? 'demand'
+        : 'warm';
     const task = withCallPriority(priority, () => this.work.run(planned))
       .then(
         (outcome) => {
@@ -192,12 +203,30 @@ export class PoolDriver {
         },
       )
       .finally(() => {
+        this.onTheWay.delete(seq);
         this.tasks.delete(task);
         this.changed();
         // After a failure the retry timer wakes the driver: waking now would retry at once.
         if (!failed) this.wake();
       });
     this.tasks.add(task);
+  }
+
+  /** ADDs waiting now for addresses of this placement. */
+  private waitingFor(key: string): number {
+    let n = 0;
+    for (const placement of this.deps.waiting()) if (placementKey(placement) === key) n++;
+    return n;
+  }
+
+  /** Addresses that actions launched before `seq` for this placement still bring. */
+  private broughtBefore(seq: number, key: string): number {
+    let n = 0;
+    for (const [at, work] of this.onTheWay) {
+      if (at >= seq) break;
+      if (work.key === key) n += work.addresses;
+    }
+    return n;
   }
 
   /** The datastore changed here: waiting ADDs may be served, and the change is made durable. */

@@ -6,7 +6,7 @@
  * table. The pool driver (agent/pool-driver.ts) builds a NodeState, calls planNode once per round
  * and runs the actions; `eni-ipam plan` builds a NodeState from JSON and prints the same NodePlan.
  */
-import { ADDRESSES_PER_PREFIX } from './address.js';
+import { ADDRESSES_PER_PREFIX, addressesPerUnit } from './address.js';
 import type { Blocker, Failure } from './pool-blocker.js';
 import { DEFAULT_PLACEMENT_KEY, pinnedDemand, placementKey, type Placement } from './placement.js';
 import type { EniUsage, PlanAction, PlanDecision, PlanInput, PlanLimits, WarmTargets } from './plan-types.js';
@@ -195,9 +195,28 @@ export function nodeShortage(state: NodeState, settings: NodeSettings): Shortage
   });
 }
 
-/** Whether an EC2 call serves ADDs waiting now: releases never do; everything else while ADDs wait. */
-export function servesWaitingAdds(action: PlanAction, waiting: number): boolean {
-  return !RELEASES.has(action.type) && waiting > 0;
+/**
+ * Whether an EC2 call serves ADDs waiting now. Releases never do. Growth does while more ADDs of its
+ * placement wait than the addresses that growth launched before it still brings: those come first,
+ * so a node's warm-up ENI behind the ENI its pods need is a warm-up, on the node and in a budget
+ * shared by the cluster (where every other node's pods go before it).
+ */
+export function servesWaitingAdds(action: PlanAction, waiting: number, broughtBefore = 0): boolean {
+  return !RELEASES.has(action.type) && waiting > broughtBefore;
+}
+
+/** Addresses an action adds to the node once done (releases: none). */
+export function addressesBrought(action: PlanAction, prefixes: boolean): number {
+  switch (action.type) {
+    case 'assignIps':
+    case 'assignPrefixes':
+    case 'createEni':
+      return action.count * addressesPerUnit(prefixes);
+    case 'unassignIps':
+    case 'unassignPrefixes':
+    case 'deleteEni':
+      return 0;
+  }
 }
 
 export function totalInFlight(state: Pick<NodeState, 'inFlight'>): InFlight {

@@ -133,6 +133,12 @@ export class BottleneckLimiter implements Ec2Limiter {
     pending.catch(() => undefined);
   }
 
+  /** Tokens in the API's bucket now (with Redis: the cluster's, read on Redis's clock). */
+  async tokens(api: Ec2Api): Promise<number> {
+    if (this.redisLoaded !== undefined && this.Redis === undefined) await this.redisLoaded;
+    return (await this.limiter(api).currentReservoir()) ?? this.options.buckets[api].size;
+  }
+
   /**
    * Resolves once every API's limiter is initialised in its datastore (with Redis: connected and
    * its keys created if missing); rejects when that fails.

@@ -248,7 +248,7 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
   private pump(api: Ec2Api): void {
     const state = this.state(api);
     this.refill(api, state);
-    if (state.tokens >= 1 - TOKEN_EPSILON && state.demand.length === 0) this.promote(state);
+    if (state.tokens >= 1 - TOKEN_EPSILON) this.promote(state);
     while (state.tokens >= 1 - TOKEN_EPSILON) {
       const next = state.demand.shift() ?? state.warm.shift();
       if (!next) break;
@@ -268,7 +268,11 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
     }
   }
 
-  /** Queued warm calls that pods now wait for move ahead of the other warm calls. */
+  /**
+   * Queued warm calls that pods now wait for join the demand queue, behind the demand already
+   * there. Checked at most once a second, also while demand is queued: in a budget the cluster
+   * shares, other nodes' demand rarely runs out, and a warm-up turned demand must not wait for it to.
+   */
   private promote(state: BucketState): void {
     const now = this.clock.now();
     if (state.warm.length === 0 || now - state.promotedAt < PROMOTE_EVERY_MS) return;

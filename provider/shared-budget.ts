@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Clock, Timer } from '../time/clock.js';
-import { BottleneckLimiter, type RedisClientOptions } from './bottleneck-limiter.js';
-import { currentCallPriority, type PrioritySource } from './call-priority.js';
+import { BottleneckLimiter, refillSchedule, type RedisClientOptions } from './bottleneck-limiter.js';
+import { currentCallPriority, resolvePriority, type PrioritySource } from './call-priority.js';
 import type { Ec2Limiter } from './limiter.js';
 import { noopObserver, type Ec2Observer } from './observer.js';
 import type { Ec2Api, TokenBucket } from './rate-limits.js';
@@ -12,6 +12,28 @@ export const SHARED_BUDGET_PROBE_MS = 2_000;
 export const SHARED_BUDGET_REDIS_TIMEOUT_MS = 1_000;
 
 export type SharedBudgetState = 'connecting' | 'shared' | 'degraded';
+
+/**
+ * The part of every shared bucket kept for calls that serve pods waiting now. Each node orders its
+ * own calls demand first, but nodes queue independently: without a reserve, a thousand nodes' warm
+ * pools would take the tokens a pod of another node waits for. A warm-up (or a release) starts only
+ * while the bucket holds more than the reserve, so it still runs at the bucket's full refill rate;
+ * only the reserve's part of the burst is left to demand.
+ */
+export const DEMAND_RESERVE_SHARE = 0.2;
+
+/** Tokens of the bucket only demand may take: a share of its size, at least one. */
+export function demandReserve(bucket: TokenBucket, share = DEMAND_RESERVE_SHARE): number {
+  return Math.max(1, Math.floor(bucket.size * share));
+}
+
+/**
+ * How many warm calls may start now with `tokens` in the shared bucket: those that leave the
+ * reserve in it (the bucket refills between two looks; other nodes may take some meanwhile).
+ */
+export function warmCallsAllowed(tokens: number, bucket: TokenBucket, share = DEMAND_RESERVE_SHARE): number {
+  return Math.max(0, Math.floor(tokens + 1e-9) - demandReserve(bucket, share));
+}
 
 export interface SharedBudgetOptions {
   redisUrl: string;
@@ -29,6 +51,13 @@ export interface SharedBudgetOptions {
 /** A call waiting in the shared limiter that has not started: it can still move to the local one. */
 interface PendingShared {
   reroute(): void;
+}
+
+/** Warm calls of one API waiting for the shared bucket to hold more than the demand reserve. */
+interface WarmGate {
+  waiting: { priority: PrioritySource; go: () => void }[];
+  timer: Timer | undefined;
+  looking: boolean;
 }
 
 /**
@@ -50,6 +79,7 @@ export class SharedBudgetLimiter implements Ec2Limiter {
   private closed = false;
   private probing = false;
   private readonly pending = new Set<PendingShared>();
+  private readonly gates = new Map<Ec2Api, WarmGate>();
   private readonly observer: Ec2Observer;
   private readonly redisOptions: RedisClientOptions;
 
@@ -79,6 +109,13 @@ export class SharedBudgetLimiter implements Ec2Limiter {
   ): Promise<T> {
     if (this.closed) return Promise.reject(new Error('EC2 limiter is closed'));
     this.start();
+    if (this.state === 'shared' && resolvePriority(priority) === 'warm')
+      return this.afterReserve(api, priority).then(() => this.scheduleNow(api, fn, priority));
+    return this.scheduleNow(api, fn, priority);
+  }
+
+  private scheduleNow<T>(api: Ec2Api, fn: () => Promise<T>, priority: PrioritySource): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('EC2 limiter is closed'));
     const shared = this.shared;
     if (this.state !== 'shared' || shared === undefined)
       return this.options.local.schedule(api, fn, priority);
@@ -121,6 +158,56 @@ export class SharedBudgetLimiter implements Ec2Limiter {
     });
   }
 
+  /**
+   * Resolves when a warm call may enter the shared bucket: it holds more than the demand reserve,
+   * pods now wait for the call (it became demand), or Redis is away (the local limiter orders it).
+   */
+  private afterReserve(api: Ec2Api, priority: PrioritySource): Promise<void> {
+    return new Promise<void>((go) => {
+      let gate = this.gates.get(api);
+      if (!gate) {
+        gate = { waiting: [], timer: undefined, looking: false };
+        this.gates.set(api, gate);
+      }
+      gate.waiting.push({ priority, go });
+      if (gate.timer === undefined) void this.lookAtBucket(api, gate);
+    });
+  }
+
+  /** One look at the shared bucket for the warm calls of an API; again after a refill step if some still wait. */
+  private async lookAtBucket(api: Ec2Api, gate: WarmGate): Promise<void> {
+    if (gate.looking) return;
+    gate.looking = true;
+    gate.timer = undefined;
+    try {
+      const shared = this.shared;
+      const open = this.closed || this.state !== 'shared' || shared === undefined;
+      const stillWarm = gate.waiting.filter((w) => open || resolvePriority(w.priority) === 'warm');
+      for (const w of gate.waiting) if (!stillWarm.includes(w)) w.go();
+      gate.waiting = stillWarm;
+      if (open || gate.waiting.length === 0) {
+        for (const w of gate.waiting.splice(0)) w.go();
+        return;
+      }
+      let allowed: number;
+      try {
+        allowed = warmCallsAllowed(await shared.tokens(api), this.options.buckets[api]);
+      } catch {
+        // Redis did not answer: the calls go on, and the shared limiter's own failure moves them.
+        allowed = gate.waiting.length;
+      }
+      for (const w of gate.waiting.splice(0, allowed)) w.go();
+    } finally {
+      gate.looking = false;
+      if (gate.waiting.length > 0 && gate.timer === undefined) {
+        // The shared bucket refills in steps (bottleneck's reservoir increase): look once per step.
+        gate.timer = this.options.clock.setTimer(refillSchedule(this.options.buckets[api]).intervalMs, () => {
+          void this.lookAtBucket(api, gate);
+        });
+      }
+    }
+  }
+
   throttled(api: Ec2Api): void {
     if (this.state === 'shared') this.shared?.throttled(api);
     // The node's own limiter learns either way: it is what runs if Redis goes away.
@@ -129,6 +216,12 @@ export class SharedBudgetLimiter implements Ec2Limiter {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const gate of this.gates.values()) {
+      gate.timer?.cancel();
+      gate.timer = undefined;
+      // They reach scheduleNow, which refuses them: the limiter is closed.
+      for (const w of gate.waiting.splice(0)) w.go();
+    }
     this.probeTimer?.cancel();
     this.probeTimer = undefined;
     const shared = this.shared;
@@ -246,6 +339,8 @@ export class SharedBudgetLimiter implements Ec2Limiter {
     const waiting = [...this.pending];
     this.pending.clear();
     for (const entry of waiting) entry.reroute();
+    // Warm calls held for the reserve go to the local limiter too, which orders them itself.
+    for (const gate of this.gates.values()) for (const w of gate.waiting.splice(0)) w.go();
     const shared = this.shared;
     this.shared = undefined;
     void shared?.close().catch(() => undefined);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { planNode, type NodeEni, type NodeSettings, type NodeState } from '../../ipam/node-plan.js';
+import {
+  addressesBrought,
+  planNode,
+  servesWaitingAdds,
+  type NodeEni,
+  type NodeSettings,
+  type NodeState,
+} from '../../ipam/node-plan.js';
 import type { PlanAction, PlanLimits } from '../../ipam/plan-types.js';
 import { targets } from './planner-harness.js';
 
@@ -214,5 +221,30 @@ describe('planNode: the default pool planner', () => {
       },
     );
     expect(seen).toEqual([{ enis: ['eni-0'], pending: 1, maxEnis: 2 }]);
+  });
+});
+
+describe('servesWaitingAdds: which growth the pods waiting now need', () => {
+  const eni: PlanAction = { type: 'createEni', count: 9 };
+  it.each<[string, PlanAction, number, number, boolean]>([
+    ['no ADD waits: a warm-up', eni, 0, 0, false],
+    ['ADDs wait and nothing is on its way before it', eni, 3, 0, true],
+    ['the 9 addresses of an earlier Assign serve the 9 ADDs waiting: the ENI is a warm-up', eni, 9, 9, false],
+    ['a 10th ADD waits: the ENI after the Assign is needed now', eni, 10, 9, true],
+    ['two ENIs on their way serve 11 ADDs: a third is a warm-up', eni, 11, 18, false],
+    ['a release never serves an ADD', { type: 'unassignIps', eni: 'eni-1', count: 2 }, 5, 0, false],
+  ])('%s', (_what, action, waiting, before, demand) => {
+    expect(servesWaitingAdds(action, waiting, before)).toBe(demand);
+  });
+
+  it.each<[PlanAction, boolean, number]>([
+    [{ type: 'assignIps', eni: 'eni-1', count: 9 }, false, 9],
+    [{ type: 'createEni', count: 9 }, false, 9],
+    [{ type: 'assignPrefixes', eni: 'eni-1', count: 2 }, true, 32],
+    [{ type: 'createEni', count: 1 }, true, 16],
+    [{ type: 'deleteEni', eni: 'eni-1' }, false, 0],
+    [{ type: 'unassignPrefixes', eni: 'eni-1', count: 1 }, true, 0],
+  ])('%j (prefixes %s) brings %i addresses', (action, prefixes, addresses) => {
+    expect(addressesBrought(action, prefixes)).toBe(addresses);
   });
 });

@@ -274,6 +274,28 @@ describe('demand first and the adaptive rate', () => {
     expect(ran).toEqual(['other-1', 'mine', 'other-2', 'other-3']);
   });
 
+  it('moves a warm-up that pods now wait for ahead of demand queued after that (one budget for many nodes)', async () => {
+    const clock = new ManualClock();
+    const limiter = new ClockTokenBucketLimiter(oneBySecond, clock);
+    const ran: string[] = [];
+    const call = (name: string) => () => Promise.resolve(void ran.push(name));
+    let podsWaitOnMine = false;
+    void limiter.schedule('AssignPrivateIpAddresses', call('first'), 'demand');
+    void limiter.schedule('AssignPrivateIpAddresses', call('mine'), () =>
+      podsWaitOnMine ? 'demand' : 'warm',
+    );
+    // Other nodes' pods keep waiting, one more every second: the demand queue is never empty.
+    for (let i = 1; i <= 6; i++) {
+      await clock.advance(500);
+      void limiter.schedule('AssignPrivateIpAddresses', call(`other-${i}`), 'demand');
+      if (i === 2) podsWaitOnMine = true;
+      await clock.advance(500);
+    }
+    await clock.advance(5_000);
+    // Once pods wait for it, it queues as demand from then on, not behind all demand to come.
+    expect(ran).toEqual(['first', 'other-1', 'other-2', 'mine', 'other-3', 'other-4', 'other-5', 'other-6']);
+  });
+
   it('takes the priority from withCallPriority across awaits, demand by default', async () => {
     const clock = new ManualClock();
     const limiter = new ClockTokenBucketLimiter(oneBySecond, clock);
