@@ -253,18 +253,15 @@ export class CniServer {
     /**
      * Writes the answer and closes our end: once written, the answer sits in the peer's queue, so
      * close() never waits on a client that does not hang up. The request's time ends when the
-     * answer is handed to the socket (or found to have nobody to go to).
+     * answer has been handed to the socket (a unix socket takes a small answer at once), or found
+     * to have nobody to go to.
      */
     const reply = (served: Served, readAt: number): void => {
-      const done = (): void => {
-        this.observer?.requestServed(served.command, resultOf(served.response), this.monotonicMs() - readAt);
-      };
-      if (socket.destroyed) {
-        done();
-        return;
+      if (!socket.destroyed) {
+        socket.write(encodeResponse(served.response));
+        socket.end(() => socket.destroy());
       }
-      socket.write(encodeResponse(served.response), done);
-      socket.end(() => socket.destroy());
+      this.observer?.requestServed(served.command, resultOf(served.response), this.monotonicMs() - readAt);
     };
 
     const answer = (line: string, readAt: number): void => {

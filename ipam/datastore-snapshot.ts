@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Datastore } from './datastore.js';
 import { SnapshotError } from './errors.js';
-import type { EniInfo } from './datastore-types.js';
+import type { AddressState, EniInfo } from './datastore-types.js';
 
 /**
  * The datastore as versioned JSON, for the agent's checkpoint. A reader accepts exactly the versions
@@ -52,23 +52,66 @@ const snapshotV1Schema = z.object({
 export type DatastoreSnapshotV1 = z.infer<typeof snapshotV1Schema>;
 
 export function snapshotDatastore(datastore: Datastore): DatastoreSnapshotV1 {
-  const enis = datastore.enis().map((info) => {
+  const assigned: AssignedEntry[] = [];
+  const cooling: CoolingEntry[] = [];
+  for (const r of datastore.addressRecords()) {
+    if (r.state.type === 'assigned') assigned.push(assignedEntry(r.address, r.state));
+    else if (r.state.type === 'cooling') cooling.push({ address: r.address, until: r.state.until });
+  }
+  return { version: SNAPSHOT_VERSION, enis: eniEntries(datastore), assigned, cooling };
+}
+
+type AssignedEntry = DatastoreSnapshotV1['assigned'][number];
+type CoolingEntry = DatastoreSnapshotV1['cooling'][number];
+
+function eniEntries(datastore: Datastore): DatastoreSnapshotV1['enis'] {
+  return datastore.enis().map((info) => {
     const sources = datastore.sourcesOf(info.id) ?? { ips: [], prefixes: [] };
     return { ...info, ...sources };
   });
-  const assigned = datastore.assignments().map((a) => ({
-    address: a.address,
-    containerId: a.key.containerId,
-    ifName: a.key.ifName,
-    pod: { ...a.pod },
-    ...(a.owner ? { owner: { ...a.owner } } : {}),
-    ...(a.network === undefined ? {} : { network: a.network }),
-    assignedAt: a.assignedAt,
-  }));
-  const cooling = datastore
-    .addressRecords()
-    .flatMap((r) => (r.state.type === 'cooling' ? [{ address: r.address, until: r.state.until }] : []));
-  return { version: SNAPSHOT_VERSION, enis, assigned, cooling };
+}
+
+function assignedEntry(address: string, state: Extract<AddressState, { type: 'assigned' }>): AssignedEntry {
+  return {
+    address,
+    containerId: state.key.containerId,
+    ifName: state.key.ifName,
+    pod: { ...state.pod },
+    ...(state.owner ? { owner: { ...state.owner } } : {}),
+    ...(state.network === undefined ? {} : { network: state.network }),
+    assignedAt: state.assignedAt,
+  };
+}
+
+/**
+ * The snapshot as JSON text, exactly `JSON.stringify(snapshotDatastore(datastore))`, for a
+ * datastore that is written again after every change (the agent's checkpoint, once per group of
+ * ADDs and DELs): the text of each assignment is made once and reused while it stands, so a write
+ * serialises what changed, not every pod of the node again.
+ */
+export class SnapshotText {
+  /** An address's state object is replaced, never changed, when the address changes hands. */
+  private readonly assignedText = new WeakMap<AddressState, { address: string; text: string }>();
+
+  of(datastore: Datastore): string {
+    const assigned: string[] = [];
+    const cooling: CoolingEntry[] = [];
+    for (const r of datastore.addressRecords()) {
+      const state = r.state;
+      if (state.type === 'assigned') {
+        let cached = this.assignedText.get(state);
+        if (cached?.address !== r.address) {
+          cached = { address: r.address, text: JSON.stringify(assignedEntry(r.address, state)) };
+          this.assignedText.set(state, cached);
+        }
+        assigned.push(cached.text);
+      } else if (state.type === 'cooling') {
+        cooling.push({ address: r.address, until: state.until });
+      }
+    }
+    const enis = JSON.stringify(eniEntries(datastore));
+    return `{"version":${SNAPSHOT_VERSION},"enis":${enis},"assigned":[${assigned.join(',')}],"cooling":${JSON.stringify(cooling)}}`;
+  }
 }
 
 /** Rebuilds a datastore from a parsed snapshot, or throws a SnapshotError. */

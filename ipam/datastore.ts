@@ -450,9 +450,14 @@ export class Datastore {
   sourcesOf(eniId: string): { ips: string[]; prefixes: string[] } | undefined {
     const entry = this.eniById.get(eniId);
     if (!entry) return undefined;
+    // By the numbers the slots already hold: parsing every CIDR again would cost each snapshot.
+    const num = (address: string): number => this.requireSlot(address).num;
     return {
-      ips: sortByAddress(entry.ips),
-      prefixes: sortByAddress(entry.prefixes.keys()),
+      ips: [...entry.ips].sort((a, b) => num(a) - num(b)),
+      prefixes: [...entry.prefixes]
+        .map(([prefix, addresses]) => ({ prefix, base: num(addresses[0] ?? prefix) }))
+        .sort((a, b) => a.base - b.base)
+        .map((p) => p.prefix),
     };
   }
 
