@@ -89,6 +89,7 @@ export class NodeIpam implements CniBackend {
   private cooldownTimer: Timer | undefined;
   private cooldownTimerAt: number | undefined;
   private ready = false;
+  private readonly podGateways = new Map<string, string>();
 
   constructor(private readonly deps: NodeIpamDeps) {
     this.waiters = deps.waiters;
@@ -321,7 +322,17 @@ export class NodeIpam implements CniBackend {
     this.deps.events?.add(kind, waitedMs);
     // Taking an address may drop the pool below its warm target.
     this.deps.changes.emit('demand');
-    return { kind: 'ok', result: toIpamResult(result) };
+    return { kind: 'ok', result: toIpamResult(result, this.podGatewayOf(result.subnetCidr)) };
+  }
+
+  /** The pod gateway of a subnet, parsed once: a node has a handful of subnets and many ADDs. */
+  private podGatewayOf(subnetCidr: string): string {
+    let gateway = this.podGateways.get(subnetCidr);
+    if (gateway === undefined) {
+      gateway = podGateway(subnetCidr);
+      this.podGateways.set(subnetCidr, gateway);
+    }
+    return gateway;
   }
 
   /** A release's rules are removed as soon as possible; a failure is retried by the next reconcile. */
@@ -388,9 +399,9 @@ function assignmentKeyOf(attachment: AttachmentKey): AssignmentKey {
   return { containerId: attachment.containerId, ifName: attachment.ifname };
 }
 
-function toIpamResult(result: Assigned): IpamResult {
+function toIpamResult(result: Assigned, gateway: string): IpamResult {
   return {
-    ips: [{ address: `${result.address}/${result.prefixLength}`, gateway: podGateway(result.subnetCidr) }],
+    ips: [{ address: `${result.address}/${result.prefixLength}`, gateway }],
     routes: [{ dst: '0.0.0.0/0' }],
   };
 }

@@ -494,8 +494,13 @@ export class Datastore {
   }
 
   private slotsOf(entry: EniEntry): Slot[] {
-    const addresses = [...entry.ips, ...[...entry.prefixes.values()].flat()];
-    return addresses.map((a) => this.requireSlot(a));
+    // A plain loop: every ADD reads every slot of the candidate ENIs, so no copies on the way.
+    const slots: Slot[] = [];
+    for (const ip of entry.ips) slots.push(this.requireSlot(ip));
+    for (const addresses of entry.prefixes.values()) {
+      for (const address of addresses) slots.push(this.requireSlot(address));
+    }
+    return slots;
   }
 
   private sortedEntries(): EniEntry[] {
