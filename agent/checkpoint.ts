@@ -30,6 +30,8 @@ import {
   statfsSync,
   unlinkSync,
   writeFileSync,
+  writeSync,
+  writevSync,
 } from 'node:fs';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -68,13 +70,23 @@ export function snapshotWhenWritten(take: () => unknown): unknown {
   return { toJSON: take };
 }
 
+/**
+ * JSON text as the checkpoint writes it: a string, or UTF-8 chunks whose concatenation is the
+ * text (written with one writev, so the text of a large state is never copied into one string).
+ */
+export type CheckpointText = string | readonly Uint8Array[];
+
+function textOf(text: CheckpointText): string {
+  return typeof text === 'string' ? text : Buffer.concat(text).toString('utf8');
+}
+
 /** A state taken as JSON text when its write begins; see textWhenWritten. */
 class TextWhenWritten {
-  constructor(readonly take: () => string) {}
+  constructor(readonly take: () => CheckpointText) {}
 
   /** For whatever serialises it as a value (JSON.stringify of an object that holds it). */
   toJSON(): unknown {
-    return JSON.parse(this.take());
+    return JSON.parse(textOf(this.take()));
   }
 }
 
@@ -83,16 +95,22 @@ class TextWhenWritten {
  * objects for JSON.stringify when most of it is unchanged since the last write). `take` must
  * return the JSON text of a snapshot of the state as it is at that moment.
  */
-export function textWhenWritten(take: () => string): unknown {
+export function textWhenWritten(take: () => CheckpointText): unknown {
   return new TextWhenWritten(take);
 }
 
 /** The JSON text of a state as the checkpoint stores it. */
-function stateText(state: unknown): string {
+function stateText(state: unknown): CheckpointText {
   const text =
     state instanceof TextWhenWritten ? state.take() : (JSON.stringify(state) as string | undefined);
   if (text === undefined) throw new TypeError(`a checkpoint state must be JSON, not ${typeof state}`);
   return text;
+}
+
+/** `text` between `head` and `tail`, as chunks when it is chunks. */
+function enclose(head: string, text: CheckpointText, tail: string): CheckpointText {
+  if (typeof text === 'string') return `${head}${text}${tail}`;
+  return [Buffer.from(head, 'utf8'), ...text, Buffer.from(tail, 'utf8')];
 }
 
 const FORMAT = 'eni-ipam-checkpoint';
@@ -121,7 +139,7 @@ export interface CheckpointFiles {
   /** Rejects with code ENOENT when the file does not exist. */
   read(path: string): Promise<string>;
   /** Creates or truncates `path`, writes `text` and fsyncs the file before resolving. */
-  writeSynced(path: string, text: string): Promise<void>;
+  writeSynced(path: string, text: CheckpointText): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   /** fsyncs a directory, making a rename in it durable. */
   syncDir(dir: string): Promise<void>;
@@ -135,7 +153,7 @@ export const nodeCheckpointFiles: CheckpointFiles = {
   async writeSynced(path, text) {
     const handle = await open(path, 'w', 0o600);
     try {
-      await handle.writeFile(text, 'utf8');
+      await handle.writeFile(typeof text === 'string' ? text : Buffer.concat(text));
       await handle.sync();
     } finally {
       await handle.close();
@@ -181,7 +199,8 @@ export const memoryFsCheckpointFiles: CheckpointFiles = {
     now(() => {
       const fd = openSync(path, 'w', 0o600);
       try {
-        writeFileSync(fd, text, 'utf8');
+        if (typeof text === 'string') writeFileSync(fd, text, 'utf8');
+        else writeChunks(fd, text);
         fsyncSync(fd);
       } finally {
         closeSync(fd);
@@ -213,6 +232,15 @@ export const memoryFsCheckpointFiles: CheckpointFiles = {
       }
     }),
 };
+
+/** Writes every chunk (libuv's writev writes them all unless the disk fails; this checks). */
+function writeChunks(fd: number, chunks: readonly Uint8Array[]): void {
+  const total = chunks.reduce((n, c) => n + c.byteLength, 0);
+  const written = writevSync(fd, chunks);
+  if (written === total) return;
+  const rest = Buffer.concat(chunks).subarray(written);
+  for (let at = 0; at < rest.length;) at += writeSync(fd, rest, at);
+}
 
 /** statfs(2)'s f_type of tmpfs (and of /dev/shm, /run, /var/run on systemd distributions). */
 export const TMPFS_MAGIC = 0x01021994;
@@ -385,7 +413,11 @@ export class FileCheckpointer implements Checkpointer {
   private async write(state: unknown): Promise<void> {
     // The envelope's fields in Envelope's order, as JSON.stringify would write them.
     const savedAt = new Date(this.clock.now()).toISOString();
-    const text = `{"format":"${FORMAT}","version":${VERSION},"savedAt":"${savedAt}","data":${stateText(state)}}`;
+    const text = enclose(
+      `{"format":"${FORMAT}","version":${VERSION},"savedAt":"${savedAt}","data":`,
+      stateText(state),
+      '}',
+    );
     const dir = dirname(this.path);
     if (!this.dirReady) {
       await this.files.mkdirs(dir);
@@ -427,7 +459,7 @@ export class MemoryCheckpointer implements Checkpointer {
   save(state: unknown): Promise<void> {
     if (this.closed) return Promise.reject(new CheckpointClosedError('checkpoint is closed'));
     try {
-      this.stored = { text: stateText(state), savedAt: this.clock.now() };
+      this.stored = { text: textOf(stateText(state)), savedAt: this.clock.now() };
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }

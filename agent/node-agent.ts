@@ -34,6 +34,10 @@ import { applyReleaseSpool } from './release-spool.js';
 import { OwnershipRecovery } from './ownership-recovery.js';
 import type { NodeDatapath } from './node-datapath.js';
 
+/** The checkpoint's content around the datastore's snapshot: `{"datastore": ...}`. */
+const CHECKPOINT_HEAD = new TextEncoder().encode('{"datastore":');
+const CHECKPOINT_TAIL = new TextEncoder().encode('}');
+
 /** What the agent needs of its configuration (agent/config.ts produces it from the environment). */
 export interface NodeAgentSettings {
   warmTargets: WarmTargets;
@@ -201,7 +205,11 @@ export class NodeAgent {
 
     // Taken when the write begins: the ADDs of a burst share one write and one snapshot.
     const snapshotText = new SnapshotText();
-    const checkpointState = textWhenWritten(() => `{"datastore":${snapshotText.of(datastore)}}`);
+    const checkpointState = textWhenWritten(() => [
+      CHECKPOINT_HEAD,
+      ...snapshotText.chunks(datastore),
+      CHECKPOINT_TAIL,
+    ]);
     const persist = (): Promise<void> => deps.checkpointer.save(checkpointState);
     const changes = new PoolChanges();
     // Addresses or ENIs arrived or left: the kernel follows (debounced; ADD and DEL sync their own pod).

@@ -43,7 +43,7 @@ function recorder(): Recorder {
         r.failNextWrite = undefined;
         if (fail) throw fail;
         r.ops.push(`write+fsync ${p.split('/').pop() ?? ''}`);
-        r.writes.push(text);
+        r.writes.push(typeof text === 'string' ? text : Buffer.concat(text).toString('utf8'));
         await nodeCheckpointFiles.writeSynced(p, text);
       },
       async rename(from, to) {
@@ -296,6 +296,29 @@ describe('a state that makes its own JSON text', () => {
     expect(JSON.stringify({ wrapped: state })).toBe('{"wrapped":{"pods":["a","b","c"]}}');
   });
 
+  it('writes text given as UTF-8 chunks byte for byte, on either kind of file operations', async () => {
+    const bytes = Buffer.from(JSON.stringify({ pods: ['café', 'naïve', 'x'.repeat(5000)] }), 'utf8');
+    // Cut inside the two-byte "é": only the concatenation has to be UTF-8.
+    const cut = bytes.indexOf(Buffer.from('é', 'utf8')) + 1;
+    const chunks = [bytes.subarray(0, cut), bytes.subarray(cut, cut + 7), bytes.subarray(cut + 7)];
+    const state = textWhenWritten(() => chunks);
+    for (const files of [nodeCheckpointFiles, memoryFsCheckpointFiles]) {
+      const cp = new FileCheckpointer({ path, clock, files });
+      await cp.save(state);
+      expect(await readFile(path, 'utf8')).toBe(
+        JSON.stringify({
+          format: 'eni-ipam-checkpoint',
+          version: 1,
+          savedAt: new Date(clock.now()).toISOString(),
+          data: JSON.parse(bytes.toString('utf8')) as unknown,
+        }),
+      );
+    }
+    const memory = new MemoryCheckpointer(clock);
+    await memory.save(state);
+    expect(await memory.load()).toMatchObject({ data: { pods: ['café', 'naïve', 'x'.repeat(5000)] } });
+  });
+
   it('refuses a state that has no JSON text', async () => {
     const cp = new FileCheckpointer({ path, clock });
     await expect(cp.save(undefined)).rejects.toThrow(/must be JSON, not undefined/);
@@ -344,7 +367,7 @@ describe('where the checkpoint lives', () => {
     const files: CheckpointFiles = {
       ...memoryFsCheckpointFiles,
       writeSynced: (p, text) => {
-        writes.push(text);
+        writes.push(typeof text === 'string' ? text : Buffer.concat(text).toString('utf8'));
         return memoryFsCheckpointFiles.writeSynced(p, text);
       },
     };
