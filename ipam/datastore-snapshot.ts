@@ -100,21 +100,20 @@ export class SnapshotText {
   chunks(datastore: Datastore): Uint8Array[] {
     const assigned: Uint8Array[] = [];
     const cooling: CoolingEntry[] = [];
-    for (const r of datastore.addressRecords()) {
-      const state = r.state;
+    datastore.forEachAddress((address, state) => {
       if (state.type === 'assigned') {
         let cached = this.assignedText.get(state);
-        if (cached?.address !== r.address) {
-          const text = JSON.stringify(assignedEntry(r.address, state));
-          cached = { address: r.address, bytes: SnapshotText.encoder.encode(text) };
+        if (cached?.address !== address) {
+          const text = JSON.stringify(assignedEntry(address, state));
+          cached = { address, bytes: SnapshotText.encoder.encode(text) };
           this.assignedText.set(state, cached);
         }
         if (assigned.length > 0) assigned.push(SnapshotText.comma);
         assigned.push(cached.bytes);
       } else if (state.type === 'cooling') {
-        cooling.push({ address: r.address, until: state.until });
+        cooling.push({ address, until: state.until });
       }
-    }
+    });
     const enis = JSON.stringify(eniEntries(datastore));
     const encode = (text: string): Uint8Array => SnapshotText.encoder.encode(text);
     return [
