@@ -5,6 +5,7 @@ import type { NodeAgent, NodeAgentView } from './node-agent.js';
 import type { AgentMetrics } from './metrics/agent-metrics.js';
 import type { MetricsSnapshot, MetricsSource } from './metrics/metrics-source.js';
 import type { IntrospectionSource } from './introspection/introspection-source.js';
+import type { CniRequestSample } from './metrics/cni-request-timing.js';
 import type { Shortage } from '../ipam/pool-rules.js';
 
 /** The agent's view, or undefined while it is still starting (introspection serves /healthz then). */
@@ -73,9 +74,11 @@ export function introspectionSourceOf(
   config: unknown,
   env: Readonly<Record<string, string | undefined>>,
   serving?: () => { alive: boolean; reason: string },
+  cniRequests?: () => CniRequestSample[],
 ): IntrospectionSource {
   return {
     ...(serving === undefined ? {} : { liveness: serving }),
+    ...(cniRequests === undefined ? {} : { cniRequests }),
     enis() {
       const view = viewIfStarted(agent);
       if (!view) return [];

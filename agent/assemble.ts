@@ -30,6 +30,7 @@ import type { VmDirectory } from './leak-reaper.js';
 import type { Logger } from './logger.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
 import { countingCheckpointWrites } from './metrics/checkpoint-metrics.js';
+import { CniRequestTimings } from './metrics/cni-request-timing.js';
 import { IpamEventMetrics } from './metrics/ipam-event-metrics.js';
 import { NodeAgent, type NodeAgentSettings, type PodEniNetwork } from './node-agent.js';
 import type { PlacementResolution } from './node-ipam.js';
@@ -274,7 +275,8 @@ export async function startAgent(
     new FileCheckpointer({ path: config.checkpointPath, clock }),
   );
   const backend = new DeferredBackend();
-  let cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock });
+  const timings = new CniRequestTimings(metrics, clock);
+  let cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock, observer: timings });
   const liveness = new CniLiveness({
     socketPath: config.socketPath,
     stateDir: dirname(config.checkpointPath),
@@ -284,7 +286,7 @@ export async function startAgent(
     // The old server answers what it already received, then a new one binds the path again.
     relisten: async () => {
       await cni.close();
-      cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock });
+      cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock, observer: timings });
       await cni.start();
     },
     intervalMs: LIVENESS_CHECK_MS,
@@ -332,7 +334,13 @@ export async function startAgent(
     // Liveness must answer while the first EC2 reconcile runs (it can take minutes under throttling).
     if (config.introspection.enabled) {
       const server = new IntrospectionServer(
-        introspectionSourceOf(agent, config, env, () => liveness.status()),
+        introspectionSourceOf(
+          agent,
+          config,
+          env,
+          () => liveness.status(),
+          () => timings.recent.list(),
+        ),
         config.introspection.bind,
         (err) => {
           logger.warn({ err }, 'introspection server error');

@@ -8,12 +8,34 @@
  *   durable. An ADD is so answered only after its assignment is durable, without one fsync per pod
  *   in a burst and without a batching delay when it comes alone. A state made with
  *   `snapshotWhenWritten` is taken when its write begins: a burst of saves costs one snapshot.
+ * - bounded wait: with synchronous files (below), a group is also written as soon as its oldest
+ *   save has waited `maxGroupWaitMs` (0.5 ms), without waiting for the end of the turn: in a burst,
+ *   one turn can read a hundred requests, and the first would otherwise wait for all of them;
+ * - where: on tmpfs (the default, /var/run) a write is a copy into memory and fsync does nothing,
+ *   so the file operations run synchronously, all in the turn that starts the write: the answers
+ *   waiting for it go out in that turn, not after eight round trips through libuv's thread pool,
+ *   each queued behind the other requests of a burst. On a disk they run off the event loop
+ *   (fs/promises), so that a slow or hung disk cannot stall the rest of the agent.
  * A checkpoint that cannot be read or parsed is moved aside for inspection, and the agent rebuilds
  * its state from EC2, the pod watch and the release spool.
  */
-import { constants as fsConstants } from 'node:fs';
+import {
+  closeSync,
+  constants as fsConstants,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statfsSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+  writevSync,
+} from 'node:fs';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { Clock } from '../time/clock.js';
 import { CheckpointClosedError } from './errors.js';
 
@@ -48,6 +70,49 @@ export function snapshotWhenWritten(take: () => unknown): unknown {
   return { toJSON: take };
 }
 
+/**
+ * JSON text as the checkpoint writes it: a string, or UTF-8 chunks whose concatenation is the
+ * text (written with one writev, so the text of a large state is never copied into one string).
+ */
+export type CheckpointText = string | readonly Uint8Array[];
+
+function textOf(text: CheckpointText): string {
+  return typeof text === 'string' ? text : Buffer.concat(text).toString('utf8');
+}
+
+/** A state taken as JSON text when its write begins; see textWhenWritten. */
+class TextWhenWritten {
+  constructor(readonly take: () => CheckpointText) {}
+
+  /** For whatever serialises it as a value (JSON.stringify of an object that holds it). */
+  toJSON(): unknown {
+    return JSON.parse(textOf(this.take()));
+  }
+}
+
+/**
+ * Like snapshotWhenWritten, for a state that makes its own JSON text (cheaper than building the
+ * objects for JSON.stringify when most of it is unchanged since the last write). `take` must
+ * return the JSON text of a snapshot of the state as it is at that moment.
+ */
+export function textWhenWritten(take: () => CheckpointText): unknown {
+  return new TextWhenWritten(take);
+}
+
+/** The JSON text of a state as the checkpoint stores it. */
+function stateText(state: unknown): CheckpointText {
+  const text =
+    state instanceof TextWhenWritten ? state.take() : (JSON.stringify(state) as string | undefined);
+  if (text === undefined) throw new TypeError(`a checkpoint state must be JSON, not ${typeof state}`);
+  return text;
+}
+
+/** `text` between `head` and `tail`, as chunks when it is chunks. */
+function enclose(head: string, text: CheckpointText, tail: string): CheckpointText {
+  if (typeof text === 'string') return `${head}${text}${tail}`;
+  return [Buffer.from(head, 'utf8'), ...text, Buffer.from(tail, 'utf8')];
+}
+
 const FORMAT = 'eni-ipam-checkpoint';
 const VERSION = 1;
 
@@ -66,10 +131,15 @@ function isEnvelope(value: unknown): value is Envelope {
 
 /** The file operations the checkpoint needs; tests wrap them to observe order and inject failures. */
 export interface CheckpointFiles {
+  /**
+   * The operations complete before their promise is returned (memoryFsCheckpointFiles): a write
+   * then never spans a turn of the event loop, and a group of saves may be written mid-turn.
+   */
+  readonly synchronous?: boolean;
   /** Rejects with code ENOENT when the file does not exist. */
   read(path: string): Promise<string>;
   /** Creates or truncates `path`, writes `text` and fsyncs the file before resolving. */
-  writeSynced(path: string, text: string): Promise<void>;
+  writeSynced(path: string, text: CheckpointText): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   /** fsyncs a directory, making a rename in it durable. */
   syncDir(dir: string): Promise<void>;
@@ -83,7 +153,7 @@ export const nodeCheckpointFiles: CheckpointFiles = {
   async writeSynced(path, text) {
     const handle = await open(path, 'w', 0o600);
     try {
-      await handle.writeFile(text, 'utf8');
+      await handle.writeFile(typeof text === 'string' ? text : Buffer.concat(text));
       await handle.sync();
     } finally {
       await handle.close();
@@ -108,6 +178,94 @@ export const nodeCheckpointFiles: CheckpointFiles = {
   },
 };
 
+/** Runs a synchronous file operation as the promise CheckpointFiles returns: a throw rejects it. */
+function now<T>(op: () => T): Promise<T> {
+  try {
+    return Promise.resolve(op());
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+/**
+ * The same operations, done synchronously: for a checkpoint on tmpfs, where each is a memory copy
+ * and an fsync returns at once. A write then costs no thread-pool round trip and no turn of the
+ * event loop; on a disk it would block the agent for as long as the disk takes.
+ */
+export const memoryFsCheckpointFiles: CheckpointFiles = {
+  synchronous: true,
+  read: (path) => now(() => readFileSync(path, 'utf8')),
+  writeSynced: (path, text) =>
+    now(() => {
+      const fd = openSync(path, 'w', 0o600);
+      try {
+        if (typeof text === 'string') writeFileSync(fd, text, 'utf8');
+        else writeChunks(fd, text);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }),
+  rename: (from, to) =>
+    now(() => {
+      renameSync(from, to);
+    }),
+  syncDir: (dir) =>
+    now(() => {
+      const fd = openSync(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }),
+  mkdirs: (dir) =>
+    now(() => {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    }),
+  remove: (path) =>
+    now(() => {
+      try {
+        unlinkSync(path);
+      } catch (err) {
+        if (errorCode(err) !== 'ENOENT') throw err;
+      }
+    }),
+};
+
+/** Writes every chunk (libuv's writev writes them all unless the disk fails; this checks). */
+function writeChunks(fd: number, chunks: readonly Uint8Array[]): void {
+  const total = chunks.reduce((n, c) => n + c.byteLength, 0);
+  const written = writevSync(fd, chunks);
+  if (written === total) return;
+  const rest = Buffer.concat(chunks).subarray(written);
+  for (let at = 0; at < rest.length;) at += writeSync(fd, rest, at);
+}
+
+/** statfs(2)'s f_type of tmpfs (and of /dev/shm, /run, /var/run on systemd distributions). */
+export const TMPFS_MAGIC = 0x01021994;
+
+/**
+ * The file operations for a checkpoint in `dir`: synchronous on tmpfs, off the event loop anywhere
+ * else (and when the filesystem cannot be told). `dir` may not exist yet: its nearest existing
+ * ancestor says where it will be made.
+ */
+export function checkpointFilesFor(
+  dir: string,
+  filesystemType: (path: string) => number = (path) => statfsSync(path).type,
+): CheckpointFiles {
+  for (let at = dir; ;) {
+    try {
+      return filesystemType(at) === TMPFS_MAGIC ? memoryFsCheckpointFiles : nodeCheckpointFiles;
+    } catch (err) {
+      if (errorCode(err) !== 'ENOENT') return nodeCheckpointFiles;
+    }
+    const up = dirname(at);
+    if (up === at) return nodeCheckpointFiles;
+    at = up;
+  }
+}
+
 function errorCode(err: unknown): string | undefined {
   return err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
 }
@@ -130,15 +288,27 @@ export interface FileCheckpointerOptions {
   path: string;
   /** Dates each write (the envelope's savedAt). */
   clock: Clock;
+  /** Default: checkpointFilesFor the checkpoint's directory. */
   files?: CheckpointFiles;
+  /** With synchronous files, the longest a save waits for its group to be written (default 0.5 ms). */
+  maxGroupWaitMs?: number;
+  /** Monotonic milliseconds, sub-millisecond (default performance.now), for that bound. */
+  monotonicMs?: () => number;
 }
+
+/** Long enough to gather the requests read together, short beside the 2 ms an ADD may take in all. */
+export const MAX_GROUP_WAIT_MS = 0.5;
 
 export class FileCheckpointer implements Checkpointer {
   private readonly path: string;
   private readonly tempPath: string;
   private readonly clock: Clock;
   private readonly files: CheckpointFiles;
+  private readonly maxGroupWaitMs: number;
+  private readonly monotonicMs: () => number;
   private pending: Batch | undefined;
+  /** When the oldest save of `pending` was made (monotonicMs). */
+  private pendingSince = 0;
   /** A write is due at the end of this turn of the event loop. */
   private scheduled = false;
   private writing: Promise<void> | undefined;
@@ -150,7 +320,9 @@ export class FileCheckpointer implements Checkpointer {
     // Same directory: rename is atomic only within one filesystem.
     this.tempPath = join(dirname(options.path), `.${basename(options.path)}.tmp`);
     this.clock = options.clock;
-    this.files = options.files ?? nodeCheckpointFiles;
+    this.files = options.files ?? checkpointFilesFor(dirname(options.path));
+    this.maxGroupWaitMs = options.maxGroupWaitMs ?? MAX_GROUP_WAIT_MS;
+    this.monotonicMs = options.monotonicMs ?? (() => performance.now());
   }
 
   async load(): Promise<CheckpointRead> {
@@ -180,8 +352,21 @@ export class FileCheckpointer implements Checkpointer {
     if (this.closed) return Promise.reject(new CheckpointClosedError('checkpoint is closed'));
     return new Promise<void>((resolve, reject) => {
       if (this.pending) this.pending.state = state;
-      else this.pending = { state, waiters: [] };
+      else {
+        this.pending = { state, waiters: [] };
+        if (this.files.synchronous === true) this.pendingSince = this.monotonicMs();
+      }
       this.pending.waiters.push({ resolve, reject });
+      // The group has waited long enough: written now, it is answered as soon as this request's
+      // handling returns, before the requests read after it.
+      if (
+        this.files.synchronous === true &&
+        !this.writing &&
+        this.monotonicMs() - this.pendingSince >= this.maxGroupWaitMs
+      ) {
+        this.startWrite();
+        return;
+      }
       // While a write is under way the next one starts when it ends: the batch grows meanwhile.
       // Otherwise the write starts once the requests that arrived with this one have been handled
       // (setImmediate runs after this turn's I/O callbacks), so they share it.
@@ -226,13 +411,13 @@ export class FileCheckpointer implements Checkpointer {
   }
 
   private async write(state: unknown): Promise<void> {
-    const envelope: Envelope = {
-      format: FORMAT,
-      version: VERSION,
-      savedAt: new Date(this.clock.now()).toISOString(),
-      data: state,
-    };
-    const text = JSON.stringify(envelope);
+    // The envelope's fields in Envelope's order, as JSON.stringify would write them.
+    const savedAt = new Date(this.clock.now()).toISOString();
+    const text = enclose(
+      `{"format":"${FORMAT}","version":${VERSION},"savedAt":"${savedAt}","data":`,
+      stateText(state),
+      '}',
+    );
     const dir = dirname(this.path);
     if (!this.dirReady) {
       await this.files.mkdirs(dir);
@@ -274,7 +459,7 @@ export class MemoryCheckpointer implements Checkpointer {
   save(state: unknown): Promise<void> {
     if (this.closed) return Promise.reject(new CheckpointClosedError('checkpoint is closed'));
     try {
-      this.stored = { text: JSON.stringify(state), savedAt: this.clock.now() };
+      this.stored = { text: textOf(stateText(state)), savedAt: this.clock.now() };
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }

@@ -7,6 +7,7 @@
 import { chmod, lstat, mkdir, stat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import {
   encodeResponse,
   MAX_MESSAGE_BYTES,
@@ -21,6 +22,7 @@ import { REQUEST_READ_TIMEOUT_MS } from '../cni/timeouts.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { redactText } from './redact.js';
 import type { CniBackend, CniFailure } from './cni-backend.js';
+import type { CniCommand, CniRequestObserver, CniRequestResult } from './metrics/cni-request-timing.js';
 
 /** The subset of a pino logger the server uses. */
 export interface CniServerLogger {
@@ -37,6 +39,13 @@ export interface CniServerOptions {
   clock?: Clock;
   /** How long a connected client may take to send its request line. */
   readTimeoutMs?: number;
+  /** Told how long each request took, socket in to socket out. */
+  observer?: CniRequestObserver;
+  /**
+   * Monotonic milliseconds with sub-millisecond precision, for those durations (default
+   * performance.now): the Clock's epoch milliseconds cannot tell 0.5 ms from 1 ms.
+   */
+  monotonicMs?: () => number;
 }
 
 /** Socket file mode: only root (the runtime running the plugin) may connect. */
@@ -58,6 +67,17 @@ function fromFailure(f: CniFailure): AgentResponse {
   // A backend bug must not make the plugin print a code the spec reserves for success.
   const code = Number.isInteger(f.cniCode) && f.cniCode > 0 ? f.cniCode : CniCode.internal;
   return failure(code, f.message, f.details);
+}
+
+/** The result label of an answer: CNI code 11 is the one a runtime retries on its own. */
+function resultOf(response: AgentResponse): CniRequestResult {
+  if (response.ok) return 'ok';
+  return response.error.code === CniCode.tryAgainLater ? 'try_again' : 'error';
+}
+
+interface Served {
+  command: CniCommand;
+  response: AgentResponse;
 }
 
 function errno(err: unknown): string | undefined {
@@ -110,6 +130,8 @@ export class CniServer {
   private readonly logger: CniServerLogger;
   private readonly clock: Clock;
   private readonly readTimeoutMs: number;
+  private readonly observer: CniRequestObserver | undefined;
+  private readonly monotonicMs: () => number;
   private server: Server | undefined;
   /** Connections that have not delivered a request yet: nothing is lost by dropping them. */
   private readonly idle = new Set<Socket>();
@@ -123,6 +145,8 @@ export class CniServer {
     this.logger = opts.logger ?? silentLogger;
     this.clock = opts.clock ?? systemClock;
     this.readTimeoutMs = opts.readTimeoutMs ?? REQUEST_READ_TIMEOUT_MS;
+    this.observer = opts.observer;
+    this.monotonicMs = opts.monotonicMs ?? (() => performance.now());
   }
 
   async start(): Promise<void> {
@@ -226,17 +250,29 @@ export class CniServer {
       socket.destroy();
     });
 
-    const answer = (line: string): void => {
+    /**
+     * Writes the answer and closes our end: once written, the answer sits in the peer's queue, so
+     * close() never waits on a client that does not hang up. The request's time ends when the
+     * answer has been handed to the socket (a unix socket takes a small answer at once), or found
+     * to have nobody to go to.
+     */
+    const reply = (served: Served, readAt: number): void => {
+      if (!socket.destroyed) {
+        socket.write(encodeResponse(served.response));
+        socket.end(() => socket.destroy());
+      }
+      this.observer?.requestServed(served.command, resultOf(served.response), this.monotonicMs() - readAt);
+    };
+
+    const answer = (line: string, readAt: number): void => {
       received = true;
       timer.cancel();
       this.idle.delete(socket);
       const controller = new AbortController();
       this.inflight.set(socket, controller);
-      const work = this.serve(line, controller.signal).then((response) => {
+      const work = this.serve(line, controller.signal).then((served) => {
         this.inflight.delete(socket);
-        // Once written, the answer sits in the peer's queue: close our end even if the client
-        // lingers, so that close() never waits on a client that does not hang up.
-        if (!socket.destroyed) socket.end(encodeResponse(response), () => socket.destroy());
+        reply(served, readAt);
       });
       this.served.add(work);
       void work.finally(() => this.served.delete(work));
@@ -248,16 +284,17 @@ export class CniServer {
       const part = nl === -1 ? chunk : chunk.subarray(0, nl);
       size += part.length;
       if (size > MAX_MESSAGE_BYTES) {
+        const readAt = this.monotonicMs();
         received = true;
         timer.cancel();
         this.idle.delete(socket);
         this.logger.warn({ bytes: size }, 'CNI request too large');
         const tooLarge = failure(CniCode.agentProtocol, `request larger than ${MAX_MESSAGE_BYTES} bytes`);
-        socket.end(encodeResponse(tooLarge), () => socket.destroy());
+        reply({ command: 'unreadable', response: tooLarge }, readAt);
         return;
       }
       chunks.push(part);
-      if (nl !== -1) answer(Buffer.concat(chunks).toString('utf8'));
+      if (nl !== -1) answer(Buffer.concat(chunks).toString('utf8'), this.monotonicMs());
     });
     // The plugin never half-closes: the end of its side means it has gone (killed by the runtime).
     socket.on('close', () => {
@@ -271,32 +308,42 @@ export class CniServer {
     });
   }
 
-  private async serve(line: string, signal: AbortSignal): Promise<AgentResponse> {
+  private async serve(line: string, signal: AbortSignal): Promise<Served> {
     const parsed = parseRequest(line);
     if (!parsed.ok) {
       this.logger.warn({ violation: parsed.violation }, 'unreadable CNI request');
-      return failure(
-        CniCode.agentProtocol,
-        `unreadable request to the eni-ipam agent: ${parsed.violation.message}`,
-      );
+      return {
+        command: 'unreadable',
+        response: failure(
+          CniCode.agentProtocol,
+          `unreadable request to the eni-ipam agent: ${parsed.violation.message}`,
+        ),
+      };
     }
     const req = parsed.value;
+    const command = req.op;
     const problem = idProblem(req);
     if (problem !== undefined) {
       this.logger.warn({ op: req.op, problem }, 'CNI request with an invalid id refused');
-      return failure(CniCode.invalidEnvironment, `invalid ${req.op.toUpperCase()} request: ${problem}`);
+      return {
+        command,
+        response: failure(CniCode.invalidEnvironment, `invalid ${req.op.toUpperCase()} request: ${problem}`),
+      };
     }
     try {
       const response = await this.dispatch(req, signal);
       this.logger.debug({ op: req.op, ok: response.ok }, 'CNI request served');
-      return response;
+      return { command, response };
     } catch (err) {
       this.logger.error({ err: redactText(String(err)), op: req.op }, 'CNI backend failed');
-      return failure(
-        CniCode.internal,
-        'eni-ipam agent internal error',
-        redactText(err instanceof Error ? err.message : String(err)),
-      );
+      return {
+        command,
+        response: failure(
+          CniCode.internal,
+          'eni-ipam agent internal error',
+          redactText(err instanceof Error ? err.message : String(err)),
+        ),
+      };
     }
   }
 

@@ -1,6 +1,6 @@
 import { Datastore } from '../ipam/datastore.js';
 import type { Assignment, AssignRequest } from '../ipam/datastore-types.js';
-import { salvageDatastore, snapshotDatastore } from '../ipam/datastore-snapshot.js';
+import { salvageDatastore, SnapshotText } from '../ipam/datastore-snapshot.js';
 import { maxPods } from '../ipam/max-pods.js';
 import type { PlanAction, PlanInput, PlanLimits, WarmTargets } from '../ipam/plan-types.js';
 import type { NodePlan } from '../ipam/node-plan.js';
@@ -10,7 +10,7 @@ import { isEc2Error, isPermissionDenied } from '../provider/aws-errors.js';
 import { parseCidr, usableAddressCount } from '../ipam/address.js';
 import type { AttachedEni, Ec2Network, InstanceIdentity, SubnetInfo } from '../provider/ec2-network.js';
 import { repeatEvery, type Clock } from '../time/clock.js';
-import { snapshotWhenWritten, type Checkpointer } from './checkpoint.js';
+import { textWhenWritten, type Checkpointer } from './checkpoint.js';
 import { syncWithEc2, type SyncReport } from './ec2-sync.js';
 import { EniSubnets, type PodNetworkPool } from './eni-subnets.js';
 import { LEAKED_ENI_SCAN_INTERVAL_MS, LEAK_SCAN_INTERVAL_MS } from './intervals.js';
@@ -33,6 +33,10 @@ import type { AddRequest } from './cni-backend.js';
 import { applyReleaseSpool } from './release-spool.js';
 import { OwnershipRecovery } from './ownership-recovery.js';
 import type { NodeDatapath } from './node-datapath.js';
+
+/** The checkpoint's content around the datastore's snapshot: `{"datastore": ...}`. */
+const CHECKPOINT_HEAD = new TextEncoder().encode('{"datastore":');
+const CHECKPOINT_TAIL = new TextEncoder().encode('}');
 
 /** What the agent needs of its configuration (agent/config.ts produces it from the environment). */
 export interface NodeAgentSettings {
@@ -200,7 +204,12 @@ export class NodeAgent {
     });
 
     // Taken when the write begins: the ADDs of a burst share one write and one snapshot.
-    const checkpointState = snapshotWhenWritten(() => ({ datastore: snapshotDatastore(datastore) }));
+    const snapshotText = new SnapshotText();
+    const checkpointState = textWhenWritten(() => [
+      CHECKPOINT_HEAD,
+      ...snapshotText.chunks(datastore),
+      CHECKPOINT_TAIL,
+    ]);
     const persist = (): Promise<void> => deps.checkpointer.save(checkpointState);
     const changes = new PoolChanges();
     // Addresses or ENIs arrived or left: the kernel follows (debounced; ADD and DEL sync their own pod).

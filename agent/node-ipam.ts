@@ -89,6 +89,8 @@ export class NodeIpam implements CniBackend {
   private cooldownTimer: Timer | undefined;
   private cooldownTimerAt: number | undefined;
   private ready = false;
+  private readonly podGateways = new Map<string, string>();
+  private demandAnnounced = false;
 
   constructor(private readonly deps: NodeIpamDeps) {
     this.waiters = deps.waiters;
@@ -220,7 +222,7 @@ export class NodeIpam implements CniBackend {
     this.deps.events?.del('ok');
     await this.deps.persist();
     this.afterChange();
-    this.deps.changes.emit('demand');
+    this.demandAfterAnswers();
     if (this.deps.syncDatapath) await this.syncDatapathQuietly([held.address]);
     return { kind: 'ok' };
   }
@@ -320,8 +322,33 @@ export class NodeIpam implements CniBackend {
     }
     this.deps.events?.add(kind, waitedMs);
     // Taking an address may drop the pool below its warm target.
-    this.deps.changes.emit('demand');
-    return { kind: 'ok', result: toIpamResult(result) };
+    this.demandAfterAnswers();
+    return { kind: 'ok', result: toIpamResult(result, this.podGatewayOf(result.subnetCidr)) };
+  }
+
+  /**
+   * Announces the demand of ADDs and DELs that took or returned an address once the answers of
+   * this turn are out: the planning round it wakes would otherwise run between a group's durable
+   * write and its answers, and every ADD of the group would wait for it. One announcement covers
+   * the whole group. An ADD that must wait for an address announces at once (add above).
+   */
+  private demandAfterAnswers(): void {
+    if (this.demandAnnounced) return;
+    this.demandAnnounced = true;
+    setImmediate(() => {
+      this.demandAnnounced = false;
+      this.deps.changes.emit('demand');
+    });
+  }
+
+  /** The pod gateway of a subnet, parsed once: a node has a handful of subnets and many ADDs. */
+  private podGatewayOf(subnetCidr: string): string {
+    let gateway = this.podGateways.get(subnetCidr);
+    if (gateway === undefined) {
+      gateway = podGateway(subnetCidr);
+      this.podGateways.set(subnetCidr, gateway);
+    }
+    return gateway;
   }
 
   /** A release's rules are removed as soon as possible; a failure is retried by the next reconcile. */
@@ -388,9 +415,9 @@ function assignmentKeyOf(attachment: AttachmentKey): AssignmentKey {
   return { containerId: attachment.containerId, ifName: attachment.ifname };
 }
 
-function toIpamResult(result: Assigned): IpamResult {
+function toIpamResult(result: Assigned, gateway: string): IpamResult {
   return {
-    ips: [{ address: `${result.address}/${result.prefixLength}`, gateway: podGateway(result.subnetCidr) }],
+    ips: [{ address: `${result.address}/${result.prefixLength}`, gateway }],
     routes: [{ dst: '0.0.0.0/0' }],
   };
 }

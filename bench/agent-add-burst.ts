@@ -1,11 +1,16 @@
 /**
  * The agent's side of an ADD, without the plugin's process start: 200 ADD requests sent at once
- * over the agent's unix socket, each timed from its connect to its answer (socket in to socket
- * out, as the plugin sees it), on a pool that already holds a free address for each of them. Then
- * the 200 DELs, and again, for several bursts. Beside it, two figures that say what the burst
- * figure is made of: the same ADDs one at a time (the agent's work for one ADD, with no queue), and
- * the same burst against bench/echo-agent.ts, the agent's endpoint with a backend that does
- * nothing (the floor: what 200 connections at once cost between two processes on this machine).
+ * over the agent's unix socket, on a pool that already holds a free address for each of them. Then
+ * the 200 DELs, and again, for several bursts. Each request is timed twice:
+ * - by the agent itself, socket in to socket out (from its last byte read to its answer written),
+ *   as its introspection API serves it (/v1/cni-requests): the target's measure, the agent's own
+ *   time per request;
+ * - by this client, from its connect to the answer: that adds the connection's wait in the
+ *   listen queue and the agent's event loop, which under 200 connections at once between two
+ *   processes on two cores is most of it.
+ * Beside them, the same ADDs one at a time (no queue), and the same burst against
+ * bench/echo-agent.ts, the agent's endpoint with a backend that does nothing (the floor: what 200
+ * connections at once cost between two processes on this machine, as the client sees it).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -21,13 +26,26 @@ import { commandOf } from './footprint.js';
 import { summarize, type Summary } from './stats.js';
 import { startStopwatch } from './stopwatch.js';
 
+/** The agent's own time per request, socket in to socket out (/v1/cni-requests). */
+export interface AgentSideFigures {
+  add: Summary;
+  del: Summary;
+  /** The ADDs sent one at a time. */
+  alone: Summary;
+  /** The ADDs of each burst on their own, in order. */
+  addPerBurst: Summary[];
+}
+
 export interface AddBurstResult {
   command: string;
   burst: number;
   bursts: number;
+  /** The target's measure: what the agent took over each request. */
+  agentSide: AgentSideFigures;
+  /** As the client saw them: from its connect to the answer. */
   add: Summary;
   del: Summary;
-  /** The same ADDs sent one at a time: socket in to socket out with no queue. */
+  /** The same ADDs sent one at a time, as the client saw them. */
   alone: Summary;
   /** The same bursts against a do-nothing backend behind the same endpoint and node flags. */
   floor: Summary;
@@ -37,6 +55,14 @@ export interface AddBurstResult {
 const ECHO_AGENT = fileURLToPath(new URL('./echo-agent.js', import.meta.url));
 
 const WARM_TIMEOUT_MS = 120_000;
+
+/** The fields of /v1/cni-requests this bench reads. */
+interface CniRequestSample {
+  seq: number;
+  command: string;
+  result: string;
+  ms: number;
+}
 
 export async function measureAddBurst(
   program: AgentProgram,
@@ -58,7 +84,26 @@ export async function measureAddBurst(
   const adds: number[] = [];
   const dels: number[] = [];
   const alone: number[] = [];
+  const agentAdds: number[][] = [];
+  const agentDels: number[] = [];
+  let agentAlone: number[] = [];
   let failures = 0;
+  // The agent's figures of the requests answered since the last call, of one command; each must be
+  // there (the agent keeps the last 2048), or the figure would be of fewer requests than it says.
+  let seen = -1;
+  const answeredSince = async (): Promise<CniRequestSample[]> => {
+    const { requests } = await agent.introspect<{ requests: CniRequestSample[] }>('/v1/cni-requests');
+    const fresh = requests.filter((r) => r.seq > seen);
+    seen = requests.at(-1)?.seq ?? seen;
+    return fresh;
+  };
+  const agentTimes = async (command: string, expected: number): Promise<number[]> => {
+    const fresh = await answeredSince();
+    const times = fresh.filter((r) => r.command === command && r.result === 'ok').map((r) => r.ms);
+    if (times.length !== expected)
+      throw new Error(`the agent reported ${times.length} ${command} requests answered ok, not ${expected}`);
+    return times;
+  };
   const timed = async (
     request: AgentRequest,
     into: number[],
@@ -86,13 +131,17 @@ export async function measureAddBurst(
       if (systemClock.now() > deadline) throw new Error(`the pool held ${free} free addresses, not ${burst}`);
       await systemClock.sleep(200);
     }
+    await answeredSince();
     for (let b = 0; b < bursts; b++) {
       const ids = idsOf(`burst${b}`, burst);
       await Promise.all(ids.map((id) => timed(addOf(id), adds)));
+      agentAdds.push(await agentTimes('add', burst));
       await Promise.all(ids.map((id) => timed(delOf(id), dels)));
+      agentDels.push(...(await agentTimes('del', burst)));
     }
     const ids = idsOf('alone', burst);
     for (const id of ids) await timed(addOf(id), alone);
+    agentAlone = await agentTimes('add', burst);
     // Their DELs free the addresses again; the DEL figure is the bursts'.
     for (const id of ids) await timed(delOf(id), []);
   } finally {
@@ -103,6 +152,12 @@ export async function measureAddBurst(
     command: commandOf(program),
     burst,
     bursts,
+    agentSide: {
+      add: summarize(agentAdds.flat()),
+      del: summarize(agentDels),
+      alone: summarize(agentAlone),
+      addPerBurst: agentAdds.map((times) => summarize(times)),
+    },
     add: summarize(adds),
     del: summarize(dels),
     alone: summarize(alone),

@@ -240,12 +240,22 @@ export function churnTargets(r: ChurnResult): Target[] {
 /** Issue 16: agent-side ADD p99 <= 2 ms under a 200-ADD burst. */
 export const AGENT_ADD_P99_BOUND_MS = 2;
 
+/**
+ * Measured by the agent itself, socket in to socket out (its last byte read to its answer written),
+ * over every ADD of the bursts; the client's figures, which add the connection queue between two
+ * processes, and the floor are shown beside it.
+ */
 export function addBurstTargets(r: AddBurstResult): Target[] {
+  const a = r.agentSide;
+  const perBurst = a.addPerBurst.map((s) => s.p99);
   return [
     {
       what: `agent-side ADD (socket in to socket out) p99 <= ${AGENT_ADD_P99_BOUND_MS} ms under a ${r.burst}-ADD burst`,
-      met: r.add.p99 <= AGENT_ADD_P99_BOUND_MS && r.failures === 0,
-      detail: `ADD p50 ${r.add.p50.toFixed(2)} ms, p99 ${r.add.p99.toFixed(2)} ms over ${r.bursts} bursts (DEL p99 ${r.del.p99.toFixed(2)} ms), ${r.failures} failed; floor (same burst, a backend that does nothing) p99 ${r.floor.p99.toFixed(2)} ms; one at a time p99 ${r.alone.p99.toFixed(2)} ms`,
+      met: a.add.p99 <= AGENT_ADD_P99_BOUND_MS && r.failures === 0,
+      detail:
+        `in the agent: ADD p50 ${a.add.p50.toFixed(2)} ms, p99 ${a.add.p99.toFixed(2)} ms, max ${a.add.max.toFixed(2)} ms over ${r.bursts} bursts ` +
+        `(p99 per burst ${Math.min(...perBurst).toFixed(2)}-${Math.max(...perBurst).toFixed(2)} ms), DEL p99 ${a.del.p99.toFixed(2)} ms, one at a time p99 ${a.alone.p99.toFixed(2)} ms, ${r.failures} failed; ` +
+        `as the client saw them (connect to answer): ADD p99 ${r.add.p99.toFixed(2)} ms, floor (same burst, a backend that does nothing) p99 ${r.floor.p99.toFixed(2)} ms`,
     },
   ];
 }

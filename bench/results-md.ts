@@ -46,10 +46,16 @@ function cniRows(c: CniLatencyResult | undefined, burst: AddBurstResult | undefi
     ...(burst === undefined
       ? []
       : ([
-          [`agent side: ADD, ${burst.burst} at once over the socket`, burst.add],
-          [`agent side: DEL, ${burst.burst} at once over the socket`, burst.del],
-          [`agent side: ADD, ${burst.burst} one at a time`, burst.alone],
-          [`floor: ${burst.burst} ADDs at once to a backend that does nothing`, burst.floor],
+          [
+            `agent side, in the agent: ADD, ${burst.burst} at once (socket in to socket out)`,
+            burst.agentSide.add,
+          ],
+          [`agent side, in the agent: DEL, ${burst.burst} at once`, burst.agentSide.del],
+          [`agent side, in the agent: ADD, one at a time`, burst.agentSide.alone],
+          [`agent side, by the client: ADD, ${burst.burst} at once (connect to answer)`, burst.add],
+          [`agent side, by the client: DEL, ${burst.burst} at once`, burst.del],
+          [`agent side, by the client: ADD, one at a time`, burst.alone],
+          [`floor, by the client: ${burst.burst} ADDs at once to a backend that does nothing`, burst.floor],
         ] as [string, Summary][])),
   ];
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Datastore } from './datastore.js';
 import { SnapshotError } from './errors.js';
-import type { EniInfo } from './datastore-types.js';
+import type { AddressState, EniInfo } from './datastore-types.js';
 
 /**
  * The datastore as versioned JSON, for the agent's checkpoint. A reader accepts exactly the versions
@@ -52,23 +52,88 @@ const snapshotV1Schema = z.object({
 export type DatastoreSnapshotV1 = z.infer<typeof snapshotV1Schema>;
 
 export function snapshotDatastore(datastore: Datastore): DatastoreSnapshotV1 {
-  const enis = datastore.enis().map((info) => {
+  const assigned: AssignedEntry[] = [];
+  const cooling: CoolingEntry[] = [];
+  for (const r of datastore.addressRecords()) {
+    if (r.state.type === 'assigned') assigned.push(assignedEntry(r.address, r.state));
+    else if (r.state.type === 'cooling') cooling.push({ address: r.address, until: r.state.until });
+  }
+  return { version: SNAPSHOT_VERSION, enis: eniEntries(datastore), assigned, cooling };
+}
+
+type AssignedEntry = DatastoreSnapshotV1['assigned'][number];
+type CoolingEntry = DatastoreSnapshotV1['cooling'][number];
+
+function eniEntries(datastore: Datastore): DatastoreSnapshotV1['enis'] {
+  return datastore.enis().map((info) => {
     const sources = datastore.sourcesOf(info.id) ?? { ips: [], prefixes: [] };
     return { ...info, ...sources };
   });
-  const assigned = datastore.assignments().map((a) => ({
-    address: a.address,
-    containerId: a.key.containerId,
-    ifName: a.key.ifName,
-    pod: { ...a.pod },
-    ...(a.owner ? { owner: { ...a.owner } } : {}),
-    ...(a.network === undefined ? {} : { network: a.network }),
-    assignedAt: a.assignedAt,
-  }));
-  const cooling = datastore
-    .addressRecords()
-    .flatMap((r) => (r.state.type === 'cooling' ? [{ address: r.address, until: r.state.until }] : []));
-  return { version: SNAPSHOT_VERSION, enis, assigned, cooling };
+}
+
+function assignedEntry(address: string, state: Extract<AddressState, { type: 'assigned' }>): AssignedEntry {
+  return {
+    address,
+    containerId: state.key.containerId,
+    ifName: state.key.ifName,
+    pod: { ...state.pod },
+    ...(state.owner ? { owner: { ...state.owner } } : {}),
+    ...(state.network === undefined ? {} : { network: state.network }),
+    assignedAt: state.assignedAt,
+  };
+}
+
+/**
+ * The snapshot as JSON text, exactly `JSON.stringify(snapshotDatastore(datastore))`, for a
+ * datastore that is written again after every change (the agent's checkpoint, once per group of
+ * ADDs and DELs): the UTF-8 text of each assignment is made once and reused while it stands, and
+ * the text is handed out as chunks (written with one writev), so a write neither serialises every
+ * pod of the node again nor copies their text into one string.
+ */
+export class SnapshotText {
+  private static readonly encoder = new TextEncoder();
+  private static readonly comma = SnapshotText.encoder.encode(',');
+  /** An address's state object is replaced, never changed, when the address changes hands. */
+  private readonly assignedText = new WeakMap<AddressState, { address: string; bytes: Uint8Array }>();
+
+  /** The text as UTF-8 chunks, in order. */
+  chunks(datastore: Datastore): Uint8Array[] {
+    const assigned: Uint8Array[] = [];
+    const cooling: CoolingEntry[] = [];
+    datastore.forEachAddress((address, state) => {
+      if (state.type === 'assigned') {
+        let cached = this.assignedText.get(state);
+        if (cached?.address !== address) {
+          const text = JSON.stringify(assignedEntry(address, state));
+          cached = { address, bytes: SnapshotText.encoder.encode(text) };
+          this.assignedText.set(state, cached);
+        }
+        if (assigned.length > 0) assigned.push(SnapshotText.comma);
+        assigned.push(cached.bytes);
+      } else if (state.type === 'cooling') {
+        cooling.push({ address, until: state.until });
+      }
+    });
+    const enis = JSON.stringify(eniEntries(datastore));
+    const encode = (text: string): Uint8Array => SnapshotText.encoder.encode(text);
+    return [
+      encode(`{"version":${SNAPSHOT_VERSION},"enis":${enis},"assigned":[`),
+      ...assigned,
+      encode(`],"cooling":${JSON.stringify(cooling)}}`),
+    ];
+  }
+
+  /** The same text as one string. */
+  of(datastore: Datastore): string {
+    const chunks = this.chunks(datastore);
+    const all = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+    let at = 0;
+    for (const chunk of chunks) {
+      all.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    return new TextDecoder().decode(all);
+  }
 }
 
 /** Rebuilds a datastore from a parsed snapshot, or throws a SnapshotError. */

@@ -51,6 +51,8 @@ export class Datastore {
   private readonly eniById = new Map<string, EniEntry>();
   private readonly slots = new Map<string, Slot>();
   private readonly addressByKey = new Map<string, string>();
+  /** The slots by address, kept until an address is added or removed (states change in place). */
+  private sorted: readonly Slot[] | undefined;
 
   // ---- ENIs ---------------------------------------------------------------------------------
 
@@ -106,6 +108,7 @@ export class Datastore {
       }
       entry.ips.add(checked);
       this.slots.set(checked, newSlot(checked, eniId, undefined));
+      this.sorted = undefined;
       added.push(checked);
     }
     return { type: 'added', added, refused };
@@ -126,6 +129,7 @@ export class Datastore {
       entry.prefixes.set(checked.prefix, checked.addresses);
       for (const address of checked.addresses)
         this.slots.set(address, newSlot(address, eniId, checked.prefix));
+      this.sorted = undefined;
       added.push(checked.prefix);
     }
     return { type: 'added', added, refused };
@@ -151,6 +155,7 @@ export class Datastore {
       } else {
         entry.ips.delete(ip);
         this.slots.delete(ip);
+        this.sorted = undefined;
         removed.push(ip);
       }
     }
@@ -177,6 +182,7 @@ export class Datastore {
       }
       entry.prefixes.delete(prefix);
       for (const address of addresses) this.slots.delete(address);
+      this.sorted = undefined;
       removed.push(prefix);
     }
     return { type: 'removed', removed, refused };
@@ -446,13 +452,26 @@ export class Datastore {
     });
   }
 
+  /**
+   * Every address with its state, by address, without a record per address: for the snapshot the
+   * checkpoint writes after every change.
+   */
+  forEachAddress(visit: (address: string, state: AddressState) => void): void {
+    for (const slot of this.sortedSlots()) visit(slot.address, slot.state);
+  }
+
   /** Secondary /32s and /28s on one ENI, canonical and sorted (for snapshots). */
   sourcesOf(eniId: string): { ips: string[]; prefixes: string[] } | undefined {
     const entry = this.eniById.get(eniId);
     if (!entry) return undefined;
+    // By the numbers the slots already hold: parsing every CIDR again would cost each snapshot.
+    const num = (address: string): number => this.requireSlot(address).num;
     return {
-      ips: sortByAddress(entry.ips),
-      prefixes: sortByAddress(entry.prefixes.keys()),
+      ips: [...entry.ips].sort((a, b) => num(a) - num(b)),
+      prefixes: [...entry.prefixes]
+        .map(([prefix, addresses]) => ({ prefix, base: num(addresses[0] ?? prefix) }))
+        .sort((a, b) => a.base - b.base)
+        .map((p) => p.prefix),
     };
   }
 
@@ -471,6 +490,7 @@ export class Datastore {
     const assignment = toAssignment(slot, this.eniOf(slot));
     if (assignment) this.addressByKey.delete(keyString(assignment.key));
     this.slots.delete(slot.address);
+    this.sorted = undefined;
     return assignment ? [assignment] : [];
   }
 
@@ -489,8 +509,13 @@ export class Datastore {
   }
 
   private slotsOf(entry: EniEntry): Slot[] {
-    const addresses = [...entry.ips, ...[...entry.prefixes.values()].flat()];
-    return addresses.map((a) => this.requireSlot(a));
+    // A plain loop: every ADD reads every slot of the candidate ENIs, so no copies on the way.
+    const slots: Slot[] = [];
+    for (const ip of entry.ips) slots.push(this.requireSlot(ip));
+    for (const addresses of entry.prefixes.values()) {
+      for (const address of addresses) slots.push(this.requireSlot(address));
+    }
+    return slots;
   }
 
   private sortedEntries(): EniEntry[] {
@@ -499,8 +524,9 @@ export class Datastore {
     );
   }
 
-  private sortedSlots(): Slot[] {
-    return [...this.slots.values()].sort((a, b) => a.num - b.num);
+  private sortedSlots(): readonly Slot[] {
+    this.sorted ??= [...this.slots.values()].sort((a, b) => a.num - b.num);
+    return this.sorted;
   }
 
   private requireSlot(address: string): Slot {

@@ -25,6 +25,7 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/v1/subnets', (s) => ok({ subnets: s.subnets() })],
   ['/v1/config', (s) => ok(s.config())],
   ['/v1/state', (s) => ok(planState(s))],
+  ['/v1/cni-requests', (s) => ok({ requests: s.cniRequests?.() ?? [] })],
   // Alive means the agent can serve CNI calls: its socket, its state directory and its checkpoint
   // writes work; the answer is kept by a periodic check, so a hung disk cannot hang the probe.
   [

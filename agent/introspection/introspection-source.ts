@@ -1,4 +1,5 @@
 import type { PlanLimits } from '../../ipam/plan-types.js';
+import type { CniRequestSample } from '../metrics/cni-request-timing.js';
 
 /**
  * What the introspection endpoints show, read from the agent on every request. Every method is
@@ -16,6 +17,8 @@ export interface IntrospectionSource {
   readiness(): ReadinessStatus;
   /** Whether the agent can serve CNI calls (socket, state directory, checkpoint writes). */
   liveness?(): { alive: boolean; reason: string };
+  /** The most recent CNI requests with the time the agent took over each, oldest first. */
+  cniRequests?(): CniRequestSample[];
 }
 
 export interface EniView {

@@ -1,5 +1,11 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { NODE_VERSION, VERSION } from '../build-info.js';
+import {
+  CNI_REQUEST_BUCKETS_SECONDS,
+  type CniCommand,
+  type CniRequestResult,
+  type CniRequestStats,
+} from './cni-request-timing.js';
 import { Ec2CallMetrics } from './ec2-call-metrics.js';
 import type { MetricsSource } from './metrics-source.js';
 import { registerNodeGauges } from './node-gauges.js';
@@ -50,7 +56,7 @@ export const ADD_WAIT_BUCKETS_SECONDS = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 5, 
  * from `source` at scrape time; events are counted through the methods below; EC2 traffic through
  * `ec2`, which is the provider's `Ec2Observer`.
  */
-export class AgentMetrics {
+export class AgentMetrics implements CniRequestStats {
   readonly registry: Registry;
   readonly ec2: Ec2CallMetrics;
 
@@ -59,6 +65,7 @@ export class AgentMetrics {
   private readonly delRequests: Counter<'reason'>;
   private readonly noAvailable: Counter;
   private readonly addWaitSeconds: Histogram<'outcome'>;
+  private readonly cniRequestSeconds: Histogram<'command' | 'result'>;
   private readonly leaksFound: Counter<'cause'>;
   private readonly leaksReleased: Counter<'cause'>;
   private readonly watchRestarts: Counter<'watch' | 'reason'>;
@@ -126,6 +133,13 @@ export class AgentMetrics {
       help: 'Time a CNI ADD waited for an address to arrive, by outcome (assigned, no_address)',
       labelNames: ['outcome'],
       buckets: ADD_WAIT_BUCKETS_SECONDS,
+      registers,
+    });
+    this.cniRequestSeconds = new Histogram({
+      name: 'eniipam_cni_request_duration_seconds',
+      help: 'Time the agent took over a CNI request, from its last byte read on the socket to its answer written, by command (add, del, check, gc, status, unreadable) and result (ok, try_again, error)',
+      labelNames: ['command', 'result'],
+      buckets: CNI_REQUEST_BUCKETS_SECONDS,
       registers,
     });
     this.leaksFound = new Counter({
@@ -226,6 +240,11 @@ export class AgentMetrics {
   /** An ADD that found no free address waited `seconds` before being served or failing. */
   addWait(seconds: number, outcome: 'assigned' | 'no_address'): void {
     this.addWaitSeconds.observe({ outcome }, seconds);
+  }
+
+  /** The CNI endpoint answered a request `seconds` after reading it. */
+  cniRequestServed(command: CniCommand, result: CniRequestResult, seconds: number): void {
+    this.cniRequestSeconds.observe({ command, result }, seconds);
   }
 
   leakFound(cause: LeakCause, count = 1): void {

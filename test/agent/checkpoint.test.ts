@@ -3,10 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  checkpointFilesFor,
   FileCheckpointer,
+  memoryFsCheckpointFiles,
   MemoryCheckpointer,
   nodeCheckpointFiles,
   snapshotWhenWritten,
+  textWhenWritten,
+  TMPFS_MAGIC,
   type CheckpointFiles,
 } from '../../agent/checkpoint.js';
 import { CheckpointClosedError } from '../../agent/errors.js';
@@ -39,7 +43,7 @@ function recorder(): Recorder {
         r.failNextWrite = undefined;
         if (fail) throw fail;
         r.ops.push(`write+fsync ${p.split('/').pop() ?? ''}`);
-        r.writes.push(text);
+        r.writes.push(typeof text === 'string' ? text : Buffer.concat(text).toString('utf8'));
         await nodeCheckpointFiles.writeSynced(p, text);
       },
       async rename(from, to) {
@@ -257,6 +261,163 @@ describe('FileCheckpointer', () => {
       data: { n: 1 },
     });
     expect(await readdir(join(dir, 'state'))).toEqual(['checkpoint.json']);
+  });
+});
+
+describe('a state that makes its own JSON text', () => {
+  it('is written in the same envelope JSON.stringify makes, taken once per write', async () => {
+    const r = recorder();
+    const cp = new FileCheckpointer({ path, clock, files: r.files });
+    const pods: string[] = [];
+    let taken = 0;
+    const state = textWhenWritten(() => {
+      taken++;
+      return JSON.stringify({ pods });
+    });
+    const saves = ['a', 'b', 'c'].map((pod) => {
+      pods.push(pod);
+      return track(cp.save(state));
+    });
+    await untilSettled(() => saves.every((s) => s.state === 'resolved'));
+    expect(taken).toBe(1);
+    expect(r.writes[0]).toBe(
+      JSON.stringify({
+        format: 'eni-ipam-checkpoint',
+        version: 1,
+        savedAt: new Date(clock.now()).toISOString(),
+        data: { pods: ['a', 'b', 'c'] },
+      }),
+    );
+    expect(await new FileCheckpointer({ path, clock }).load()).toMatchObject({ data: { pods } });
+
+    const memory = new MemoryCheckpointer(clock);
+    await memory.save(state);
+    expect(await memory.load()).toMatchObject({ data: { pods: ['a', 'b', 'c'] } });
+    expect(JSON.stringify({ wrapped: state })).toBe('{"wrapped":{"pods":["a","b","c"]}}');
+  });
+
+  it('writes text given as UTF-8 chunks byte for byte, on either kind of file operations', async () => {
+    const bytes = Buffer.from(JSON.stringify({ pods: ['café', 'naïve', 'x'.repeat(5000)] }), 'utf8');
+    // Cut inside the two-byte "é": only the concatenation has to be UTF-8.
+    const cut = bytes.indexOf(Buffer.from('é', 'utf8')) + 1;
+    const chunks = [bytes.subarray(0, cut), bytes.subarray(cut, cut + 7), bytes.subarray(cut + 7)];
+    const state = textWhenWritten(() => chunks);
+    for (const files of [nodeCheckpointFiles, memoryFsCheckpointFiles]) {
+      const cp = new FileCheckpointer({ path, clock, files });
+      await cp.save(state);
+      expect(await readFile(path, 'utf8')).toBe(
+        JSON.stringify({
+          format: 'eni-ipam-checkpoint',
+          version: 1,
+          savedAt: new Date(clock.now()).toISOString(),
+          data: JSON.parse(bytes.toString('utf8')) as unknown,
+        }),
+      );
+    }
+    const memory = new MemoryCheckpointer(clock);
+    await memory.save(state);
+    expect(await memory.load()).toMatchObject({ data: { pods: ['café', 'naïve', 'x'.repeat(5000)] } });
+  });
+
+  it('refuses a state that has no JSON text', async () => {
+    const cp = new FileCheckpointer({ path, clock });
+    await expect(cp.save(undefined)).rejects.toThrow(/must be JSON, not undefined/);
+  });
+});
+
+describe('where the checkpoint lives', () => {
+  it('writes synchronously on tmpfs and off the event loop elsewhere, judging a missing directory by its parent', () => {
+    const types = new Map<string, number>([
+      ['/run', TMPFS_MAGIC],
+      ['/var/lib', 0xef53],
+    ]);
+    const statfs = (p: string): number => {
+      const type = types.get(p);
+      if (type === undefined) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
+      return type;
+    };
+    expect(checkpointFilesFor('/run/eni-ipam/state', statfs)).toBe(memoryFsCheckpointFiles);
+    expect(checkpointFilesFor('/var/lib/eni-ipam', statfs)).toBe(nodeCheckpointFiles);
+    // Nothing on the way up can be read: the safe choice.
+    expect(checkpointFilesFor('/nowhere/at/all', statfs)).toBe(nodeCheckpointFiles);
+    const denied = (): number => {
+      throw Object.assign(new Error('EACCES'), { code: 'EACCES' });
+    };
+    expect(checkpointFilesFor('/run/eni-ipam', denied)).toBe(nodeCheckpointFiles);
+  });
+
+  it('with synchronous files, a save is durable within the turn its write starts in', async () => {
+    const cp = new FileCheckpointer({ path, clock, files: memoryFsCheckpointFiles });
+    expect(await cp.load()).toEqual({ kind: 'missing' });
+    const saved = track(cp.save({ n: 1 }));
+    // The write starts in the save's setImmediate, which runs before this one: no I/O turn between.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(saved.state).toBe('resolved');
+    expect(JSON.parse(await readFile(path, 'utf8'))).toMatchObject({ data: { n: 1 } });
+    expect(await readdir(join(dir, 'state'))).toEqual(['checkpoint.json']);
+    expect(await new FileCheckpointer({ path, clock, files: memoryFsCheckpointFiles }).load()).toMatchObject({
+      kind: 'loaded',
+      data: { n: 1 },
+    });
+  });
+
+  it('with synchronous files, writes a group mid-turn once its oldest save has waited the bound', async () => {
+    let monotonic = 100;
+    const writes: string[] = [];
+    const files: CheckpointFiles = {
+      ...memoryFsCheckpointFiles,
+      writeSynced: (p, text) => {
+        writes.push(typeof text === 'string' ? text : Buffer.concat(text).toString('utf8'));
+        return memoryFsCheckpointFiles.writeSynced(p, text);
+      },
+    };
+    const cp = new FileCheckpointer({
+      path,
+      clock,
+      files,
+      maxGroupWaitMs: 0.5,
+      monotonicMs: () => monotonic,
+    });
+    let turnEnded = false;
+    setImmediate(() => (turnEnded = true));
+    const first = track(cp.save({ n: 1 }));
+    monotonic += 0.3;
+    const second = track(cp.save({ n: 2 }));
+    await Promise.resolve();
+    expect(writes).toHaveLength(0);
+    monotonic += 0.2;
+    const third = cp.save({ n: 3 });
+    await third;
+    // Written and answered before the turn ended, in one write that holds the last state.
+    expect(turnEnded).toBe(false);
+    expect([first.state, second.state]).toEqual(['resolved', 'resolved']);
+    expect(writes.map((w) => (JSON.parse(w) as { data: unknown }).data)).toEqual([{ n: 3 }]);
+    // Saves within the bound wait for the end of the turn, and share its write (once the write
+    // above has finished: a save made during a write goes into the next one).
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    const fourth = track(cp.save({ n: 4 }));
+    monotonic += 0.1;
+    const fifth = track(cp.save({ n: 5 }));
+    await Promise.resolve();
+    expect(writes).toHaveLength(1);
+    await untilSettled(() => fourth.state === 'resolved' && fifth.state === 'resolved');
+    expect(writes.map((w) => (JSON.parse(w) as { data: unknown }).data)).toEqual([{ n: 3 }, { n: 5 }]);
+  });
+
+  it('with synchronous files, a failed write rejects its saves and a later one succeeds', async () => {
+    const blocked = join(dir, 'file-not-dir');
+    await writeFile(blocked, 'x');
+    const cp = new FileCheckpointer({
+      path: join(blocked, 'checkpoint.json'),
+      clock,
+      files: memoryFsCheckpointFiles,
+    });
+    await expect(cp.save({ n: 1 })).rejects.toThrow(/EEXIST|ENOTDIR/);
+    await rm(blocked);
+    await cp.save({ n: 2 });
+    expect(JSON.parse(await readFile(join(blocked, 'checkpoint.json'), 'utf8'))).toMatchObject({
+      data: { n: 2 },
+    });
   });
 });
 

@@ -5,9 +5,12 @@ import type {
   ReadinessStatus,
   SubnetView,
 } from '../../agent/introspection/introspection-source.js';
+import type { CniRequestSample } from '../../agent/metrics/cni-request-timing.js';
 
 /** A node with two ENIs, three pods and two subnets; fields are public so a test can change them. */
 export class FakeIntrospectionSource implements IntrospectionSource {
+  /** Absent unless a test sets it, as in an agent that keeps no request timings. */
+  cniRequests?: () => CniRequestSample[];
   eniList: EniView[] = [
     {
       eniId: 'eni-0aaa',

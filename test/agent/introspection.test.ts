@@ -7,6 +7,7 @@ import {
   IntrospectionServer,
 } from '../../agent/introspection/introspection-server.js';
 import { readiness } from '../../agent/introspection/views.js';
+import { RecentCniRequests } from '../../agent/metrics/cni-request-timing.js';
 import { FakeIntrospectionSource } from './introspection-fake.js';
 
 describe('IntrospectionServer', () => {
@@ -85,6 +86,23 @@ describe('IntrospectionServer', () => {
     expect((await get(`${base}/v1/config`)).body).toEqual(source.config());
   });
 
+  it('serves /v1/cni-requests from the recent requests the source keeps, and an empty list without them', async () => {
+    const recent = new RecentCniRequests(4);
+    recent.record('add', 'ok', 0.8124567, 1_000);
+    recent.record('del', 'try_again', 12.5, 1_001);
+    const source = new FakeIntrospectionSource();
+    source.cniRequests = () => recent.list();
+    const { base } = await serve(source);
+    expect((await get(`${base}/v1/cni-requests`)).body).toEqual({
+      requests: [
+        { seq: 0, command: 'add', result: 'ok', ms: 0.812, at: 1_000 },
+        { seq: 1, command: 'del', result: 'try_again', ms: 12.5, at: 1_001 },
+      ],
+    });
+    const { base: other } = await serve();
+    expect((await get(`${other}/v1/cni-requests`)).body).toEqual({ requests: [] });
+  });
+
   it('serves /v1/state in exactly the input format of `eni-ipam plan`', async () => {
     const source = new FakeIntrospectionSource();
     source.pendingAdds = 4;
@@ -154,7 +172,16 @@ describe('IntrospectionServer', () => {
     expect(answer.status).toBe(404);
     expect(answer.body).toEqual({
       error: 'not found: /v1/nope',
-      paths: ['/v1/enis', '/v1/pods', '/v1/subnets', '/v1/config', '/v1/state', '/healthz', '/readyz'],
+      paths: [
+        '/v1/enis',
+        '/v1/pods',
+        '/v1/subnets',
+        '/v1/config',
+        '/v1/state',
+        '/v1/cni-requests',
+        '/healthz',
+        '/readyz',
+      ],
     });
   });
 

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { podGateway } from '../../datapath/desired-state.js';
+import { ipToNumber } from '../../ipam/address.js';
 import type { SubnetInfo } from '../../provider/ec2-network.js';
 import { AgentHarness, settings } from './fakes/agent-harness.js';
 import { expectAgentMatchesEc2, failures, quiesce, settleAll } from './fakes/agent-invariants.js';
@@ -41,6 +43,27 @@ describe('subnet choice for new ENIs', () => {
     expect(enisIn(h, 'subnet-a')).toBe(0);
     await quiesce(h);
     expectAgentMatchesEc2(h);
+  });
+
+  it("gives each pod its own subnet's gateway, whichever subnet an ADD before it used", async () => {
+    const h = twoSubnets(500, 3000);
+    await h.start();
+    await h.run(5_000);
+    const outcomes = await burst(h, 'g', 12);
+    const bySubnet = new Map<string, Set<string>>();
+    for (const outcome of outcomes) {
+      if (outcome.kind !== 'ok') throw new Error(`ADD failed: ${outcome.message}`);
+      const [ip] = outcome.result.ips;
+      const address = ip?.address.split('/')[0] ?? '';
+      const subnet = ipToNumber(address) >= ipToNumber('10.0.16.0') ? '10.0.16.0/20' : '10.0.0.0/20';
+      bySubnet.set(subnet, (bySubnet.get(subnet) ?? new Set()).add(ip?.gateway ?? ''));
+    }
+    expect(bySubnet).toEqual(
+      new Map([
+        ['10.0.0.0/20', new Set([podGateway('10.0.0.0/20')])],
+        ['10.0.16.0/20', new Set([podGateway('10.0.16.0/20')])],
+      ]),
+    );
   });
 
   it('deducts addresses in flight: two ENIs of one round split between two near-equal subnets', async () => {

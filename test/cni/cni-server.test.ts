@@ -239,6 +239,78 @@ describe('CniServer', () => {
   });
 });
 
+describe('CniServer request timing', () => {
+  /** A monotonic clock the test moves; the server reads it when a request is in and when it is out. */
+  let monotonic = 0;
+  let served: { command: string; result: string; ms: number }[];
+  let timed: CniServer;
+  let timedPath: string;
+
+  beforeEach(async () => {
+    monotonic = 0;
+    served = [];
+    timedPath = join(dir, 'timed.sock');
+    timed = new CniServer({
+      socketPath: timedPath,
+      backend,
+      clock,
+      observer: {
+        requestServed: (command, result, ms) => served.push({ command, result, ms }),
+      },
+      monotonicMs: () => monotonic,
+    });
+    await timed.start();
+  });
+
+  afterEach(async () => {
+    await timed.destroy();
+  });
+
+  async function send(parts: string[]): Promise<string> {
+    const socket = createConnection({ path: timedPath });
+    let data = '';
+    socket.setEncoding('utf8').on('data', (d: string) => (data += d));
+    const closed = new Promise<void>((r) => socket.once('close', () => { r(); }));
+    await new Promise<void>((r) => socket.once('connect', () => { r(); }));
+    for (const [i, part] of parts.entries()) {
+      if (i > 0) {
+        // The part before has been read by now; time spent before the last byte is not the agent's.
+        await new Promise<void>((r) => setTimeout(r, 20));
+        monotonic += 7;
+      }
+      socket.write(part);
+    }
+    await closed;
+    return data;
+  }
+
+  it('times a request from its last byte read to its answer written, by command and result', async () => {
+    backend.addGate = () => {
+      monotonic += 1.5;
+      return Promise.resolve();
+    };
+    const line = addLine('timed');
+    const answer = await send([line.slice(0, 40), line.slice(40)]);
+    expect(answer).toContain('"ok":true');
+    expect(served).toEqual([{ command: 'add', result: 'ok', ms: 1.5 }]);
+  });
+
+  it('labels code 11 as try_again, other failures as error, and a request it cannot read as unreadable', async () => {
+    backend.add = () => {
+      monotonic += 250;
+      return Promise.resolve({ kind: 'failure', cniCode: 11, message: 'no free address' });
+    };
+    await send([addLine('waits')]);
+    await send(['{"v":1,"op":"check","containerId":"gone","ifname":"eth0","network":"n","pod":{},"addresses":[]}\n']);
+    await send(['not json\n']);
+    expect(served).toEqual([
+      { command: 'add', result: 'try_again', ms: 250 },
+      { command: 'check', result: 'error', ms: 0 },
+      { command: 'unreadable', result: 'error', ms: 0 },
+    ]);
+  });
+});
+
 /** Polls real I/O progress (socket events), not time: fails the test if it never happens. */
 async function waitFor(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 2_000; i++) {

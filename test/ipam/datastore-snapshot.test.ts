@@ -5,6 +5,7 @@ import { Datastore } from '../../ipam/datastore.js';
 import {
   restoreDatastore,
   snapshotDatastore,
+  SnapshotText,
   type DatastoreSnapshotV1,
 } from '../../ipam/datastore-snapshot.js';
 
@@ -45,6 +46,51 @@ function populated(): Datastore {
 function validSnapshot(): DatastoreSnapshotV1 {
   return snapshotDatastore(populated());
 }
+
+describe('SnapshotText', () => {
+  it('writes exactly the JSON of the snapshot after every kind of change, reusing nothing stale', () => {
+    const ds = populated();
+    const text = new SnapshotText();
+    const same = (): void => {
+      expect(text.of(ds)).toBe(JSON.stringify(snapshotDatastore(ds)));
+    };
+    same();
+    // The address c1 held goes to another pod: its text must be the new holder's.
+    ds.release({ containerId: 'c1', ifName: 'eth0' }, 500, 0);
+    same();
+    ds.assign(
+      {
+        key: { containerId: 'c4', ifName: 'net1' },
+        pod: { uid: 'u4', namespace: 'other', name: 'p4' },
+        network: 'multus-net',
+      },
+      600,
+    );
+    same();
+    ds.transfer(
+      { containerId: 'c2', ifName: 'eth0' },
+      { containerId: 'c5', ifName: 'eth0' },
+      { uid: 'u5', namespace: 'ns', name: 'virt-launcher-vm-2' },
+      700,
+    );
+    same();
+    ds.expireCooldowns(1_000_000);
+    ds.addIps('eni-0', ['10.0.0.9', '10.0.0.100', '10.0.0.20']);
+    ds.addPrefixes('eni-1', ['10.1.0.160/28']);
+    same();
+    expect(snapshotDatastore(restoreDatastore(JSON.parse(text.of(ds))))).toEqual(snapshotDatastore(ds));
+  });
+
+  it('lists addresses and prefixes in numeric order, not text order', () => {
+    const ds = new Datastore();
+    ds.addEni({ id: 'eni-0', subnetId: 's', subnetCidr: '10.0.0.0/16', deviceIndex: 0, primary: true });
+    ds.addIps('eni-0', ['10.0.0.100', '10.0.0.9', '10.0.0.20']);
+    ds.addPrefixes('eni-0', ['10.0.1.0/28', '10.0.0.160/28', '10.0.0.32/28']);
+    const [eni] = (JSON.parse(new SnapshotText().of(ds)) as DatastoreSnapshotV1).enis;
+    expect(eni?.ips).toEqual(['10.0.0.9', '10.0.0.20', '10.0.0.100']);
+    expect(eni?.prefixes).toEqual(['10.0.0.32/28', '10.0.0.160/28', '10.0.1.0/28']);
+  });
+});
 
 describe('snapshot', () => {
   it('writes version 1 with ENIs, their sources, assignments and cooldowns', () => {

@@ -553,3 +553,34 @@ describe('Datastore.transfer (a VM keeps its address across pods)', () => {
     expect(ds.totals().assigned).toBe(2);
   });
 });
+
+describe('listing addresses in order', () => {
+  it('lists what is there after every change of addresses, never an older list', () => {
+    const ds = store(PRIMARY, OTHER_SUBNET);
+    const listed = (): string[] => ds.addressRecords().map((r) => r.address);
+    const visited = (): string[] => {
+      const out: string[] = [];
+      ds.forEachAddress((address, state) => out.push(`${address} ${state.type}`));
+      return out;
+    };
+    ds.addIps('eni-0', ['10.0.0.20', '10.0.0.9']);
+    expect(listed()).toEqual(['10.0.0.9', '10.0.0.20']);
+    ds.addPrefixes('eni-2', ['10.1.0.16/28']);
+    expect(listed()).toHaveLength(18);
+    ds.addIps('eni-0', ['10.0.0.10']);
+    expect(listed().slice(0, 3)).toEqual(['10.0.0.9', '10.0.0.10', '10.0.0.20']);
+    const address = assignedAddress(ds, pod(1));
+    expect(visited()).toContain(`${address} assigned`);
+    ds.removeIps('eni-0', ['10.0.0.20']);
+    expect(listed()).not.toContain('10.0.0.20');
+    ds.removePrefixes('eni-2', ['10.1.0.16/28']);
+    expect(listed()).toEqual(['10.0.0.9', '10.0.0.10']);
+    ds.reconcileEni('eni-0', { ips: ['10.0.0.9', '10.0.0.30'], prefixes: [] });
+    expect(visited()).toEqual([
+      `10.0.0.9 ${address === '10.0.0.9' ? 'assigned' : 'available'}`,
+      '10.0.0.30 available',
+    ]);
+    expect(ds.removeEni('eni-0', { evenIfInUse: true })).toMatchObject({ type: 'removed' });
+    expect(listed()).toEqual([]);
+  });
+});
