@@ -32,11 +32,23 @@ const FOLLOWS_CREATE: ReadonlySet<Ec2Api> = new Set([
   'ModifyNetworkInterfaceAttribute',
 ]);
 
+/**
+ * How long a node among contenders holds an API after EC2 refused a call (at most; the hold is
+ * drawn uniformly below it): the time the account's bucket takes to refill its burst.
+ */
+export function throttleHoldMs(api: Ec2Api): number {
+  const account = ACCOUNT_BUCKETS[api];
+  return (1000 * account.size) / account.refillPerSecond;
+}
+
 /** Float refills may land a hair under a whole token; count that as a token. */
 const TOKEN_EPSILON = 1e-9;
 
 /** How often queued warm calls are asked whether pods now wait for them (at most). */
 const PROMOTE_EVERY_MS = 1_000;
+
+/** While warm calls are held, how often they are asked whether pods now wait for them. */
+const WARM_HOLD_RECHECK_MS = 2_000;
 
 interface Queued {
   start: () => void;
@@ -46,6 +58,10 @@ interface Queued {
 interface BucketState {
   tokens: number;
   lastRefillAt: number;
+  /** No call starts before this time: EC2 just found the account's bucket dry (contenders only). */
+  heldUntil: number;
+  /** No warm call starts before this time: the account's bucket is congested (contenders only). */
+  warmHeldUntil: number;
   demand: Queued[];
   warm: Queued[];
   promotedAt: number;
@@ -129,7 +145,6 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
   private readonly observer: Ec2Observer;
   private readonly random: RandomSource | undefined;
   private readonly contenders: (() => number) | undefined;
-  private readonly builtAt: number;
   private closed = false;
 
   constructor(
@@ -141,7 +156,6 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
     this.observer = opts.observer ?? noopObserver;
     this.random = opts.adaptive === true ? (opts.random ?? Math.random) : undefined;
     this.contenders = opts.adaptive === true ? opts.contenders : undefined;
-    this.builtAt = clock.now();
   }
 
   schedule<T>(
@@ -166,9 +180,34 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
   throttled(api: Ec2Api): void {
     const state = this.state(api);
     this.refill(api, state);
-    state.adaptive?.throttled(this.clock.now());
-    state.tokens = 0;
-    this.report(api, state);
+    const now = this.clock.now();
+    state.adaptive?.throttled(now);
+    const contenders = this.contenders?.() ?? 1;
+    if (this.random === undefined || contenders <= 1) {
+      state.tokens = 0;
+      this.report(api, state);
+      return;
+    }
+    // Among contenders a node's share is one call every minute or more: losing the token of a call
+    // EC2 refused (it spent none of the account's) would make a pod wait a whole share again. The
+    // call keeps its turn instead: the token comes back, and no call of this API starts until the
+    // account's bucket has had time to refill (a random part of the time it takes to refill its
+    // burst), which is also about when the refused call's retry comes back (throttledBackoff).
+    state.tokens = Math.max(1, state.tokens + 1);
+    state.heldUntil = Math.max(state.heldUntil, now + this.random() * throttleHoldMs(api));
+    // Demand first across the cluster: the bucket is dry because the contenders spend it, some of
+    // them for pods waiting now. This node's warm-up steps aside for about one share (the time the
+    // account takes to pass one call of every contender), so that theirs go first. An attach that
+    // was refused holds back the creates whose attaches would follow it into the same dry bucket.
+    const share = contenderShare(this.buckets[api], ACCOUNT_BUCKETS[api], contenders);
+    const warmHoldUntil = now + ((0.5 + this.random()) * 1000) / share.refillPerSecond;
+    for (const held of FOLLOWS_CREATE.has(api) ? [api, 'CreateNetworkInterface' as const] : [api]) {
+      const heldState = this.state(held);
+      heldState.warmHeldUntil = Math.max(heldState.warmHeldUntil, warmHoldUntil);
+      heldState.timer?.cancel();
+      heldState.timer = undefined;
+      this.pump(held);
+    }
   }
 
   /** Tokens available now (for tests and introspection). */
@@ -201,16 +240,15 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
     let state = this.states.get(api);
     if (!state) {
       // A fresh bucket starts full, as EC2's do; among contenders, with this node's part of it.
-      const contenders = this.contenders?.() ?? 1;
+      const contenders = this.contendersOf(api);
       state = {
         tokens:
           this.random === undefined || contenders <= 1
             ? this.buckets[api].size
             : contenderStartTokens(this.buckets[api], ACCOUNT_BUCKETS[api], contenders, this.random),
-        // An ENI's attach and its DeleteOnTermination follow its create, which already waited for
-        // its share: their shares have been refilling since the limiter was built, or the ENI
-        // would wait out two more fresh phases.
-        lastRefillAt: contenders > 1 && FOLLOWS_CREATE.has(api) ? this.builtAt : this.clock.now(),
+        lastRefillAt: this.clock.now(),
+        heldUntil: -Infinity,
+        warmHeldUntil: -Infinity,
         demand: [],
         warm: [],
         promotedAt: -Infinity,
@@ -222,9 +260,19 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
     return state;
   }
 
+  /**
+   * Nodes spending the account's bucket for this API with this one. An ENI's attach and its
+   * DeleteOnTermination follow its create, which already waited for its share: pacing them by a
+   * share of their own again would hold each ENI for a second random wait, and bunch the attaches
+   * (the later of two random waits falls late) into throttles. They follow at the creates' pace.
+   */
+  private contendersOf(api: Ec2Api): number {
+    return FOLLOWS_CREATE.has(api) ? 1 : (this.contenders?.() ?? 1);
+  }
+
   /** The node's bucket for this API now: its own, or its share among contenders if smaller. */
   private bucket(api: Ec2Api): TokenBucket {
-    const contenders = this.contenders?.() ?? 1;
+    const contenders = this.contendersOf(api);
     const own = this.buckets[api];
     return contenders <= 1 ? own : contenderShare(own, ACCOUNT_BUCKETS[api], contenders);
   }
@@ -248,12 +296,17 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
   private pump(api: Ec2Api): void {
     const state = this.state(api);
     this.refill(api, state);
-    if (state.tokens >= 1 - TOKEN_EPSILON && state.demand.length === 0) this.promote(state);
-    while (state.tokens >= 1 - TOKEN_EPSILON) {
-      const next = state.demand.shift() ?? state.warm.shift();
-      if (!next) break;
-      state.tokens = Math.max(0, state.tokens - 1);
-      next.start();
+    const now = this.clock.now();
+    const heldMs = state.heldUntil - now;
+    const warmHeldMs = state.warmHeldUntil - now;
+    if (heldMs <= 0) {
+      if (state.tokens >= 1 - TOKEN_EPSILON && state.demand.length === 0) this.promote(state);
+      while (state.tokens >= 1 - TOKEN_EPSILON) {
+        const next = state.demand.shift() ?? (warmHeldMs <= 0 ? state.warm.shift() : undefined);
+        if (!next) break;
+        state.tokens = Math.max(0, state.tokens - 1);
+        next.start();
+      }
     }
     this.report(api, state);
     if (state.demand.length + state.warm.length > 0 && state.timer === undefined && !this.closed) {
@@ -261,6 +314,10 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
       let waitMs = (missing * 1000) / this.refillRate(api, state);
       // Jitter (mean 1): nodes throttled at the same moment must not all come back together.
       if (this.random) waitMs *= 0.5 + this.random();
+      if (heldMs > 0) waitMs = Math.max(heldMs, waitMs);
+      // Only held warm calls: look again now and then whether pods now wait for one of them.
+      else if (state.demand.length === 0 && warmHeldMs > 0)
+        waitMs = Math.max(waitMs, Math.min(warmHeldMs, WARM_HOLD_RECHECK_MS));
       state.timer = this.clock.setTimer(Math.ceil(waitMs), () => {
         state.timer = undefined;
         this.pump(api);
