@@ -111,9 +111,10 @@ export const CONTENDER_WINDOW_MS = 15 * 60_000;
 /**
  * Contenders rarely all call one API at the same moment: each waits on EC2 between its steps
  * (create, attach, visibility) and some are done early. Dividing the bucket among fewer nodes than
- * counted keeps it busy. In the simulated cold start of 1,000 m5.large (bench, cold-start), 1.5
- * throttled 5.5 % of calls at p99 2.4 x the bound and 1.35 throttled 3.9 % at 2.6 x; in one of 300,
- * 1 left a third of the Create bucket idle (0 throttled, p99 3.9 x) and 2 throttled 9.9 %.
+ * counted keeps it busy. In the simulated cold start of 1,000 m5.large (bench, cold-start), when a
+ * refused call still lost its token, 1.5 throttled 5.5 % of calls at p99 2.4 x the bound and 1.35
+ * throttled 3.9 % at 2.6 x; in one of 300, 1 left a third of the Create bucket idle (0 throttled,
+ * p99 3.9 x) and 2 throttled 9.9 %. Refused calls now keep their turn (throttleHoldMs).
  */
 export const CONTENDER_OVERSUBSCRIPTION = 1.35;
 
