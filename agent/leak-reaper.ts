@@ -119,7 +119,7 @@ export async function reapLeakedEnis(
   /** Only ENIs created before this time (ms): e.g. before this process started. */
   createdBefore?: number,
 ): Promise<number> {
-  const found = await ec2.findLeakedEnis(instanceId, graceMs);
+  const found = await ec2.findLeakedEnis(instanceId, graceMs, createdBefore);
   const leaked =
     createdBefore === undefined
       ? found

@@ -98,6 +98,8 @@ export interface ColdStartFigures {
   calls: number;
   throttled: number;
   describePerNode: number;
+  /** Describe calls per node by API (throttled retries included), to say which remain. */
+  describePerNodeByApi: Record<string, number>;
   leakedEnis: number;
   leakedAddresses: number;
   mismatches: number;
@@ -208,9 +210,8 @@ export function warmBoundSeconds(scenario: Scenario, secondaryEnis: number): num
 export function coldStartFigures(c: ColdStartCase, run: SimBenchRun): ColdStartFigures {
   const nodes = run.warmTargetMetAtMs.length;
   const calls = Object.values(run.ec2.calls).reduce((a, b) => a + b, 0);
-  const describes = Object.entries(run.ec2.calls)
-    .filter(([api]) => api.startsWith('Describe'))
-    .reduce((n, [, v]) => n + v, 0);
+  const describeCalls = Object.entries(run.ec2.calls).filter(([api]) => api.startsWith('Describe'));
+  const describes = describeCalls.reduce((n, [, v]) => n + v, 0);
   const bound = percentiles(boundTimesMs(c.scenario, run.podRecords));
   const warm = run.warmTargetMetAtMs;
   const met = warm.filter((t): t is number => t !== undefined);
@@ -227,6 +228,9 @@ export function coldStartFigures(c: ColdStartCase, run: SimBenchRun): ColdStartF
     calls,
     throttled: run.ec2.throttled,
     describePerNode: nodes === 0 ? 0 : describes / nodes,
+    describePerNodeByApi: Object.fromEntries(
+      describeCalls.map(([api, v]) => [api, nodes === 0 ? 0 : v / nodes]),
+    ),
     leakedEnis: run.end.leakedEnis,
     leakedAddresses: run.end.leakedAddresses,
     mismatches: run.end.accountingMismatches,
@@ -304,8 +308,8 @@ export async function runColdStartBench(
     figures.push(f);
     log(
       `cold start: p50 ${f.p50Seconds.toFixed(1)} s, p99 ${f.p99Seconds.toFixed(1)} s (bound ${f.boundP99Seconds.toFixed(1)} s), ` +
-        `${f.throttled}/${f.calls} throttled, ${f.describePerNode.toFixed(1)} Describe/node, all warm ${f.allWarmSeconds ?? 'never'} s ` +
-        `(bound ${f.warmBoundSeconds.toFixed(1)} s), leaks ${f.leakedEnis + f.leakedAddresses}, mismatches ${f.mismatches}, wall ${f.wallSeconds.toFixed(0)} s`,
+        `${f.throttled}/${f.calls} throttled, ${f.describePerNode.toFixed(1)} Describe/node (${describeBreakdown(f)}), ` +
+        `all warm ${f.allWarmSeconds ?? 'never'} s (bound ${f.warmBoundSeconds.toFixed(1)} s, ${fmt(warmRatio(f), 2)} x), leaks ${f.leakedEnis + f.leakedAddresses}, mismatches ${f.mismatches}, wall ${f.wallSeconds.toFixed(0)} s`,
     );
   }
   return figures;
@@ -313,11 +317,24 @@ export async function runColdStartBench(
 
 const fmt = (n: number | undefined, digits = 1): string => (n === undefined ? 'never' : n.toFixed(digits));
 
+/** When the last node met its warm target, as a multiple of its bucket-bound minimum. */
+function warmRatio(f: ColdStartFigures): number | undefined {
+  return f.allWarmSeconds === undefined ? undefined : ratio(f.allWarmSeconds, f.warmBoundSeconds);
+}
+
+/** "DescribeSubnets 1.0, DescribeNetworkInterfaces 1.0": which Describe calls a node made. */
+function describeBreakdown(f: ColdStartFigures): string {
+  return Object.entries(f.describePerNodeByApi)
+    .sort((a, b) => b[1] - a[1])
+    .map(([api, n]) => `${api} ${n.toFixed(2)}`)
+    .join(', ');
+}
+
 /** The Markdown section RESULTS.md gains. */
 export function coldStartMarkdown(figures: readonly ColdStartFigures[]): string {
   const head =
-    '| case | pods addressed | p50 s | p99 s | bound p99 s | p99 / bound | throttled | Describe / node | all warm s | warm bound s | leaks | mismatches | wall s |';
-  const sep = '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |';
+    '| case | pods addressed | p50 s | p99 s | bound p99 s | p99 / bound | throttled | Describe / node | all warm s | warm bound s | all warm / bound | leaks | mismatches | wall s |';
+  const sep = '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |';
   const rows = figures.map((f) =>
     [
       f.label,
@@ -330,6 +347,7 @@ export function coldStartMarkdown(figures: readonly ColdStartFigures[]): string 
       fmt(f.describePerNode),
       fmt(f.allWarmSeconds),
       fmt(f.warmBoundSeconds),
+      fmt(warmRatio(f), 2),
       String(f.leakedEnis + f.leakedAddresses),
       String(f.mismatches),
       fmt(f.wallSeconds),
@@ -347,6 +365,10 @@ export function coldStartMarkdown(figures: readonly ColdStartFigures[]): string 
     head,
     sep,
     ...rows.map((r) => `| ${r} |`),
+    '',
+    'Describe calls per node by API (throttled retries included):',
+    '',
+    ...figures.map((f) => `- ${f.label}: ${describeBreakdown(f)}`),
     '',
   ].join('\n');
 }

@@ -225,13 +225,14 @@ export class AwsEc2Network implements Ec2Network {
     this.enis.forgetOrphan(eniId);
   }
 
-  async findLeakedEnis(instanceId: string, graceMs: number): Promise<LeakedEni[]> {
+  async findLeakedEnis(instanceId: string, graceMs: number, createdBefore?: number): Promise<LeakedEni[]> {
     // An ENI this process created and is still attaching is never a leak, however long it waited.
     const found = await this.enis.withoutAttaching(() =>
       findLeakedEnis(
         { client: this.client, clock: this.clock, clusterName: this.clusterName },
         instanceId,
         graceMs,
+        createdBefore,
       ),
     );
     // ENIs whose compensation gave up are ours for certain: no grace period, attached or not.

@@ -32,9 +32,10 @@ export interface Ec2Network {
   detachAndDeleteEni(eniId: string): Promise<void>;
   /**
    * ENIs this project created that are `available` (attached to nothing), tagged with an instance id
-   * that is `instanceId` or no longer exists, and older than `graceMs`.
+   * that is `instanceId` or no longer exists, and older than `graceMs` (and, when given, created
+   * before `createdBefore`, ms since the epoch).
    */
-  findLeakedEnis(instanceId: string, graceMs: number): Promise<LeakedEni[]>;
+  findLeakedEnis(instanceId: string, graceMs: number, createdBefore?: number): Promise<LeakedEni[]>;
 }
 
 export interface InstanceIdentity {

@@ -21,12 +21,15 @@ const INSTANCE_FILTER_CHUNK = 200;
  * instance is this one (a create whose compensation failed, or a crash between create and attach)
  * or no longer exists (a node that died without cleaning up). An ENI of another live instance is
  * that node's business. An ENI without a readable creation time is never judged leaked: we cannot
- * tell its age.
+ * tell its age. With `createdBefore`, younger ENIs are not judged at all: at start-up, only what a
+ * previous process left counts, and the ENIs other nodes of a cold start are creating at that moment
+ * must not cost a DescribeInstances each time a node starts.
  */
 export async function findLeakedEnis(
   deps: { client: Ec2Client; clock: Clock; clusterName: string | undefined },
   instanceId: string,
   graceMs: number,
+  createdBefore = Infinity,
 ): Promise<LeakedEni[]> {
   const filters: Filter[] = [
     { Name: 'status', Values: ['available'] },
@@ -52,7 +55,7 @@ export async function findLeakedEnis(
   const old = enis.flatMap((eni) => {
     const tags = tagRecord(eni.TagSet);
     const createdAt = Date.parse(tags[CREATED_AT_TAG] ?? '');
-    if (Number.isNaN(createdAt) || now - createdAt < graceMs) return [];
+    if (Number.isNaN(createdAt) || now - createdAt < graceMs || createdAt >= createdBefore) return [];
     const leaked: LeakedEni = {
       eniId: required(eni.NetworkInterfaceId, 'NetworkInterfaceId', 'DescribeNetworkInterfaces'),
       subnetId: required(eni.SubnetId, 'SubnetId', 'DescribeNetworkInterfaces'),

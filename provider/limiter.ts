@@ -3,7 +3,7 @@ import { AdaptiveRate } from './adaptive-rate.js';
 import type { RandomSource } from './backoff.js';
 import { currentCallPriority, resolvePriority, type PrioritySource } from './call-priority.js';
 import { noopObserver, type Ec2Observer } from './observer.js';
-import { ACCOUNT_BUCKETS, type Ec2Api, type TokenBucket } from './rate-limits.js';
+import { ACCOUNT_BUCKETS, RATE_FAMILY, type Ec2Api, type TokenBucket } from './rate-limits.js';
 
 /**
  * A client-side token bucket per EC2 API, so that the node spends its budget by waiting in line
@@ -32,11 +32,33 @@ const FOLLOWS_CREATE: ReadonlySet<Ec2Api> = new Set([
   'ModifyNetworkInterfaceAttribute',
 ]);
 
+/**
+ * The longest hold of an API after EC2 refused one of its calls among contenders (the hold is drawn
+ * uniformly below it), with `shareMs` the node's share (the time the account takes to pass one call
+ * of every contender; never less than the bucket's own refill time). A dry bucket that the refused
+ * nodes all poll again soon stays dry, so the hold spreads them over a share, as the node's own turn
+ * would; an ENI or address call, which pods wait for, first tries half a share and doubles with every
+ * refusal in a row. Describe calls (start-up, where every node makes one) take the whole share: in
+ * the simulated cold start of 1,000 m5.large (bench, cold-start), their refusals were then 129
+ * instead of 489 with the mutations' doubling. Mutations from a quarter of a share throttled 5.2 %
+ * of calls, from half 4.7 % at the same p99 (1.41 x and 1.47 x the bound); a whole share (the wait
+ * of a lost token) 4.2 % at 1.59 x.
+ */
+export function throttleHoldMs(api: Ec2Api, refusedInARow: number, shareMs: number): number {
+  const account = ACCOUNT_BUCKETS[api];
+  const longest = Math.max((1000 * account.size) / account.refillPerSecond, shareMs);
+  if (RATE_FAMILY[api] === 'describe') return longest;
+  return Math.min(longest, (longest / 2) * 2 ** Math.max(0, refusedInARow - 1));
+}
+
 /** Float refills may land a hair under a whole token; count that as a token. */
 const TOKEN_EPSILON = 1e-9;
 
 /** How often queued warm calls are asked whether pods now wait for them (at most). */
 const PROMOTE_EVERY_MS = 1_000;
+
+/** While warm calls are held, how often they are asked whether pods now wait for them. */
+const WARM_HOLD_RECHECK_MS = 2_000;
 
 interface Queued {
   start: () => void;
@@ -46,6 +68,12 @@ interface Queued {
 interface BucketState {
   tokens: number;
   lastRefillAt: number;
+  /** No call starts before this time: EC2 just found the account's bucket dry (contenders only). */
+  heldUntil: number;
+  /** No warm call starts before this time: the account's bucket is congested (contenders only). */
+  warmHeldUntil: number;
+  /** Calls EC2 refused since it last answered one of this API. */
+  refusedInARow: number;
   demand: Queued[];
   warm: Queued[];
   promotedAt: number;
@@ -83,9 +111,10 @@ export const CONTENDER_WINDOW_MS = 15 * 60_000;
 /**
  * Contenders rarely all call one API at the same moment: each waits on EC2 between its steps
  * (create, attach, visibility) and some are done early. Dividing the bucket among fewer nodes than
- * counted keeps it busy. In the simulated cold start of 1,000 m5.large (bench, cold-start), 1.5
- * throttled 5.5 % of calls at p99 2.4 x the bound and 1.35 throttled 3.9 % at 2.6 x; in one of 300,
- * 1 left a third of the Create bucket idle (0 throttled, p99 3.9 x) and 2 throttled 9.9 %.
+ * counted keeps it busy. In the simulated cold start of 1,000 m5.large (bench, cold-start), when a
+ * refused call still lost its token, 1.5 throttled 5.5 % of calls at p99 2.4 x the bound and 1.35
+ * throttled 3.9 % at 2.6 x; in one of 300, 1 left a third of the Create bucket idle (0 throttled,
+ * p99 3.9 x) and 2 throttled 9.9 %. Refused calls now keep their turn (throttleHoldMs).
  */
 export const CONTENDER_OVERSUBSCRIPTION = 1.35;
 
@@ -129,7 +158,6 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
   private readonly observer: Ec2Observer;
   private readonly random: RandomSource | undefined;
   private readonly contenders: (() => number) | undefined;
-  private readonly builtAt: number;
   private closed = false;
 
   constructor(
@@ -141,7 +169,6 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
     this.observer = opts.observer ?? noopObserver;
     this.random = opts.adaptive === true ? (opts.random ?? Math.random) : undefined;
     this.contenders = opts.adaptive === true ? opts.contenders : undefined;
-    this.builtAt = clock.now();
   }
 
   schedule<T>(
@@ -155,6 +182,7 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
       const start = (): void => {
         fn().then((value) => {
           state.adaptive?.answered();
+          state.refusedInARow = 0;
           resolve(value);
         }, reject);
       };
@@ -166,9 +194,42 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
   throttled(api: Ec2Api): void {
     const state = this.state(api);
     this.refill(api, state);
-    state.adaptive?.throttled(this.clock.now());
-    state.tokens = 0;
-    this.report(api, state);
+    const now = this.clock.now();
+    state.adaptive?.throttled(now);
+    const contenders = this.contenders?.() ?? 1;
+    if (this.random === undefined || contenders <= 1) {
+      state.tokens = 0;
+      this.report(api, state);
+      return;
+    }
+    // Among contenders a node's share is one call every minute or more, and a lost token makes the
+    // next call wait a whole share again (and with jitter up to one and a half): the pods of the
+    // nodes EC2 refused were the slowest of a cold start (p99 2.6 x the bound at 1,000 nodes). The
+    // refused call spent none of the account's bucket, so it keeps its turn: the token comes back,
+    // and no call of this API starts for a random hold (throttleHoldMs), which spreads the refused
+    // nodes over the time the account needs to serve them.
+    state.tokens = Math.max(1, state.tokens + 1);
+    state.refusedInARow++;
+    const shareMs =
+      1000 / contenderShare(this.buckets[api], ACCOUNT_BUCKETS[api], contenders).refillPerSecond;
+    state.heldUntil = Math.max(
+      state.heldUntil,
+      now + this.random() * throttleHoldMs(api, state.refusedInARow, shareMs),
+    );
+    // Demand first across the cluster: the bucket is dry because the contenders spend it, some of
+    // them for pods waiting now. This node's warm-up steps aside for about one share (the time the
+    // account takes to pass one call of every contender), so that theirs go first. An attach that
+    // was refused holds back the node's creates too (for the same hold, and warm ones for the
+    // share), whose attaches would follow into the same dry bucket.
+    const warmHoldUntil = now + (0.5 + this.random()) * shareMs;
+    for (const held of FOLLOWS_CREATE.has(api) ? [api, 'CreateNetworkInterface' as const] : [api]) {
+      const heldState = this.state(held);
+      heldState.warmHeldUntil = Math.max(heldState.warmHeldUntil, warmHoldUntil);
+      heldState.heldUntil = Math.max(heldState.heldUntil, state.heldUntil);
+      heldState.timer?.cancel();
+      heldState.timer = undefined;
+      this.pump(held);
+    }
   }
 
   /** Tokens available now (for tests and introspection). */
@@ -201,16 +262,16 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
     let state = this.states.get(api);
     if (!state) {
       // A fresh bucket starts full, as EC2's do; among contenders, with this node's part of it.
-      const contenders = this.contenders?.() ?? 1;
+      const contenders = this.contendersOf(api);
       state = {
         tokens:
           this.random === undefined || contenders <= 1
             ? this.buckets[api].size
             : contenderStartTokens(this.buckets[api], ACCOUNT_BUCKETS[api], contenders, this.random),
-        // An ENI's attach and its DeleteOnTermination follow its create, which already waited for
-        // its share: their shares have been refilling since the limiter was built, or the ENI
-        // would wait out two more fresh phases.
-        lastRefillAt: contenders > 1 && FOLLOWS_CREATE.has(api) ? this.builtAt : this.clock.now(),
+        lastRefillAt: this.clock.now(),
+        heldUntil: -Infinity,
+        warmHeldUntil: -Infinity,
+        refusedInARow: 0,
         demand: [],
         warm: [],
         promotedAt: -Infinity,
@@ -222,9 +283,19 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
     return state;
   }
 
+  /**
+   * Nodes spending the account's bucket for this API with this one. An ENI's attach and its
+   * DeleteOnTermination follow its create, which already waited for its share: pacing them by a
+   * share of their own again would hold each ENI for a second random wait, and bunch the attaches
+   * (the later of two random waits falls late) into throttles. They follow at the creates' pace.
+   */
+  private contendersOf(api: Ec2Api): number {
+    return FOLLOWS_CREATE.has(api) ? 1 : (this.contenders?.() ?? 1);
+  }
+
   /** The node's bucket for this API now: its own, or its share among contenders if smaller. */
   private bucket(api: Ec2Api): TokenBucket {
-    const contenders = this.contenders?.() ?? 1;
+    const contenders = this.contendersOf(api);
     const own = this.buckets[api];
     return contenders <= 1 ? own : contenderShare(own, ACCOUNT_BUCKETS[api], contenders);
   }
@@ -248,12 +319,17 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
   private pump(api: Ec2Api): void {
     const state = this.state(api);
     this.refill(api, state);
-    if (state.tokens >= 1 - TOKEN_EPSILON) this.promote(state);
-    while (state.tokens >= 1 - TOKEN_EPSILON) {
-      const next = state.demand.shift() ?? state.warm.shift();
-      if (!next) break;
-      state.tokens = Math.max(0, state.tokens - 1);
-      next.start();
+    const now = this.clock.now();
+    const heldMs = state.heldUntil - now;
+    const warmHeldMs = state.warmHeldUntil - now;
+    if (heldMs <= 0) {
+      if (state.tokens >= 1 - TOKEN_EPSILON) this.promote(state);
+      while (state.tokens >= 1 - TOKEN_EPSILON) {
+        const next = state.demand.shift() ?? (warmHeldMs <= 0 ? state.warm.shift() : undefined);
+        if (!next) break;
+        state.tokens = Math.max(0, state.tokens - 1);
+        next.start();
+      }
     }
     this.report(api, state);
     if (state.demand.length + state.warm.length > 0 && state.timer === undefined && !this.closed) {
@@ -261,6 +337,10 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
       let waitMs = (missing * 1000) / this.refillRate(api, state);
       // Jitter (mean 1): nodes throttled at the same moment must not all come back together.
       if (this.random) waitMs *= 0.5 + this.random();
+      if (heldMs > 0) waitMs = Math.max(heldMs, waitMs);
+      // Only held warm calls: look again now and then whether pods now wait for one of them.
+      else if (state.demand.length === 0 && warmHeldMs > 0)
+        waitMs = Math.max(waitMs, Math.min(warmHeldMs, WARM_HOLD_RECHECK_MS));
       state.timer = this.clock.setTimer(Math.ceil(waitMs), () => {
         state.timer = undefined;
         this.pump(api);

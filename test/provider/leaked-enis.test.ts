@@ -90,4 +90,20 @@ describe('findLeakedEnis', () => {
     expect(h.ec2.commandCalls(DescribeInstancesCommand)).toHaveLength(0);
     expect(leaked.map((e) => e.eniId)).toEqual(['eni-self-old']);
   });
+
+  it('with createdBefore judges only older ENIs: those other nodes create meanwhile cost no DescribeInstances', async () => {
+    const h = harness();
+    h.ec2.on(DescribeNetworkInterfacesCommand).resolves({
+      NetworkInterfaces: [
+        ours('eni-self-before', INSTANCE_ID, minutesAgo(10)),
+        ours('eni-self-after', INSTANCE_ID, minutesAgo(1)),
+        ours('eni-other-after', 'i-starting', minutesAgo(1)),
+      ],
+    });
+
+    const leaked = await h.drive(h.network.findLeakedEnis(INSTANCE_ID, 0, NOW - 5 * 60_000));
+
+    expect(h.ec2.commandCalls(DescribeInstancesCommand)).toHaveLength(0);
+    expect(leaked.map((e) => e.eniId)).toEqual(['eni-self-before']);
+  });
 });

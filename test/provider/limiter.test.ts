@@ -5,7 +5,12 @@ import { chooseLimiter } from '../../provider/aws-ec2-network.js';
 import { BottleneckLimiter, refillSchedule } from '../../provider/bottleneck-limiter.js';
 import { MIN_INTERVAL_MS, RECOVERY_STEP, THROTTLE_DECREASE } from '../../provider/adaptive-rate.js';
 import { withCallPriority } from '../../provider/call-priority.js';
-import { ClockTokenBucketLimiter, contenderShare, contenderStartTokens } from '../../provider/limiter.js';
+import {
+  ClockTokenBucketLimiter,
+  contenderShare,
+  contenderStartTokens,
+  throttleHoldMs,
+} from '../../provider/limiter.js';
 import { SharedBudgetLimiter } from '../../provider/shared-budget.js';
 import { noopObserver, type LimiterSample } from '../../provider/observer.js';
 import { ACCOUNT_BUCKETS, effectiveBuckets, EC2_APIS, type TokenBucket } from '../../provider/rate-limits.js';
@@ -493,5 +498,96 @@ describe('nodes that start together (contenders)', () => {
     expect(contenderShare(own, account, 0)).toEqual(own);
     expect(contenderStartTokens(own, account, 1, () => 0.99)).toBe(50);
     expect(contenderStartTokens(own, account, 1350, () => 0.5)).toBeCloseTo(0.55);
+  });
+
+  /** One node's limiter among 1,000 nodes' shares (1,350 / 1.35): Create's share is one call per 200 s. */
+  function contender(draw = 0): { clock: ManualClock; limiter: ClockTokenBucketLimiter; origin: number } {
+    const clock = new ManualClock();
+    const limiter = new ClockTokenBucketLimiter(effectiveBuckets({}, false), clock, {
+      adaptive: true,
+      random: () => draw,
+      contenders: () => 1350,
+    });
+    return { clock, limiter, origin: clock.now() };
+  }
+
+  it('let a call EC2 refused keep its turn: its retry waits a hold, not another share', async () => {
+    const { clock, limiter, origin } = contender(0.5);
+    const starts: number[] = [];
+    const create = (): Promise<void> =>
+      limiter.schedule('CreateNetworkInterface', () =>
+        Promise.resolve(void starts.push(clock.now() - origin)),
+      );
+    const first = create();
+    await clock.runUntil(() => starts.length === 1, 30 * 60_000);
+    await first;
+    const turn = starts[0] ?? NaN;
+    // The start tokens (0.5 of 1 + 100 / 1,000) and one share's wait for the rest: within the share.
+    expect(turn).toBeGreaterThan(0);
+    expect(turn).toBeLessThanOrEqual(200_000);
+    limiter.throttled('CreateNetworkInterface');
+    const retry = create();
+    await clock.runUntil(() => starts.length === 2, 30 * 60_000);
+    await retry;
+    const shareMs = 200_000;
+    expect((starts[1] ?? NaN) - turn).toBeLessThanOrEqual(
+      throttleHoldMs('CreateNetworkInterface', 1, shareMs),
+    );
+    // Without the token back it would have waited a whole share again.
+    expect((starts[1] ?? NaN) - turn).toBeLessThan(shareMs / 2);
+    await limiter.close();
+  });
+
+  it("after a refusal let demand go first across the cluster: the node's warm calls of that API step aside for about a share", async () => {
+    const { clock, limiter, origin } = contender(0.5);
+    const ran: { name: string; at: number }[] = [];
+    const call = (name: string) => () => Promise.resolve(void ran.push({ name, at: clock.now() - origin }));
+    // Let the share fill up (200 s for one Create), then EC2 refuses one.
+    await clock.advance(400_000);
+    limiter.throttled('CreateNetworkInterface');
+    const refusedAt = clock.now() - origin;
+    const warm = limiter.schedule('CreateNetworkInterface', call('warm'), 'warm');
+    const demand = limiter.schedule('CreateNetworkInterface', call('demand'), 'demand');
+    await clock.runUntil(() => ran.length === 2, 30 * 60_000);
+    await Promise.all([warm, demand]);
+    expect(ran.map((r) => r.name)).toEqual(['demand', 'warm']);
+    expect((ran[0]?.at ?? NaN) - refusedAt).toBeLessThan(60_000);
+    // The warm call waits at least half a share after the refusal (a draw of 0.5: one whole share).
+    expect((ran[1]?.at ?? NaN) - refusedAt).toBeGreaterThanOrEqual(200_000);
+    await limiter.close();
+  });
+
+  it('after a refused attach hold back warm creates, whose attaches would meet the same dry bucket', async () => {
+    const { clock, limiter, origin } = contender(0.5);
+    await clock.advance(400_000);
+    limiter.throttled('AttachNetworkInterface');
+    const refusedAt = clock.now() - origin;
+    let warmCreateAt: number | undefined;
+    const done = limiter.schedule(
+      'CreateNetworkInterface',
+      () => Promise.resolve(void (warmCreateAt = clock.now() - origin)),
+      'warm',
+    );
+    await clock.runUntil(() => warmCreateAt !== undefined, 30 * 60_000);
+    await done;
+    // Attach's share among 1,000 nodes is one call per 200 s too.
+    expect((warmCreateAt ?? NaN) - refusedAt).toBeGreaterThanOrEqual(200_000);
+    await limiter.close();
+  });
+
+  it('hold a refused API for a while that grows with refusals in a row, never beyond one share', () => {
+    // api, refusals in a row, share (ms) -> longest hold (ms): mutations from half a share, doubling;
+    // Describe calls a whole share; never shorter than the time the account's bucket refills its burst.
+    const table: [Parameters<typeof throttleHoldMs>[0], number, number][] = [
+      ['CreateNetworkInterface', 1, 200_000],
+      ['CreateNetworkInterface', 2, 200_000],
+      ['CreateNetworkInterface', 9, 200_000],
+      ['AttachNetworkInterface', 1, 200_000],
+      ['DescribeSubnets', 1, 50_000],
+      ['DescribeSubnets', 9, 50_000],
+      ['CreateNetworkInterface', 1, 2_000],
+    ];
+    const holds = table.map(([api, refused, share]) => throttleHoldMs(api, refused, share));
+    expect(holds).toEqual([100_000, 200_000, 200_000, 100_000, 50_000, 50_000, 10_000]);
   });
 });

@@ -196,10 +196,12 @@ export class FakeEc2Network implements Ec2Network {
   /** ENIs left `available` (created, never attached); findLeakedEnis returns those older than the grace. */
   readonly unattached: LeakedEni[] = [];
 
-  findLeakedEnis(_instanceId: string, graceMs: number): Promise<LeakedEni[]> {
+  findLeakedEnis(_instanceId: string, graceMs: number, createdBefore = Infinity): Promise<LeakedEni[]> {
     const now = this.clock.now();
     return Promise.resolve(
-      this.unattached.filter((e) => e.createdAt !== undefined && now - e.createdAt >= graceMs),
+      this.unattached.filter(
+        (e) => e.createdAt !== undefined && now - e.createdAt >= graceMs && e.createdAt < createdBefore,
+      ),
     );
   }
 
