@@ -51,6 +51,8 @@ export class Datastore {
   private readonly eniById = new Map<string, EniEntry>();
   private readonly slots = new Map<string, Slot>();
   private readonly addressByKey = new Map<string, string>();
+  /** The ENIs by device index, kept until an ENI comes or goes: the planner reads it on every event. */
+  private sortedEniCache: readonly EniEntry[] | undefined;
 
   // ---- ENIs ---------------------------------------------------------------------------------
 
@@ -61,6 +63,7 @@ export class Datastore {
     if (existing) return { type: 'exists', same: sameEni(existing.info, { ...info, subnetCidr: cidr.text }) };
     const stored: EniInfo = Object.freeze({ ...info, subnetCidr: cidr.text });
     this.eniById.set(info.id, { info: stored, cidr, ips: new Set(), prefixes: new Map() });
+    this.sortedEniCache = undefined;
     return { type: 'added' };
   }
 
@@ -78,6 +81,7 @@ export class Datastore {
       return { type: 'in-use', assigned, cooling };
     const lost = slots.flatMap((slot) => this.dropSlot(slot));
     this.eniById.delete(eniId);
+    this.sortedEniCache = undefined;
     return { type: 'removed', lost };
   }
 
@@ -368,14 +372,14 @@ export class Datastore {
   /** The planner's view, one entry per ENI by device index; counts are of distinct addresses. */
   usage(): EniUsage[] {
     return this.sortedEntries().map((entry) => {
-      const slots = this.slotsOf(entry);
+      const { assigned, cooling } = this.stateCounts(entry);
       return {
         id: entry.info.id,
         primary: entry.info.primary,
         ips: entry.ips.size,
         prefixes: entry.prefixes.size,
-        assigned: slots.filter((s) => s.state.type === 'assigned').length,
-        cooldown: slots.filter((s) => s.state.type === 'cooling').length,
+        assigned,
+        cooldown: cooling,
       };
     });
   }
@@ -425,10 +429,15 @@ export class Datastore {
 
   /** Every assignment, by address: for introspection and the pod-watch leak check. */
   assignments(): Assignment[] {
-    return this.sortedSlots().flatMap((slot) => {
-      const a = toAssignment(slot, this.eniOf(slot));
-      return a ? [a] : [];
-    });
+    // Only assigned slots are sorted: the leak scan reads this every few seconds on every node.
+    const assigned: Slot[] = [];
+    for (const slot of this.slots.values()) if (slot.state.type === 'assigned') assigned.push(slot);
+    return assigned
+      .sort((a, b) => a.num - b.num)
+      .flatMap((slot) => {
+        const a = toAssignment(slot, this.eniOf(slot));
+        return a ? [a] : [];
+      });
   }
 
   /** Every address with its ENI and state, by address: for accounting, snapshots and metrics. */
@@ -493,10 +502,25 @@ export class Datastore {
     return addresses.map((a) => this.requireSlot(a));
   }
 
-  private sortedEntries(): EniEntry[] {
-    return [...this.eniById.values()].sort(
+  /** Assigned and cooling addresses of one ENI, counted without building its slot list. */
+  private stateCounts(entry: EniEntry): { assigned: number; cooling: number } {
+    let assigned = 0;
+    let cooling = 0;
+    const count = (address: string): void => {
+      const type = this.requireSlot(address).state.type;
+      if (type === 'assigned') assigned++;
+      else if (type === 'cooling') cooling++;
+    };
+    for (const ip of entry.ips) count(ip);
+    for (const addresses of entry.prefixes.values()) for (const address of addresses) count(address);
+    return { assigned, cooling };
+  }
+
+  private sortedEntries(): readonly EniEntry[] {
+    this.sortedEniCache ??= [...this.eniById.values()].sort(
       (a, b) => a.info.deviceIndex - b.info.deviceIndex || compareText(a.info.id, b.info.id),
     );
+    return this.sortedEniCache;
   }
 
   private sortedSlots(): Slot[] {

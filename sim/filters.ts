@@ -32,11 +32,12 @@ export function compileFilters<T>(
     // per value (an instance-id filter carries up to 200 ids and is checked against every instance).
     const exact = new Set(filter.values.filter((v) => !isGlob(v)));
     const patterns = filter.values.filter(isGlob).map(globToRegExp);
-    const anyMatches = (values: readonly (string | undefined)[]): boolean =>
-      values.some((v) => v !== undefined && (exact.has(v) || patterns.some((p) => p.test(v))));
+    const matches = (v: string | undefined): boolean =>
+      v !== undefined && (exact.has(v) || patterns.some((p) => p.test(v)));
+    const anyMatches = (values: readonly (string | undefined)[]): boolean => values.some(matches);
     if (tagsOf && filter.name.startsWith('tag:')) {
       const key = filter.name.slice('tag:'.length);
-      return (item) => anyMatches([tagsOf(item)[key]]);
+      return (item) => matches(tagsOf(item)[key]);
     }
     if (tagsOf && filter.name === 'tag-key') return (item) => anyMatches(Object.keys(tagsOf(item)));
     if (tagsOf && filter.name === 'tag-value') return (item) => anyMatches(Object.values(tagsOf(item)));
