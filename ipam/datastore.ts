@@ -9,6 +9,7 @@ import {
   tryCanonicalIp,
   tryCanonicalPrefix,
   type EniEntry,
+  type InUseCounts,
   type Refused,
   type Slot,
 } from './datastore-slots.js';
@@ -51,6 +52,8 @@ export class Datastore {
   private readonly eniById = new Map<string, EniEntry>();
   private readonly slots = new Map<string, Slot>();
   private readonly addressByKey = new Map<string, string>();
+  /** Of the node's addresses; each ENI keeps its own (every state change goes through setState). */
+  private readonly inUse: InUseCounts = { assigned: 0, cooling: 0 };
   /** The ENIs by device index, kept until an ENI comes or goes: the planner reads it on every event. */
   private sortedEniCache: readonly EniEntry[] | undefined;
 
@@ -62,7 +65,13 @@ export class Datastore {
     const existing = this.eniById.get(info.id);
     if (existing) return { type: 'exists', same: sameEni(existing.info, { ...info, subnetCidr: cidr.text }) };
     const stored: EniInfo = Object.freeze({ ...info, subnetCidr: cidr.text });
-    this.eniById.set(info.id, { info: stored, cidr, ips: new Set(), prefixes: new Map() });
+    this.eniById.set(info.id, {
+      info: stored,
+      cidr,
+      ips: new Set(),
+      prefixes: new Map(),
+      inUse: { assigned: 0, cooling: 0 },
+    });
     this.sortedEniCache = undefined;
     return { type: 'added' };
   }
@@ -74,12 +83,10 @@ export class Datastore {
   removeEni(eniId: string, options: { evenIfInUse?: boolean } = {}): RemoveEniResult {
     const entry = this.eniById.get(eniId);
     if (!entry) return { type: 'not-found' };
-    const slots = this.slotsOf(entry);
-    const assigned = slots.filter((s) => s.state.type === 'assigned').length;
-    const cooling = slots.filter((s) => s.state.type === 'cooling').length;
+    const { assigned, cooling } = entry.inUse;
     if ((assigned > 0 || cooling > 0) && options.evenIfInUse !== true)
       return { type: 'in-use', assigned, cooling };
-    const lost = slots.flatMap((slot) => this.dropSlot(slot));
+    const lost = this.slotsOf(entry).flatMap((slot) => this.dropSlot(slot));
     this.eniById.delete(eniId);
     this.sortedEniCache = undefined;
     return { type: 'removed', lost };
@@ -261,14 +268,17 @@ export class Datastore {
       };
     }
     const slot = this.requireSlot(picked);
-    slot.state = Object.freeze({
-      type: 'assigned',
-      key: Object.freeze({ containerId: request.key.containerId, ifName: request.key.ifName }),
-      pod: Object.freeze({ ...request.pod }),
-      ...(request.owner ? { owner: Object.freeze({ ...request.owner }) } : {}),
-      ...(request.network === undefined ? {} : { network: request.network }),
-      assignedAt: now,
-    });
+    this.setState(
+      slot,
+      Object.freeze({
+        type: 'assigned',
+        key: Object.freeze({ containerId: request.key.containerId, ifName: request.key.ifName }),
+        pod: Object.freeze({ ...request.pod }),
+        ...(request.owner ? { owner: Object.freeze({ ...request.owner }) } : {}),
+        ...(request.network === undefined ? {} : { network: request.network }),
+        assignedAt: now,
+      }),
+    );
     this.addressByKey.set(keyString(request.key), slot.address);
     return this.assignedResult(slot, false);
   }
@@ -285,7 +295,7 @@ export class Datastore {
     if (!assignment) throw new Error(`datastore corrupt: key maps to ${slot.state.type} ${slot.address}`);
     this.addressByKey.delete(keyString(key));
     const availableAt = cooldownMs > 0 ? now + cooldownMs : now;
-    slot.state = cooldownMs > 0 ? Object.freeze({ type: 'cooling', until: availableAt }) : AVAILABLE;
+    this.setState(slot, cooldownMs > 0 ? Object.freeze({ type: 'cooling', until: availableAt }) : AVAILABLE);
     return { type: 'released', assignment, availableAt };
   }
 
@@ -313,13 +323,16 @@ export class Datastore {
     if (slot.state.type !== 'assigned')
       throw new Error(`datastore corrupt: key maps to ${slot.state.type} ${address}`);
     this.addressByKey.delete(keyString(from));
-    slot.state = Object.freeze({
-      type: 'assigned',
-      key: Object.freeze({ containerId: to.containerId, ifName: to.ifName }),
-      pod: Object.freeze({ ...pod }),
-      ...(slot.state.owner ? { owner: slot.state.owner } : {}),
-      assignedAt: now,
-    });
+    this.setState(
+      slot,
+      Object.freeze({
+        type: 'assigned',
+        key: Object.freeze({ containerId: to.containerId, ifName: to.ifName }),
+        pod: Object.freeze({ ...pod }),
+        ...(slot.state.owner ? { owner: slot.state.owner } : {}),
+        assignedAt: now,
+      }),
+    );
     this.addressByKey.set(keyString(to), address);
     return this.assignedResult(slot, false);
   }
@@ -327,9 +340,11 @@ export class Datastore {
   /** Makes addresses whose cooldown ended by `now` available; returns them. */
   expireCooldowns(now: number): string[] {
     const expired: string[] = [];
+    // Called on every assign: with nothing cooling there is nothing to scan.
+    if (this.inUse.cooling === 0) return expired;
     for (const slot of this.slots.values()) {
       if (slot.state.type === 'cooling' && slot.state.until <= now) {
-        slot.state = AVAILABLE;
+        this.setState(slot, AVAILABLE);
         expired.push(slot.address);
       }
     }
@@ -339,6 +354,7 @@ export class Datastore {
   /** When the next cooldown ends (for the agent's wake-up timer); undefined when nothing cools. */
   nextCooldownExpiry(): number | undefined {
     let next: number | undefined;
+    if (this.inUse.cooling === 0) return next;
     for (const slot of this.slots.values()) {
       if (slot.state.type === 'cooling' && (next === undefined || slot.state.until < next))
         next = slot.state.until;
@@ -364,7 +380,7 @@ export class Datastore {
       }
       this.addressByKey.set(key, address);
     }
-    slot.state = Object.freeze({ ...state });
+    this.setState(slot, Object.freeze({ ...state }));
   }
 
   // ---- queries ------------------------------------------------------------------------------
@@ -372,7 +388,7 @@ export class Datastore {
   /** The planner's view, one entry per ENI by device index; counts are of distinct addresses. */
   usage(): EniUsage[] {
     return this.sortedEntries().map((entry) => {
-      const { assigned, cooling } = this.stateCounts(entry);
+      const { assigned, cooling } = entry.inUse;
       return {
         id: entry.info.id,
         primary: entry.info.primary,
@@ -386,12 +402,7 @@ export class Datastore {
 
   /** Node-wide counts. */
   totals(): Totals {
-    let assigned = 0;
-    let cooling = 0;
-    for (const slot of this.slots.values()) {
-      if (slot.state.type === 'assigned') assigned++;
-      else if (slot.state.type === 'cooling') cooling++;
-    }
+    const { assigned, cooling } = this.inUse;
     const total = this.slots.size;
     return { total, assigned, cooling, free: total - assigned - cooling };
   }
@@ -477,10 +488,26 @@ export class Datastore {
 
   /** Forgets one address; returns its assignment when it had one (so the caller can report it). */
   private dropSlot(slot: Slot): Assignment[] {
-    const assignment = toAssignment(slot, this.eniOf(slot));
+    const eni = this.eniOf(slot);
+    const assignment = toAssignment(slot, eni);
     if (assignment) this.addressByKey.delete(keyString(assignment.key));
+    this.count(eni, slot.state, -1);
     this.slots.delete(slot.address);
     return assignment ? [assignment] : [];
+  }
+
+  /** Every change of an address's state goes through here, so that the in-use counts stay exact. */
+  private setState(slot: Slot, state: AddressState): void {
+    const eni = this.eniOf(slot);
+    this.count(eni, slot.state, -1);
+    slot.state = state;
+    this.count(eni, state, 1);
+  }
+
+  private count(eni: EniEntry, state: AddressState, delta: 1 | -1): void {
+    if (state.type === 'available') return;
+    eni.inUse[state.type] += delta;
+    this.inUse[state.type] += delta;
   }
 
   private assignedResult(slot: Slot, existing: boolean): AssignResult {
@@ -500,20 +527,6 @@ export class Datastore {
   private slotsOf(entry: EniEntry): Slot[] {
     const addresses = [...entry.ips, ...[...entry.prefixes.values()].flat()];
     return addresses.map((a) => this.requireSlot(a));
-  }
-
-  /** Assigned and cooling addresses of one ENI, counted without building its slot list. */
-  private stateCounts(entry: EniEntry): { assigned: number; cooling: number } {
-    let assigned = 0;
-    let cooling = 0;
-    const count = (address: string): void => {
-      const type = this.requireSlot(address).state.type;
-      if (type === 'assigned') assigned++;
-      else if (type === 'cooling') cooling++;
-    };
-    for (const ip of entry.ips) count(ip);
-    for (const addresses of entry.prefixes.values()) for (const address of addresses) count(address);
-    return { assigned, cooling };
   }
 
   private sortedEntries(): readonly EniEntry[] {
