@@ -52,7 +52,10 @@ export class LeakReaper {
     const now = clock.now();
     const podList = pods.list();
     const byUid = new Set(podList.map((p) => p.uid));
-    const byName = new Map(podList.map((p) => [`${p.namespace}/${p.name}`, p.uid]));
+    // Only runtimes that pass no pod uid need the names: built on first use (scans run every few seconds).
+    let names: Set<string> | undefined;
+    const byName = (): ReadonlySet<string> =>
+      (names ??= new Set(podList.map((p) => `${p.namespace}/${p.name}`)));
     const due = new Map<LeakCause, Assignment[]>();
     const current = new Set<string>();
 
@@ -93,7 +96,7 @@ export class LeakReaper {
   private goneCause(
     a: Assignment,
     byUid: ReadonlySet<string>,
-    byName: ReadonlyMap<string, string>,
+    byName: () => ReadonlySet<string>,
     vms: VmDirectory | undefined,
   ): LeakCause | undefined {
     // Held for an unknown pod: only ownership recovery may free it (agent/ownership-recovery.ts).
@@ -105,7 +108,7 @@ export class LeakReaper {
     if (a.pod.uid !== '') return byUid.has(a.pod.uid) ? undefined : 'pod_gone';
     // Runtimes that pass no pod uid: match by name; a different pod of the same name counts as present.
     if (a.pod.namespace === '' || a.pod.name === '') return undefined;
-    return byName.has(`${a.pod.namespace}/${a.pod.name}`) ? undefined : 'pod_gone';
+    return byName().has(`${a.pod.namespace}/${a.pod.name}`) ? undefined : 'pod_gone';
   }
 }
 

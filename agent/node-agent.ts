@@ -382,22 +382,36 @@ export class NodeAgent {
     await this.deps.checkpointer.close();
   }
 
-  /** Everything introspection, metrics and the simulator's checks read. */
+  /**
+   * Everything introspection, metrics and the simulator's checks read. `planInput`, `decision` and
+   * `shortage` each plan the node, and most readers want one of them or none (a simulator samples
+   * every node every simulated second): each is computed when first read, so read a view at once.
+   */
   view(): NodeAgentView {
     const s = this.started();
+    const { driver } = s;
+    let planInput: PlanInput | undefined;
+    let decision: NodeAgentView['decision'] | undefined;
+    let shortage: { value: Shortage | undefined } | undefined;
     return {
       identity: s.identity,
       instanceLimits: s.instanceLimits,
       limits: s.limits,
       datastore: s.datastore,
       subnets: s.subnetInfos,
-      planInput: s.driver.defaultPlanInput(),
-      decision: s.driver.decision(),
+      get planInput() {
+        return (planInput ??= driver.defaultPlanInput());
+      },
+      get decision() {
+        return (decision ??= driver.decision());
+      },
       waiting: s.ipam.waitingCount(),
       oldestWaitMs: s.ipam.oldestWaitMs(),
-      inFlight: s.driver.inFlight(),
-      blocker: s.driver.currentBlocker(),
-      shortage: s.driver.shortage(),
+      inFlight: driver.inFlight(),
+      blocker: driver.currentBlocker(),
+      get shortage() {
+        return (shortage ??= { value: driver.shortage() }).value;
+      },
       ready: s.ready,
       primaryIps: s.primaryIps,
       prefixDelegationFallback: this.deps.settings.warmTargets.prefixDelegation && !s.limits.prefixes,

@@ -32,6 +32,12 @@ export interface Slot {
   state: AddressState;
 }
 
+/** Addresses assigned and cooling, kept as states change so that reading them costs nothing. */
+export interface InUseCounts {
+  assigned: number;
+  cooling: number;
+}
+
 export interface EniEntry {
   readonly info: EniInfo;
   readonly cidr: Cidr;
@@ -39,6 +45,8 @@ export interface EniEntry {
   readonly ips: Set<string>;
   /** Delegated /28s (canonical CIDR) -> their 16 addresses. */
   readonly prefixes: Map<string, readonly string[]>;
+  /** Of this ENI's addresses. */
+  readonly inUse: InUseCounts;
 }
 
 export type Refused = AddAddressesResult['refused'][number];

@@ -9,6 +9,7 @@ import {
   tryCanonicalIp,
   tryCanonicalPrefix,
   type EniEntry,
+  type InUseCounts,
   type Refused,
   type Slot,
 } from './datastore-slots.js';
@@ -53,6 +54,10 @@ export class Datastore {
   private readonly addressByKey = new Map<string, string>();
   /** The slots by address, kept until an address is added or removed (states change in place). */
   private sorted: readonly Slot[] | undefined;
+  /** Of the node's addresses; each ENI keeps its own (every state change goes through setState). */
+  private readonly inUse: InUseCounts = { assigned: 0, cooling: 0 };
+  /** The ENIs by device index, kept until an ENI comes or goes: the planner reads it on every event. */
+  private sortedEniCache: readonly EniEntry[] | undefined;
 
   // ---- ENIs ---------------------------------------------------------------------------------
 
@@ -62,7 +67,14 @@ export class Datastore {
     const existing = this.eniById.get(info.id);
     if (existing) return { type: 'exists', same: sameEni(existing.info, { ...info, subnetCidr: cidr.text }) };
     const stored: EniInfo = Object.freeze({ ...info, subnetCidr: cidr.text });
-    this.eniById.set(info.id, { info: stored, cidr, ips: new Set(), prefixes: new Map() });
+    this.eniById.set(info.id, {
+      info: stored,
+      cidr,
+      ips: new Set(),
+      prefixes: new Map(),
+      inUse: { assigned: 0, cooling: 0 },
+    });
+    this.sortedEniCache = undefined;
     return { type: 'added' };
   }
 
@@ -73,13 +85,12 @@ export class Datastore {
   removeEni(eniId: string, options: { evenIfInUse?: boolean } = {}): RemoveEniResult {
     const entry = this.eniById.get(eniId);
     if (!entry) return { type: 'not-found' };
-    const slots = this.slotsOf(entry);
-    const assigned = slots.filter((s) => s.state.type === 'assigned').length;
-    const cooling = slots.filter((s) => s.state.type === 'cooling').length;
+    const { assigned, cooling } = entry.inUse;
     if ((assigned > 0 || cooling > 0) && options.evenIfInUse !== true)
       return { type: 'in-use', assigned, cooling };
-    const lost = slots.flatMap((slot) => this.dropSlot(slot));
+    const lost = this.slotsOf(entry).flatMap((slot) => this.dropSlot(slot));
     this.eniById.delete(eniId);
+    this.sortedEniCache = undefined;
     return { type: 'removed', lost };
   }
 
@@ -263,14 +274,17 @@ export class Datastore {
       };
     }
     const slot = this.requireSlot(picked);
-    slot.state = Object.freeze({
-      type: 'assigned',
-      key: Object.freeze({ containerId: request.key.containerId, ifName: request.key.ifName }),
-      pod: Object.freeze({ ...request.pod }),
-      ...(request.owner ? { owner: Object.freeze({ ...request.owner }) } : {}),
-      ...(request.network === undefined ? {} : { network: request.network }),
-      assignedAt: now,
-    });
+    this.setState(
+      slot,
+      Object.freeze({
+        type: 'assigned',
+        key: Object.freeze({ containerId: request.key.containerId, ifName: request.key.ifName }),
+        pod: Object.freeze({ ...request.pod }),
+        ...(request.owner ? { owner: Object.freeze({ ...request.owner }) } : {}),
+        ...(request.network === undefined ? {} : { network: request.network }),
+        assignedAt: now,
+      }),
+    );
     this.addressByKey.set(keyString(request.key), slot.address);
     return this.assignedResult(slot, false);
   }
@@ -287,7 +301,7 @@ export class Datastore {
     if (!assignment) throw new Error(`datastore corrupt: key maps to ${slot.state.type} ${slot.address}`);
     this.addressByKey.delete(keyString(key));
     const availableAt = cooldownMs > 0 ? now + cooldownMs : now;
-    slot.state = cooldownMs > 0 ? Object.freeze({ type: 'cooling', until: availableAt }) : AVAILABLE;
+    this.setState(slot, cooldownMs > 0 ? Object.freeze({ type: 'cooling', until: availableAt }) : AVAILABLE);
     return { type: 'released', assignment, availableAt };
   }
 
@@ -315,13 +329,16 @@ export class Datastore {
     if (slot.state.type !== 'assigned')
       throw new Error(`datastore corrupt: key maps to ${slot.state.type} ${address}`);
     this.addressByKey.delete(keyString(from));
-    slot.state = Object.freeze({
-      type: 'assigned',
-      key: Object.freeze({ containerId: to.containerId, ifName: to.ifName }),
-      pod: Object.freeze({ ...pod }),
-      ...(slot.state.owner ? { owner: slot.state.owner } : {}),
-      assignedAt: now,
-    });
+    this.setState(
+      slot,
+      Object.freeze({
+        type: 'assigned',
+        key: Object.freeze({ containerId: to.containerId, ifName: to.ifName }),
+        pod: Object.freeze({ ...pod }),
+        ...(slot.state.owner ? { owner: slot.state.owner } : {}),
+        assignedAt: now,
+      }),
+    );
     this.addressByKey.set(keyString(to), address);
     return this.assignedResult(slot, false);
   }
@@ -329,9 +346,11 @@ export class Datastore {
   /** Makes addresses whose cooldown ended by `now` available; returns them. */
   expireCooldowns(now: number): string[] {
     const expired: string[] = [];
+    // Called on every assign: with nothing cooling there is nothing to scan.
+    if (this.inUse.cooling === 0) return expired;
     for (const slot of this.slots.values()) {
       if (slot.state.type === 'cooling' && slot.state.until <= now) {
-        slot.state = AVAILABLE;
+        this.setState(slot, AVAILABLE);
         expired.push(slot.address);
       }
     }
@@ -341,6 +360,7 @@ export class Datastore {
   /** When the next cooldown ends (for the agent's wake-up timer); undefined when nothing cools. */
   nextCooldownExpiry(): number | undefined {
     let next: number | undefined;
+    if (this.inUse.cooling === 0) return next;
     for (const slot of this.slots.values()) {
       if (slot.state.type === 'cooling' && (next === undefined || slot.state.until < next))
         next = slot.state.until;
@@ -366,7 +386,7 @@ export class Datastore {
       }
       this.addressByKey.set(key, address);
     }
-    slot.state = Object.freeze({ ...state });
+    this.setState(slot, Object.freeze({ ...state }));
   }
 
   // ---- queries ------------------------------------------------------------------------------
@@ -374,26 +394,21 @@ export class Datastore {
   /** The planner's view, one entry per ENI by device index; counts are of distinct addresses. */
   usage(): EniUsage[] {
     return this.sortedEntries().map((entry) => {
-      const slots = this.slotsOf(entry);
+      const { assigned, cooling } = entry.inUse;
       return {
         id: entry.info.id,
         primary: entry.info.primary,
         ips: entry.ips.size,
         prefixes: entry.prefixes.size,
-        assigned: slots.filter((s) => s.state.type === 'assigned').length,
-        cooldown: slots.filter((s) => s.state.type === 'cooling').length,
+        assigned,
+        cooldown: cooling,
       };
     });
   }
 
   /** Node-wide counts. */
   totals(): Totals {
-    let assigned = 0;
-    let cooling = 0;
-    for (const slot of this.slots.values()) {
-      if (slot.state.type === 'assigned') assigned++;
-      else if (slot.state.type === 'cooling') cooling++;
-    }
+    const { assigned, cooling } = this.inUse;
     const total = this.slots.size;
     return { total, assigned, cooling, free: total - assigned - cooling };
   }
@@ -431,10 +446,15 @@ export class Datastore {
 
   /** Every assignment, by address: for introspection and the pod-watch leak check. */
   assignments(): Assignment[] {
-    return this.sortedSlots().flatMap((slot) => {
-      const a = toAssignment(slot, this.eniOf(slot));
-      return a ? [a] : [];
-    });
+    // Only assigned slots are sorted: the leak scan reads this every few seconds on every node.
+    const assigned: Slot[] = [];
+    for (const slot of this.slots.values()) if (slot.state.type === 'assigned') assigned.push(slot);
+    return assigned
+      .sort((a, b) => a.num - b.num)
+      .flatMap((slot) => {
+        const a = toAssignment(slot, this.eniOf(slot));
+        return a ? [a] : [];
+      });
   }
 
   /** Every address with its ENI and state, by address: for accounting, snapshots and metrics. */
@@ -487,11 +507,27 @@ export class Datastore {
 
   /** Forgets one address; returns its assignment when it had one (so the caller can report it). */
   private dropSlot(slot: Slot): Assignment[] {
-    const assignment = toAssignment(slot, this.eniOf(slot));
+    const eni = this.eniOf(slot);
+    const assignment = toAssignment(slot, eni);
     if (assignment) this.addressByKey.delete(keyString(assignment.key));
+    this.count(eni, slot.state, -1);
     this.slots.delete(slot.address);
     this.sorted = undefined;
     return assignment ? [assignment] : [];
+  }
+
+  /** Every change of an address's state goes through here, so that the in-use counts stay exact. */
+  private setState(slot: Slot, state: AddressState): void {
+    const eni = this.eniOf(slot);
+    this.count(eni, slot.state, -1);
+    slot.state = state;
+    this.count(eni, state, 1);
+  }
+
+  private count(eni: EniEntry, state: AddressState, delta: 1 | -1): void {
+    if (state.type === 'available') return;
+    eni.inUse[state.type] += delta;
+    this.inUse[state.type] += delta;
   }
 
   private assignedResult(slot: Slot, existing: boolean): AssignResult {
@@ -518,10 +554,11 @@ export class Datastore {
     return slots;
   }
 
-  private sortedEntries(): EniEntry[] {
-    return [...this.eniById.values()].sort(
+  private sortedEntries(): readonly EniEntry[] {
+    this.sortedEniCache ??= [...this.eniById.values()].sort(
       (a, b) => a.info.deviceIndex - b.info.deviceIndex || compareText(a.info.id, b.info.id),
     );
+    return this.sortedEniCache;
   }
 
   private sortedSlots(): readonly Slot[] {

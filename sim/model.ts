@@ -68,9 +68,21 @@ export interface SimVpc {
 export function eniAt(eni: SimEni, at: number): SimEni {
   const a = eni.attachment;
   if (!a || a.status === 'attached' || at < a.completesAt) return eni;
-  if (a.status === 'attaching') return { ...eni, attachment: { ...a, status: 'attached' } };
-  return { ...eni, attachment: undefined };
+  // One record for the completed state, so that every later read sees the same snapshot (and the
+  // renderers' per-record memo holds for an ENI attached long ago and never changed since).
+  let completed = completedRecords.get(eni);
+  if (!completed) {
+    completed =
+      a.status === 'attaching'
+        ? { ...eni, attachment: { ...a, status: 'attached' } }
+        : { ...eni, attachment: undefined };
+    completedRecords.set(eni, completed);
+  }
+  return completed;
 }
+
+/** Each record with an attach or detach under way -> the record once it completed. */
+const completedRecords = new WeakMap<SimEni, SimEni>();
 
 export function eniStatus(eni: SimEni): EniStatus {
   switch (eni.attachment?.status) {

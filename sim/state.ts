@@ -276,15 +276,21 @@ export class SimState {
     const now = this.now();
     const view = this.viewTime();
     const out: SimEni[] = [];
-    const ids = candidates ?? [...this.enis.keys()];
-    for (const id of ids) {
-      const v = this.enis.get(id);
-      if (!v) continue;
+    const visit = (id: string, v: Versioned<SimEni>): void => {
       const eni = v.visible(now);
       if (eni) {
         const seen = eniAt(eni, view);
         if (!where || where(seen)) out.push(seen);
       } else if (v.isGone(now)) this.enis.delete(id);
+    };
+    if (candidates) {
+      for (const id of candidates) {
+        const v = this.enis.get(id);
+        if (v) visit(id, v);
+      }
+    } else {
+      // A Map's iteration survives deleting the entry being visited.
+      for (const [id, v] of this.enis) visit(id, v);
     }
     return out.sort((a, b) => (a.eniId < b.eniId ? -1 : a.eniId > b.eniId ? 1 : 0));
   }

@@ -28,9 +28,12 @@ export class Versioned<T> {
 
   /** The newest value visible at `now`; undefined if the object was not yet created or is deleted. */
   visible(now: number): T | undefined {
-    const index = this.entries.findLastIndex((entry) => entry.visibleAt <= now);
-    if (index > 0) this.entries.splice(0, index); // older versions can never be seen again
-    return index >= 0 ? this.entries[0]?.value : undefined;
+    const entries = this.entries;
+    // Newest first: a Describe of the whole account reads every record, most of them long settled.
+    let index = entries.length - 1;
+    while (index >= 0 && (entries[index]?.visibleAt ?? 0) > now) index--;
+    if (index > 0) entries.splice(0, index); // older versions can never be seen again
+    return index >= 0 ? entries[0]?.value : undefined;
   }
 
   /** True when the object is deleted and every reader already sees the deletion. */

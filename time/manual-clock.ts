@@ -1,10 +1,8 @@
 import { sleepWith, type Clock, type Timer } from './clock.js';
+import { TimerQueue, type QueuedTimer } from './timer-queue.js';
 
-interface Pending {
-  at: number;
-  seq: number;
-  fn: () => void;
-  cancelled: boolean;
+interface Pending extends QueuedTimer {
+  fired: boolean;
 }
 
 /** Lets promise chains started by a fired timer run to their next wait before time moves on. */
@@ -20,7 +18,9 @@ export async function settle(turns = 8): Promise<void> {
 export class ManualClock implements Clock {
   private current: number;
   private seq = 0;
-  private queue: Pending[] = [];
+  private readonly queue = new TimerQueue<Pending>();
+  /** Timers neither fired nor cancelled. */
+  private live = 0;
 
   constructor(startMs = Date.UTC(2026, 0, 1)) {
     this.current = startMs;
@@ -35,24 +35,32 @@ export class ManualClock implements Clock {
   }
 
   setTimer(ms: number, fn: () => void): Timer {
-    const entry: Pending = { at: this.current + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
-    this.insert(entry);
+    const entry: Pending = {
+      at: this.current + Math.max(0, ms),
+      seq: this.seq++,
+      fn,
+      cancelled: false,
+      fired: false,
+    };
+    this.queue.push(entry);
+    this.live++;
     return {
       cancel: () => {
+        if (entry.fired || entry.cancelled) return;
         entry.cancelled = true;
+        this.live--;
       },
     };
   }
 
   /** Due time of the earliest live timer, if any. */
   nextTimerAt(): number | undefined {
-    this.dropCancelled();
-    return this.queue[0]?.at;
+    return this.queue.peek()?.at;
   }
 
+  /** Timers neither fired nor cancelled. */
   pendingTimers(): number {
-    this.dropCancelled();
-    return this.queue.length;
+    return this.live;
   }
 
   /** Moves time forward by `ms`, firing every timer due on the way. */
@@ -63,10 +71,11 @@ export class ManualClock implements Clock {
   async advanceTo(target: number): Promise<void> {
     await settle();
     for (;;) {
-      this.dropCancelled();
-      const head = this.queue[0];
+      const head = this.queue.peek();
       if (!head || head.at > target) break;
-      this.queue.shift();
+      this.queue.pop();
+      head.fired = true;
+      this.live--;
       this.current = Math.max(this.current, head.at);
       head.fn();
       await settle();
@@ -87,22 +96,5 @@ export class ManualClock implements Clock {
       await this.advanceTo(next);
     }
     return true;
-  }
-
-  private insert(entry: Pending): void {
-    // Binary search keeps insertion O(log n) with thousands of simulated timers.
-    let lo = 0;
-    let hi = this.queue.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const other = this.queue[mid];
-      if (other && (other.at < entry.at || (other.at === entry.at && other.seq < entry.seq))) lo = mid + 1;
-      else hi = mid;
-    }
-    this.queue.splice(lo, 0, entry);
-  }
-
-  private dropCancelled(): void {
-    while (this.queue[0]?.cancelled) this.queue.shift();
   }
 }

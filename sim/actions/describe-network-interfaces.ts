@@ -53,14 +53,16 @@ export function describeNetworkInterfaces({ state, params }: ActionContext): str
   const match = compileFilters(filters, FIELDS, (e) => e.tags);
   let enis: SimEni[];
   if (ids.length > 0) {
-    enis = state.visibleEnis(undefined, new Set(ids));
-    const found = new Set(enis.map((e) => e.eniId));
+    const named = state.visibleEnis(undefined, new Set(ids));
+    const found = new Set(named.map((e) => e.eniId));
     const missing = ids.find((id) => !found.has(id));
     if (missing !== undefined) throw eniNotFound(missing);
+    enis = named.filter(match);
   } else {
-    enis = state.visibleEnis(undefined, candidatesByInstance(state, filters));
+    // Filtered while scanning the account: only the matches are sorted into pages.
+    enis = state.visibleEnis(match, candidatesByInstance(state, filters));
   }
-  const page = paginate(enis.filter(match), (e) => e.eniId, max, params.get('NextToken'));
+  const page = paginate(enis, (e) => e.eniId, max, params.get('NextToken'));
   const owner = state.config.accountId;
   return (
     itemSet('networkInterfaceSet', page.items, (e) => renderEni(e, owner)) + leaf('nextToken', page.nextToken)

@@ -1,8 +1,30 @@
 import { eniStatus, type SimEni } from '../model.js';
 import { isoTime, itemSet, leaf, node, tagSet } from '../xml.js';
 
+/**
+ * `render` remembering its XML per ENI record. Records are immutable snapshots (a change stores a
+ * new one), and a Describe over the whole account renders the same settled ENIs call after call.
+ */
+function memoPerRecord(
+  render: (eni: SimEni, ownerId: string) => string,
+): (eni: SimEni, ownerId: string) => string {
+  const rendered = new WeakMap<SimEni, { ownerId: string; xml: string }>();
+  return (eni: SimEni, ownerId: string): string => {
+    const hit = rendered.get(eni);
+    if (hit?.ownerId === ownerId) return hit.xml;
+    const xml = render(eni, ownerId);
+    rendered.set(eni, { ownerId, xml });
+    return xml;
+  };
+}
+
 /** The `item` body of an ENI, as DescribeNetworkInterfaces and CreateNetworkInterface return it. */
-export function renderEni(eni: SimEni, ownerId: string): string {
+export const renderEni = memoPerRecord(renderEniXml);
+
+/** The ENI as DescribeInstances lists it under an instance (a narrower shape than the ENI's own). */
+export const renderInstanceEni = memoPerRecord(renderInstanceEniXml);
+
+function renderEniXml(eni: SimEni, ownerId: string): string {
   const a = eni.attachment;
   return [
     leaf('networkInterfaceId', eni.eniId),
@@ -42,8 +64,7 @@ export function renderEni(eni: SimEni, ownerId: string): string {
   ].join('');
 }
 
-/** The ENI as DescribeInstances lists it under an instance (a narrower shape than the ENI's own). */
-export function renderInstanceEni(eni: SimEni, ownerId: string): string {
+function renderInstanceEniXml(eni: SimEni, ownerId: string): string {
   const a = eni.attachment;
   return [
     leaf('networkInterfaceId', eni.eniId),

@@ -4,9 +4,8 @@
  * back-off (1 s, doubling, capped at 30 s) until the pod has an address or the run ends; a pod's
  * deletion sends a DEL for its sandbox, then its API object goes away.
  */
-import { setMaxListeners } from 'node:events';
 import type { AddOutcome, AddRequest, DelOutcome, DelRequest } from '../../agent/cni-backend.js';
-import { isAbortError, type Clock } from '../../time/clock.js';
+import type { Clock, Timer } from '../../time/clock.js';
 import type { ClusterPods } from './cluster-pods.js';
 
 /** kubelet's sandbox-creation back-off (its default for pod sync errors). */
@@ -48,18 +47,27 @@ export interface PodSpec {
   lifetimeMs: number | undefined;
 }
 
+/** A pod's wait (a back-off, a lifetime) that the end of the run cuts short. */
+interface PodWait {
+  readonly timer: Timer;
+  readonly end: (elapsed: boolean) => void;
+}
+
 export class ContainerRuntime {
   readonly pods: PodRecord[] = [];
-  private readonly stopped = new AbortController();
+  private stopped = false;
+  /**
+   * The waits under way, ended by stop(). Kept here rather than as one abort listener per wait:
+   * thousands of pods back off at once in a cluster cold start, and an AbortSignal's listener
+   * list is scanned on every add and remove.
+   */
+  private readonly waits = new Set<PodWait>();
 
   constructor(
     private readonly clock: Clock,
     private readonly api: ClusterPods,
     private readonly socketOf: (node: string) => NodeSocket,
-  ) {
-    // Every pod in back-off waits on this signal: thousands of listeners are expected.
-    setMaxListeners(0, this.stopped.signal);
-  }
+  ) {}
 
   /** The pod is scheduled to its node: create its API object and run its sandbox. */
   schedule(spec: PodSpec): PodRecord {
@@ -91,13 +99,33 @@ export class ContainerRuntime {
 
   /** The run is over: no new ADD, DEL or retry starts (calls under way finish). */
   stop(): void {
-    this.stopped.abort();
+    this.stopped = true;
+    for (const wait of this.waits) {
+      wait.timer.cancel();
+      wait.end(false);
+    }
+    this.waits.clear();
+  }
+
+  /** Resolves to true after `ms`, or to false as soon as the run stops. */
+  private wait(ms: number): Promise<boolean> {
+    if (this.stopped) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const wait: PodWait = {
+        timer: this.clock.setTimer(ms, () => {
+          this.waits.delete(wait);
+          resolve(true);
+        }),
+        end: resolve,
+      };
+      this.waits.add(wait);
+    });
   }
 
   private async runSandbox(record: PodRecord): Promise<void> {
     const socket = this.socketOf(record.node);
     let backoff = ADD_BACKOFF_INITIAL_MS;
-    for (let attempt = 0; !record.deleted && !this.stopped.signal.aborted; attempt++) {
+    for (let attempt = 0; !record.deleted && !this.stopped; attempt++) {
       // Each attempt is a new sandbox, hence a new container id, as with containerd.
       const containerId = `${record.uid}-sandbox-${attempt}`;
       const now = this.clock.now();
@@ -117,23 +145,13 @@ export class ContainerRuntime {
       record.failedAdds++;
       // kubelet tears a failed sandbox down, which calls DEL for it.
       await socket.del(this.delRequest(record, containerId));
-      try {
-        await this.clock.sleep(backoff, this.stopped.signal);
-      } catch (err) {
-        if (isAbortError(err)) return;
-        throw err;
-      }
+      if (!(await this.wait(backoff))) return;
       backoff = Math.min(backoff * 2, ADD_BACKOFF_MAX_MS);
     }
   }
 
   private deleteAfter(record: PodRecord, ms: number): void {
-    this.clock
-      .sleep(ms, this.stopped.signal)
-      .then(() => this.deletePod(record))
-      .catch((err: unknown) => {
-        if (!isAbortError(err)) throw err;
-      });
+    void this.wait(ms).then((elapsed) => (elapsed ? this.deletePod(record) : undefined));
   }
 
   private addRequest(record: PodRecord, containerId: string): AddRequest {
