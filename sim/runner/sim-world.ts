@@ -1,6 +1,7 @@
 import { DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { systemClock, type Clock } from '../../time/clock.js';
 import { ManualClock, settle } from '../../time/manual-clock.js';
+import { withoutSdkLogging } from '../../provider/aws-ec2-network.js';
 import { SimulatedCloud } from '../cloud.js';
 import { Ec2HttpServer } from '../http-server.js';
 import type { Scenario } from './scenario.js';
@@ -70,16 +71,6 @@ export async function createWorld(scenario: Scenario, realtime: boolean): Promis
     pass: (ms) => manual.advance(ms),
     close: () => Promise.resolve(),
   };
-}
-
-/**
- * The SDK's logger middleware copies every response through the model's sensitive-data filter
- * before it hands the copy to the client's logger, even to the default logger that discards it.
- * Nothing logs there (the agents log their calls themselves), and with a thousand nodes listing
- * each other's ENIs that copy costs as much as a tenth of a run.
- */
-function withoutSdkLogging(sdk: EC2Client): void {
-  sdk.middlewareStack.remove('loggerMiddleware');
 }
 
 /**

@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import { HttpResponse, type HttpRequest } from '@smithy/protocol-http';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../time/manual-clock.js';
-import { AwsEc2Network } from '../../provider/aws-ec2-network.js';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { AwsEc2Network, withoutSdkLogging } from '../../provider/aws-ec2-network.js';
 import { AZ, fakeMetadata, NODE_SUBNET, recordingObserver, VPC_ID } from './harness.js';
 
 const subnetsXml = `<DescribeSubnetsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r1</requestId>
@@ -74,5 +75,16 @@ describe('AwsEc2Network over an injected request handler', () => {
       [undefined, false],
     ]);
     await network.close();
+  });
+});
+
+describe('withoutSdkLogging', () => {
+  it("takes the SDK's logger middleware (a filtered copy of every response) out of a client", () => {
+    const sdk = new EC2Client({ region: 'us-east-1' });
+    const hasLogger = (): boolean =>
+      sdk.middlewareStack.identify().some((m) => m.startsWith('loggerMiddleware'));
+    expect(hasLogger()).toBe(true);
+    withoutSdkLogging(sdk);
+    expect(hasLogger()).toBe(false);
   });
 });
