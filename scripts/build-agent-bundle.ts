@@ -5,7 +5,7 @@
  * most of it is code. Loaded from node_modules, `@aws-sdk/client-ec2` brings the module graph of
  * its ~700 commands (the agent sends about a dozen) and every package pulls its files one ESM
  * module record at a time. Bundled as ESM, rolldown keeps only what is reachable from the entry
- * (the EC2 client's index is `sideEffects: false`, so unused commands drop out), and every
+ * (the EC2 client's ES modules are `sideEffects: false`, so unused commands drop out), and every
  * dynamic import stays a chunk of its own that loads only when it runs:
  * - each subcommand (cli/main.ts loads them lazily): `agent` never loads the simulator;
  * - what only some configurations use: CloudWatch (CLOUDWATCH_METRICS_ENABLED) and Redis
@@ -97,6 +97,13 @@ export async function bundleAgent(outDir: string = DEFAULT_BUNDLE_DIR): Promise<
     resolve: {
       // The sources import `./x.js` (nodenext ESM) for files that are `./x.ts`.
       extensionAlias: { '.js': ['.ts', '.js'] },
+      // The ES module build of a package where it has one. The AWS SDK ships each package twice:
+      // dist-cjs (one file per package, what `main` and the `node` export condition name) and
+      // dist-es (one module per command and shape, under `module` and the `module` condition).
+      // Only the ES modules can be tree-shaken: from dist-cjs the bundle carried all ~800 EC2
+      // commands and every shape's schema. Of the agent's packages only the AWS SDK's differ.
+      mainFields: ['module', 'main'],
+      conditionNames: ['module', 'import', 'node', 'default'],
       // tr46 (under @kubernetes/client-node) requires 'punycode'; from node_modules Node resolves
       // that to its deprecated built-in silently, from a bundle with a warning on every start.
       // The npm package of the same name is the same code.
