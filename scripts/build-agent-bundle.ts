@@ -14,9 +14,10 @@
  * Usage: node dist/scripts/build-agent-bundle.js [--out-dir DIR]
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, posix, resolve } from 'node:path';
+import type { OutputAsset, OutputChunk, Plugin } from 'rolldown';
 import { REPO_ROOT, runWhenInvoked } from './repo-root.js';
 
 const repoRoot = REPO_ROOT;
@@ -75,6 +76,83 @@ export function warmCompileCache(entry: string, cacheDir: string): void {
   if (!existsSync(cacheDir)) throw new Error(`node made no compile cache in ${cacheDir}`);
 }
 
+/**
+ * client-node's ListWatch (dist/cache.js) imports its ObjectSerializer only to pass the label and
+ * field selectors, strings, through `ObjectSerializer.serialize(selector, 'string')`, which gives
+ * a string back unchanged. That import alone would load the generated serializer and its model
+ * map: a class for every Kubernetes type (about 1 MB of code and 3 MB of heap). The bundle gives
+ * ListWatch a serializer that does just that; the build fails if ListWatch ever uses it otherwise.
+ */
+const LIST_WATCH_MODULE = /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]cache\.js$/;
+const SELECTOR_SERIALIZER_ID = '\0list-watch-selector-serializer';
+const SELECTOR_SERIALIZER_SOURCE = `export const ObjectSerializer = {
+  serialize(value, type) {
+    if (type !== 'string' || typeof value !== 'string') throw new Error('ListWatch serializes only selector strings here');
+    return value;
+  },
+};
+`;
+
+export function listWatchSelectorSerializer(): Plugin {
+  return {
+    name: 'list-watch-selector-serializer',
+    resolveId(source, importer) {
+      if (source !== './serializer.js' || importer === undefined || !LIST_WATCH_MODULE.test(importer))
+        return null;
+      const text = readFileSync(importer, 'utf8');
+      // One import and nothing but selector strings passed through serialize.
+      const mentions = text.match(/ObjectSerializer/g)?.length ?? 0;
+      const imports = text.match(/import \{ ObjectSerializer \} from '\.\/serializer\.js';/g)?.length ?? 0;
+      const selectorUses =
+        text.match(/ObjectSerializer\.serialize\(this\.(labelSelector|fieldSelector), 'string'\)/g)?.length ??
+        0;
+      if (imports !== 1 || mentions !== imports + selectorUses) {
+        throw new Error(
+          `${importer} uses ObjectSerializer for more than selector strings: the bundle can no longer ` +
+            'give ListWatch its selector serializer (scripts/build-agent-bundle.ts)',
+        );
+      }
+      return SELECTOR_SERIALIZER_ID;
+    },
+    load(id) {
+      return id === SELECTOR_SERIALIZER_ID ? SELECTOR_SERIALIZER_SOURCE : null;
+    },
+  };
+}
+
+/**
+ * Modules that must not be in the bundle: client-node's generated API classes, models and
+ * serializer (the agent makes its requests with agent/kube/kube-api.ts), and its index, which
+ * would bring them all.
+ */
+export const NOT_BUNDLED: readonly RegExp[] = [
+  /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]gen[\\/](apis|models|types)[\\/]/,
+  /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/](index|api|serializer)\.js$/,
+];
+
+/** Throws naming every module of the output that NOT_BUNDLED rules out. */
+export function checkBundledModules(output: readonly (OutputChunk | OutputAsset)[]): void {
+  const unwanted = output
+    .flatMap((file) => (file.type === 'chunk' ? Object.keys(file.modules) : []))
+    .filter((id) => NOT_BUNDLED.some((pattern) => pattern.test(id)));
+  if (unwanted.length > 0) {
+    const shown = unwanted.slice(0, 5).map((id) => id.slice(id.lastIndexOf('node_modules')));
+    throw new Error(
+      `the bundle carries ${unwanted.length} module(s) the agent must not load: ${shown.join(', ')}` +
+        `${unwanted.length > shown.length ? ', ...' : ''} (an import of @kubernetes/client-node's index?)`,
+    );
+  }
+}
+
+/**
+ * client-node's generated code (dist/gen: API classes, models, their serializer and the request
+ * plumbing) has no side effects on load, only classes and constants, but its models assign their
+ * type maps as static properties after each class, which the bundler must otherwise assume are
+ * side effects; dist/config.js imports two helpers (createConfiguration, ServerConfiguration)
+ * from gen's index, which re-exports every model. Declared side-effect free, only what runs stays.
+ */
+const CLIENT_NODE_GENERATED = /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]gen[\\/]/;
+
 /** Bare imports the bundle must not inline (none today: everything the agent runs is bundled). */
 const EXTERNAL: readonly string[] = [];
 
@@ -90,9 +168,11 @@ export async function bundleAgent(outDir: string = DEFAULT_BUNDLE_DIR): Promise<
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const require = createRequire(join(repoRoot, 'package.json'));
-  await build({
+  const { output } = await build({
     input: { 'eni-ipam': CLI_ENTRY },
     platform: 'node',
+    plugins: [listWatchSelectorSerializer()],
+    treeshake: { moduleSideEffects: [{ test: CLIENT_NODE_GENERATED, sideEffects: false }] },
     external: [...EXTERNAL],
     resolve: {
       // The sources import `./x.js` (nodenext ESM) for files that are `./x.ts`.
@@ -133,6 +213,7 @@ export async function bundleAgent(outDir: string = DEFAULT_BUNDLE_DIR): Promise<
       },
     },
   });
+  checkBundledModules(output);
   const files: Record<string, number> = {};
   const walk = (dir: string, prefix: string): void => {
     for (const name of readdirSync(dir)) {
