@@ -15,7 +15,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join, posix, resolve } from 'node:path';
 import type { OutputAsset, OutputChunk, Plugin } from 'rolldown';
 import { REPO_ROOT, runWhenInvoked } from './repo-root.js';
@@ -121,13 +120,51 @@ export function listWatchSelectorSerializer(): Plugin {
 }
 
 /**
+ * node-fetch 2 (client-node's HTTP client) parses URLs with `Url.URL || whatwgUrl.URL`: Node's
+ * own URL, which every Node version it runs on has. The whatwg-url package it imports for the
+ * fallback is never used, yet loading it builds tr46's Unicode mapping table, about 1.5 MB of
+ * heap. The bundle gives node-fetch Node's URL under that name instead; the build fails if
+ * node-fetch ever uses whatwg-url for more.
+ */
+const NODE_FETCH_MODULE = /[\\/]node_modules[\\/]node-fetch[\\/]lib[\\/]index\.m?js$/;
+const NODE_URL_ID = '\0whatwg-url-as-node-url';
+const NODE_URL_SOURCE = `const api = { URL: globalThis.URL, URLSearchParams: globalThis.URLSearchParams };
+export const URL = api.URL;
+export const URLSearchParams = api.URLSearchParams;
+export default api;
+`;
+
+export function whatwgUrlAsNodeUrl(): Plugin {
+  return {
+    name: 'whatwg-url-as-node-url',
+    resolveId(source, importer) {
+      if (source !== 'whatwg-url' || importer === undefined || !NODE_FETCH_MODULE.test(importer)) return null;
+      const text = readFileSync(importer, 'utf8');
+      const mentions = text.match(/whatwgUrl/g)?.length ?? 0;
+      const fallbacks = text.match(/= Url\.URL \|\| whatwgUrl\.URL;/g)?.length ?? 0;
+      if (fallbacks === 0 || mentions !== 1 + fallbacks) {
+        throw new Error(
+          `${importer} uses whatwg-url for more than a fallback to Node's URL: the bundle can no ` +
+            "longer give it Node's URL (scripts/build-agent-bundle.ts)",
+        );
+      }
+      return NODE_URL_ID;
+    },
+    load(id) {
+      return id === NODE_URL_ID ? NODE_URL_SOURCE : null;
+    },
+  };
+}
+
+/**
  * Modules that must not be in the bundle: client-node's generated API classes, models and
- * serializer (the agent makes its requests with agent/kube/kube-api.ts), and its index, which
- * would bring them all.
+ * serializer (the agent makes its requests with agent/kube/kube-api.ts), its index, which would
+ * bring them all, and whatwg-url with tr46 (see whatwgUrlAsNodeUrl).
  */
 export const NOT_BUNDLED: readonly RegExp[] = [
   /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]gen[\\/](apis|models|types)[\\/]/,
   /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/](index|api|serializer)\.js$/,
+  /[\\/]node_modules[\\/](whatwg-url|tr46)[\\/]/,
 ];
 
 /** Throws naming every module of the output that NOT_BUNDLED rules out. */
@@ -167,11 +204,10 @@ export async function bundleAgent(outDir: string = DEFAULT_BUNDLE_DIR): Promise<
   const { build } = await import('rolldown');
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
-  const require = createRequire(join(repoRoot, 'package.json'));
   const { output } = await build({
     input: { 'eni-ipam': CLI_ENTRY },
     platform: 'node',
-    plugins: [listWatchSelectorSerializer()],
+    plugins: [listWatchSelectorSerializer(), whatwgUrlAsNodeUrl()],
     treeshake: { moduleSideEffects: [{ test: CLIENT_NODE_GENERATED, sideEffects: false }] },
     external: [...EXTERNAL],
     resolve: {
@@ -184,10 +220,6 @@ export async function bundleAgent(outDir: string = DEFAULT_BUNDLE_DIR): Promise<
       // commands and every shape's schema. Of the agent's packages only the AWS SDK's differ.
       mainFields: ['module', 'main'],
       conditionNames: ['module', 'import', 'node', 'default'],
-      // tr46 (under @kubernetes/client-node) requires 'punycode'; from node_modules Node resolves
-      // that to its deprecated built-in silently, from a bundle with a warning on every start.
-      // The npm package of the same name is the same code.
-      alias: { punycode: require.resolve('punycode/punycode.js') },
     },
     // bottleneck's Redis connections `eval("require")` their client; it is handed one instead.
     onLog(level, log, handler) {
