@@ -157,6 +157,51 @@ export function whatwgUrlAsNodeUrl(): Plugin {
 }
 
 /**
+ * `node:http` through require, not as an ES module. Node builds a built-in's ES module namespace by
+ * reading every export, and node:http's WebSocket, MessageEvent and CloseEvent are getters that
+ * load undici (Node's fetch, about 13 MB of resident memory in a bare process) on first read: one
+ * `import ... from 'node:http'` anywhere in the bundle costs that for the life of the process.
+ * The bundle's ES imports of node:http get the module's own exports, as `require` returns them,
+ * without undici's three; an import of any other name fails the build (the bundler checks names).
+ * `require('http')` from CommonJS packages is left as it is: it never builds the namespace.
+ */
+const NODE_HTTP_ID = '\0node-http-without-undici';
+const NODE_HTTP_EXPORTS = [
+  'Agent',
+  'ClientRequest',
+  'IncomingMessage',
+  'METHODS',
+  'OutgoingMessage',
+  'STATUS_CODES',
+  'Server',
+  'ServerResponse',
+  'createServer',
+  'get',
+  'request',
+  'setMaxIdleHTTPParsers',
+  'validateHeaderName',
+  'validateHeaderValue',
+] as const;
+const NODE_HTTP_SOURCE = `import { createRequire } from 'node:module';
+const http = createRequire(import.meta.url)('node:http');
+export default http;
+export const { ${NODE_HTTP_EXPORTS.join(', ')} } = http;
+`;
+
+export function nodeHttpWithoutUndici(): Plugin {
+  return {
+    name: 'node-http-without-undici',
+    resolveId(source, _importer, options) {
+      if (source !== 'node:http' && source !== 'http') return null;
+      return options.kind === 'import-statement' || options.kind === 'dynamic-import' ? NODE_HTTP_ID : null;
+    },
+    load(id) {
+      return id === NODE_HTTP_ID ? NODE_HTTP_SOURCE : null;
+    },
+  };
+}
+
+/**
  * Modules that must not be in the bundle: client-node's generated API classes, models and
  * serializer (the agent makes its requests with agent/kube/kube-api.ts), its index, which would
  * bring them all, and whatwg-url with tr46 (see whatwgUrlAsNodeUrl).
@@ -207,7 +252,7 @@ export async function bundleAgent(outDir: string = DEFAULT_BUNDLE_DIR): Promise<
   const { output } = await build({
     input: { 'eni-ipam': CLI_ENTRY },
     platform: 'node',
-    plugins: [listWatchSelectorSerializer(), whatwgUrlAsNodeUrl()],
+    plugins: [listWatchSelectorSerializer(), whatwgUrlAsNodeUrl(), nodeHttpWithoutUndici()],
     treeshake: { moduleSideEffects: [{ test: CLIENT_NODE_GENERATED, sideEffects: false }] },
     external: [...EXTERNAL],
     resolve: {
