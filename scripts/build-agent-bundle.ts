@@ -10,6 +10,12 @@
  * - each subcommand (cli/main.ts loads them lazily): `agent` never loads the simulator;
  * - what only some configurations use: CloudWatch (CLOUDWATCH_METRICS_ENABLED) and Redis
  *   (ENI_IPAM_EC2_RATE_REDIS_URL) are imported where they are constructed.
+ * Three substitutions keep code that never runs from loading (each checked against the code it
+ * stands in for at every build): client-node's ListWatch gets a selector serializer instead of the
+ * generated one and its model map, node-fetch gets Node's URL instead of whatwg-url, and ES
+ * imports of node:http get the module through require (its ES namespace would load undici). The
+ * build fails if a module that must not be loaded (NOT_BUNDLED) is in the bundle. What each step
+ * saved, and what the agent's memory is made of: docs/benchmarks.md, footprint.
  *
  * Usage: node dist/scripts/build-agent-bundle.js [--out-dir DIR]
  */
