@@ -52,8 +52,9 @@ export const IMAGE_DIST_DIR = '/app/dist';
  *   about 8 MB of RSS for the life of the process: 250 ADDs took the m5.8xlarge agent from 71 to
  *   81 MB with them, to 72 MB without (--no-opt alone: 76 MB, --no-maglev alone: 79 MB; with
  *   --no-opt alone the m5.4xlarge with 232 assigned peaked at 79 MB). The price is CPU under
- *   sustained load: a compressed day of 86,400 pods took 107 s instead of 52 s with both compilers
- *   (74 s with Maglev alone), about a millisecond of CPU per pod; at idle nothing changes.
+ *   sustained load: a compressed day of 86,400 pods took 52 s with both compilers, 68 s without
+ *   them (107 s in a run sharing the machine's two cores with other work; 74 s with Maglev alone),
+ *   well under a millisecond of CPU per pod either way; at idle nothing changes.
  * Not used, also measured: --lite-mode or --jitless (interpreter only; about 2.5 MB below
  * --no-opt --no-maglev, at the price of every line of JavaScript interpreted); --v8-pool-size=1,
  * --single-threaded, glibc arena_max=1 (no gain); --single-threaded-gc (2 MB more);
