@@ -68,6 +68,7 @@ COPY deploy/conflist/10-eni-ipam.conflist /etc/eni-ipam/cni/10-eni-ipam.conflist
 # runs the agent and the installer as uid 0 with every capability dropped, only to own root's
 # files on the host (deploy/daemonset.yaml says why).
 USER node
-# The eni-ipam command from its bundle (dist/bundle), with the V8 settings of a small long-lived heap.
-ENTRYPOINT ["node", "--max-semi-space-size=1", "--optimize-for-size", "/app/dist/bundle/eni-ipam.mjs"]
+# The eni-ipam command from its bundle (dist/bundle), with the V8 settings of a small long-lived heap
+# and no optimizing compilers.
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--optimize-for-size", "--no-opt", "--no-maglev", "/app/dist/bundle/eni-ipam.mjs"]
 CMD ["--help"]

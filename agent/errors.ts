@@ -39,3 +39,21 @@ export class InvalidEniConfigError extends EniIpamError {
     super(`ENIConfig ${eniConfig} is invalid: ${problem}`);
   }
 }
+
+/**
+ * The Kubernetes API server answered a request with an error status (or with something that is
+ * not JSON). `status` is the HTTP status, which callers match on (404: no such object).
+ */
+export class KubeApiError extends EniIpamError {
+  override readonly name = 'KubeApiError';
+  readonly code = 'ERR_KUBE_API' as const;
+
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly status: number,
+    readonly reason: string,
+  ) {
+    super(`Kubernetes API ${method} ${path}: HTTP ${status}: ${reason}`);
+  }
+}

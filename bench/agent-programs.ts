@@ -21,6 +21,7 @@ export interface AgentProgram {
 }
 
 const SEMI_SPACE = '--max-semi-space-size=1';
+const OPTIMIZE_FOR_SIZE = '--optimize-for-size';
 
 export const SHIPPED_AGENT: AgentProgram = {
   label: 'as shipped: bundle + V8 flags + glibc malloc setting',
@@ -46,6 +47,11 @@ export function footprintLadder(): AgentProgram[] {
       [SEMI_SPACE, AGENT_BUNDLE_ENTRY],
       AGENT_PROCESS_ENV,
     ),
+    step(
+      `bundle + ${SEMI_SPACE} + glibc mmap_threshold + ${OPTIMIZE_FOR_SIZE}`,
+      [SEMI_SPACE, OPTIMIZE_FOR_SIZE, AGENT_BUNDLE_ENTRY],
+      AGENT_PROCESS_ENV,
+    ),
     SHIPPED_AGENT,
     step(
       'as shipped + compile cache (NODE_COMPILE_CACHE, not shipped)',
@@ -57,6 +63,10 @@ export function footprintLadder(): AgentProgram[] {
       [...AGENT_NODE_FLAGS, '--max-old-space-size=48', AGENT_BUNDLE_ENTRY],
       AGENT_PROCESS_ENV,
     ),
-    step('bundle + --lite-mode (not shipped)', ['--lite-mode', AGENT_BUNDLE_ENTRY], AGENT_PROCESS_ENV),
+    step(
+      'bundle + --lite-mode (not shipped)',
+      [SEMI_SPACE, OPTIMIZE_FOR_SIZE, '--lite-mode', AGENT_BUNDLE_ENTRY],
+      AGENT_PROCESS_ENV,
+    ),
   ];
 }

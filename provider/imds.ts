@@ -1,3 +1,5 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { abortError, type Clock } from '../time/clock.js';
 import { sleepBackoff, type BackoffPolicy, type RandomSource } from './backoff.js';
 import type { MetadataSource } from './metadata.js';
@@ -21,8 +23,6 @@ export interface ImdsOptions {
   endpoint?: string;
   tokenTtlSeconds?: number;
   timeoutMs?: number;
-  /** Injected for tests; global fetch by default. */
-  fetch?: typeof fetch;
 }
 
 /**
@@ -30,19 +30,21 @@ export interface ImdsOptions {
  * token. The token is reused until shortly before it expires, and fetched again when IMDS answers
  * 401 (it restarted, or the instance was stopped and started). 404 is an answer (undefined);
  * network errors and 5xx are retried a few times with backoff.
+ *
+ * Requests go out with node:http, as the AWS SDK's own do: Node's global fetch would load undici
+ * and compile its WebAssembly HTTP parser, about 7 MB of resident memory for the agent's life,
+ * for a few requests at start-up.
  */
 export class ImdsV2Source implements MetadataSource {
   private readonly endpoint: string;
   private readonly ttlSeconds: number;
   private readonly timeoutMs: number;
-  private readonly fetch: typeof fetch;
   private token: { value: string; refreshAt: number } | undefined;
 
   constructor(private readonly options: ImdsOptions) {
     this.endpoint = (options.endpoint ?? IMDS_DEFAULT_ENDPOINT).replace(/\/+$/, '');
     this.ttlSeconds = options.tokenTtlSeconds ?? IMDS_TOKEN_TTL_SECONDS;
     this.timeoutMs = options.timeoutMs ?? IMDS_TIMEOUT_MS;
-    this.fetch = options.fetch ?? globalThis.fetch;
   }
 
   async get(path: string, signal?: AbortSignal): Promise<string | undefined> {
@@ -117,8 +119,7 @@ export class ImdsV2Source implements MetadataSource {
       controller.abort(timeout);
     });
     try {
-      const response = await this.fetch(url, { method, headers, signal: controller.signal });
-      return { status: response.status, body: await response.text() };
+      return await exchange(url, method, headers, controller.signal);
     } catch (err) {
       if (controller.signal.aborted) throw controller.signal.reason;
       throw err;
@@ -127,6 +128,29 @@ export class ImdsV2Source implements MetadataSource {
       signal?.removeEventListener('abort', onAbort);
     }
   }
+}
+
+/** One request; resolves with the status and the body as text. */
+function exchange(
+  url: string,
+  method: 'GET' | 'PUT',
+  headers: Record<string, string>,
+  signal: AbortSignal,
+): Promise<{ status: number; body: string }> {
+  const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(url, { method, headers, signal }, (res: IncomingMessage) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 function retryable(err: unknown): boolean {

@@ -5,18 +5,24 @@
  * most of it is code. Loaded from node_modules, `@aws-sdk/client-ec2` brings the module graph of
  * its ~700 commands (the agent sends about a dozen) and every package pulls its files one ESM
  * module record at a time. Bundled as ESM, rolldown keeps only what is reachable from the entry
- * (the EC2 client's index is `sideEffects: false`, so unused commands drop out), and every
+ * (the EC2 client's ES modules are `sideEffects: false`, so unused commands drop out), and every
  * dynamic import stays a chunk of its own that loads only when it runs:
  * - each subcommand (cli/main.ts loads them lazily): `agent` never loads the simulator;
  * - what only some configurations use: CloudWatch (CLOUDWATCH_METRICS_ENABLED) and Redis
  *   (ENI_IPAM_EC2_RATE_REDIS_URL) are imported where they are constructed.
+ * Three substitutions keep code that never runs from loading (each checked against the code it
+ * stands in for at every build): client-node's ListWatch gets a selector serializer instead of the
+ * generated one and its model map, node-fetch gets Node's URL instead of whatwg-url, and ES
+ * imports of node:http get the module through require (its ES namespace would load undici). The
+ * build fails if a module that must not be loaded (NOT_BUNDLED) is in the bundle. What each step
+ * saved, and what the agent's memory is made of: docs/benchmarks.md, footprint.
  *
  * Usage: node dist/scripts/build-agent-bundle.js [--out-dir DIR]
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, posix, resolve } from 'node:path';
+import type { OutputAsset, OutputChunk, Plugin } from 'rolldown';
 import { REPO_ROOT, runWhenInvoked } from './repo-root.js';
 
 const repoRoot = REPO_ROOT;
@@ -39,13 +45,28 @@ export const IMAGE_DIST_DIR = '/app/dist';
  *   the agent's hot path (an ADD) is microseconds of JavaScript either way;
  * - GLIBC_TUNABLES mmap_threshold: V8 parses and compiles the bundle with malloc'd scratch memory
  *   that glibc keeps in its heap after it is freed (tens of MB that no one uses again); blocks of
- *   16 kB and more mapped on their own go back to the system when freed.
- * Not used, also measured: --lite-mode (or --jitless) stops the agent from starting, because the
- * HTTP parser of Node's fetch (undici's llhttp) is WebAssembly; --max-old-space-size caps the
- * heap without lowering the RSS much, and a cap too close to the live heap turns a burst into a
- * crash, so the container's memory limit is the cap.
+ *   16 kB and more mapped on their own go back to the system when freed;
+ * - --no-opt --no-maglev: no optimizing compilers, the interpreter and the baseline compiler
+ *   (Sparkplug) only. Once the ADD path is hot, TurboFan and Maglev compile it, and their own code
+ *   (pages of the node binary that nothing else touches), their zones and the optimized code cost
+ *   about 8 MB of RSS for the life of the process: 250 ADDs took the m5.8xlarge agent from 71 to
+ *   81 MB with them, to 72 MB without (--no-opt alone: 76 MB, --no-maglev alone: 79 MB; with
+ *   --no-opt alone the m5.4xlarge with 232 assigned peaked at 79 MB). The price is CPU under
+ *   sustained load: a compressed day of 86,400 pods took 52 s with both compilers, 68 s without
+ *   them (107 s in a run sharing the machine's two cores with other work; 74 s with Maglev alone),
+ *   well under a millisecond of CPU per pod either way; at idle nothing changes.
+ * Not used, also measured: --lite-mode or --jitless (interpreter only; about 2.5 MB below
+ * --no-opt --no-maglev, at the price of every line of JavaScript interpreted); --v8-pool-size=1,
+ * --single-threaded, glibc arena_max=1 (no gain); --single-threaded-gc (2 MB more);
+ * --max-old-space-size caps the heap without lowering the RSS much, and a cap too close to the
+ * live heap turns a burst into a crash, so the container's memory limit is the cap.
  */
-export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--optimize-for-size'];
+export const AGENT_NODE_FLAGS: readonly string[] = [
+  '--max-semi-space-size=1',
+  '--optimize-for-size',
+  '--no-opt',
+  '--no-maglev',
+];
 export const AGENT_PROCESS_ENV: Readonly<Record<string, string>> = {
   GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=16384',
 };
@@ -75,6 +96,166 @@ export function warmCompileCache(entry: string, cacheDir: string): void {
   if (!existsSync(cacheDir)) throw new Error(`node made no compile cache in ${cacheDir}`);
 }
 
+/**
+ * client-node's ListWatch (dist/cache.js) imports its ObjectSerializer only to pass the label and
+ * field selectors, strings, through `ObjectSerializer.serialize(selector, 'string')`, which gives
+ * a string back unchanged. That import alone would load the generated serializer and its model
+ * map: a class for every Kubernetes type (about 1 MB of code and 3 MB of heap). The bundle gives
+ * ListWatch a serializer that does just that; the build fails if ListWatch ever uses it otherwise.
+ */
+const LIST_WATCH_MODULE = /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]cache\.js$/;
+const SELECTOR_SERIALIZER_ID = '\0list-watch-selector-serializer';
+const SELECTOR_SERIALIZER_SOURCE = `export const ObjectSerializer = {
+  serialize(value, type) {
+    if (type !== 'string' || typeof value !== 'string') throw new Error('ListWatch serializes only selector strings here');
+    return value;
+  },
+};
+`;
+
+export function listWatchSelectorSerializer(): Plugin {
+  return {
+    name: 'list-watch-selector-serializer',
+    resolveId(source, importer) {
+      if (source !== './serializer.js' || importer === undefined || !LIST_WATCH_MODULE.test(importer))
+        return null;
+      const text = readFileSync(importer, 'utf8');
+      // One import and nothing but selector strings passed through serialize.
+      const mentions = text.match(/ObjectSerializer/g)?.length ?? 0;
+      const imports = text.match(/import \{ ObjectSerializer \} from '\.\/serializer\.js';/g)?.length ?? 0;
+      const selectorUses =
+        text.match(/ObjectSerializer\.serialize\(this\.(labelSelector|fieldSelector), 'string'\)/g)?.length ??
+        0;
+      if (imports !== 1 || mentions !== imports + selectorUses) {
+        throw new Error(
+          `${importer} uses ObjectSerializer for more than selector strings: the bundle can no longer ` +
+            'give ListWatch its selector serializer (scripts/build-agent-bundle.ts)',
+        );
+      }
+      return SELECTOR_SERIALIZER_ID;
+    },
+    load(id) {
+      return id === SELECTOR_SERIALIZER_ID ? SELECTOR_SERIALIZER_SOURCE : null;
+    },
+  };
+}
+
+/**
+ * node-fetch 2 (client-node's HTTP client) parses URLs with `Url.URL || whatwgUrl.URL`: Node's
+ * own URL, which every Node version it runs on has. The whatwg-url package it imports for the
+ * fallback is never used, yet loading it builds tr46's Unicode mapping table, about 1.5 MB of
+ * heap. The bundle gives node-fetch Node's URL under that name instead; the build fails if
+ * node-fetch ever uses whatwg-url for more.
+ */
+const NODE_FETCH_MODULE = /[\\/]node_modules[\\/]node-fetch[\\/]lib[\\/]index\.m?js$/;
+const NODE_URL_ID = '\0whatwg-url-as-node-url';
+const NODE_URL_SOURCE = `const api = { URL: globalThis.URL, URLSearchParams: globalThis.URLSearchParams };
+export const URL = api.URL;
+export const URLSearchParams = api.URLSearchParams;
+export default api;
+`;
+
+export function whatwgUrlAsNodeUrl(): Plugin {
+  return {
+    name: 'whatwg-url-as-node-url',
+    resolveId(source, importer) {
+      if (source !== 'whatwg-url' || importer === undefined || !NODE_FETCH_MODULE.test(importer)) return null;
+      const text = readFileSync(importer, 'utf8');
+      const mentions = text.match(/whatwgUrl/g)?.length ?? 0;
+      const fallbacks = text.match(/= Url\.URL \|\| whatwgUrl\.URL;/g)?.length ?? 0;
+      if (fallbacks === 0 || mentions !== 1 + fallbacks) {
+        throw new Error(
+          `${importer} uses whatwg-url for more than a fallback to Node's URL: the bundle can no ` +
+            "longer give it Node's URL (scripts/build-agent-bundle.ts)",
+        );
+      }
+      return NODE_URL_ID;
+    },
+    load(id) {
+      return id === NODE_URL_ID ? NODE_URL_SOURCE : null;
+    },
+  };
+}
+
+/**
+ * `node:http` through require, not as an ES module. Node builds a built-in's ES module namespace by
+ * reading every export, and node:http's WebSocket, MessageEvent and CloseEvent are getters that
+ * load undici (Node's fetch, about 13 MB of resident memory in a bare process) on first read: one
+ * `import ... from 'node:http'` anywhere in the bundle costs that for the life of the process.
+ * The bundle's ES imports of node:http get the module's own exports, as `require` returns them,
+ * without undici's three; an import of any other name fails the build (the bundler checks names).
+ * `require('http')` from CommonJS packages is left as it is: it never builds the namespace.
+ */
+const NODE_HTTP_ID = '\0node-http-without-undici';
+const NODE_HTTP_EXPORTS = [
+  'Agent',
+  'ClientRequest',
+  'IncomingMessage',
+  'METHODS',
+  'OutgoingMessage',
+  'STATUS_CODES',
+  'Server',
+  'ServerResponse',
+  'createServer',
+  'get',
+  'request',
+  'setMaxIdleHTTPParsers',
+  'validateHeaderName',
+  'validateHeaderValue',
+] as const;
+const NODE_HTTP_SOURCE = `import { createRequire } from 'node:module';
+const http = createRequire(import.meta.url)('node:http');
+export default http;
+export const { ${NODE_HTTP_EXPORTS.join(', ')} } = http;
+`;
+
+export function nodeHttpWithoutUndici(): Plugin {
+  return {
+    name: 'node-http-without-undici',
+    resolveId(source, _importer, options) {
+      if (source !== 'node:http' && source !== 'http') return null;
+      return options.kind === 'import-statement' || options.kind === 'dynamic-import' ? NODE_HTTP_ID : null;
+    },
+    load(id) {
+      return id === NODE_HTTP_ID ? NODE_HTTP_SOURCE : null;
+    },
+  };
+}
+
+/**
+ * Modules that must not be in the bundle: client-node's generated API classes, models and
+ * serializer (the agent makes its requests with agent/kube/kube-api.ts), its index, which would
+ * bring them all, and whatwg-url with tr46 (see whatwgUrlAsNodeUrl).
+ */
+export const NOT_BUNDLED: readonly RegExp[] = [
+  /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]gen[\\/](apis|models|types)[\\/]/,
+  /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/](index|api|serializer)\.js$/,
+  /[\\/]node_modules[\\/](whatwg-url|tr46)[\\/]/,
+];
+
+/** Throws naming every module of the output that NOT_BUNDLED rules out. */
+export function checkBundledModules(output: readonly (OutputChunk | OutputAsset)[]): void {
+  const unwanted = output
+    .flatMap((file) => (file.type === 'chunk' ? Object.keys(file.modules) : []))
+    .filter((id) => NOT_BUNDLED.some((pattern) => pattern.test(id)));
+  if (unwanted.length > 0) {
+    const shown = unwanted.slice(0, 5).map((id) => id.slice(id.lastIndexOf('node_modules')));
+    throw new Error(
+      `the bundle carries ${unwanted.length} module(s) the agent must not load: ${shown.join(', ')}` +
+        `${unwanted.length > shown.length ? ', ...' : ''} (an import of @kubernetes/client-node's index?)`,
+    );
+  }
+}
+
+/**
+ * client-node's generated code (dist/gen: API classes, models, their serializer and the request
+ * plumbing) has no side effects on load, only classes and constants, but its models assign their
+ * type maps as static properties after each class, which the bundler must otherwise assume are
+ * side effects; dist/config.js imports two helpers (createConfiguration, ServerConfiguration)
+ * from gen's index, which re-exports every model. Declared side-effect free, only what runs stays.
+ */
+const CLIENT_NODE_GENERATED = /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]gen[\\/]/;
+
 /** Bare imports the bundle must not inline (none today: everything the agent runs is bundled). */
 const EXTERNAL: readonly string[] = [];
 
@@ -89,18 +270,22 @@ export async function bundleAgent(outDir: string = DEFAULT_BUNDLE_DIR): Promise<
   const { build } = await import('rolldown');
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
-  const require = createRequire(join(repoRoot, 'package.json'));
-  await build({
+  const { output } = await build({
     input: { 'eni-ipam': CLI_ENTRY },
     platform: 'node',
+    plugins: [listWatchSelectorSerializer(), whatwgUrlAsNodeUrl(), nodeHttpWithoutUndici()],
+    treeshake: { moduleSideEffects: [{ test: CLIENT_NODE_GENERATED, sideEffects: false }] },
     external: [...EXTERNAL],
     resolve: {
       // The sources import `./x.js` (nodenext ESM) for files that are `./x.ts`.
       extensionAlias: { '.js': ['.ts', '.js'] },
-      // tr46 (under @kubernetes/client-node) requires 'punycode'; from node_modules Node resolves
-      // that to its deprecated built-in silently, from a bundle with a warning on every start.
-      // The npm package of the same name is the same code.
-      alias: { punycode: require.resolve('punycode/punycode.js') },
+      // The ES module build of a package where it has one. The AWS SDK ships each package twice:
+      // dist-cjs (one file per package, what `main` and the `node` export condition name) and
+      // dist-es (one module per command and shape, under `module` and the `module` condition).
+      // Only the ES modules can be tree-shaken: from dist-cjs the bundle carried all ~800 EC2
+      // commands and every shape's schema. Of the agent's packages only the AWS SDK's differ.
+      mainFields: ['module', 'main'],
+      conditionNames: ['module', 'import', 'node', 'default'],
     },
     // bottleneck's Redis connections `eval("require")` their client; it is handed one instead.
     onLog(level, log, handler) {
@@ -126,6 +311,7 @@ export async function bundleAgent(outDir: string = DEFAULT_BUNDLE_DIR): Promise<
       },
     },
   });
+  checkBundledModules(output);
   const files: Record<string, number> = {};
   const walk = (dir: string, prefix: string): void => {
     for (const name of readdirSync(dir)) {

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { CheckpointClosedError, InvalidConfigError, InvalidEniConfigError } from '../agent/errors.js';
+import {
+  CheckpointClosedError,
+  InvalidConfigError,
+  InvalidEniConfigError,
+  KubeApiError,
+} from '../agent/errors.js';
 import { PlanInputError, UsageError } from '../cli/errors.js';
 import {
   AddressFormatError,
@@ -35,6 +40,7 @@ const samples: [string, EniIpamError, string][] = [
   ['SnapshotError', new SnapshotError('ERR_SNAPSHOT_MALFORMED', 'not JSON'), 'ERR_SNAPSHOT_MALFORMED'],
   ['CheckpointClosedError', new CheckpointClosedError('closed'), 'ERR_CHECKPOINT_CLOSED'],
   ['InvalidEniConfigError', new InvalidEniConfigError('us-east-1a', 'spec.subnet'), 'ERR_INVALID_ENICONFIG'],
+  ['KubeApiError', new KubeApiError('GET', '/api/v1/nodes/x', 404, 'nodes "x" not found'), 'ERR_KUBE_API'],
   ['ImdsError', new ImdsError('IMDS GET: HTTP 500', 500), 'ERR_IMDS'],
   [
     'Ec2Error (throttled)',

@@ -5,9 +5,10 @@
  * (ENI_CONFIG_LABEL_DEF); a node that names none uses the ENIConfig named after its availability
  * zone (the usual one-per-AZ layout), else the one named `default`.
  */
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { z } from 'zod';
-import { InvalidEniConfigError } from '../errors.js';
+import { InvalidEniConfigError, KubeApiError } from '../errors.js';
+import { KubeApi } from './kube-api.js';
 
 export const ENICONFIG_GROUP = 'crd.k8s.amazonaws.com';
 export const ENICONFIG_VERSION = 'v1alpha1';
@@ -100,23 +101,15 @@ export function parseEniConfig(name: string, obj: unknown): EniConfigSpec {
   return { name, subnet: parsed.data.spec.subnet, securityGroups: parsed.data.spec.securityGroups ?? [] };
 }
 
-function statusCode(err: unknown): number | undefined {
-  return err !== null && typeof err === 'object' && 'code' in err && typeof err.code === 'number'
-    ? err.code
-    : undefined;
-}
-
 export class KubeEniConfigSource implements EniConfigSource {
-  private readonly core: CoreV1Api;
-  private readonly custom: CustomObjectsApi;
+  private readonly api: KubeApi;
 
   constructor(kubeConfig: KubeConfig) {
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
-    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.api = new KubeApi(kubeConfig);
   }
 
   async node(name: string): Promise<NodeFacts> {
-    const node = await this.core.readNode({ name });
+    const node = await this.api.readNode({ name });
     const labels = { ...(node.metadata?.labels ?? {}) };
     const zone = ZONE_LABELS.map((l) => labels[l]).find((z) => z !== undefined && z !== '');
     const annotations = { ...(node.metadata?.annotations ?? {}) };
@@ -133,14 +126,14 @@ export class KubeEniConfigSource implements EniConfigSource {
   async eniConfig(name: string): Promise<EniConfigSpec | undefined> {
     let obj: unknown;
     try {
-      obj = await this.custom.getClusterCustomObject({
+      obj = await this.api.getClusterCustomObject({
         group: ENICONFIG_GROUP,
         version: ENICONFIG_VERSION,
         plural: 'eniconfigs',
         name,
       });
     } catch (err) {
-      if (statusCode(err) === 404) return undefined;
+      if (err instanceof KubeApiError && err.status === 404) return undefined;
       throw err;
     }
     return parseEniConfig(name, obj);

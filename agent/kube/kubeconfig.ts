@@ -2,7 +2,8 @@
  * How the agent reaches the API server: the pod's service account by default (it runs as a
  * DaemonSet), or the kubeconfig file named by KUBECONFIG (development, the simulator, e2e tests).
  */
-import { KubeConfig } from '@kubernetes/client-node';
+// From its module, not the package index: the index loads every generated API class and model.
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 
 export function loadKubeConfig(kubeconfigPath: string | undefined): KubeConfig {
   const kc = new KubeConfig();

@@ -4,7 +4,9 @@
  * says otherwise (ipam/pod-placement.ts). Namespaces are few and change rarely, so every agent
  * watching them all costs little.
  */
-import { CoreV1Api, type KubeConfig, type V1Namespace } from '@kubernetes/client-node';
+import type { V1Namespace } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import { KubeApi } from './kube-api.js';
 import type { Clock } from '../../time/clock.js';
 import {
   ResilientListWatch,
@@ -35,13 +37,13 @@ export class NamespaceWatch implements ClusterNamespaces {
   private readonly watch: ResilientListWatch<V1Namespace>;
 
   constructor(options: NamespaceWatchOptions) {
-    const core = options.kubeConfig.makeApiClient(CoreV1Api);
+    const api = new KubeApi(options.kubeConfig);
     this.watch = new ResilientListWatch<V1Namespace>({
       name: 'namespaces',
       kubeConfig: options.kubeConfig,
       path: '/api/v1/namespaces',
       // From the API server's watch cache, as the pod watch (see there).
-      list: () => core.listNamespace({ resourceVersion: '0' }),
+      list: () => api.listNamespace({ resourceVersion: '0' }),
       clock: options.clock,
       log: options.log,
       ...(options.random ? { random: options.random } : {}),

@@ -5,11 +5,14 @@
  * client-go's recorder aggregates. Events are best effort: an API server that is down, slow or
  * refusing costs a log line and the event, never an ADD, a resync or the process.
  */
-import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
+import type { CoreV1Event } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { ShortageCause } from '../../ipam/pool-rules.js';
 import type { Clock } from '../../time/clock.js';
+import { KubeApiError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Announcement, NodeEventSink } from '../shortage-announcer.js';
+import { KubeApi } from './kube-api.js';
 
 /** The Event reason for each cause: stable, one per cause, so alerts and filters can key on it. */
 export const SHORTAGE_EVENT_REASONS: Readonly<Record<ShortageCause, string>> = {
@@ -39,8 +42,8 @@ const NODE_EVENT_NAMESPACE = 'default';
 /** A write the API server has not answered within this is given up (the next one may go). */
 export const EVENT_WRITE_TIMEOUT_MS = 10_000;
 
-/** What the sink needs of client-node's CoreV1Api (tests pass the real one against a fake server). */
-export type EventsApi = Pick<CoreV1Api, 'createNamespacedEvent' | 'patchNamespacedEvent'>;
+/** What the sink needs of the API (tests pass the real one against a fake server). */
+export type EventsApi = Pick<KubeApi, 'createNamespacedEvent' | 'patchNamespacedEvent'>;
 
 export interface KubeNodeEventsDeps {
   nodeName: string;
@@ -61,7 +64,7 @@ export class KubeNodeEvents implements NodeEventSink {
   constructor(private readonly deps: KubeNodeEventsDeps) {}
 
   static forKubeConfig(kubeConfig: KubeConfig, deps: Omit<KubeNodeEventsDeps, 'api'>): KubeNodeEvents {
-    return new KubeNodeEvents({ ...deps, api: kubeConfig.makeApiClient(CoreV1Api) });
+    return new KubeNodeEvents({ ...deps, api: new KubeApi(kubeConfig) });
   }
 
   record(event: Announcement): void {
@@ -171,10 +174,8 @@ export function reasonOf(event: Announcement): string {
   return event.type === 'Normal' ? SHORTAGE_RESOLVED_REASON : SHORTAGE_EVENT_REASONS[event.cause];
 }
 
-/** client-node's ApiException carries the HTTP status as `code`. */
 function statusOf(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
+  return err instanceof KubeApiError ? err.status : undefined;
 }
 
 function suffix(random: (() => number) | undefined): string {

@@ -5,7 +5,8 @@
  * - each sign of life (the stream opened, any line received, bookmarks included, which ListWatch
  *   swallows without telling its listeners) is reported.
  */
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import { Watch } from '@kubernetes/client-node/dist/watch.js';
 
 export interface WatchSignals {
   /** The watch request got a 200 and its stream is open. */

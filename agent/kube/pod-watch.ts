@@ -5,7 +5,8 @@
  * `spec.nodeName=<node>`: makeInformer lost field selectors in client-node 1.x, and without the
  * selector every agent would receive every pod of the cluster.
  */
-import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Clock } from '../../time/clock.js';
 import type { PodRef } from '../../ipam/datastore-types.js';
 import {
@@ -14,6 +15,7 @@ import {
   type WatchHealth,
   type WatchLog,
 } from './resilient-list-watch.js';
+import { KubeApi } from './kube-api.js';
 
 export interface OwnerRef {
   readonly apiVersion: string;
@@ -102,7 +104,7 @@ export class PodWatch implements NodePods {
 
   constructor(options: PodWatchOptions) {
     const fieldSelector = `spec.nodeName=${options.nodeName}`;
-    const core = options.kubeConfig.makeApiClient(CoreV1Api);
+    const api = new KubeApi(options.kubeConfig);
     this.watch = new ResilientListWatch<V1Pod>({
       name: 'pods',
       kubeConfig: options.kubeConfig,
@@ -110,7 +112,7 @@ export class PodWatch implements NodePods {
       // resourceVersion "0": served from the API server's watch cache rather than a quorum read
       // from etcd, which matters when thousands of agents restart together (kubelet does the same);
       // the watch that follows starts from the list's version, so nothing is missed.
-      list: () => core.listPodForAllNamespaces({ fieldSelector, resourceVersion: '0' }),
+      list: () => api.listPodForAllNamespaces({ fieldSelector, resourceVersion: '0' }),
       fieldSelector,
       clock: options.clock,
       log: options.log,

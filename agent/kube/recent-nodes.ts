@@ -5,9 +5,10 @@
  * few hundred bytes per node, listed from the API server's watch cache at start-up and every few
  * minutes, where the Node objects would be tens of kilobytes each.
  */
-import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { CONTENDER_WINDOW_MS } from '../../provider/limiter.js';
 import type { Clock, Timer } from '../../time/clock.js';
+import { KubeApi } from './kube-api.js';
 import type { WatchLog } from './resilient-list-watch.js';
 
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
@@ -52,13 +53,13 @@ export function countRecent(
 }
 
 export class LeaseRecentNodes implements RecentNodes {
-  private readonly api: CoordinationV1Api;
+  private readonly api: KubeApi;
   private createdAt: number[] = [];
   private timer: Timer | undefined;
   private closed = false;
 
   constructor(private readonly options: LeaseRecentNodesOptions) {
-    this.api = options.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.api = new KubeApi(options.kubeConfig);
   }
 
   async start(): Promise<void> {

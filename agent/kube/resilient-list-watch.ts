@@ -6,12 +6,9 @@
  * WATCH_STALL_MS), and keeps its own snapshot so that readers never see an empty cache while a new
  * ListWatch relists.
  */
-import {
-  ListWatch,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
+import { ListWatch } from '@kubernetes/client-node/dist/cache.js';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node/dist/types.js';
 import type { Clock, Timer } from '../../time/clock.js';
 import {
   WATCH_RESTART_BACKOFF_BASE_MS,

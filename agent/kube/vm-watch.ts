@@ -5,13 +5,8 @@
  * without KubeVirt are the common case: the watch then stays off, without an error, and asks again
  * now and then in case KubeVirt is installed later.
  */
-import {
-  ApisApi,
-  CustomObjectsApi,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node/dist/types.js';
 import type { Clock, Timer } from '../../time/clock.js';
 import {
   VM_API_DISCOVERY_INTERVAL_MS,
@@ -24,6 +19,7 @@ import {
   type WatchHealth,
   type WatchLog,
 } from './resilient-list-watch.js';
+import { KubeApi } from './kube-api.js';
 
 export const KUBEVIRT_GROUP = 'kubevirt.io';
 export const KUBEVIRT_VERSION = 'v1';
@@ -127,7 +123,7 @@ export class VirtualMachineWatch implements ClusterVirtualMachines {
   private async discover(): Promise<void> {
     let present: boolean;
     try {
-      const groups = await this.options.kubeConfig.makeApiClient(ApisApi).getAPIVersions();
+      const groups = await new KubeApi(this.options.kubeConfig).getAPIVersions();
       present = groups.groups.some(
         (g) => g.name === KUBEVIRT_GROUP && g.versions.some((v) => v.version === KUBEVIRT_VERSION),
       );
@@ -167,13 +163,13 @@ export class VirtualMachineWatch implements ClusterVirtualMachines {
   }
 
   private watchVms(): void {
-    const custom = this.options.kubeConfig.makeApiClient(CustomObjectsApi);
+    const api = new KubeApi(this.options.kubeConfig);
     const watch = new ResilientListWatch<KubernetesObject>({
       name: 'virtualmachines',
       kubeConfig: this.options.kubeConfig,
       path: `/apis/${KUBEVIRT_GROUP}/${KUBEVIRT_VERSION}/virtualmachines`,
       list: async () =>
-        (await custom.listClusterCustomObject({
+        (await api.listClusterCustomObject({
           group: KUBEVIRT_GROUP,
           version: KUBEVIRT_VERSION,
           plural: 'virtualmachines',

@@ -43,7 +43,7 @@ esac
 suite=bookworm
 # How the agent runs, as `npm run bench` measures it (scripts/build-agent-bundle.ts: AGENT_NODE_FLAGS,
 # AGENT_PROCESS_ENV); test/e2e/image.test.ts holds them equal.
-agent_flags=(--max-semi-space-size=1 --optimize-for-size)
+agent_flags=(--max-semi-space-size=1 --optimize-for-size --no-opt --no-maglev)
 glibc_tunables=glibc.malloc.mmap_threshold=16384
 # Debian's Essential set (what maintainer scripts need: a shell, coreutils, dpkg; no apt) and what
 # the image runs: libstdc++ for Node.js, iproute2 and nftables for the datapath, netbase for

@@ -69,7 +69,7 @@ describe('KubeEniConfigSource', () => {
   });
 
   it('rejects for a node that does not exist', async () => {
-    await expect(source.node('ghost')).rejects.toMatchObject({ code: 404 });
+    await expect(source.node('ghost')).rejects.toMatchObject({ code: 'ERR_KUBE_API', status: 404 });
   });
 
   it('reads an ENIConfig: subnet and security groups', async () => {
@@ -108,7 +108,7 @@ describe('KubeEniConfigSource', () => {
 
   it('passes API server errors on', async () => {
     server.fault(`${ENICONFIGS}/x`, false, { kind: 'status', status: 500 });
-    await expect(source.eniConfig('x')).rejects.toMatchObject({ code: 500 });
+    await expect(source.eniConfig('x')).rejects.toMatchObject({ code: 'ERR_KUBE_API', status: 500 });
   });
 });
 

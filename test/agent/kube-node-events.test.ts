@@ -1,5 +1,5 @@
-import { CoreV1Api } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { KubeApi } from '../../agent/kube/kube-api.js';
 import { kubeConfigForServer } from '../../agent/kube/kubeconfig.js';
 import { createLogger } from '../../agent/logger.js';
 import { EVENT_WRITE_TIMEOUT_MS, KubeNodeEvents } from '../../agent/kube/node-events.js';
@@ -51,7 +51,7 @@ function sink(): KubeNodeEvents {
     nodeName: NODE,
     clock,
     logger,
-    api: kubeConfigForServer(server.url).makeApiClient(CoreV1Api),
+    api: new KubeApi(kubeConfigForServer(server.url)),
     random: () => 0.5,
   });
 }
@@ -73,7 +73,7 @@ afterEach(async () => {
   await server.stop();
 });
 
-describe('node events through client-node', () => {
+describe('node events through the Kubernetes API', () => {
   it('writes a Warning on the Node object with a reason per cause, the figures and its source', async () => {
     const events = sink();
     events.record(limitReached(1));
