@@ -1,9 +1,7 @@
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CriDecodeError,
@@ -12,26 +10,12 @@ import {
 } from '../../agent/runtime/cri-codec.js';
 import { readySandboxes } from '../../agent/runtime/runtime-sandboxes.js';
 import { systemClock } from '../../time/clock.js';
-
-/** The subset proto, served by a real gRPC server: protobufjs encodes, the agent's codec decodes. */
-const PROTO = fileURLToPath(new URL('../../agent/runtime/runtime-v1-subset.proto', import.meta.url));
-
-interface Meta {
-  name: string;
-  uid: string;
-  namespace: string;
-  attempt?: number;
-}
-interface FakeSandbox {
-  id: string;
-  metadata: Meta;
-  state: 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
-  network?: { ip: string; additional_ips?: { ip: string }[] };
-  /** Listed, but gone by the time its status is asked. */
-  vanishes?: boolean;
-}
-
-type Handlers = Record<string, grpc.handleUnaryCall<unknown, unknown>>;
+import {
+  fakeRuntime as fakeRuntimeOf,
+  serveCri,
+  type CriHandlers,
+  type FakeSandbox,
+} from './fakes/fake-cri-runtime.js';
 
 let dir: string;
 let server: grpc.Server | undefined;
@@ -50,48 +34,10 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function runtimeService(): grpc.ServiceDefinition {
-  const definition = protoLoader.loadSync(PROTO, { keepCase: true, enums: String, longs: Number });
-  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-    runtime: { v1: { RuntimeService: { service: grpc.ServiceDefinition } } };
-  };
-  return pkg.runtime.v1.RuntimeService.service;
-}
+const fakeRuntime = (sandboxes: FakeSandbox[]): CriHandlers => fakeRuntimeOf(() => sandboxes, listRequests);
 
-/** A CRI runtime holding `sandboxes`, implementing ListPodSandbox's state filter as containerd does. */
-function fakeRuntime(sandboxes: FakeSandbox[]): Handlers {
-  return {
-    ListPodSandbox: (call, callback) => {
-      const request = call.request as { filter?: { state?: { state?: string } } };
-      listRequests.push(request);
-      const wanted = request.filter?.state ? (request.filter.state.state ?? 'SANDBOX_READY') : undefined;
-      const items = sandboxes
-        .filter((s) => wanted === undefined || s.state === wanted)
-        .map((s) => ({ id: s.id, metadata: s.metadata, state: s.state }));
-      callback(null, { items });
-    },
-    PodSandboxStatus: (call, callback) => {
-      const { pod_sandbox_id: id } = call.request as { pod_sandbox_id: string };
-      const s = sandboxes.find((x) => x.id === id);
-      if (!s || s.vanishes) {
-        callback({ code: grpc.status.NOT_FOUND, details: `sandbox ${id} not found` });
-        return;
-      }
-      callback(null, { status: { id: s.id, metadata: s.metadata, state: s.state, network: s.network } });
-    },
-  };
-}
-
-async function serve(handlers: Handlers): Promise<void> {
-  const s = new grpc.Server();
-  s.addService(runtimeService(), handlers);
-  await new Promise<void>((resolve, reject) => {
-    s.bindAsync(`unix://${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => {
-      if (err) reject(err);
-      else resolve();
-    });
-  });
-  server = s;
+async function serve(handlers: CriHandlers): Promise<void> {
+  server = await serveCri(socketPath, handlers);
 }
 
 const read = (timeoutMs = 2000) => readySandboxes({ socketPath, clock: systemClock, timeoutMs });
