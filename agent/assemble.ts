@@ -25,6 +25,7 @@ import type { AgentConfig } from './config.js';
 import { resolveEniConfig, type EniConfigSource } from './kube/eni-config.js';
 import type { ClusterNamespaces } from './kube/namespace-watch.js';
 import type { NodePods, WatchedPod } from './kube/pod-watch.js';
+import type { SandboxAddresses } from '../ipam/ownership-recovery.js';
 import type { ClusterVirtualMachines } from './kube/vm-watch.js';
 import type { VmDirectory } from './leak-reaper.js';
 import type { Logger } from './logger.js';
@@ -39,6 +40,14 @@ import type { Datapath } from '../datapath/model.js';
 import { nodeDatapathOf } from './node-datapath-kernel.js';
 import { ShortageAnnouncer } from './shortage-announcer.js';
 
+/** Each CRI call's deadline: a runtime that does not answer within it is unknown for now. */
+const CRI_CALL_TIMEOUT_MS = 3_000;
+
+async function runtimeSandboxesAt(socketPath: string): Promise<SandboxAddresses[]> {
+  const { readySandboxes } = await import('./runtime/runtime-sandboxes.js');
+  return readySandboxes({ socketPath, clock: systemClock, timeoutMs: CRI_CALL_TIMEOUT_MS });
+}
+
 /** How long start-up waits for the count of starting nodes before it goes on without it. */
 const RECENT_NODES_WAIT_MS = 5_000;
 
@@ -52,6 +61,8 @@ export interface AssembleOptions {
   logger: Logger;
   checkpointer: Checkpointer;
   pods?: NodePods;
+  /** The container runtime's READY sandboxes (agent/runtime/runtime-sandboxes.ts), for ownership recovery. */
+  runtimeSandboxes?: () => Promise<SandboxAddresses[]>;
   virtualMachines?: ClusterVirtualMachines;
   eniConfigs?: EniConfigSource;
   /** Namespace annotations: placement defaults for the namespace's pods. */
@@ -85,6 +96,7 @@ export function assembleNodeAgent(options: AssembleOptions): AssembledAgent {
     logger: options.logger,
     checkpointer: countingCheckpointWrites(options.checkpointer, metrics),
     ...(pods ? { pods } : {}),
+    ...(options.runtimeSandboxes ? { runtimeSandboxes: options.runtimeSandboxes } : {}),
     ...(vms ? { vms } : {}),
     ...(eniConfigs ? { podEniNetwork: podEniNetworkFrom(eniConfigs, config) } : {}),
     ...(eniConfigs ? { kubeletMaxPods: async () => (await eniConfigs.node(config.nodeName)).maxPods } : {}),
@@ -299,6 +311,8 @@ export async function startAgent(
     logger,
     checkpointer,
     ...(pods === undefined ? {} : { pods }),
+    // A real node's runtime (not the demo's in-memory world): gRPC loads only if recovery asks it.
+    ...(kube ? { runtimeSandboxes: () => runtimeSandboxesAt(config.criSocketPath) } : {}),
     ...(kube
       ? {
           virtualMachines: kube.virtualMachines,

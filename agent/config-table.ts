@@ -253,6 +253,14 @@ export const CONFIG_VARIABLES = [
     origin: 'eni-ipam',
   },
   {
+    name: 'ENI_IPAM_CRI_SOCKET',
+    default: '/run/containerd/containerd.sock',
+    accepted: 'an absolute path',
+    meaning:
+      "The container runtime's CRI socket (CRI-O: /var/run/crio/crio.sock). Asked, read-only (ListPodSandbox, PodSandboxStatus), only while addresses whose holder the checkpoint lost are quarantined: a READY sandbox's address goes back to its pod even with the API server unreachable. A runtime that cannot be reached is logged once and never stops the agent (docs/datastore.md).",
+    origin: 'eni-ipam',
+  },
+  {
     name: 'ENI_IPAM_SPOOL',
     default: '/var/run/eni-ipam/release-spool.jsonl',
     accepted: 'an absolute path',

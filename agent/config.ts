@@ -76,6 +76,8 @@ export interface AgentConfig {
   readonly socketPath: string;
   readonly checkpointPath: string;
   readonly spoolPath: string;
+  /** The container runtime's CRI socket, asked while ownership recovery has quarantined addresses. */
+  readonly criSocketPath: string;
   readonly addWaitMs: number;
   readonly ec2ResyncMs: number;
   readonly podGoneGraceMs: number;
@@ -164,6 +166,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): A
     socketPath: read.value('ENI_IPAM_SOCKET', parseAbsolutePath),
     checkpointPath: read.value('ENI_IPAM_CHECKPOINT', parseAbsolutePath),
     spoolPath: read.value('ENI_IPAM_SPOOL', parseAbsolutePath),
+    criSocketPath: read.value('ENI_IPAM_CRI_SOCKET', parseAbsolutePath),
     addWaitMs: ms('ENI_IPAM_ADD_WAIT_SECONDS', addWaitSeconds),
     ec2ResyncMs: ms('ENI_IPAM_EC2_RESYNC_SECONDS', positiveSeconds),
     podGoneGraceMs: ms('ENI_IPAM_POD_GONE_GRACE_SECONDS', seconds),

@@ -32,6 +32,7 @@ import type { PoolPolicy } from './pool-policy.js';
 import type { AddRequest } from './cni-backend.js';
 import { applyReleaseSpool } from './release-spool.js';
 import { OwnershipRecovery } from './ownership-recovery.js';
+import type { SandboxAddresses } from '../ipam/ownership-recovery.js';
 import type { NodeDatapath } from './node-datapath.js';
 
 /** The checkpoint's content around the datastore's snapshot: `{"datastore": ...}`. */
@@ -69,6 +70,11 @@ export interface NodeAgentDeps {
   logger: Logger;
   checkpointer: Checkpointer;
   pods?: NodePods;
+  /**
+   * The container runtime's READY pod sandboxes (CRI), asked only while ownership recovery has
+   * quarantined addresses; throws when the runtime cannot say.
+   */
+  runtimeSandboxes?: () => Promise<SandboxAddresses[]>;
   vms?: VmDirectory;
   /**
    * The kubelet's max pods (the node's status.capacity.pods: a custom --max-pods, Karpenter's
@@ -186,6 +192,7 @@ export class NodeAgent {
       logger,
       cooldownMs: settings.ipCooldownMs,
       pods: deps.pods,
+      ...(deps.runtimeSandboxes ? { sandboxes: deps.runtimeSandboxes } : {}),
       changed: () => {
         afterRecovery();
       },

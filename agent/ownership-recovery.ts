@@ -3,9 +3,11 @@
  * reports whose holder is unknown are quarantined at start-up: recorded as assigned to no pod, so
  * that no ADD receives one (it might be a running pod's) and the pool driver brings new addresses
  * for new pods. The quarantine is stored in the checkpoint like any assignment, so a restart before
- * it is resolved keeps it. Once the node's pods are known (the pod watch has listed them), each
- * quarantined address is adopted by the pod whose `status.podIPs` shows it, or released; the
- * decision itself is ipam/ownership-recovery.ts.
+ * it is resolved keeps it. Two sources resolve it: the node's pods as the API server reports them
+ * (once the pod watch has listed them), and the container runtime's READY pod sandboxes (asked over
+ * the CRI socket while anything stays quarantined, so it works with the API server unreachable).
+ * Each quarantined address is adopted by the pod that reports it, or released once the API server's
+ * pods show no pod can hold it; the decision itself is ipam/ownership-recovery.ts.
  */
 import type { Datastore } from '../ipam/datastore.js';
 import {
@@ -17,8 +19,9 @@ import {
   QUARANTINE_POD,
   recoveredKey,
   type PodAddresses,
+  type SandboxAddresses,
 } from '../ipam/ownership-recovery.js';
-import type { Clock } from '../time/clock.js';
+import { isAbortError, type Clock } from '../time/clock.js';
 import type { NodePods } from './kube/pod-watch.js';
 import type { Logger } from './logger.js';
 
@@ -29,12 +32,29 @@ export interface OwnershipRecoveryDeps {
   cooldownMs: number;
   /** Undefined when the agent has no view of the pods: quarantined addresses then stay so. */
   pods: NodePods | undefined;
+  /**
+   * The container runtime's READY sandboxes (agent/runtime/runtime-sandboxes.ts); throws when the
+   * runtime cannot say. Undefined: the runtime is not asked.
+   */
+  sandboxes?: () => Promise<SandboxAddresses[]>;
+  /** How often the runtime is asked again while addresses stay quarantined. */
+  runtimePollMs?: number;
   /** The datastore changed: persist, serve waiting ADDs, wake the pool driver. */
   changed: () => void;
 }
 
+/** The runtime is asked again this often while addresses stay quarantined. */
+export const RUNTIME_POLL_MS = 10_000;
+
 export class OwnershipRecovery {
   private lastWhy: string | undefined;
+  /** The runtime's last answer; undefined when it could not be asked (or nothing is quarantined). */
+  private sandboxes: SandboxAddresses[] | undefined;
+  /**
+   * The runtime is being asked for the first time: no decision until it answers or fails (within
+   * its call deadline), so that the first decision sees both sources and can notice they disagree.
+   */
+  private awaitingRuntime = false;
 
   constructor(private readonly deps: OwnershipRecoveryDeps) {}
 
@@ -73,9 +93,14 @@ export class OwnershipRecovery {
       .map((a) => a.address);
   }
 
-  /** Resolves now, then whenever the pods change. */
+  /** Resolves now, then whenever the pods change and whenever the runtime answers. */
   start(signal: AbortSignal): void {
-    this.resolve();
+    if (this.deps.sandboxes && this.quarantined().length > 0) {
+      this.awaitingRuntime = true;
+      this.askRuntime(this.deps.sandboxes, signal).catch((err: unknown) => {
+        this.deps.logger.warn({ err: (err as Error).message }, 'asking the container runtime stopped');
+      });
+    } else this.resolve();
     const pods = this.deps.pods;
     if (!pods) return;
     const unsubscribe = pods.onChange(() => {
@@ -84,12 +109,50 @@ export class OwnershipRecovery {
     signal.addEventListener('abort', unsubscribe, { once: true });
   }
 
+  /**
+   * Asks the container runtime for its sandboxes until nothing is quarantined any more. A runtime
+   * that cannot answer is unknown (logged once per outage), never fatal: the API server's pods
+   * still resolve the quarantine.
+   */
+  private async askRuntime(list: () => Promise<SandboxAddresses[]>, signal: AbortSignal): Promise<void> {
+    const { clock, logger } = this.deps;
+    const pollMs = this.deps.runtimePollMs ?? RUNTIME_POLL_MS;
+    let failing = false;
+    while (!signal.aborted) {
+      try {
+        this.sandboxes = await list();
+        if (failing) logger.info('the container runtime answers again');
+        failing = false;
+      } catch (err) {
+        this.sandboxes = undefined;
+        if (!failing) {
+          logger.warn(
+            { err: (err as Error).message },
+            'container runtime unknown: its sandboxes cannot resolve quarantined addresses; the API server’s pods still can',
+          );
+        }
+        failing = true;
+      }
+      if (signal.aborted) return;
+      this.awaitingRuntime = false;
+      this.resolve();
+      if (this.quarantined().length === 0) break;
+      try {
+        await clock.sleep(pollMs, signal);
+      } catch (err) {
+        if (isAbortError(err)) return;
+        throw err;
+      }
+    }
+    this.sandboxes = undefined;
+  }
+
   /** Applies what the pods now say about the quarantined addresses. */
   resolve(): void {
     this.releaseStaleRecovered();
     const { datastore, clock, logger, cooldownMs } = this.deps;
     const quarantined = this.quarantined();
-    if (quarantined.length === 0) return;
+    if (quarantined.length === 0 || this.awaitingRuntime) return;
     const known = new Set(
       datastore
         .assignments()
@@ -99,6 +162,7 @@ export class OwnershipRecovery {
     const decision = decideOwnership({
       quarantined,
       pods: this.podsIfKnown(),
+      sandboxes: this.sandboxes,
       podsWithKnownAddress: known,
     });
     const now = clock.now();
@@ -113,7 +177,7 @@ export class OwnershipRecovery {
           released: decision.release.length,
           stillQuarantined: decision.keep.length,
         },
-        'ownership of quarantined addresses rebuilt from the node’s pods',
+        'ownership of quarantined addresses rebuilt from the node’s pods and sandboxes',
       );
       this.deps.changed();
     }

@@ -334,6 +334,7 @@ describe('the table of variables', () => {
       ENI_IPAM_SOCKET: '/tmp/a.sock',
       ENI_IPAM_CHECKPOINT: '/tmp/c.json',
       ENI_IPAM_SPOOL: '/tmp/s.jsonl',
+      ENI_IPAM_CRI_SOCKET: '/var/run/crio/crio.sock',
       ENI_IPAM_ADD_WAIT_SECONDS: '1',
       ENI_IPAM_EC2_RESYNC_SECONDS: '2',
       ENI_IPAM_POD_GONE_GRACE_SECONDS: '3',

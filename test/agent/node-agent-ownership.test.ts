@@ -8,9 +8,9 @@ import {
   type Checkpointer,
   type CheckpointRead,
 } from '../../agent/checkpoint.js';
-import { silentLogger } from '../../agent/logger.js';
+import { createLogger, silentLogger } from '../../agent/logger.js';
 import { NodeAgent } from '../../agent/node-agent.js';
-import { isQuarantineKey } from '../../ipam/ownership-recovery.js';
+import { isQuarantineKey, isRecoveredKey, type SandboxAddresses } from '../../ipam/ownership-recovery.js';
 import { ManualClock } from '../../time/manual-clock.js';
 import { AgentHarness, settings } from './fakes/agent-harness.js';
 import { failures, okAddresses, quiesce, settleAll } from './fakes/agent-invariants.js';
@@ -196,6 +196,127 @@ describe('an address a running pod holds is never given to another pod, whatever
       ),
     );
     expect(next.filter((a) => first.includes(a))).toEqual([]);
+    h.kill();
+  });
+});
+
+describe('the container runtime’s sandboxes', () => {
+  /** Three pods a, b, c hold addresses; the checkpoint and the API server are both lost. */
+  async function lostEverything(
+    runtimeOf: (held: string[]) => () => Promise<SandboxAddresses[]>,
+    lines: string[] = [],
+    apiUp = false,
+  ) {
+    const pods = new FakeNodePods();
+    const h = new AgentHarness(settings({ WARM_IP_TARGET: '3' }), 'm5.large', { pods });
+    await h.start();
+    const ids = ['a', 'b', 'c'];
+    const held = okAddresses(
+      await settleAll(
+        h,
+        ids.map((id) => h.add(id)),
+      ),
+    );
+    for (const [i, id] of ids.entries())
+      pods.add({ uid: `uid-${id}`, name: `pod-${id}`, podIps: [held[i]!] });
+    await quiesce(h);
+    h.kill();
+    pods.setSynced(apiUp);
+    h.agent = new NodeAgent({
+      settings: settings({ WARM_IP_TARGET: '3' }),
+      ec2: h.ec2,
+      clock: h.clock,
+      logger: createLogger({
+        level: 'info',
+        clock: h.clock,
+        destination: { write: (line: string) => void lines.push(line) },
+      }),
+      checkpointer: new ReadOnceCheckpointer(h.clock, { kind: 'missing' }),
+      pods,
+      runtimeSandboxes: runtimeOf(held),
+    });
+    await h.start();
+    const holder = (address: string) =>
+      h.agent
+        .view()
+        .datastore.assignments()
+        .find((x) => x.address === address);
+    return { h, pods, held, holder };
+  }
+
+  const sandboxOf = (id: string, ips: string[]): SandboxAddresses => ({
+    uid: `uid-${id}`,
+    namespace: 'default',
+    name: `pod-${id}`,
+    ips,
+  });
+
+  it('resolve the quarantine with the checkpoint lost and the API server unreachable', async () => {
+    // c's sandbox is still being set up: it reports no address yet.
+    const { h, pods, held, holder } = await lostEverything(
+      (held) => () =>
+        Promise.resolve([sandboxOf('a', [held[0]!]), sandboxOf('b', [held[1]!]), sandboxOf('c', [])]),
+    );
+    await h.run(1_000);
+    for (const [i, id] of ['a', 'b'].entries()) {
+      const a = holder(held[i]!);
+      expect(a?.pod, `${held[i]} adopted by pod ${id} from its sandbox`).toEqual({
+        uid: `uid-${id}`,
+        namespace: 'default',
+        name: `pod-${id}`,
+      });
+      expect(isRecoveredKey(a!.key)).toBe(true);
+    }
+    // The runtime's silence frees nothing: c's address waits for the API server.
+    expect(isQuarantineKey(holder(held[2]!)!.key)).toBe(true);
+    const next = okAddresses(
+      await settleAll(
+        h,
+        ['f', 'g', 'h'].map((id) => h.add(id)),
+        120_000,
+      ),
+    );
+    expect(next.filter((a) => held.includes(a))).toEqual([]);
+    // The API server answers: c's address is c's.
+    pods.setSynced(true);
+    await h.run(1_000);
+    expect(holder(held[2]!)?.pod.uid).toBe('uid-c');
+    h.kill();
+  });
+
+  it('a runtime that cannot answer leaves the quarantine to the API server, logged once, until it answers', async () => {
+    let up = false;
+    let asked = 0;
+    const lines: string[] = [];
+    const { h, held, holder } = await lostEverything(
+      (held) => () => {
+        asked++;
+        return up
+          ? Promise.resolve([sandboxOf('a', [held[0]!])])
+          : Promise.reject(new Error('connect ENOENT /run/containerd/containerd.sock'));
+      },
+      lines,
+    );
+    await h.run(35_000);
+    expect(asked).toBeGreaterThan(2);
+    for (const address of held) expect(isQuarantineKey(holder(address)!.key)).toBe(true);
+    expect(lines.filter((l) => l.includes('container runtime unknown'))).toHaveLength(1);
+    up = true;
+    await h.run(15_000);
+    expect(holder(held[0]!)?.pod.uid).toBe('uid-a');
+    expect(isQuarantineKey(holder(held[1]!)!.key)).toBe(true);
+    h.kill();
+  });
+
+  it('a sandbox and the API server naming different pods keep the address quarantined', async () => {
+    const { h, held, holder } = await lostEverything(
+      (held) => () => Promise.resolve([sandboxOf('someone-else', [held[0]!])]),
+      [],
+      true,
+    );
+    await h.run(1_000);
+    expect(isQuarantineKey(holder(held[0]!)!.key)).toBe(true);
+    expect(holder(held[1]!)?.pod.uid).toBe('uid-b');
     h.kill();
   });
 });

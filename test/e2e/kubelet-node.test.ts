@@ -20,6 +20,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readySandboxes } from '../../agent/runtime/runtime-sandboxes.js';
 import { systemClock } from '../../time/clock.js';
 import { DEPLOY_DIR, parseYamlFile } from '../deploy/manifests.js';
 import { startKubeApiServer, type KubeApiServer } from '../peers/kube.js';
@@ -449,6 +450,24 @@ describe('pods started by the kubelet through containerd and eni-ipam', () => {
       expect(view?.uid).toBe(pod.metadata?.uid);
     }
     expect(new Set(assigned.map((p) => p.ip)).size).toBe(30);
+    // The container runtime tells the same, over its CRI socket, without the API server: what
+    // ownership recovery reads when the checkpoint is lost (agent/runtime/runtime-sandboxes.ts).
+    const sandboxes = await readySandboxes({
+      socketPath: n.containerdSocket,
+      clock: systemClock,
+      timeoutMs: 5_000,
+    });
+    for (const pod of pods) {
+      const sandbox = sandboxes.filter((s) => s.uid === pod.metadata?.uid);
+      expect(sandbox, `the READY sandbox of ${pod.metadata?.name}`).toEqual([
+        {
+          uid: pod.metadata?.uid,
+          namespace: pod.metadata?.namespace,
+          name: pod.metadata?.name,
+          ips: [byName.get(pod.metadata?.name ?? '')?.ip],
+        },
+      ]);
+    }
     const primary = (await a.enis()).find((e) => e.primary)?.eniId;
     const onSecondary = assigned.filter((p) => p.eniId !== primary);
     expect(onSecondary.length).toBeGreaterThan(0);

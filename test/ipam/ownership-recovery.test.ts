@@ -7,6 +7,7 @@ import {
   recoveredKey,
   staleRecovered,
   type PodAddresses,
+  type SandboxAddresses,
 } from '../../ipam/ownership-recovery.js';
 
 function pod(uid: string, podIps: string[], extra: Partial<PodAddresses> = {}): PodAddresses {
@@ -21,6 +22,11 @@ function pod(uid: string, podIps: string[], extra: Partial<PodAddresses> = {}): 
   };
 }
 
+/** A READY sandbox of the container runtime; the same uid names the same pod as `pod(uid)`. */
+function sandbox(uid: string, ips: string[]): SandboxAddresses {
+  return { uid, namespace: 'default', name: `pod-${uid}`, ips };
+}
+
 const none = new Set<string>();
 
 describe('decideOwnership', () => {
@@ -28,6 +34,8 @@ describe('decideOwnership', () => {
     name: string;
     quarantined: string[];
     pods: PodAddresses[] | undefined;
+    /** The runtime's READY sandboxes; absent: the runtime could not be asked. */
+    sandboxes?: SandboxAddresses[];
     known?: string[];
     adopt: [string, string][];
     release: string[];
@@ -116,12 +124,126 @@ describe('decideOwnership', () => {
       keep: [],
       why: 'resolved',
     },
+    {
+      name: 'API server unreachable, the runtime reports a sandbox: adopted by its pod; the rest stays',
+      quarantined: ['10.0.0.5', '10.0.0.6'],
+      pods: undefined,
+      sandboxes: [sandbox('a', ['10.0.0.5'])],
+      adopt: [['10.0.0.5', 'a']],
+      release: [],
+      keep: ['10.0.0.6'],
+      why: 'pods-unknown',
+    },
+    {
+      name: 'API server unreachable, the runtime reports nothing: the runtime alone frees nothing',
+      quarantined: ['10.0.0.5'],
+      pods: undefined,
+      sandboxes: [],
+      adopt: [],
+      release: [],
+      keep: ['10.0.0.5'],
+      why: 'pods-unknown',
+    },
+    {
+      name: 'API server unreachable, a sandbox still setting up (no address yet): nothing freed',
+      quarantined: ['10.0.0.5'],
+      pods: undefined,
+      sandboxes: [sandbox('a', [])],
+      adopt: [],
+      release: [],
+      keep: ['10.0.0.5'],
+      why: 'pods-unknown',
+    },
+    {
+      name: 'additional_ips count as the sandbox’s addresses',
+      quarantined: ['10.0.0.5', '10.0.0.6'],
+      pods: undefined,
+      sandboxes: [sandbox('a', ['10.0.0.5', '10.0.0.6'])],
+      adopt: [
+        ['10.0.0.5', 'a'],
+        ['10.0.0.6', 'a'],
+      ],
+      release: [],
+      keep: [],
+      why: 'resolved',
+    },
+    {
+      name: 'both sources name the same pod: adopted once',
+      quarantined: ['10.0.0.5'],
+      pods: [pod('a', ['10.0.0.5'])],
+      sandboxes: [sandbox('a', ['10.0.0.5'])],
+      adopt: [['10.0.0.5', 'a']],
+      release: [],
+      keep: [],
+      why: 'resolved',
+    },
+    {
+      name: 'the runtime and the API server name different pods: the quarantine stays',
+      quarantined: ['10.0.0.5', '10.0.0.6'],
+      pods: [pod('a', ['10.0.0.5'])],
+      sandboxes: [sandbox('b', ['10.0.0.5'])],
+      adopt: [],
+      release: ['10.0.0.6'],
+      keep: ['10.0.0.5'],
+      why: 'ambiguous',
+    },
+    {
+      name: 'two READY sandboxes report one address: the quarantine stays',
+      quarantined: ['10.0.0.5'],
+      pods: undefined,
+      sandboxes: [sandbox('a', ['10.0.0.5']), sandbox('b', ['10.0.0.5'])],
+      adopt: [],
+      release: [],
+      keep: ['10.0.0.5'],
+      why: 'ambiguous',
+    },
+    {
+      name: 'kubelet has not posted podIPs yet but the sandbox reports the address: adopted, the rest released',
+      quarantined: ['10.0.0.5', '10.0.0.6'],
+      pods: [pod('a', [])],
+      sandboxes: [sandbox('a', ['10.0.0.5'])],
+      adopt: [['10.0.0.5', 'a']],
+      release: ['10.0.0.6'],
+      keep: [],
+      why: 'resolved',
+    },
+    {
+      name: 'a pod with neither podIPs nor a sandbox address may hold any: nothing released',
+      quarantined: ['10.0.0.5', '10.0.0.6'],
+      pods: [pod('a', ['10.0.0.5']), pod('b', [])],
+      sandboxes: [sandbox('a', ['10.0.0.5']), sandbox('b', [])],
+      adopt: [['10.0.0.5', 'a']],
+      release: [],
+      keep: ['10.0.0.6'],
+      why: 'pods-without-addresses',
+    },
+    {
+      name: 'a sandbox the API server no longer lists still holds its address: adopted',
+      quarantined: ['10.0.0.5', '10.0.0.6'],
+      pods: [],
+      sandboxes: [sandbox('gone', ['10.0.0.5'])],
+      adopt: [['10.0.0.5', 'gone']],
+      release: ['10.0.0.6'],
+      keep: [],
+      why: 'resolved',
+    },
+    {
+      name: 'a terminated pod’s sandbox still READY: the sandbox holds the address',
+      quarantined: ['10.0.0.5'],
+      pods: [pod('a', ['10.0.0.5'], { terminal: true })],
+      sandboxes: [sandbox('a', ['10.0.0.5'])],
+      adopt: [['10.0.0.5', 'a']],
+      release: [],
+      keep: [],
+      why: 'resolved',
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
       const d = decideOwnership({
         quarantined: c.quarantined,
         pods: c.pods,
+        ...(c.sandboxes ? { sandboxes: c.sandboxes } : {}),
         podsWithKnownAddress: c.known ? new Set(c.known) : none,
       });
       expect(d.adopt.map((a) => [a.address, a.pod.uid])).toEqual(c.adopt);

@@ -128,6 +128,8 @@ export class AgentProcess {
       // An agent in the machine's own network namespace must not touch its links, rules or NAT:
       // the datapath suites run the agent inside a node namespace of the emulated VPC instead.
       ENI_IPAM_DISABLE_DATAPATH: 'true',
+      // Never the machine's own container runtime: a suite that wants one serves its own socket.
+      ENI_IPAM_CRI_SOCKET: join(this.stateDir, 'no-container-runtime.sock'),
       ...this.options.env,
     };
   }
