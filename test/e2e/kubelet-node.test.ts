@@ -211,38 +211,33 @@ async function checkpointText(a: NodeAgent): Promise<string> {
   return readFile(a.checkpointPath, 'utf8');
 }
 
-/** GET http://TARGET:8080/cgi-bin/name from inside the pod whose main container is `containerId`. */
-async function fetchFromPod(n: KubeNode, containerId: string, target: string): Promise<string> {
-  const pid = await n.taskPid(containerId);
-  const nsenter = requireOnPath('node', 'nsenter');
-  const curl = requireOnPath('node', 'curl');
-  const { stdout } = await execFileAsync(nsenter, [
-    `--net=/proc/${pid}/ns/net`,
-    '--',
-    curl,
+/** curl and its arguments for GET http://TARGET:8080/cgi-bin/name: the workload answers its pod's name. */
+function workloadNameRequest(target: string): string[] {
+  return [
+    requireOnPath('node', 'curl'),
     '--silent',
     '--show-error',
     '--max-time',
     '5',
     `http://${target}:${WORKLOAD_PORT}/cgi-bin/name`,
+  ];
+}
+
+/** The workload's name request from inside the pod whose main container is `containerId`. */
+async function fetchFromPod(n: KubeNode, containerId: string, target: string): Promise<string> {
+  const pid = await n.taskPid(containerId);
+  const nsenter = requireOnPath('node', 'nsenter');
+  const { stdout } = await execFileAsync(nsenter, [
+    `--net=/proc/${pid}/ns/net`,
+    '--',
+    ...workloadNameRequest(target),
   ]);
   return stdout.trim();
 }
 
 /** The same request from a host of the VPC (a namespace of the emulated VPC) to a pod's address. */
 async function fetchFromVpcHost(netns: string, target: string): Promise<string> {
-  const curl = requireOnPath('node', 'curl');
-  const { stdout } = await execFileAsync('ip', [
-    'netns',
-    'exec',
-    netns,
-    curl,
-    '--silent',
-    '--show-error',
-    '--max-time',
-    '5',
-    `http://${target}:${WORKLOAD_PORT}/cgi-bin/name`,
-  ]);
+  const { stdout } = await execFileAsync('ip', ['netns', 'exec', netns, ...workloadNameRequest(target)]);
   return stdout.trim();
 }
 

@@ -4,7 +4,7 @@
  * real time, so waits go through the system Clock rather than a simulated one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { systemClock, type Clock } from '../../time/clock.js';
 
 /** How much of a peer's output is kept: enough for the reason it failed, bounded for chatty ones. */
@@ -156,7 +156,7 @@ export async function waitUntilReady(
 
 /**
  * A loopback TCP port that was free a moment ago. Another process may take it before the peer
- * binds it; peers then fail to start with "address in use", which the caller sees in the output.
+ * binds it; startOnFreePorts then starts the peer again on another one.
  */
 export async function freeLoopbackPort(): Promise<number> {
   const server = createServer();
@@ -174,24 +174,82 @@ export async function freeLoopbackPort(): Promise<number> {
   return address.port;
 }
 
+/** A loopback port held by this process, as another program would hold it. */
+export interface HeldPort {
+  readonly port: number;
+  /** Stops listening and drops every connection made to it (a held port never answers them). */
+  release(): Promise<void>;
+}
+
+/**
+ * Binds `port` on 127.0.0.1 and accepts connections without answering them: what a peer finds
+ * when another process took its port first. For tests of startOnFreePorts and its callers.
+ */
+export async function holdLoopbackPort(port: number): Promise<HeldPort> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  return {
+    port,
+    release: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+        for (const socket of sockets) socket.destroy();
+      }),
+  };
+}
+
+export interface FreePortsOptions {
+  /** How many starts in all before giving up; default 3. */
+  readonly attempts?: number;
+  /**
+   * Ports for the first start (a restart on the ports the peer had before); fresh ones are chosen
+   * only when one of them is lost. Default: fresh ports from the first start on.
+   */
+  readonly firstPorts?: readonly number[];
+}
+
+/** What a process prints (Node, Go and Python alike) when the port it tries to bind is taken. */
+const ADDRESS_IN_USE = /address already in use|EADDRINUSE/i;
+
 /**
  * Runs `start` on `count` fresh loopback ports, and again on new ones when the peer lost a port to
- * another process between the choice and its bind (the error says "address already in use"), up to
- * `attempts` times. `start` stops its own peer when it fails.
+ * another process between the choice and its bind (the error, which carries the peer's output,
+ * says "address already in use"), up to `attempts` times; then fails with the last error. Any
+ * other error fails at once. `start` stops its own peer when it fails.
  */
 export async function startOnFreePorts<T>(
   count: number,
   start: (ports: number[]) => Promise<T>,
-  attempts = 3,
+  options: FreePortsOptions = {},
 ): Promise<T> {
+  const attempts = options.attempts ?? 3;
+  if (options.firstPorts !== undefined && options.firstPorts.length !== count) {
+    throw new Error(`startOnFreePorts: ${options.firstPorts.length} first ports given for ${count}`);
+  }
   for (let attempt = 1; ; attempt++) {
     const ports: number[] = [];
-    for (let i = 0; i < count; i++) ports.push(await freeLoopbackPort());
+    if (attempt === 1 && options.firstPorts !== undefined) ports.push(...options.firstPorts);
+    else for (let i = 0; i < count; i++) ports.push(await freeLoopbackPort());
     try {
       return await start(ports);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      if (attempt >= attempts || !/address already in use|EADDRINUSE/i.test(message)) throw err;
+      if (!ADDRESS_IN_USE.test(message)) throw err;
+      if (attempt >= attempts) {
+        throw new Error(
+          `a port was taken by another process before the peer could bind it, on each of ${attempts} attempts; the last (ports ${ports.join(', ')}): ${message}`,
+          { cause: err },
+        );
+      }
     }
   }
 }

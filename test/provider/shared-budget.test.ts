@@ -23,18 +23,22 @@ function requireRedisServer(): void {
     throw new Error("redis-server not found: install Debian's redis-server (test/peers/install.sh does)");
 }
 
+/**
+ * One redis-server for every case of the file: each case keeps its buckets under a clusterId of
+ * its own (the key prefix in Redis), so no case sees another's tokens and nothing needs flushing.
+ */
+let redis: RedisPeer | undefined;
+
+beforeAll(async () => {
+  requireRedisServer();
+  redis = await startRedis();
+});
+
+afterAll(async () => {
+  await redis?.stop();
+});
+
 describe('BottleneckLimiter shared through a real Redis', () => {
-  let redis: RedisPeer | undefined;
-
-  beforeAll(async () => {
-    requireRedisServer();
-    redis = await startRedis();
-  });
-
-  afterAll(async () => {
-    await redis?.stop();
-  });
-
   it('several nodes with their own Redis clients spend ONE bucket together', async () => {
     const url = redis!.url;
     // A bucket small and fast enough for a test of a few seconds; every node is allowed all of it.
@@ -121,17 +125,6 @@ describe('the demand reserve of the shared budget', () => {
 });
 
 describe('SharedBudgetLimiter: demand first across nodes (real redis-server)', () => {
-  let redis: RedisPeer | undefined;
-
-  beforeAll(async () => {
-    requireRedisServer();
-    redis = await startRedis();
-  });
-
-  afterAll(async () => {
-    await redis?.stop();
-  });
-
   async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!condition()) {

@@ -10,6 +10,11 @@
  *   await agent.pods(); await agent.enis();      // introspection /v1/pods, /v1/enis
  *   await agent.kill();                          // SIGKILL by PID
  *   await agent.start();                         // same state dir, ports and socket; waits for /readyz
+ *
+ * The introspection and metrics ports are chosen free on loopback, and another process can take one
+ * before the agent binds it: start() then runs the agent again on fresh ports (introspectionUrl and
+ * metricsUrl follow), a few times at most (startOnFreePorts). A restart keeps its ports unless one
+ * of them was lost in the meantime.
  *   await agent.stop(); await node.close(); await agent.removeState();
  */
 import { existsSync } from 'node:fs';
@@ -19,7 +24,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EniReport } from '../../../agent/introspection/views.js';
 import type { PodView } from '../../../agent/introspection/introspection-source.js';
-import { freeLoopbackPort, spawnPeer, waitUntilReady, type PeerProcess } from '../../peers/process.js';
+import { parseBool } from '../../../agent/config-schema.js';
+import {
+  freeLoopbackPort,
+  spawnPeer,
+  startOnFreePorts,
+  waitUntilReady,
+  type PeerProcess,
+} from '../../peers/process.js';
 import type { SimulatedNode } from './simulated-node.js';
 
 export { startSimulatedNode, type SimulatedNode, type SimulatedNodeOptions } from './simulated-node.js';
@@ -49,7 +61,10 @@ export interface AgentProcessOptions {
   readonly nodeName?: string;
   /** Reuse a state directory (socket, checkpoint, spool); default: a fresh temporary one. */
   readonly stateDir?: string;
-  /** Wait for /readyz in start(); default true. */
+  /**
+   * Wait in start() for /readyz and for the metrics endpoint; default true. Without the wait a port
+   * lost to another process shows only as the agent's exit (no fresh ports are tried).
+   */
   readonly waitReady?: boolean;
   /** Another build of the CLI to run (e.g. a release to compare with); default AGENT_ENTRY. */
   readonly agentEntry?: string;
@@ -60,8 +75,6 @@ export class AgentProcess {
   readonly socketPath: string;
   readonly spoolPath: string;
   readonly checkpointPath: string;
-  readonly introspectionUrl: string;
-  readonly metricsUrl: string;
   readonly nodeName: string;
   private child: PeerProcess | undefined;
   /** Output of earlier runs (before a kill or restart), kept for failure messages. */
@@ -70,17 +83,25 @@ export class AgentProcess {
   private constructor(
     private readonly options: AgentProcessOptions,
     stateDir: string,
-    introspectionPort: number,
-    metricsPort: number,
+    private introspectionPort: number,
+    private metricsPort: number,
     private readonly kubeconfigPath: string,
   ) {
     this.stateDir = stateDir;
     this.socketPath = join(stateDir, 'ipam.sock');
     this.spoolPath = join(stateDir, 'release-spool.jsonl');
     this.checkpointPath = join(stateDir, 'checkpoint.json');
-    this.introspectionUrl = `http://127.0.0.1:${introspectionPort}`;
-    this.metricsUrl = `http://127.0.0.1:${metricsPort}`;
     this.nodeName = options.nodeName ?? 'e2e-node';
+  }
+
+  /** Read it after start(): a port lost to another process moves the agent to a fresh one. */
+  get introspectionUrl(): string {
+    return `http://127.0.0.1:${this.introspectionPort}`;
+  }
+
+  /** Read it after start(), as introspectionUrl. */
+  get metricsUrl(): string {
+    return `http://127.0.0.1:${this.metricsPort}`;
   }
 
   /** Prepares the state directory and ports; does not start the process. */
@@ -142,9 +163,37 @@ export class AgentProcess {
     return this.running() !== undefined;
   }
 
-  /** Starts the process and (unless waitReady is false) waits until /readyz answers 200. */
+  /**
+   * Starts the process and (unless waitReady is false) waits until /readyz answers 200 and the
+   * metrics are served; on fresh ports again when the agent exited because one was taken.
+   */
   async start(): Promise<void> {
     if (this.running()) throw new Error(`the agent is already running (pid ${String(this.child?.pid)})`);
+    if (this.options.waitReady === false) {
+      this.spawn();
+      return;
+    }
+    await startOnFreePorts(
+      2,
+      async ([introspection, metrics]) => {
+        this.introspectionPort = introspection!;
+        this.metricsPort = metrics!;
+        const child = this.spawn();
+        try {
+          // The agent exits by itself when it cannot bind: waitReady fails with its output, which
+          // names the address in use, and the next attempt runs on fresh ports.
+          await this.waitReady();
+        } catch (err) {
+          // Not ready in time: stop it, so that no second agent ever runs on the same state.
+          await child.stop();
+          throw err;
+        }
+      },
+      { firstPorts: [this.introspectionPort, this.metricsPort] },
+    );
+  }
+
+  private spawn(): PeerProcess {
     if (this.child) this.earlierOutput += this.child.output();
     const child = spawnPeer(
       'eni-ipam agent',
@@ -156,24 +205,37 @@ export class AgentProcess {
       },
     );
     this.child = child;
-    if (this.options.waitReady === false) return;
-    await this.waitReady();
+    return child;
   }
 
+  /**
+   * Waits until /readyz answers 200 and, unless DISABLE_METRICS, /metrics too: the agent binds the
+   * metrics port only after its first warm-up, so a port lost there ends it after /readyz passed.
+   */
   async waitReady(timeoutMs = AGENT_READY_TIMEOUT_MS): Promise<void> {
     const child = this.child;
     if (!child) throw new Error('the agent was never started');
+    const answers = async (url: string): Promise<boolean> => {
+      const res = await fetch(url, { signal: AbortSignal.timeout(READY_POLL_MS * 20) });
+      await res.body?.cancel();
+      return res.status === 200;
+    };
+    const metricsOff = this.metricsDisabled();
     await waitUntilReady(
       child,
-      async () => {
-        const res = await fetch(`${this.introspectionUrl}/readyz`, {
-          signal: AbortSignal.timeout(READY_POLL_MS * 20),
-        });
-        await res.body?.cancel();
-        return res.status === 200;
-      },
+      async () =>
+        (await answers(`${this.introspectionUrl}/readyz`)) &&
+        (metricsOff || (await answers(`${this.metricsUrl}/metrics`))),
       { timeoutMs, intervalMs: READY_POLL_MS },
     );
+  }
+
+  /** DISABLE_METRICS as the agent reads it. */
+  private metricsDisabled(): boolean {
+    const raw = this.environment()['DISABLE_METRICS'];
+    if (raw === undefined) return false;
+    const parsed = parseBool(raw);
+    return parsed.ok && parsed.value;
   }
 
   /** kill -9 by PID: no checkpoint flush, no socket clean-up, as a node's OOM killer or a crash. */
