@@ -251,7 +251,7 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
   tokens(api: Ec2Api): number {
     const state = this.state(api);
     this.refill(api, state);
-    return state.tokens;
+    return Math.max(0, state.tokens);
   }
 
   /** The refill rate this API runs at now (lower than configured after throttles). */
@@ -384,6 +384,9 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
   }
 
   private report(api: Ec2Api, state: BucketState): void {
-    this.observer.onLimiter({ api, queued: state.demand.length + state.warm.length, tokens: state.tokens });
+    // A contender's place in line can start its bucket below zero (a wait longer than one refill of
+    // its share); what it has left to spend is none.
+    const tokens = Math.max(0, state.tokens);
+    this.observer.onLimiter({ api, queued: state.demand.length + state.warm.length, tokens });
   }
 }

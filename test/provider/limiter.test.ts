@@ -478,6 +478,30 @@ describe('nodes that start together (contenders)', () => {
     await limiter.close();
   });
 
+  it('report no tokens, never fewer, while a place far back in line waits', async () => {
+    const clock = new ManualClock();
+    const samples: LimiterSample[] = [];
+    const limiter = new ClockTokenBucketLimiter(effectiveBuckets({}, false), clock, {
+      adaptive: true,
+      // The place 999 of 1,000: 180 s of the account's refill, more than one share's 148 s.
+      random: () => 0.999,
+      contenders: () => 1000,
+      observer: { onCall: () => undefined, onLimiter: (sample) => samples.push(sample) },
+    });
+    const origin = clock.now();
+    const done = limiter.schedule('CreateNetworkInterface', () => Promise.resolve());
+    expect(limiter.tokens('CreateNetworkInterface')).toBe(0);
+    // 0.22 of a token short of nothing at the share's 5 / 740 per s: still none 20 s later.
+    await clock.advance(20_000);
+    expect(limiter.tokens('CreateNetworkInterface')).toBe(0);
+    await clock.runUntil(() => limiter.queued('CreateNetworkInterface') === 0, 30 * 60_000);
+    await done;
+    expect(clock.now() - origin).toBeGreaterThanOrEqual(179_800);
+    expect(samples.length).toBeGreaterThan(0);
+    expect(samples.every((sample) => (sample.tokens ?? 0) >= 0)).toBe(true);
+    await limiter.close();
+  });
+
   it("let an ENI's attach follow its create without a fresh wait, while another API's first call waits for its share", async () => {
     const clock = new ManualClock();
     const origin = clock.now();
