@@ -446,14 +446,60 @@ describe('nodes that start together (contenders)', () => {
     expect(refusedByAccount(alone, account)).toBe(400);
 
     const together = await firstCalls(500, 500);
-    // About 1.35 x the burst at once, the rest at 1.35 x the refill rate: (500 - 135) / 6.75 = 54 s
-    // (the waits' jitter, x 0.5 to 1.5, stretches the tail).
-    expect(together.filter((t) => t === 0).length).toBeGreaterThan(100);
-    expect(together.filter((t) => t === 0).length).toBeLessThan(200);
-    expect(Math.max(...together)).toBeLessThan(120_000);
-    // A lone API of every node at once is the worst case for the oversubscription; still a fraction
-    // of the 400 refused without the spread.
-    expect(refusedByAccount(together, account)).toBeLessThan(150);
+    // Each node draws its place in line: about the burst (100) at once, the rest at the account's
+    // refill, (500 - 100) / 5 = 80 s; places drawn independently still collide now and then.
+    expect(together.filter((t) => t === 0).length).toBeGreaterThan(80);
+    expect(together.filter((t) => t === 0).length).toBeLessThan(120);
+    expect(Math.max(...together)).toBeLessThanOrEqual(80_000);
+    expect(Math.max(...together)).toBeGreaterThan(75_000);
+    // A lone API of every node at once: a small fraction of the 400 refused without the spread.
+    expect(refusedByAccount(together, account)).toBeLessThan(50);
+  });
+
+  it("start a contender's first call at its place in line, without jitter", async () => {
+    const clock = new ManualClock();
+    const origin = clock.now();
+    // Every draw 0.9: the place 0.9 x 1,000 = 900 of 1,000 nodes, and a jitter of x 1.4 if applied.
+    const limiter = new ClockTokenBucketLimiter(effectiveBuckets({}, false), clock, {
+      adaptive: true,
+      random: () => 0.9,
+      contenders: () => 1000,
+    });
+    let at: number | undefined;
+    const done = limiter.schedule('AssignPrivateIpAddresses', () => {
+      at = clock.now() - origin;
+      return Promise.resolve();
+    });
+    await clock.runUntil(() => at !== undefined, 30 * 60_000);
+    await done;
+    // 800 places behind the burst at 5 per s: 160 s.
+    expect(at).toBeGreaterThanOrEqual(160_000);
+    expect(at).toBeLessThanOrEqual(160_001);
+    await limiter.close();
+  });
+
+  it('report no tokens, never fewer, while a place far back in line waits', async () => {
+    const clock = new ManualClock();
+    const samples: LimiterSample[] = [];
+    const limiter = new ClockTokenBucketLimiter(effectiveBuckets({}, false), clock, {
+      adaptive: true,
+      // The place 999 of 1,000: 180 s of the account's refill, more than one share's 148 s.
+      random: () => 0.999,
+      contenders: () => 1000,
+      observer: { onCall: () => undefined, onLimiter: (sample) => samples.push(sample) },
+    });
+    const origin = clock.now();
+    const done = limiter.schedule('CreateNetworkInterface', () => Promise.resolve());
+    expect(limiter.tokens('CreateNetworkInterface')).toBe(0);
+    // 0.22 of a token short of nothing at the share's 5 / 740 per s: still none 20 s later.
+    await clock.advance(20_000);
+    expect(limiter.tokens('CreateNetworkInterface')).toBe(0);
+    await clock.runUntil(() => limiter.queued('CreateNetworkInterface') === 0, 30 * 60_000);
+    await done;
+    expect(clock.now() - origin).toBeGreaterThanOrEqual(179_800);
+    expect(samples.length).toBeGreaterThan(0);
+    expect(samples.every((sample) => (sample.tokens ?? 0) >= 0)).toBe(true);
+    await limiter.close();
   });
 
   it("let an ENI's attach follow its create without a fresh wait, while another API's first call waits for its share", async () => {
@@ -461,10 +507,9 @@ describe('nodes that start together (contenders)', () => {
     const origin = clock.now();
     const limiter = new ClockTokenBucketLimiter(effectiveBuckets({}, false), clock, {
       adaptive: true,
-      // Every draw 0: each bucket starts empty, and waits carry no jitter.
-      random: () => 0,
-      // 1,000 nodes' shares after the oversubscription.
-      contenders: () => 1350,
+      // Every draw 0.5: each API's first call waits for the middle place in line.
+      random: () => 0.5,
+      contenders: () => 1000,
     });
     const startedAt = async (api: 'AttachNetworkInterface' | 'DescribeInstances'): Promise<number> => {
       let at: number | undefined;
@@ -476,11 +521,14 @@ describe('nodes that start together (contenders)', () => {
       await done;
       return at ?? NaN;
     };
-    // A create took its share's wait: 1,000 nodes' share of 5 per s is one call per 200 s.
-    await clock.advance(200_000);
-    expect(await startedAt('AttachNetworkInterface')).toBe(200_000);
-    // DescribeInstances (20 per s) is first called now: its share starts empty here, one call per 50 s.
-    expect(await startedAt('DescribeInstances')).toBe(250_000);
+    // A create took its place's wait: 400 calls behind the burst at 5 per s is 80 s.
+    await clock.advance(80_000);
+    expect(await startedAt('AttachNetworkInterface')).toBe(80_000);
+    // DescribeInstances (20 per s) is first called now: it waits for its place in its own line,
+    // 400 calls behind the burst at 20 per s, 20 s.
+    const describedAt = await startedAt('DescribeInstances');
+    expect(describedAt).toBeGreaterThanOrEqual(100_000);
+    expect(describedAt).toBeLessThanOrEqual(100_001);
     await limiter.close();
   });
 
@@ -496,9 +544,32 @@ describe('nodes that start together (contenders)', () => {
     expect(close(contenderShare(own, account, 5.4))).toEqual({ size: 25, refillPerSecond: 0.5 });
     expect(close(contenderShare(own, account, 1350))).toEqual({ size: 1, refillPerSecond: 0.005 });
     expect(contenderShare(own, account, 0)).toEqual(own);
-    expect(contenderStartTokens(own, account, 1, () => 0.99)).toBe(50);
-    expect(contenderStartTokens(own, account, 1350, () => 0.5)).toBeCloseTo(0.55);
   });
+
+  it.each([
+    // contenders, draw: first call after (place - burst) / refill of the account's bucket (100, 5 per s)
+    { contenders: 1, draw: 0.99, tokens: 50, waitS: 0 },
+    { contenders: 5.4, draw: 0.99, tokens: 25, waitS: 0 },
+    { contenders: 200, draw: 0.4, tokens: 1, waitS: 0 },
+    { contenders: 200, draw: 0.5, tokens: 1, waitS: 0 },
+    { contenders: 200, draw: 0.75, waitS: 10 },
+    { contenders: 200, draw: 0.999, waitS: 19.96 },
+    { contenders: 1000, draw: 0.05, tokens: 1, waitS: 0 },
+    { contenders: 1000, draw: 0.5, waitS: 80 },
+    // Longer than one share's refill (1,000 / 1.35 nodes' share of 5 per s: 148 s): tokens below 0.
+    { contenders: 1000, draw: 0.999, waitS: 179.8 },
+  ])(
+    'start $contenders contenders with a draw of $draw $waitS s from their first call',
+    ({ contenders, draw, tokens, waitS }) => {
+      const own = effectiveBuckets({}, false).AssignPrivateIpAddresses; // 50 at once, 0.5 per s
+      const account = ACCOUNT_BUCKETS.AssignPrivateIpAddresses;
+      const start = contenderStartTokens(own, account, contenders, () => draw);
+      if (tokens !== undefined) expect(start).toBeCloseTo(tokens, 6);
+      const share = contenderShare(own, account, contenders);
+      const waited = start >= 1 ? 0 : (1 - start) / share.refillPerSecond;
+      expect(waited).toBeCloseTo(waitS, 6);
+    },
+  );
 
   /** One node's limiter among 1,000 nodes' shares (1,350 / 1.35): Create's share is one call per 200 s. */
   function contender(draw = 0): { clock: ManualClock; limiter: ClockTokenBucketLimiter; origin: number } {
@@ -522,7 +593,7 @@ describe('nodes that start together (contenders)', () => {
     await clock.runUntil(() => starts.length === 1, 30 * 60_000);
     await first;
     const turn = starts[0] ?? NaN;
-    // The start tokens (0.5 of 1 + 100 / 1,000) and one share's wait for the rest: within the share.
+    // The middle place in line, 575 calls behind the burst at 5 per s (115 s): within the share.
     expect(turn).toBeGreaterThan(0);
     expect(turn).toBeLessThanOrEqual(200_000);
     limiter.throttled('CreateNetworkInterface');
