@@ -6,6 +6,7 @@
  * minutes, where the Node objects would be tens of kilobytes each.
  */
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import type { ContenderCount } from '../../provider/contenders.js';
 import { CONTENDER_WINDOW_MS } from '../../provider/limiter.js';
 import type { Clock, Timer } from '../../time/clock.js';
 import { KubeApi } from './kube-api.js';
@@ -20,8 +21,8 @@ export interface RecentNodes {
   /** Lists once now (resolves when answered or failed) and then every RECENT_NODES_REFRESH_MS. */
   start(): Promise<void>;
   close(): Promise<void>;
-  /** Nodes that joined within CONTENDER_WINDOW_MS, this one included: at least 1. */
-  count(): number;
+  /** Nodes that joined within CONTENDER_WINDOW_MS, this one included (at least 1), and how many are settled. */
+  count(): ContenderCount;
 }
 
 export interface LeaseRecentNodesOptions {
@@ -74,8 +75,8 @@ export class LeaseRecentNodes implements RecentNodes {
     return Promise.resolve();
   }
 
-  count(): number {
-    return countRecent(this.createdAt, this.options.clock.now());
+  count(): ContenderCount {
+    return { recent: countRecent(this.createdAt, this.options.clock.now()), settled: 0 };
   }
 
   private schedule(): void {

@@ -61,21 +61,21 @@ describe('LeaseRecentNodes', () => {
       clock,
       log: silentLogger(),
     });
-    expect(nodes.count()).toBe(1);
+    expect(nodes.count().recent).toBe(1);
     await nodes.start();
-    expect(nodes.count()).toBe(40);
+    expect(nodes.count().recent).toBe(40);
     expect(server.lists(LEASES)[0]?.query.get('resourceVersion')).toBe('0');
 
     server.add(LEASES, lease('later', 0));
     await clock.advance(RECENT_NODES_REFRESH_MS);
     for (let i = 0; i < 100 && server.lists(LEASES).length < 2; i++)
       await new Promise((r) => setTimeout(r, 5));
-    for (let i = 0; i < 100 && nodes.count() !== 41; i++) await new Promise((r) => setTimeout(r, 5));
-    expect(nodes.count()).toBe(41);
+    for (let i = 0; i < 100 && nodes.count().recent !== 41; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(nodes.count().recent).toBe(41);
 
     // Past the window the scale-up is over: the node counts as alone again.
     await clock.advance(CONTENDER_WINDOW_MS);
-    expect(nodes.count()).toBe(1);
+    expect(nodes.count().recent).toBe(1);
     await nodes.close();
   });
 
@@ -87,7 +87,7 @@ describe('LeaseRecentNodes', () => {
       log: silentLogger(),
     });
     await nodes.start();
-    expect(nodes.count()).toBe(1);
+    expect(nodes.count().recent).toBe(1);
     await nodes.close();
     server = new FakeApiServer();
     await server.start();
