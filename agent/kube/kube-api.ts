@@ -16,6 +16,7 @@ import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type {
   CoreV1Event,
   V1APIGroupList,
+  V1Lease,
   V1LeaseList,
   V1NamespaceList,
   V1Node,
@@ -101,10 +102,24 @@ export class KubeApi {
     return this.send('GET', '/apis');
   }
 
-  listNamespacedLease(params: { namespace: string; resourceVersion?: string }): Promise<V1LeaseList> {
+  listNamespacedLease(params: {
+    namespace: string;
+    resourceVersion?: string;
+    labelSelector?: string;
+  }): Promise<V1LeaseList> {
     return this.send('GET', `/apis/coordination.k8s.io/v1/namespaces/${seg(params.namespace)}/leases`, {
       resourceVersion: params.resourceVersion,
+      labelSelector: params.labelSelector,
     });
+  }
+
+  createNamespacedLease(params: { namespace: string; body: V1Lease }): Promise<V1Lease> {
+    return this.send(
+      'POST',
+      `/apis/coordination.k8s.io/v1/namespaces/${seg(params.namespace)}/leases`,
+      {},
+      { body: params.body, contentType: 'application/json' },
+    );
   }
 
   /** One request; resolves with the decoded JSON of a 2xx answer, else rejects with KubeApiError. */
