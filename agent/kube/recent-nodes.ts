@@ -60,8 +60,14 @@ export interface NodeLeaseFacts {
   expiresAt: number | undefined;
 }
 
+/** What the count reads of a node Lease (timestamps as Dates or as the API server's strings). */
+export interface NodeLeaseObject {
+  metadata?: { name?: string; creationTimestamp?: Date | string };
+  spec?: { holderIdentity?: string; renewTime?: Date | string; leaseDurationSeconds?: number };
+}
+
 /** The facts of the listed node Leases that have a creation time. */
-export function nodeLeaseFacts(items: readonly V1Lease[]): NodeLeaseFacts[] {
+export function nodeLeaseFacts(items: readonly NodeLeaseObject[]): NodeLeaseFacts[] {
   return items.flatMap((item) => {
     const created = item.metadata?.creationTimestamp;
     const createdAt = created === undefined ? NaN : new Date(created).getTime();
