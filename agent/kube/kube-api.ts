@@ -6,7 +6,7 @@
  * Why not client-node's generated API classes (CoreV1Api, CustomObjectsApi, ...): each one loads
  * the generated ObjectSerializer, whose model map holds a class for every Kubernetes type, and the
  * request classes of every API group; together about 3 MB of code and as much heap, resident on
- * every node, for nine requests. The methods here have the names and parameters of the generated
+ * every node, for ten requests. The methods here have the names and parameters of the generated
  * ones they replace, so deploy/rbac.yaml's test can still match each call to its permission.
  *
  * Objects come back as the API server's JSON, as they arrive on a watch: timestamps are strings.
