@@ -3,7 +3,11 @@
  * shared budget each node takes an equal share of every account bucket among the nodes still setting
  * up: those that joined the cluster lately (their kubelet's Lease in kube-node-lease) and have not
  * yet published that their warm pool is met (agent/kube/recent-nodes.ts). A node that is done leaves
- * its share to the others, so the account's buckets stay busy to the end of the cold start.
+ * its share to the others, so the account's buckets stay busy to the end of the cold start. Growing
+ * each node's share with the time since its last throttle instead (no count of the nodes that are
+ * done) throttled 8.9 % of calls at +0.5 % a second (p99 2.02 x the bound, all warm 1.32 x; bench,
+ * cold-start, 1,000 m5.large) and 16 % at +2 % a second: the nodes of a scale-up grow together, and
+ * the ones still working at the end do not learn that the others left.
  */
 
 export interface ContenderCount {
