@@ -39,6 +39,7 @@ import type { PoolPolicy } from './pool-policy.js';
 import type { Datapath } from '../datapath/model.js';
 import { nodeDatapathOf } from './node-datapath-kernel.js';
 import { ShortageAnnouncer } from './shortage-announcer.js';
+import { WarmUpReporter } from './warm-up-report.js';
 
 /** Each CRI call's deadline: a runtime that does not answer within it is unknown for now. */
 const CRI_CALL_TIMEOUT_MS = 3_000;
@@ -369,6 +370,9 @@ export async function startAgent(
     await agent.start();
     backend.serve(agent.backend);
     metrics.startedUp(process.uptime());
+    // Once the warm pool is met, the node leaves the scale-up's contenders for the EC2 buckets.
+    if (kube)
+      void new WarmUpReporter({ clock, view: () => agent.view(), sink: kube.warmUp }).run(vmSignal.signal);
     // A node that cannot grow stays Ready; it is reported by Warning events on its Node object.
     if (kube) {
       const shortageEvents = new ShortageAnnouncer({

@@ -13,6 +13,7 @@ import type { AddOutcome, AddRequest, DelOutcome, DelRequest } from '../agent/cn
 import type { AgentConfig } from '../agent/config.js';
 import type { NodePods } from '../agent/kube/pod-watch.js';
 import type { Logger } from '../agent/logger.js';
+import { WarmUpReporter, type WarmUpSink } from '../agent/warm-up-report.js';
 import type { NodeAgent } from '../agent/node-agent.js';
 import type { PoolPolicy } from '../agent/pool-policy.js';
 import { AwsEc2Network } from '../provider/aws-ec2-network.js';
@@ -37,6 +38,8 @@ export interface BenchNodeOptions {
   logger: Logger;
   pods: NodePods;
   policy: PoolPolicy | undefined;
+  /** Where the agent reports that its warm-up is over; absent: nowhere. */
+  warmUp?: WarmUpSink;
 }
 
 export class BenchNode implements NodeSocket {
@@ -115,6 +118,10 @@ export class BenchNode implements NodeSocket {
       try {
         await agent.start();
         this.serving = !signal.aborted;
+        if (this.options.warmUp) {
+          const reporter = new WarmUpReporter({ clock, view: () => agent.view(), sink: this.options.warmUp });
+          void reporter.run(signal);
+        }
         return;
       } catch (err) {
         this.failedStarts++;

@@ -286,16 +286,17 @@ export function coldStartTargets(figures: readonly ColdStartFigures[]): Target[]
           met: f.throttled === 0,
           detail: `${f.throttled} throttled`,
         },
-        {
-          what: `cold start ${f.label}: all nodes warm within 1.15 x the bucket-bound minimum`,
-          met: f.allWarmSeconds !== undefined && f.allWarmSeconds <= 1.15 * f.warmBoundSeconds,
-          detail:
-            f.allWarmSeconds === undefined
-              ? 'not every node warm at the end'
-              : `${f.allWarmSeconds.toFixed(1)} s vs ${f.warmBoundSeconds.toFixed(1)} s (${(f.allWarmSeconds / f.warmBoundSeconds).toFixed(2)} x)`,
-        },
       );
     }
+    // Every case: the issue's "all nodes warm" target holds without the shared budget too.
+    targets.push({
+      what: `cold start ${f.label}: all nodes warm within 1.15 x the bucket-bound minimum`,
+      met: f.allWarmSeconds !== undefined && f.allWarmSeconds <= 1.15 * f.warmBoundSeconds,
+      detail:
+        f.allWarmSeconds === undefined
+          ? 'not every node warm at the end'
+          : `${f.allWarmSeconds.toFixed(1)} s vs ${f.warmBoundSeconds.toFixed(1)} s (${(f.allWarmSeconds / f.warmBoundSeconds).toFixed(2)} x)`,
+    });
     targets.push({
       what: `cold start ${f.label}: 0 leaks, 0 mismatches, every pod addressed`,
       met:

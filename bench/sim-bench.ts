@@ -218,6 +218,7 @@ function buildNodes(
         logger,
         pods: api.watchOf(node.name),
         policy,
+        warmUp: node.warmUp,
       }),
   );
 }

@@ -4,6 +4,7 @@ import { systemClock, type Clock } from '../time/clock.js';
 import type { InstanceLimits } from '../ipam/instance-types.js';
 import { EniAddresses } from './addresses.js';
 import type { RandomSource } from './backoff.js';
+import type { ContenderCount } from './contenders.js';
 import { DEFAULT_RETRY, Ec2Client, type RetryPolicy } from './ec2-client.js';
 import type {
   AttachedEni,
@@ -57,10 +58,11 @@ export interface AwsEc2NetworkOptions {
   /** Replaces the limiter chosen from redisUrl and clock. */
   limiter?: Ec2Limiter;
   /**
-   * Nodes that joined the cluster lately, this one included: the node's own limiter takes its share
-   * of the account's buckets among them (provider/limiter.ts). Unset: the node counts as alone.
+   * Nodes that joined the cluster lately, this one included, and how many of them are done setting
+   * up: the node's own limiter takes its share of the account's buckets among those still working
+   * (provider/contenders.ts). Unset: the node counts as alone.
    */
-  contenders?: () => number;
+  contenders?: () => ContenderCount;
 }
 
 /**

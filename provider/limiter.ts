@@ -1,5 +1,6 @@
 import type { Clock, Timer } from '../time/clock.js';
 import { AdaptiveRate } from './adaptive-rate.js';
+import { sharingNodes, workingNodes, type ContenderCount } from './contenders.js';
 import type { RandomSource } from './backoff.js';
 import { currentCallPriority, resolvePriority, type PrioritySource } from './call-priority.js';
 import { noopObserver, type Ec2Observer } from './observer.js';
@@ -60,6 +61,17 @@ const PROMOTE_EVERY_MS = 1_000;
 /** While warm calls are held, how often they are asked whether pods now wait for them. */
 const WARM_HOLD_RECHECK_MS = 2_000;
 
+/**
+ * Among contenders, how often a wait for a token looks again at the node's share. Nodes that finish
+ * their warm-up leave the count (agent/kube/recent-nodes.ts), and the share of those still working
+ * grows: a wait of minutes drawn at the old share must shrink with it, or the account's bucket idles
+ * at the end of a cold start while the last nodes sleep through their turn. In the simulated cold
+ * start of 200 nodes with prefix delegation (bench, cold-start; seeds 1-6), looking every 2 s had
+ * all nodes warm at 1.08-1.17 x the bound, every 5 s at 1.08-1.36 x (1,000 m5.large: 1.08-1.12 x
+ * either way). A look is a timer and a little arithmetic, only while a call waits.
+ */
+export const SHARE_RECHECK_MS = 2_000;
+
 interface Queued {
   start: () => void;
   priority: PrioritySource;
@@ -68,6 +80,13 @@ interface Queued {
 interface BucketState {
   tokens: number;
   lastRefillAt: number;
+  /** The refill rate in effect since lastRefillAt (the share changes between two refills). */
+  rate: number;
+  /**
+   * The wait for a token under way among contenders: when it ends and at which rate it was drawn,
+   * so that a share that grows or shrinks meanwhile scales what is left of it (jitter included).
+   */
+  due: { at: number; rate: number } | undefined;
   /** No call starts before this time: EC2 just found the account's bucket dry (contenders only). */
   heldUntil: number;
   /** No warm call starts before this time: the account's bucket is congested (contenders only). */
@@ -98,12 +117,13 @@ export interface ClockTokenBucketOptions {
   /** Jitter of the waits for a token (adaptive only); deterministic in simulated runs. */
   random?: RandomSource;
   /**
-   * How many nodes spend the account's buckets now, this one included (adaptive only): nodes that
-   * start together (a cluster autoscaler's scale-up) each take an equal share of every account
-   * bucket, and their first calls are spread over the time the bucket takes to pass them all, so
-   * that hundreds of nodes do not all meet one dry bucket at t = 0 and learn of it by throttles.
+   * The nodes that spend the account's buckets now (adaptive only): nodes that start together (a
+   * cluster autoscaler's scale-up) each take an equal share of every account bucket among those
+   * still setting up (contenders.ts), and their first calls are spread over the time the bucket
+   * takes to pass them all, so that hundreds of nodes do not all meet one dry bucket at t = 0 and
+   * learn of it by throttles. Read at every refill: shares grow as nodes finish.
    */
-  contenders?: () => number;
+  contenders?: () => ContenderCount;
 }
 
 /**
@@ -114,22 +134,12 @@ export interface ClockTokenBucketOptions {
 export const CONTENDER_WINDOW_MS = 15 * 60_000;
 
 /**
- * Contenders rarely all call one API at the same moment: each waits on EC2 between its steps
- * (create, attach, visibility) and some are done early. Dividing the bucket among fewer nodes than
- * counted keeps it busy. In the simulated cold start of 1,000 m5.large (bench, cold-start), when a
- * refused call still lost its token, 1.5 throttled 5.5 % of calls at p99 2.4 x the bound and 1.35
- * throttled 3.9 % at 2.6 x; in one of 300, 1 left a third of the Create bucket idle (0 throttled,
- * p99 3.9 x) and 2 throttled 9.9 %. Refused calls now keep their turn (throttleHoldMs).
+ * One node's share of an account bucket divided into `sharing` equal shares (contenders.ts,
+ * sharingNodes): an equal part of its refill and of its burst (at least one call, else the bucket
+ * could never admit one). Never more than the node's own configured bucket.
  */
-export const CONTENDER_OVERSUBSCRIPTION = 1.35;
-
-/**
- * One node's share of an account bucket when `contenders` nodes spend it together: an equal part of
- * its refill and of its burst among contenders / CONTENDER_OVERSUBSCRIPTION nodes (at least one call,
- * else the bucket could never admit one). Never more than the node's own configured bucket.
- */
-export function contenderShare(own: TokenBucket, account: TokenBucket, contenders: number): TokenBucket {
-  const n = Math.max(1, contenders / CONTENDER_OVERSUBSCRIPTION);
+export function contenderShare(own: TokenBucket, account: TokenBucket, sharing: number): TokenBucket {
+  const n = Math.max(1, sharing);
   return {
     size: Math.min(own.size, Math.max(1, account.size / n)),
     refillPerSecond: Math.min(own.refillPerSecond, account.refillPerSecond / n),
@@ -137,14 +147,14 @@ export function contenderShare(own: TokenBucket, account: TokenBucket, contender
 }
 
 /**
- * Tokens a node's bucket starts with among `contenders` nodes that start in the same instant (a
- * cluster autoscaler's scale-up), so that their first calls reach the account's bucket at the pace
- * it passes them. The node draws its place in line uniformly among the contenders: inside the
- * account's burst it starts with its share of the burst (at least one call, at once); behind it,
- * its first call waits for the account's refill to reach its place, (place - burst) / refill, which
- * the start tokens express as a deficit of the share's refill over that time (below zero when the
- * wait is longer than one share's refill). That first wait carries no jitter:
- * it is already spread.
+ * Tokens a node's bucket starts with among `working` nodes still setting up that start in the same
+ * instant (a cluster autoscaler's scale-up), the account's bucket divided into `sharing` shares
+ * (contenders.ts), so that their first calls reach the account's bucket at the pace it passes them.
+ * The node draws its place in line uniformly among the working nodes: inside the account's burst it
+ * starts with its share of the burst (at least one call, at once); behind it, its first call waits
+ * for the account's refill to reach its place, (place - burst) / refill, which the start tokens
+ * express as a deficit of the share's refill over that time (below zero when the wait is longer
+ * than one share's refill). That first wait carries no jitter: it is already spread.
  * In the simulated cold start of 200 nodes with prefix delegation (bench, cold-start), the earlier
  * draw (uniform tokens in [0, 1 + burst / n), then a jittered wait) spread the 200 Assigns that the
  * account passes in 20 s over 44 s, and the pods' p99 was 2.34 x the bound.
@@ -152,11 +162,12 @@ export function contenderShare(own: TokenBucket, account: TokenBucket, contender
 export function contenderStartTokens(
   own: TokenBucket,
   account: TokenBucket,
-  contenders: number,
+  working: number,
+  sharing: number,
   random: RandomSource,
 ): number {
-  const share = contenderShare(own, account, contenders);
-  const place = random() * Math.max(1, contenders);
+  const share = contenderShare(own, account, sharing);
+  const place = random() * Math.max(1, working);
   if (place < account.size) return Math.min(own.size, share.size);
   const waitSeconds = (place - account.size) / account.refillPerSecond;
   return 1 - waitSeconds * share.refillPerSecond;
@@ -172,7 +183,7 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
   private readonly states = new Map<Ec2Api, BucketState>();
   private readonly observer: Ec2Observer;
   private readonly random: RandomSource | undefined;
-  private readonly contenders: (() => number) | undefined;
+  private readonly contenders: (() => ContenderCount) | undefined;
   private closed = false;
 
   constructor(
@@ -211,7 +222,7 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
     this.refill(api, state);
     const now = this.clock.now();
     state.adaptive?.throttled(now);
-    const contenders = this.contenders?.() ?? 1;
+    const contenders = this.sharing();
     if (this.random === undefined || contenders <= 1) {
       state.tokens = 0;
       this.report(api, state);
@@ -225,6 +236,7 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
     // nodes over the time the account needs to serve them.
     state.tokens = Math.max(1, state.tokens + 1);
     state.refusedInARow++;
+    state.due = undefined;
     const shareMs =
       1000 / contenderShare(this.buckets[api], ACCOUNT_BUCKETS[api], contenders).refillPerSecond;
     state.heldUntil = Math.max(
@@ -281,9 +293,11 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
       const inLine = this.random !== undefined && contenders > 1;
       state = {
         tokens: inLine
-          ? contenderStartTokens(this.buckets[api], ACCOUNT_BUCKETS[api], contenders, this.random)
+          ? contenderStartTokens(this.buckets[api], ACCOUNT_BUCKETS[api], this.working(), contenders, this.random)
           : this.buckets[api].size,
         lastRefillAt: this.clock.now(),
+        rate: 0,
+        due: undefined,
         heldUntil: -Infinity,
         warmHeldUntil: -Infinity,
         refusedInARow: 0,
@@ -295,6 +309,7 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
         adaptive: this.random === undefined ? undefined : new AdaptiveRate(this.buckets[api]),
       };
       this.states.set(api, state);
+      state.rate = this.refillRate(api, state);
     }
     return state;
   }
@@ -306,7 +321,17 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
    * (the later of two random waits falls late) into throttles. They follow at the creates' pace.
    */
   private contendersOf(api: Ec2Api): number {
-    return FOLLOWS_CREATE.has(api) ? 1 : (this.contenders?.() ?? 1);
+    return FOLLOWS_CREATE.has(api) ? 1 : this.sharing();
+  }
+
+  /** Nodes still setting up, this one included: the line a contender draws its first place in. */
+  private working(): number {
+    return this.contenders === undefined ? 1 : workingNodes(this.contenders());
+  }
+
+  /** Shares the account's buckets are divided into now; at most 1: the node runs on its own. */
+  private sharing(): number {
+    return this.contenders === undefined ? 1 : sharingNodes(this.contenders());
   }
 
   /** The node's bucket for this API now: its own, or its share among contenders if smaller. */
@@ -326,7 +351,8 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
     const share = this.bucket(api).size;
     const size = Math.min(share, state.adaptive?.size() ?? share);
     const elapsed = Math.max(0, now - state.lastRefillAt);
-    const tokens = state.tokens + (elapsed * this.refillRate(api, state)) / 1000;
+    const tokens = state.tokens + (elapsed * state.rate) / 1000;
+    state.rate = this.refillRate(api, state);
     // A burst that shrank after a throttle does not take tokens away that were already there.
     state.tokens = Math.min(Math.max(size, Math.min(state.tokens, this.buckets[api].size)), tokens);
     state.lastRefillAt = now;
@@ -351,19 +377,53 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
     this.report(api, state);
     if (state.demand.length + state.warm.length > 0 && state.timer === undefined && !this.closed) {
       const missing = 1 - state.tokens;
-      let waitMs = (missing * 1000) / this.refillRate(api, state);
+      let tokenWaitMs = (missing * 1000) / state.rate;
       // Jitter (mean 1): nodes throttled at the same moment must not all come back together. A
       // contender's first wait is its place in line, spread already; jitter would bunch the places.
-      if (this.random && !state.waitingForPlace) waitMs *= 0.5 + this.random();
+      if (this.random && !state.waitingForPlace) tokenWaitMs *= 0.5 + this.random();
+      let waitMs = tokenWaitMs;
       if (heldMs > 0) waitMs = Math.max(heldMs, waitMs);
       // Only held warm calls: look again now and then whether pods now wait for one of them.
       else if (state.demand.length === 0 && warmHeldMs > 0)
         waitMs = Math.max(waitMs, Math.min(warmHeldMs, WARM_HOLD_RECHECK_MS));
-      state.timer = this.clock.setTimer(Math.ceil(waitMs), () => {
-        state.timer = undefined;
-        this.pump(api);
-      });
+      if (this.contenders !== undefined && waitMs > SHARE_RECHECK_MS) {
+        state.due = { at: now + tokenWaitMs, rate: state.rate };
+        this.armRecheck(api, state, waitMs);
+      } else {
+        state.due = undefined;
+        state.timer = this.clock.setTimer(Math.ceil(waitMs), () => {
+          state.timer = undefined;
+          this.pump(api);
+        });
+      }
     }
+  }
+
+  /**
+   * Waits `waitMs` for a token (or a hold), looking every SHARE_RECHECK_MS whether the node's share
+   * changed: what is left of the wait for the token scales by old rate / new rate, so a node whose
+   * share doubled waits half of what was left, with the jitter it drew.
+   */
+  private armRecheck(api: Ec2Api, state: BucketState, waitMs: number): void {
+    state.timer = this.clock.setTimer(Math.ceil(Math.min(waitMs, SHARE_RECHECK_MS)), () => {
+      state.timer = undefined;
+      const due = state.due;
+      if (due === undefined || this.closed) {
+        this.pump(api);
+        return;
+      }
+      const now = this.clock.now();
+      this.refill(api, state);
+      if (state.rate !== due.rate) {
+        due.at = now + (Math.max(0, due.at - now) * due.rate) / state.rate;
+        due.rate = state.rate;
+      }
+      const left = Math.max(due.at, state.heldUntil) - now;
+      if (left <= 0) {
+        state.due = undefined;
+        this.pump(api);
+      } else this.armRecheck(api, state, left);
+    });
   }
 
   /**

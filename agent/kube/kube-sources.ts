@@ -12,6 +12,7 @@ import { PodWatch, type NodePods } from './pod-watch.js';
 import { LeaseRecentNodes, type RecentNodes } from './recent-nodes.js';
 import type { RestartReason, WatchLog } from './resilient-list-watch.js';
 import { VirtualMachineWatch, type ClusterVirtualMachines } from './vm-watch.js';
+import { KubeWarmUpLease } from './warm-up-lease.js';
 
 export interface KubeSources {
   readonly pods: NodePods;
@@ -20,8 +21,10 @@ export interface KubeSources {
   readonly namespaces: ClusterNamespaces;
   /** Events on the node's Node object (the pool's shortage). */
   readonly nodeEvents: KubeNodeEvents;
-  /** How many nodes joined recently (node Leases), to share the account's EC2 buckets. */
+  /** How many nodes joined recently (node Leases) and are still warming up, to share the account's EC2 buckets. */
   readonly recentNodes: RecentNodes;
+  /** Where this node says its warm-up is over (a Lease in the agent's namespace). */
+  readonly warmUp: KubeWarmUpLease;
 }
 
 export interface KubeSourcesOptions {
@@ -69,6 +72,7 @@ export function createKubeSources(options: KubeSourcesOptions): KubeSources {
       logger: log,
     }),
     recentNodes: new LeaseRecentNodes({ kubeConfig, clock, log }),
+    warmUp: new KubeWarmUpLease({ kubeConfig, nodeName: options.config.nodeName, clock, log }),
     namespaces: new NamespaceWatch({
       kubeConfig,
       clock,

@@ -37,9 +37,10 @@ export interface ResilientListWatchOptions<T extends KubernetesObject> {
   kubeConfig: KubeConfig;
   /** Watch path, e.g. /api/v1/pods. */
   path: string;
-  /** The list call; it must apply the same selectors as `fieldSelector`. */
+  /** The list call; it must apply the same selectors as `fieldSelector` and `labelSelector`. */
   list: () => Promise<KubernetesListObject<T>>;
   fieldSelector?: string;
+  labelSelector?: string;
   clock: Clock;
   log: WatchLog;
   /** For back-off jitter; Math.random when absent. */
@@ -134,7 +135,7 @@ export class ResilientListWatch<T extends KubernetesObject> {
   private begin(): void {
     const gen = ++this.generation;
     const live = (): boolean => gen === this.generation;
-    const { kubeConfig, path, fieldSelector } = this.options;
+    const { kubeConfig, path, fieldSelector, labelSelector } = this.options;
     const watch = new ObservedWatch(
       kubeConfig,
       this.options.watchTimeoutSeconds ?? WATCH_SERVER_TIMEOUT_SECONDS,
@@ -156,7 +157,7 @@ export class ResilientListWatch<T extends KubernetesObject> {
       if (live()) this.replaceAll(result.items);
       return result;
     };
-    const lw = new ListWatch<T>(path, watch, list, false, undefined, fieldSelector);
+    const lw = new ListWatch<T>(path, watch, list, false, labelSelector, fieldSelector);
     lw.on('add', (obj) => {
       if (live()) this.upsert(obj);
     });

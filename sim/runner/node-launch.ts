@@ -1,5 +1,7 @@
 import type { AgentConfig } from '../../agent/config.js';
 import { loadConfig } from '../../agent/config.js';
+import type { WarmUpSink } from '../../agent/warm-up-report.js';
+import type { ContenderCount } from '../../provider/contenders.js';
 import type { MetadataSource } from '../../provider/metadata.js';
 import { ClockTokenBucketLimiter, CONTENDER_WINDOW_MS, type Ec2Limiter } from '../../provider/limiter.js';
 import { effectiveBuckets } from '../../provider/rate-limits.js';
@@ -11,6 +13,11 @@ import type { SimWorld } from './sim-world.js';
 const NODE_RANDOM_STREAM = 1_000;
 /** The jitter of each node's limiter: a stream of its own, so it does not shift the node's other draws. */
 const LIMITER_RANDOM_STREAM = 100_000;
+/**
+ * From a node's report that its warm-up is over to the other nodes counting it: the Lease's create
+ * and its watch event (agent/kube/recent-nodes.ts), about a second on a busy API server.
+ */
+export const WARM_UP_PROPAGATION_MS = 1_000;
 
 /** A simulated node of a scenario: its instance in the simulated EC2, configuration and EC2 budget. */
 export interface LaunchedNode {
@@ -22,6 +29,8 @@ export interface LaunchedNode {
   /** The node's EC2 limiter: its own per process, or the one budget all nodes share. */
   newLimiter: () => Ec2Limiter;
   sharedLimiter: boolean;
+  /** Where the node's agent reports that its warm-up is over (as the agent's Lease does on a cluster). */
+  warmUp: WarmUpSink;
 }
 
 /**
@@ -37,19 +46,17 @@ export function launchScenarioNodes(scenario: Scenario, world: SimWorld): Launch
     ? new ClockTokenBucketLimiter(effectiveBuckets({ familyShares: { ...sharedFractions } }, true), clock)
     : undefined;
   const nodes: LaunchedNode[] = [];
-  // What the Kubernetes API answers a node that asks how many nodes joined in the contender window:
-  // the scenario's nodes are launched in order, so their launch times are sorted.
+  // What the Kubernetes API shows a node that counts the nodes joined in the contender window, and
+  // those of them whose agent reported its warm-up over: the scenario's nodes are launched in order
+  // and reports come in time order, so both lists are sorted. A report reaches the other nodes
+  // WARM_UP_PROPAGATION_MS after it is made (no node sees the others' state the moment it changes).
   const launchedAt: number[] = [];
-  const contenders = (): number => {
-    const since = clock.now() - CONTENDER_WINDOW_MS;
-    let lo = 0;
-    let hi = launchedAt.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((launchedAt[mid] ?? 0) <= since) lo = mid + 1;
-      else hi = mid;
-    }
-    return launchedAt.length - lo;
+  const warmUpDoneAt: number[] = [];
+  const contenders = (): ContenderCount => {
+    const now = clock.now();
+    const recent = launchedAt.length - countAtOrBefore(launchedAt, now - CONTENDER_WINDOW_MS);
+    const settled = countAtOrBefore(warmUpDoneAt, now - WARM_UP_PROPAGATION_MS);
+    return { recent: Math.max(1, recent), settled: Math.min(settled, recent) };
   };
   for (const spec of scenario.nodes) {
     for (const name of nodeNames(spec)) {
@@ -61,6 +68,7 @@ export function launchScenarioNodes(scenario: Scenario, world: SimWorld): Launch
         AWS_REGION: cloud.config.region,
       });
       const limiterRandom = new SeededRandom(scenario.seed, LIMITER_RANDOM_STREAM + nodes.length);
+      let reported = false;
       nodes.push({
         name,
         instanceId: instance.instanceId,
@@ -79,10 +87,30 @@ export function launchScenarioNodes(scenario: Scenario, world: SimWorld): Launch
             },
           ),
         sharedLimiter: shared !== undefined,
+        // Once per node, as the node's Lease is created once (a restarted agent finds it there).
+        warmUp: {
+          done: () => {
+            if (reported) return;
+            reported = true;
+            warmUpDoneAt.push(clock.now());
+          },
+        },
       });
     }
   }
   return nodes;
+}
+
+/** How many of the sorted times are at or before `at`. */
+function countAtOrBefore(sorted: readonly number[], at: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] ?? 0) <= at) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**

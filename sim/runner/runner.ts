@@ -97,6 +97,7 @@ function buildNodes(scenario: Scenario, world: SimWorld, api: ClusterPods, logge
         metadata: node.metadata,
         limiter: node.newLimiter,
         sharedLimiter: node.sharedLimiter,
+        warmUp: node.warmUp,
         clock: world.clock,
         random: () => node.random.next(),
         logger: logger.child({ node: node.name }),

@@ -2,6 +2,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { AddOutcome, AddRequest, CniFailure, DelOutcome, DelRequest } from '../../agent/cni-backend.js';
 import type { AgentConfig } from '../../agent/config.js';
 import type { Logger } from '../../agent/logger.js';
+import { WarmUpReporter, type WarmUpSink } from '../../agent/warm-up-report.js';
 import type { Ec2Limiter } from '../../provider/limiter.js';
 import type { MetadataSource } from '../../provider/metadata.js';
 import { isAbortError, type Clock } from '../../time/clock.js';
@@ -27,6 +28,8 @@ export interface SimNodeOptions {
   random: () => number;
   logger: Logger;
   api: ClusterPods;
+  /** Where the node's agent reports that its warm-up is over; absent: nowhere. */
+  warmUp?: WarmUpSink;
 }
 
 /**
@@ -120,6 +123,14 @@ export class SimNode implements NodeSocket {
       this.starts++;
       try {
         await process.start();
+        if (options.warmUp) {
+          const reporter = new WarmUpReporter({
+            clock: options.clock,
+            view: () => process.agent.view(),
+            sink: options.warmUp,
+          });
+          void reporter.run(signal);
+        }
         return;
       } catch (err) {
         if (signal.aborted) return;

@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { kubeConfigForServer } from '../../agent/kube/kubeconfig.js';
 import {
+  countContenders,
   countRecent,
+  nodeLeaseFacts,
   LeaseRecentNodes,
   NODE_LEASE_NAMESPACE,
   RECENT_NODES_REFRESH_MS,
@@ -41,6 +43,54 @@ describe('countRecent', () => {
   });
 });
 
+describe('countContenders', () => {
+  const facts = (node: string, createdAgoMs: number, expiresInMs?: number) => ({
+    node,
+    createdAt: NOW - createdAgoMs,
+    expiresAt: expiresInMs === undefined ? undefined : NOW + expiresInMs,
+  });
+  it.each([
+    { what: 'nobody listed: this node alone', nodes: [], settled: [], expected: { recent: 1, settled: 0 } },
+    {
+      what: 'recent nodes, one settled',
+      nodes: [facts('a', 0, 30_000), facts('b', 60_000, 30_000), facts('c', 120_000)],
+      settled: ['b'],
+      expected: { recent: 3, settled: 1 },
+    },
+    {
+      what: 'a node whose Lease had expired when listed (it died) counts for nothing',
+      nodes: [facts('a', 0, 30_000), facts('dead', 60_000, -1), facts('b', 0)],
+      settled: ['dead'],
+      expected: { recent: 2, settled: 0 },
+    },
+    {
+      what: 'nodes older than the window, settled or not, count for nothing',
+      nodes: [facts('a', 0), facts('old', CONTENDER_WINDOW_MS), facts('older', 2 * CONTENDER_WINDOW_MS)],
+      settled: ['old', 'a'],
+      expected: { recent: 1, settled: 1 },
+    },
+  ])('$what', ({ nodes, settled, expected }) => {
+    expect(countContenders(nodes, new Set(settled), NOW, NOW)).toEqual(expected);
+  });
+
+  it('reads creation, renewal and duration from the node Leases', () => {
+    const renewed = new Date(NOW - 5_000).toISOString();
+    expect(
+      nodeLeaseFacts([
+        {
+          metadata: { name: 'a', creationTimestamp: new Date(NOW - 60_000) },
+          spec: { holderIdentity: 'a', renewTime: renewed, leaseDurationSeconds: 40 },
+        },
+        { metadata: { name: 'b', creationTimestamp: new Date(NOW) } },
+        { metadata: { name: 'no-time' } },
+      ]),
+    ).toEqual([
+      { node: 'a', createdAt: NOW - 60_000, expiresAt: NOW + 35_000 },
+      { node: 'b', createdAt: NOW, expiresAt: undefined },
+    ]);
+  });
+});
+
 describe('LeaseRecentNodes', () => {
   let server: FakeApiServer;
   beforeEach(async () => {
@@ -61,21 +111,21 @@ describe('LeaseRecentNodes', () => {
       clock,
       log: silentLogger(),
     });
-    expect(nodes.count()).toBe(1);
+    expect(nodes.count().recent).toBe(1);
     await nodes.start();
-    expect(nodes.count()).toBe(40);
+    expect(nodes.count().recent).toBe(40);
     expect(server.lists(LEASES)[0]?.query.get('resourceVersion')).toBe('0');
 
     server.add(LEASES, lease('later', 0));
     await clock.advance(RECENT_NODES_REFRESH_MS);
     for (let i = 0; i < 100 && server.lists(LEASES).length < 2; i++)
       await new Promise((r) => setTimeout(r, 5));
-    for (let i = 0; i < 100 && nodes.count() !== 41; i++) await new Promise((r) => setTimeout(r, 5));
-    expect(nodes.count()).toBe(41);
+    for (let i = 0; i < 100 && nodes.count().recent !== 41; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(nodes.count().recent).toBe(41);
 
     // Past the window the scale-up is over: the node counts as alone again.
     await clock.advance(CONTENDER_WINDOW_MS);
-    expect(nodes.count()).toBe(1);
+    expect(nodes.count().recent).toBe(1);
     await nodes.close();
   });
 
@@ -87,7 +137,7 @@ describe('LeaseRecentNodes', () => {
       log: silentLogger(),
     });
     await nodes.start();
-    expect(nodes.count()).toBe(1);
+    expect(nodes.count().recent).toBe(1);
     await nodes.close();
     server = new FakeApiServer();
     await server.start();

@@ -30,6 +30,7 @@ const EXERCISED_METHODS = [
   'createNamespacedEvent',
   'patchNamespacedEvent',
   'listNamespacedLease',
+  'createNamespacedLease',
 ];
 
 interface Permission {
@@ -124,6 +125,8 @@ const NAMESPACES = '/api/v1/namespaces';
 const VMS = `/apis/${KUBEVIRT_GROUP}/${KUBEVIRT_VERSION}/virtualmachines`;
 const EVENTS = '/api/v1/namespaces/default/events';
 const LEASES = '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases';
+/** The agent's own namespace (its kubeconfig names none here): its warm-up Leases. */
+const WARM_UP_LEASES = '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases';
 let workDir: string;
 let used: string[];
 
@@ -138,6 +141,7 @@ beforeAll(async () => {
   server.collection(NAMESPACES, 'NamespaceList');
   server.collection(EVENTS, 'EventList');
   server.collection(LEASES, 'LeaseList');
+  server.collection(WARM_UP_LEASES, 'LeaseList');
   server.apiGroups = [{ name: KUBEVIRT_GROUP, versions: [KUBEVIRT_VERSION] }];
   server.setObject(`/api/v1/nodes/${NODE}`, {
     apiVersion: 'v1',
@@ -172,6 +176,12 @@ beforeAll(async () => {
   sources.virtualMachines.start(abort.signal);
   sources.namespaces.start(abort.signal);
   await sources.recentNodes.start();
+  // The node's warm-up is over: its Lease is created (owned by its Node, read for its uid).
+  sources.warmUp.done();
+  await sources.warmUp.idle();
+  expect(
+    server.objects(WARM_UP_LEASES).map((l) => (l['spec'] as { holderIdentity?: string }).holderIdentity),
+  ).toEqual([NODE]);
   const facts = await sources.eniConfigs.node(NODE);
   await sources.eniConfigs.eniConfig(facts.availabilityZone ?? 'us-east-1a');
   await sources.pods.waitUntilSynced();
@@ -179,8 +189,9 @@ beforeAll(async () => {
     () =>
       server.watchRequests(PODS).length > 0 &&
       server.watchRequests(VMS).length > 0 &&
-      server.watchRequests(NAMESPACES).length > 0,
-    'the pod, VM and namespace watches',
+      server.watchRequests(NAMESPACES).length > 0 &&
+      server.watchRequests(WARM_UP_LEASES).length > 0,
+    'the pod, VM, namespace and warm-up lease watches',
   );
   // A shortage reported, repeated (the same Event's count raised), and over.
   const shortage = { cause: 'eni-limit', message: 'the node is at its ENI limit' } as const;
@@ -254,6 +265,8 @@ describe('deploy/rbac.yaml', () => {
         key({ group: KUBEVIRT_GROUP, resource: 'virtualmachines', verb: 'list' }),
         key({ group: KUBEVIRT_GROUP, resource: 'virtualmachines', verb: 'watch' }),
         key({ group: 'coordination.k8s.io', resource: 'leases', verb: 'list' }),
+        key({ group: 'coordination.k8s.io', resource: 'leases', verb: 'watch' }),
+        key({ group: 'coordination.k8s.io', resource: 'leases', verb: 'create' }),
       ].sort(),
     );
     expect(server.lists(PODS)[0]?.query.get('fieldSelector')).toBe(`spec.nodeName=${NODE}`);
@@ -286,16 +299,47 @@ describe('deploy/rbac.yaml', () => {
         .length;
     }
     // resilient-list-watch.ts builds one ListWatch over one ObservedWatch for each watch the
-    // agent opens with `new ResilientListWatch` (pods, VMs, namespaces): 2 + one per watched collection.
+    // agent opens with `new ResilientListWatch` (pods, VMs, namespaces, warm-up leases): 2 + one per
+    // watched collection.
     const watched = new Set(server.requests.filter((r) => r.watch).map((r) => r.path));
     expect(constructed).toBe(2 + watched.size);
   });
 
-  it('grants exactly the permissions the agent used, and nothing else', () => {
+  it('grants exactly the permissions the agent used, and nothing else; Lease writes and watches only in its namespace', () => {
     const manifests = loadManifests();
     const role = findObject(manifests, 'ClusterRole') as KubeObject & { rules: PolicyRule[] };
-    expect(granted(role.rules)).toEqual(used);
-    expect(manifests.some((m) => m.object.kind === 'Role')).toBe(false);
+    const local = findObject(manifests, 'Role') as KubeObject & { rules: PolicyRule[] };
+    expect([...new Set([...granted(role.rules), ...granted(local.rules)])].sort()).toEqual(used);
+    // The namespaced Role holds what the agent does in its own namespace only (kube-system)...
+    expect(local.metadata.namespace).toBe('kube-system');
+    expect(granted(local.rules)).toEqual(
+      [
+        key({ group: 'coordination.k8s.io', resource: 'leases', verb: 'create' }),
+        key({ group: 'coordination.k8s.io', resource: 'leases', verb: 'watch' }),
+      ].sort(),
+    );
+    const localOnly = new Set(granted(local.rules));
+    for (const req of server.requests) {
+      const permission = permissionFor(req);
+      if (permission && localOnly.has(key(permission)))
+        expect(req.path.startsWith('/apis/coordination.k8s.io/v1/namespaces/kube-system/'), req.path).toBe(
+          true,
+        );
+    }
+    // ...and neither Lease update nor delete anywhere: the namespace holds leader-election Leases.
+    for (const rules of [role.rules, local.rules])
+      for (const rule of rules)
+        if (rule.resources.includes('leases'))
+          expect(rule.verbs).not.toEqual(expect.arrayContaining(['update']));
+    const localBinding = findObject(manifests, 'RoleBinding') as KubeObject & {
+      roleRef: { kind: string; name: string };
+    };
+    expect(localBinding.metadata.namespace).toBe('kube-system');
+    expect(localBinding.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Role',
+      name: local.metadata.name,
+    });
     const binding = findObject(manifests, 'ClusterRoleBinding') as KubeObject & {
       roleRef: { kind: string; name: string };
     };

@@ -12,6 +12,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENICONFIG_GROUP, ENICONFIG_VERSION } from '../../agent/kube/eni-config.js';
 import { createKubeSources, type KubeSources } from '../../agent/kube/kube-sources.js';
+import { WARM_UP_LABEL, WARM_UP_SELECTOR, warmUpLeaseName } from '../../agent/kube/warm-up-lease.js';
 import { silentLogger } from '../../agent/logger.js';
 import { systemClock } from '../../time/clock.js';
 import { DEPLOY_DIR, parseYamlFile } from '../deploy/manifests.js';
@@ -202,6 +203,7 @@ describe("deploy/'s ServiceAccount bound by deploy/'s ClusterRole", () => {
     stop.abort();
     await sources?.pods.close();
     await sources?.virtualMachines.close();
+    await sources?.recentNodes.close();
   });
 
   it("runs the agent's own Kubernetes code: pod and VM list+watch, node and ENIConfig reads, node events", async () => {
@@ -274,6 +276,95 @@ describe("deploy/'s ServiceAccount bound by deploy/'s ClusterRole", () => {
     expect(events.items.map((e) => [e.reason, e.count])).toEqual([['ENILimitReached', 2]]);
   });
 
+  it('counts recent, alive nodes and those whose warm-up Lease it watches; creates its own Lease once, owned by its Node', async () => {
+    const k = server();
+    const kube = sources;
+    if (!kube) throw new Error('the first test did not build the sources');
+    // The kubelets' Leases: two alive (this node and another), one that expired 10 minutes ago.
+    const now = Date.now();
+    const microTime = (ms: number): string => new Date(ms).toISOString().replace('Z', '000Z');
+    for (const [name, renewedAt] of [
+      [NODE_NAME, now],
+      ['ip-198-19-0-21.ec2.internal', now],
+      ['ip-198-19-0-22.ec2.internal', now - 600_000],
+    ] as const) {
+      const answer = await rest.call(
+        'POST',
+        '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases',
+        {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name },
+          spec: { holderIdentity: name, leaseDurationSeconds: 40, renewTime: microTime(renewedAt) },
+        },
+      );
+      expect(answer.status, answer.text).toBe(201);
+    }
+    await kube.recentNodes.start();
+    expect(kube.recentNodes.count()).toEqual({ recent: 2, settled: 0 });
+
+    // This node's warm-up is over: its Lease, in the service account's namespace, owned by its Node.
+    kube.warmUp.done();
+    await kube.warmUp.idle();
+    const namespace = k.serviceAccount.namespace;
+    const lease = await rest.call(
+      'GET',
+      `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${warmUpLeaseName(NODE_NAME)}`,
+    );
+    expect(lease.status, lease.text).toBe(200);
+    const body = lease.body as {
+      metadata: {
+        labels?: Record<string, string>;
+        ownerReferences?: { kind: string; name: string; uid: string }[];
+      };
+      spec: { holderIdentity?: string };
+    };
+    const node = await admin.core.readNode({ name: NODE_NAME });
+    expect(body.spec.holderIdentity).toBe(NODE_NAME);
+    expect(body.metadata.labels?.[WARM_UP_LABEL]).toBe('done');
+    expect(body.metadata.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'Node', name: NODE_NAME, uid: node.metadata?.uid }),
+    ]);
+    // Seen through the watch: this node is settled, the other alive one still warming up.
+    await eventually(
+      'the warm-up watch shows this node settled',
+      () => (kube.recentNodes.count().settled === 1 ? true : undefined),
+      WATCH_DEADLINE_MS,
+    );
+    expect(kube.recentNodes.count()).toEqual({ recent: 2, settled: 1 });
+
+    // A restarted agent reports again: the Lease is there already (409), nothing changes.
+    const again = createKubeSources({
+      config: { kubeconfig: k.serviceAccount.kubeconfigPath, nodeName: NODE_NAME },
+      clock: systemClock,
+      log: silentLogger(),
+    });
+    again.warmUp.done();
+    await again.warmUp.idle();
+    const leases = await rest.call(
+      'GET',
+      `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases?labelSelector=${encodeURIComponent(WARM_UP_SELECTOR)}`,
+    );
+    expect((leases.body as { items: unknown[] }).items).toHaveLength(1);
+
+    // The agent's token can neither change nor delete Leases of its namespace, nor write node Leases.
+    const asAgent = KubeRest.as(k, k.serviceAccount);
+    const path = `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${warmUpLeaseName(NODE_NAME)}`;
+    expect((await asAgent.call('DELETE', path)).status).toBe(403);
+    expect((await asAgent.call('PUT', path, lease.body)).status).toBe(403);
+    const nodeLease = await asAgent.call(
+      'POST',
+      '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases',
+      {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name: 'forged' },
+        spec: { holderIdentity: 'forged' },
+      },
+    );
+    expect(nodeLease.status).toBe(403);
+  });
+
   /**
    * What the agent's calls need (agent/kube/: PodWatch lists and watches pods of every namespace
    * with a field selector, VirtualMachineWatch lists and watches VMs of every namespace,
@@ -297,6 +388,9 @@ describe("deploy/'s ServiceAccount bound by deploy/'s ClusterRole", () => {
     { group: ENICONFIG_GROUP, resource: 'eniconfigs', verb: 'get', namespace: '' },
     { group: 'kubevirt.io', resource: 'virtualmachines', verb: 'list', namespace: '' },
     { group: 'kubevirt.io', resource: 'virtualmachines', verb: 'watch', namespace: '' },
+    { group: 'coordination.k8s.io', resource: 'leases', verb: 'list', namespace: 'kube-node-lease' },
+    { group: 'coordination.k8s.io', resource: 'leases', verb: 'create', namespace: 'kube-system' },
+    { group: 'coordination.k8s.io', resource: 'leases', verb: 'watch', namespace: 'kube-system' },
   ];
   const refused: Access[] = [
     { group: '', resource: 'secrets', verb: 'list', namespace: '' },
@@ -326,6 +420,11 @@ describe("deploy/'s ServiceAccount bound by deploy/'s ClusterRole", () => {
     { group: 'kubevirt.io', resource: 'virtualmachines', verb: 'delete', namespace: 'default' },
     { group: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings', verb: 'create', namespace: '' },
     { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verb: 'create', namespace: '' },
+    { group: 'coordination.k8s.io', resource: 'leases', verb: 'update', namespace: 'kube-system' },
+    { group: 'coordination.k8s.io', resource: 'leases', verb: 'patch', namespace: 'kube-system' },
+    { group: 'coordination.k8s.io', resource: 'leases', verb: 'delete', namespace: 'kube-system' },
+    { group: 'coordination.k8s.io', resource: 'leases', verb: 'create', namespace: 'kube-node-lease' },
+    { group: 'coordination.k8s.io', resource: 'leases', verb: 'watch', namespace: 'kube-node-lease' },
   ];
   const show = (a: Access): string =>
     `${a.verb} ${a.group || 'core'}/${a.resource}${a.subresource ? `/${a.subresource}` : ''}${a.namespace ? ` in ${a.namespace}` : ''}`;

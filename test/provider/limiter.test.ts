@@ -5,10 +5,12 @@ import { chooseLimiter } from '../../provider/aws-ec2-network.js';
 import { BottleneckLimiter, refillSchedule } from '../../provider/bottleneck-limiter.js';
 import { MIN_INTERVAL_MS, RECOVERY_STEP, THROTTLE_DECREASE } from '../../provider/adaptive-rate.js';
 import { withCallPriority } from '../../provider/call-priority.js';
+import { sharingNodes, type ContenderCount } from '../../provider/contenders.js';
 import {
   ClockTokenBucketLimiter,
   contenderShare,
   contenderStartTokens,
+  SHARE_RECHECK_MS,
   throttleHoldMs,
 } from '../../provider/limiter.js';
 import { SharedBudgetLimiter } from '../../provider/shared-budget.js';
@@ -423,7 +425,7 @@ describe('nodes that start together (contenders)', () => {
         new ClockTokenBucketLimiter(effectiveBuckets({}, false), clock, {
           adaptive: true,
           random,
-          contenders: () => contenders,
+          contenders: () => ({ recent: contenders, settled: 0 }),
         }),
     );
     const origin = clock.now();
@@ -463,7 +465,7 @@ describe('nodes that start together (contenders)', () => {
     const limiter = new ClockTokenBucketLimiter(effectiveBuckets({}, false), clock, {
       adaptive: true,
       random: () => 0.9,
-      contenders: () => 1000,
+      contenders: () => ({ recent: 1000, settled: 0 }),
     });
     let at: number | undefined;
     const done = limiter.schedule('AssignPrivateIpAddresses', () => {
@@ -483,20 +485,21 @@ describe('nodes that start together (contenders)', () => {
     const samples: LimiterSample[] = [];
     const limiter = new ClockTokenBucketLimiter(effectiveBuckets({}, false), clock, {
       adaptive: true,
-      // The place 999 of 1,000: 180 s of the account's refill, more than one share's 148 s.
+      // The place 1,199 of 1,200: 220 s of the account's refill, more than one share's 209 s
+      // (1,200 / 1.15 nodes' share of 5 per s).
       random: () => 0.999,
-      contenders: () => 1000,
+      contenders: () => ({ recent: 1200, settled: 0 }),
       observer: { onCall: () => undefined, onLimiter: (sample) => samples.push(sample) },
     });
     const origin = clock.now();
     const done = limiter.schedule('CreateNetworkInterface', () => Promise.resolve());
     expect(limiter.tokens('CreateNetworkInterface')).toBe(0);
-    // 0.22 of a token short of nothing at the share's 5 / 740 per s: still none 20 s later.
-    await clock.advance(20_000);
+    // 0.05 of a token short of nothing at the share's 5 / 1,043 per s: still none 10 s later.
+    await clock.advance(10_000);
     expect(limiter.tokens('CreateNetworkInterface')).toBe(0);
     await clock.runUntil(() => limiter.queued('CreateNetworkInterface') === 0, 30 * 60_000);
     await done;
-    expect(clock.now() - origin).toBeGreaterThanOrEqual(179_800);
+    expect(clock.now() - origin).toBeGreaterThanOrEqual(219_700);
     expect(samples.length).toBeGreaterThan(0);
     expect(samples.every((sample) => (sample.tokens ?? 0) >= 0)).toBe(true);
     await limiter.close();
@@ -509,7 +512,7 @@ describe('nodes that start together (contenders)', () => {
       adaptive: true,
       // Every draw 0.5: each API's first call waits for the middle place in line.
       random: () => 0.5,
-      contenders: () => 1000,
+      contenders: () => ({ recent: 1000, settled: 0 }),
     });
     const startedAt = async (api: 'AttachNetworkInterface' | 'DescribeInstances'): Promise<number> => {
       let at: number | undefined;
@@ -536,51 +539,77 @@ describe('nodes that start together (contenders)', () => {
     const own = effectiveBuckets({}, false).CreateNetworkInterface; // 50 at once, 0.5 per s
     const account = ACCOUNT_BUCKETS.CreateNetworkInterface;
     expect(contenderShare(own, account, 1)).toEqual(own);
-    // Shared among contenders / 1.35 nodes.
+    // Shared among that many nodes.
     const close = (bucket: TokenBucket): TokenBucket => ({
       size: Number(bucket.size.toFixed(6)),
       refillPerSecond: Number(bucket.refillPerSecond.toFixed(6)),
     });
-    expect(close(contenderShare(own, account, 5.4))).toEqual({ size: 25, refillPerSecond: 0.5 });
-    expect(close(contenderShare(own, account, 1350))).toEqual({ size: 1, refillPerSecond: 0.005 });
+    expect(close(contenderShare(own, account, 4))).toEqual({ size: 25, refillPerSecond: 0.5 });
+    expect(close(contenderShare(own, account, 1000))).toEqual({ size: 1, refillPerSecond: 0.005 });
     expect(contenderShare(own, account, 0)).toEqual(own);
   });
 
   it.each([
     // contenders, draw: first call after (place - burst) / refill of the account's bucket (100, 5 per s)
     { contenders: 1, draw: 0.99, tokens: 50, waitS: 0 },
-    { contenders: 5.4, draw: 0.99, tokens: 25, waitS: 0 },
+    { contenders: 4.6, draw: 0.99, tokens: 25, waitS: 0 },
     { contenders: 200, draw: 0.4, tokens: 1, waitS: 0 },
     { contenders: 200, draw: 0.5, tokens: 1, waitS: 0 },
     { contenders: 200, draw: 0.75, waitS: 10 },
     { contenders: 200, draw: 0.999, waitS: 19.96 },
     { contenders: 1000, draw: 0.05, tokens: 1, waitS: 0 },
     { contenders: 1000, draw: 0.5, waitS: 80 },
-    // Longer than one share's refill (1,000 / 1.35 nodes' share of 5 per s: 148 s): tokens below 0.
+    // Longer than one share's refill (1,000 / 1.15 nodes' share of 5 per s: 174 s): tokens below 0.
     { contenders: 1000, draw: 0.999, waitS: 179.8 },
   ])(
     'start $contenders contenders with a draw of $draw $waitS s from their first call',
     ({ contenders, draw, tokens, waitS }) => {
       const own = effectiveBuckets({}, false).AssignPrivateIpAddresses; // 50 at once, 0.5 per s
       const account = ACCOUNT_BUCKETS.AssignPrivateIpAddresses;
-      const start = contenderStartTokens(own, account, contenders, () => draw);
+      const sharing = sharingNodes({ recent: contenders, settled: 0 });
+      const start = contenderStartTokens(own, account, contenders, sharing, () => draw);
       if (tokens !== undefined) expect(start).toBeCloseTo(tokens, 6);
-      const share = contenderShare(own, account, contenders);
+      const share = contenderShare(own, account, sharing);
       const waited = start >= 1 ? 0 : (1 - start) / share.refillPerSecond;
       expect(waited).toBeCloseTo(waitS, 6);
     },
   );
 
-  /** One node's limiter among 1,000 nodes' shares (1,350 / 1.35): Create's share is one call per 200 s. */
-  function contender(draw = 0): { clock: ManualClock; limiter: ClockTokenBucketLimiter; origin: number } {
+  /** One node's limiter among 1,000 nodes' shares (1,150 / 1.15): Create's share is one call per 200 s. */
+  function contender(
+    draw = 0,
+    count: () => ContenderCount = () => ({ recent: 1150, settled: 0 }),
+  ): { clock: ManualClock; limiter: ClockTokenBucketLimiter; origin: number } {
     const clock = new ManualClock();
     const limiter = new ClockTokenBucketLimiter(effectiveBuckets({}, false), clock, {
       adaptive: true,
       random: () => draw,
-      contenders: () => 1350,
+      contenders: count,
     });
     return { clock, limiter, origin: clock.now() };
   }
+
+  it('shorten a wait for a token when nodes finish their warm-up and the share grows', async () => {
+    let count: ContenderCount = { recent: 1150, settled: 0 };
+    // A draw of 0.5: the place 575 of 1,150, 95 s of the account's refill; a first wait, no jitter.
+    const { clock, limiter, origin } = contender(0.5, () => count);
+    let startedAt: number | undefined;
+    const done = limiter.schedule('CreateNetworkInterface', () =>
+      Promise.resolve(void (startedAt = clock.now() - origin)),
+    );
+    // At one call per 200 s the missing 0.475 of a token takes 95 s.
+    await clock.advance(30_000);
+    expect(startedAt).toBeUndefined();
+    // 1,050 nodes are done: 100 still working over 1.56 share the bucket, one call per 12.5 s.
+    count = { recent: 1150, settled: 1050 };
+    await clock.runUntil(() => startedAt !== undefined, 30 * 60_000);
+    await done;
+    // What was left (0.325 of a token, 65 s at the old share) takes about 4 s at the new one, found
+    // at the next look (SHARE_RECHECK_MS), instead of the 65 s left at the old share.
+    expect(startedAt).toBeGreaterThan(30_000);
+    expect(startedAt).toBeLessThanOrEqual(30_000 + SHARE_RECHECK_MS + 5_000);
+    await limiter.close();
+  });
 
   it('let a call EC2 refused keep its turn: its retry waits a hold, not another share', async () => {
     const { clock, limiter, origin } = contender(0.5);
