@@ -95,7 +95,7 @@ interface BucketState {
   refusedInARow: number;
   /**
    * No call of this API has started yet and the bucket started with a contender's place in line
-   * (contenderStartTokens): its first wait is that place, already spread, so it takes no jitter.
+   * (contenderStart): its first wait is that place, already spread, so it takes no jitter.
    */
   waitingForPlace: boolean;
   demand: Queued[];
@@ -146,31 +146,40 @@ export function contenderShare(own: TokenBucket, account: TokenBucket, sharing: 
   };
 }
 
+/** How a contender's bucket starts: its tokens, and how long no call may start (its place in line). */
+export interface ContenderStart {
+  tokens: number;
+  waitMs: number;
+}
+
 /**
- * Tokens a node's bucket starts with among `working` nodes still setting up that start in the same
- * instant (a cluster autoscaler's scale-up), the account's bucket divided into `sharing` shares
+ * How a node's bucket starts among `working` nodes still setting up that start in the same instant
+ * (a cluster autoscaler's scale-up), the account's bucket divided into `sharing` shares
  * (contenders.ts), so that their first calls reach the account's bucket at the pace it passes them.
  * The node draws its place in line uniformly among the working nodes: inside the account's burst it
- * starts with its share of the burst (at least one call, at once); behind it, its first call waits
- * for the account's refill to reach its place, (place - burst) / refill, which the start tokens
- * express as a deficit of the share's refill over that time (below zero when the wait is longer
- * than one share's refill). That first wait carries no jitter: it is already spread.
+ * starts with its share of the burst (at least one call, at once); behind it, no call starts until
+ * the account's refill reaches its place, (place - burst) / refill, and the tokens start at what the
+ * share's refill brings to one token by then (none when that is longer than one share's refill).
+ * The place is a time, not a token deficit: the shares grow as nodes finish their warm-up, but the
+ * nodes ahead in line have had their turn, so the place does not move up with them (a deficit paid
+ * at the growing share let the far places arrive together: 11 % throttled with prefix delegation).
+ * That first wait carries no jitter: it is already spread.
  * In the simulated cold start of 200 nodes with prefix delegation (bench, cold-start), the earlier
  * draw (uniform tokens in [0, 1 + burst / n), then a jittered wait) spread the 200 Assigns that the
  * account passes in 20 s over 44 s, and the pods' p99 was 2.34 x the bound.
  */
-export function contenderStartTokens(
+export function contenderStart(
   own: TokenBucket,
   account: TokenBucket,
   working: number,
   sharing: number,
   random: RandomSource,
-): number {
+): ContenderStart {
   const share = contenderShare(own, account, sharing);
   const place = random() * Math.max(1, working);
-  if (place < account.size) return Math.min(own.size, share.size);
+  if (place < account.size) return { tokens: Math.min(own.size, share.size), waitMs: 0 };
   const waitSeconds = (place - account.size) / account.refillPerSecond;
-  return 1 - waitSeconds * share.refillPerSecond;
+  return { tokens: Math.max(0, 1 - waitSeconds * share.refillPerSecond), waitMs: waitSeconds * 1000 };
 }
 
 /**
@@ -291,14 +300,16 @@ export class ClockTokenBucketLimiter implements Ec2Limiter {
       // A fresh bucket starts full, as EC2's do; among contenders, with this node's part of it.
       const contenders = this.contendersOf(api);
       const inLine = this.random !== undefined && contenders > 1;
+      const start: ContenderStart =
+        inLine && this.random !== undefined
+          ? contenderStart(this.buckets[api], ACCOUNT_BUCKETS[api], this.working(), contenders, this.random)
+          : { tokens: this.buckets[api].size, waitMs: 0 };
       state = {
-        tokens: inLine
-          ? contenderStartTokens(this.buckets[api], ACCOUNT_BUCKETS[api], this.working(), contenders, this.random)
-          : this.buckets[api].size,
+        tokens: start.tokens,
         lastRefillAt: this.clock.now(),
         rate: 0,
         due: undefined,
-        heldUntil: -Infinity,
+        heldUntil: start.waitMs > 0 ? this.clock.now() + start.waitMs : -Infinity,
         warmHeldUntil: -Infinity,
         refusedInARow: 0,
         waitingForPlace: inLine,

@@ -9,7 +9,7 @@ import { sharingNodes, type ContenderCount } from '../../provider/contenders.js'
 import {
   ClockTokenBucketLimiter,
   contenderShare,
-  contenderStartTokens,
+  contenderStart,
   SHARE_RECHECK_MS,
   throttleHoldMs,
 } from '../../provider/limiter.js';
@@ -494,9 +494,10 @@ describe('nodes that start together (contenders)', () => {
     const origin = clock.now();
     const done = limiter.schedule('CreateNetworkInterface', () => Promise.resolve());
     expect(limiter.tokens('CreateNetworkInterface')).toBe(0);
-    // 0.05 of a token short of nothing at the share's 5 / 1,043 per s: still none 10 s later.
+    // The share's 5 / 1,043 per s would bring a whole token in 209 s: it starts with none, and
+    // fills from there, held until its place.
     await clock.advance(10_000);
-    expect(limiter.tokens('CreateNetworkInterface')).toBe(0);
+    expect(limiter.tokens('CreateNetworkInterface')).toBeCloseTo(0.048, 3);
     await clock.runUntil(() => limiter.queued('CreateNetworkInterface') === 0, 30 * 60_000);
     await done;
     expect(clock.now() - origin).toBeGreaterThanOrEqual(219_700);
@@ -558,20 +559,24 @@ describe('nodes that start together (contenders)', () => {
     { contenders: 200, draw: 0.75, waitS: 10 },
     { contenders: 200, draw: 0.999, waitS: 19.96 },
     { contenders: 1000, draw: 0.05, tokens: 1, waitS: 0 },
-    { contenders: 1000, draw: 0.5, waitS: 80 },
-    // Longer than one share's refill (1,000 / 1.15 nodes' share of 5 per s: 174 s): tokens below 0.
-    { contenders: 1000, draw: 0.999, waitS: 179.8 },
+    // 80 s at the share's 5 / 870 per s bring 0.46 of a token: it starts with the other 0.54.
+    { contenders: 1000, draw: 0.5, tokens: 0.54, waitS: 80 },
+    // Longer than one share's refill (1,000 / 1.15 nodes' share of 5 per s: 174 s): no token.
+    { contenders: 1000, draw: 0.999, tokens: 0, waitS: 179.8 },
   ])(
     'start $contenders contenders with a draw of $draw $waitS s from their first call',
     ({ contenders, draw, tokens, waitS }) => {
       const own = effectiveBuckets({}, false).AssignPrivateIpAddresses; // 50 at once, 0.5 per s
       const account = ACCOUNT_BUCKETS.AssignPrivateIpAddresses;
       const sharing = sharingNodes({ recent: contenders, settled: 0 });
-      const start = contenderStartTokens(own, account, contenders, sharing, () => draw);
-      if (tokens !== undefined) expect(start).toBeCloseTo(tokens, 6);
-      const share = contenderShare(own, account, sharing);
-      const waited = start >= 1 ? 0 : (1 - start) / share.refillPerSecond;
-      expect(waited).toBeCloseTo(waitS, 6);
+      const start = contenderStart(own, account, contenders, sharing, () => draw);
+      if (tokens !== undefined) expect(start.tokens).toBeCloseTo(tokens, 6);
+      expect(start.waitMs / 1000).toBeCloseTo(waitS, 6);
+      // Behind the burst, the share's refill brings the node to one token by its place, not before.
+      if (start.waitMs > 0) {
+        const share = contenderShare(own, account, sharing);
+        expect(start.tokens + (start.waitMs / 1000) * share.refillPerSecond).toBeGreaterThanOrEqual(1 - 1e-9);
+      }
     },
   );
 
@@ -591,23 +596,46 @@ describe('nodes that start together (contenders)', () => {
 
   it('shorten a wait for a token when nodes finish their warm-up and the share grows', async () => {
     let count: ContenderCount = { recent: 1150, settled: 0 };
-    // A draw of 0.5: the place 575 of 1,150, 95 s of the account's refill; a first wait, no jitter.
+    // A draw of 0.5: the first call waits for the place 575 of 1,150 (95 s) and takes the token.
     const { clock, limiter, origin } = contender(0.5, () => count);
-    let startedAt: number | undefined;
-    const done = limiter.schedule('CreateNetworkInterface', () =>
-      Promise.resolve(void (startedAt = clock.now() - origin)),
+    let firstAt: number | undefined;
+    const first = limiter.schedule('CreateNetworkInterface', () =>
+      Promise.resolve(void (firstAt = clock.now() - origin)),
     );
-    // At one call per 200 s the missing 0.475 of a token takes 95 s.
+    await clock.runUntil(() => firstAt !== undefined, 30 * 60_000);
+    await first;
+    expect(firstAt).toBe(95_000);
+    let secondAt: number | undefined;
+    const second = limiter.schedule('CreateNetworkInterface', () =>
+      Promise.resolve(void (secondAt = clock.now() - origin)),
+    );
+    // At one call per 200 s (jitter x 1 at a draw of 0.5) the next token takes 200 s.
     await clock.advance(30_000);
-    expect(startedAt).toBeUndefined();
+    expect(secondAt).toBeUndefined();
     // 1,050 nodes are done: 100 still working over 1.56 share the bucket, one call per 12.5 s.
     count = { recent: 1150, settled: 1050 };
-    await clock.runUntil(() => startedAt !== undefined, 30 * 60_000);
-    await done;
-    // What was left (0.325 of a token, 65 s at the old share) takes about 4 s at the new one, found
-    // at the next look (SHARE_RECHECK_MS), instead of the 65 s left at the old share.
-    expect(startedAt).toBeGreaterThan(30_000);
-    expect(startedAt).toBeLessThanOrEqual(30_000 + SHARE_RECHECK_MS + 5_000);
+    await clock.runUntil(() => secondAt !== undefined, 30 * 60_000);
+    await second;
+    // What was left (170 s at the old share) takes about 11 s at the new one, found at the next
+    // look (SHARE_RECHECK_MS).
+    expect(secondAt).toBeGreaterThan(95_000 + 30_000);
+    expect(secondAt).toBeLessThanOrEqual(95_000 + 30_000 + SHARE_RECHECK_MS + 11_000);
+    await limiter.close();
+  });
+
+  it("keep a contender's first call at its place in line when the share grows", async () => {
+    let count: ContenderCount = { recent: 1150, settled: 0 };
+    const { clock, limiter, origin } = contender(0.5, () => count);
+    let firstAt: number | undefined;
+    const first = limiter.schedule('CreateNetworkInterface', () =>
+      Promise.resolve(void (firstAt = clock.now() - origin)),
+    );
+    await clock.advance(30_000);
+    // The nodes ahead in line had their turn: those done leave shares, not places.
+    count = { recent: 1150, settled: 1050 };
+    await clock.runUntil(() => firstAt !== undefined, 30 * 60_000);
+    await first;
+    expect(firstAt).toBe(95_000);
     await limiter.close();
   });
 
@@ -642,8 +670,11 @@ describe('nodes that start together (contenders)', () => {
     const { clock, limiter, origin } = contender(0.5);
     const ran: { name: string; at: number }[] = [];
     const call = (name: string) => () => Promise.resolve(void ran.push({ name, at: clock.now() - origin }));
-    // Let the share fill up (200 s for one Create), then EC2 refuses one.
+    // The first Create at its place (95 s), then the share fills up again (200 s for one Create),
+    // then EC2 refuses one.
+    const first = limiter.schedule('CreateNetworkInterface', () => Promise.resolve());
     await clock.advance(400_000);
+    await first;
     limiter.throttled('CreateNetworkInterface');
     const refusedAt = clock.now() - origin;
     const warm = limiter.schedule('CreateNetworkInterface', call('warm'), 'warm');
