@@ -348,12 +348,13 @@ export class Datastore {
     const expired: string[] = [];
     // Called on every assign: with nothing cooling there is nothing to scan.
     if (this.inUse.cooling === 0) return expired;
-    for (const slot of this.slots.values()) {
+    // forEach: no iterator result per slot without an optimizing compiler (see forEachAddress).
+    this.slots.forEach((slot) => {
       if (slot.state.type === 'cooling' && slot.state.until <= now) {
         this.setState(slot, AVAILABLE);
         expired.push(slot.address);
       }
-    }
+    });
     return expired;
   }
 
@@ -361,10 +362,10 @@ export class Datastore {
   nextCooldownExpiry(): number | undefined {
     let next: number | undefined;
     if (this.inUse.cooling === 0) return next;
-    for (const slot of this.slots.values()) {
+    this.slots.forEach((slot) => {
       if (slot.state.type === 'cooling' && (next === undefined || slot.state.until < next))
         next = slot.state.until;
-    }
+    });
     return next;
   }
 
@@ -477,7 +478,11 @@ export class Datastore {
    * checkpoint writes after every change.
    */
   forEachAddress(visit: (address: string, state: AddressState) => void): void {
-    for (const slot of this.sortedSlots()) visit(slot.address, slot.state);
+    // forEach, like the loops below that run on every ADD or write: the agent runs without an
+    // optimizing compiler (--no-opt), and there each step of a for-of allocates a result object.
+    this.sortedSlots().forEach((slot) => {
+      visit(slot.address, slot.state);
+    });
   }
 
   /** Secondary /32s and /28s on one ENI, canonical and sorted (for snapshots). */
@@ -486,12 +491,15 @@ export class Datastore {
     if (!entry) return undefined;
     // By the numbers the slots already hold: parsing every CIDR again would cost each snapshot.
     const num = (address: string): number => this.requireSlot(address).num;
+    const ips: string[] = [];
+    entry.ips.forEach((ip) => ips.push(ip));
+    const prefixes: { prefix: string; base: number }[] = [];
+    entry.prefixes.forEach((addresses, prefix) =>
+      prefixes.push({ prefix, base: num(addresses[0] ?? prefix) }),
+    );
     return {
-      ips: [...entry.ips].sort((a, b) => num(a) - num(b)),
-      prefixes: [...entry.prefixes]
-        .map(([prefix, addresses]) => ({ prefix, base: num(addresses[0] ?? prefix) }))
-        .sort((a, b) => a.base - b.base)
-        .map((p) => p.prefix),
+      ips: ips.sort((a, b) => num(a) - num(b)),
+      prefixes: prefixes.sort((a, b) => a.base - b.base).map((p) => p.prefix),
     };
   }
 
@@ -545,12 +553,13 @@ export class Datastore {
   }
 
   private slotsOf(entry: EniEntry): Slot[] {
-    // A plain loop: every ADD reads every slot of the candidate ENIs, so no copies on the way.
+    // Every ADD reads every slot of the candidate ENIs: no copies on the way, and forEach, which
+    // allocates nothing per step without an optimizing compiler (a for-of does).
     const slots: Slot[] = [];
-    for (const ip of entry.ips) slots.push(this.requireSlot(ip));
-    for (const addresses of entry.prefixes.values()) {
-      for (const address of addresses) slots.push(this.requireSlot(address));
-    }
+    entry.ips.forEach((ip) => slots.push(this.requireSlot(ip)));
+    entry.prefixes.forEach((addresses) => {
+      addresses.forEach((address) => slots.push(this.requireSlot(address)));
+    });
     return slots;
   }
 
