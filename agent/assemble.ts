@@ -9,7 +9,7 @@ import { sleepWith, systemClock, type Clock } from '../time/clock.js';
 import { introspectionSourceOf, leakEventsFor, metricsSourceOf, shortageForEvents } from './agent-views.js';
 import { FileCheckpointer, type Checkpointer } from './checkpoint.js';
 import { CniLiveness, WriteTrackingCheckpointer } from './cni-liveness.js';
-import { CniServer } from './cni-server.js';
+import { CniServer, type CniServerOptions } from './cni-server.js';
 import { DeferredBackend } from './deferred-backend.js';
 import { IntrospectionServer } from './introspection/introspection-server.js';
 import type { CloudWatchPublisher } from './metrics/cloudwatch-publisher.js';
@@ -283,12 +283,21 @@ export async function startAgent(
     ...(kube ? { contenders: () => kube.recentNodes.count() } : {}),
   });
   const pods = world.pods ?? kube?.pods;
-  const checkpointer = new WriteTrackingCheckpointer(
-    new FileCheckpointer({ path: config.checkpointPath, clock }),
-  );
+  const checkpointFile = new FileCheckpointer({ path: config.checkpointPath, clock });
+  const checkpointer = new WriteTrackingCheckpointer(checkpointFile);
   const backend = new DeferredBackend();
   const timings = new CniRequestTimings(metrics, clock);
-  let cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock, observer: timings });
+  const cniServerOptions: CniServerOptions = {
+    socketPath: config.socketPath,
+    backend,
+    logger,
+    clock,
+    observer: timings,
+    onConnection: () => {
+      checkpointFile.writeIfDue();
+    },
+  };
+  let cni = new CniServer(cniServerOptions);
   const liveness = new CniLiveness({
     socketPath: config.socketPath,
     stateDir: dirname(config.checkpointPath),
@@ -298,7 +307,7 @@ export async function startAgent(
     // The old server answers what it already received, then a new one binds the path again.
     relisten: async () => {
       await cni.close();
-      cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock, observer: timings });
+      cni = new CniServer(cniServerOptions);
       await cni.start();
     },
     intervalMs: LIVENESS_CHECK_MS,
