@@ -9,7 +9,7 @@ import { sleepWith, systemClock, type Clock } from '../time/clock.js';
 import { introspectionSourceOf, leakEventsFor, metricsSourceOf, shortageForEvents } from './agent-views.js';
 import { FileCheckpointer, type Checkpointer } from './checkpoint.js';
 import { CniLiveness, WriteTrackingCheckpointer } from './cni-liveness.js';
-import { CniServer, type CniServerOptions } from './cni-server.js';
+import { CniServer } from './cni-server.js';
 import { DeferredBackend } from './deferred-backend.js';
 import { IntrospectionServer } from './introspection/introspection-server.js';
 import type { CloudWatchPublisher } from './metrics/cloudwatch-publisher.js';
@@ -283,21 +283,12 @@ export async function startAgent(
     ...(kube ? { contenders: () => kube.recentNodes.count() } : {}),
   });
   const pods = world.pods ?? kube?.pods;
-  const checkpointFile = new FileCheckpointer({ path: config.checkpointPath, clock });
-  const checkpointer = new WriteTrackingCheckpointer(checkpointFile);
+  const checkpointer = new WriteTrackingCheckpointer(
+    new FileCheckpointer({ path: config.checkpointPath, clock }),
+  );
   const backend = new DeferredBackend();
   const timings = new CniRequestTimings(metrics, clock);
-  const cniServerOptions: CniServerOptions = {
-    socketPath: config.socketPath,
-    backend,
-    logger,
-    clock,
-    observer: timings,
-    onConnection: () => {
-      checkpointFile.writeIfDue();
-    },
-  };
-  let cni = new CniServer(cniServerOptions);
+  let cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock, observer: timings });
   const liveness = new CniLiveness({
     socketPath: config.socketPath,
     stateDir: dirname(config.checkpointPath),
@@ -307,7 +298,7 @@ export async function startAgent(
     // The old server answers what it already received, then a new one binds the path again.
     relisten: async () => {
       await cni.close();
-      cni = new CniServer(cniServerOptions);
+      cni = new CniServer({ socketPath: config.socketPath, backend, logger, clock, observer: timings });
       await cni.start();
     },
     intervalMs: LIVENESS_CHECK_MS,

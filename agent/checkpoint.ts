@@ -10,9 +10,7 @@
  *   `snapshotWhenWritten` is taken when its write begins: a burst of saves costs one snapshot.
  * - bounded wait: with synchronous files (below), a group is also written as soon as its oldest
  *   save has waited `maxGroupWaitMs` (0.5 ms), without waiting for the end of the turn: in a burst,
- *   one turn can read a hundred requests, and the first would otherwise wait for all of them. The
- *   bound is checked at each save, and (writeIfDue) as each CNI connection arrives: a burst's
- *   connections are accepted many in a row, with no save among them;
+ *   one turn can read a hundred requests, and the first would otherwise wait for all of them;
  * - where: on tmpfs (the default, /var/run) a write is a copy into memory and fsync does nothing,
  *   so the file operations run synchronously, all in the turn that starts the write: the answers
  *   waiting for it go out in that turn, not after eight round trips through libuv's thread pool,
@@ -366,7 +364,11 @@ export class FileCheckpointer implements Checkpointer {
       this.pending.waiters.push({ resolve, reject });
       // The group has waited long enough: written now, it is answered as soon as this request's
       // handling returns, before the requests read after it.
-      if (this.groupDue()) {
+      if (
+        this.files.synchronous === true &&
+        !this.writing &&
+        this.monotonicMs() - this.pendingSince >= this.maxGroupWaitMs
+      ) {
         this.startWrite();
         return;
       }
@@ -383,16 +385,6 @@ export class FileCheckpointer implements Checkpointer {
     });
   }
 
-  /**
-   * Writes the pending group now if its oldest save has waited the bound (synchronous files
-   * only). A save checks this itself; the CNI endpoint also calls it as each connection arrives,
-   * because a burst's connections are accepted many in a row, and that run of accepts, with no
-   * save in it, would otherwise hold back the answers of a group read just before it.
-   */
-  writeIfDue(): void {
-    if (this.groupDue()) this.startWrite();
-  }
-
   async flush(): Promise<void> {
     while (this.pending || this.writing) {
       this.startWrite();
@@ -403,15 +395,6 @@ export class FileCheckpointer implements Checkpointer {
   async close(): Promise<void> {
     this.closed = true;
     await this.flush();
-  }
-
-  private groupDue(): boolean {
-    return (
-      this.pending !== undefined &&
-      this.files.synchronous === true &&
-      !this.writing &&
-      this.monotonicMs() - this.pendingSince >= this.maxGroupWaitMs
-    );
   }
 
   private startWrite(): void {

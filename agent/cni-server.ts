@@ -46,12 +46,6 @@ export interface CniServerOptions {
    * performance.now): the Clock's epoch milliseconds cannot tell 0.5 ms from 1 ms.
    */
   monotonicMs?: () => number;
-  /**
-   * Called as each connection arrives, before it is accepted: the answers of requests already read
-   * may be waiting on work that is due now (a checkpoint group that has waited its bound), and a
-   * burst's connections are accepted many in a row, with nothing else run between them.
-   */
-  onConnection?: () => void;
 }
 
 /** Socket file mode: only root (the runtime running the plugin) may connect. */
@@ -138,7 +132,6 @@ export class CniServer {
   private readonly readTimeoutMs: number;
   private readonly observer: CniRequestObserver | undefined;
   private readonly monotonicMs: () => number;
-  private readonly onConnection: (() => void) | undefined;
   private server: Server | undefined;
   /** Connections that have not delivered a request yet: nothing is lost by dropping them. */
   private readonly idle = new Set<Socket>();
@@ -154,7 +147,6 @@ export class CniServer {
     this.readTimeoutMs = opts.readTimeoutMs ?? REQUEST_READ_TIMEOUT_MS;
     this.observer = opts.observer;
     this.monotonicMs = opts.monotonicMs ?? (() => performance.now());
-    this.onConnection = opts.onConnection;
   }
 
   async start(): Promise<void> {
@@ -162,7 +154,6 @@ export class CniServer {
     await mkdir(dirname(this.socketPath), { recursive: true, mode: 0o700 });
     await this.removeStaleSocket();
     const server = createServer((socket) => {
-      this.onConnection?.();
       this.accept(socket);
     });
     await new Promise<void>((resolve, reject) => {
@@ -261,17 +252,16 @@ export class CniServer {
 
     /**
      * Writes the answer and closes our end: once written, the answer sits in the peer's queue, so
-     * close() never waits on a client that does not hang up. A unix socket takes a small answer
-     * whole within the write: the connection is then closed at once (the peer reads the answer,
-     * then its end), with no shutdown round trip through the event loop for each of a burst's
-     * answers; an answer it could not take whole is flushed first. The request's time ends when
-     * the answer has been handed to the socket, or found to have nobody to go to.
+     * close() never waits on a client that does not hang up. The request's time ends when the
+     * answer has been handed to the socket (a unix socket takes a small answer at once), or found
+     * to have nobody to go to. The close waits for the shutdown's round trip through the event
+     * loop: closing within the reply puts a close, and the peer's wake-up, between each answer of
+     * a checkpoint group and the next, which measured made the group's later answers wait longer.
      */
     const reply = (served: Served, readAt: number): void => {
       if (!socket.destroyed) {
         socket.write(encodeResponse(served.response));
-        if (socket.writableLength === 0) socket.destroy();
-        else socket.end(() => socket.destroy());
+        socket.end(() => socket.destroy());
       }
       this.observer?.requestServed(served.command, resultOf(served.response), this.monotonicMs() - readAt);
     };

@@ -404,65 +404,6 @@ describe('where the checkpoint lives', () => {
     expect(writes.map((w) => (JSON.parse(w) as { data: unknown }).data)).toEqual([{ n: 3 }, { n: 5 }]);
   });
 
-  it('writeIfDue writes a group once its oldest save has waited the bound, and nothing before', async () => {
-    let monotonic = 100;
-    const writes: string[] = [];
-    const files: CheckpointFiles = {
-      ...memoryFsCheckpointFiles,
-      writeSynced: (p, text) => {
-        writes.push(typeof text === 'string' ? text : Buffer.concat(text).toString('utf8'));
-        return memoryFsCheckpointFiles.writeSynced(p, text);
-      },
-    };
-    const cp = new FileCheckpointer({
-      path,
-      clock,
-      files,
-      maxGroupWaitMs: 0.5,
-      monotonicMs: () => monotonic,
-    });
-    let turnEnded = false;
-    setImmediate(() => (turnEnded = true));
-    // Nothing pending: nothing to write.
-    cp.writeIfDue();
-    expect(writes).toHaveLength(0);
-    const microtasks = async (): Promise<void> => {
-      for (let i = 0; i < 10; i++) await Promise.resolve();
-    };
-    const first = track(cp.save({ n: 1 }));
-    monotonic += 0.4;
-    cp.writeIfDue();
-    await microtasks();
-    expect(writes).toHaveLength(0);
-    expect(first.state).toBe('pending');
-    // Other work (a run of accepted connections, no save among them) took the group past its bound.
-    monotonic += 0.1;
-    cp.writeIfDue();
-    await microtasks();
-    expect(writes.map((w) => (JSON.parse(w) as { data: unknown }).data)).toEqual([{ n: 1 }]);
-    expect(first.state).toBe('resolved');
-    expect(turnEnded).toBe(false);
-  });
-
-  it('writeIfDue leaves files that are not synchronous to the end of the turn', async () => {
-    let monotonic = 100;
-    let written = 0;
-    const files: CheckpointFiles = {
-      ...nodeCheckpointFiles,
-      writeSynced: (p, text) => {
-        written++;
-        return nodeCheckpointFiles.writeSynced(p, text);
-      },
-    };
-    const cp = new FileCheckpointer({ path, clock, files, monotonicMs: () => monotonic });
-    const saved = cp.save({ n: 1 });
-    monotonic += 10;
-    cp.writeIfDue();
-    expect(written).toBe(0);
-    await saved;
-    expect(written).toBe(1);
-  });
-
   it('with synchronous files, a failed write rejects its saves and a later one succeeds', async () => {
     const blocked = join(dir, 'file-not-dir');
     await writeFile(blocked, 'x');
