@@ -14,6 +14,8 @@ export interface EniCandidate {
   readonly id: string;
   readonly deviceIndex: number;
   readonly slots: readonly PickSlot[];
+  /** How many of `slots` are assigned, when the caller keeps that count (counted here otherwise). */
+  readonly assigned?: number;
 }
 
 /**
@@ -27,7 +29,10 @@ export interface EniCandidate {
  */
 export function pickAddress(candidates: readonly EniCandidate[]): string | undefined {
   const ranked = candidates
-    .map((eni) => ({ eni, assigned: eni.slots.filter((s) => s.state.type === 'assigned').length }))
+    .map((eni) => ({
+      eni,
+      assigned: eni.assigned ?? eni.slots.filter((s) => s.state.type === 'assigned').length,
+    }))
     .sort(
       (a, b) =>
         b.assigned - a.assigned ||
