@@ -110,7 +110,12 @@ function stateText(state: unknown): CheckpointText {
 /** `text` between `head` and `tail`, as chunks when it is chunks. */
 function enclose(head: string, text: CheckpointText, tail: string): CheckpointText {
   if (typeof text === 'string') return `${head}${text}${tail}`;
-  return [Buffer.from(head, 'utf8'), ...text, Buffer.from(tail, 'utf8')];
+  // forEach, not a spread: without an optimizing compiler (the agent runs with --no-opt) a spread
+  // allocates an iterator result per chunk, and a node's text is hundreds of chunks.
+  const chunks: Uint8Array[] = [Buffer.from(head, 'utf8')];
+  text.forEach((chunk) => chunks.push(chunk));
+  chunks.push(Buffer.from(tail, 'utf8'));
+  return chunks;
 }
 
 const FORMAT = 'eni-ipam-checkpoint';

@@ -212,11 +212,12 @@ export class NodeAgent {
 
     // Taken when the write begins: the ADDs of a burst share one write and one snapshot.
     const snapshotText = new SnapshotText();
-    const checkpointState = textWhenWritten(() => [
-      CHECKPOINT_HEAD,
-      ...snapshotText.chunks(datastore),
-      CHECKPOINT_TAIL,
-    ]);
+    const checkpointState = textWhenWritten(() => {
+      // Appended, not spread: a spread steps an iterator, one object per chunk (--no-opt).
+      const chunks = snapshotText.chunks(datastore, [CHECKPOINT_HEAD]);
+      chunks.push(CHECKPOINT_TAIL);
+      return chunks;
+    });
     const persist = (): Promise<void> => deps.checkpointer.save(checkpointState);
     const changes = new PoolChanges();
     // Addresses or ENIs arrived or left: the kernel follows (debounced; ADD and DEL sync their own pod).

@@ -10,7 +10,9 @@
  *   processes on two cores is most of it.
  * Beside them, the same ADDs one at a time (no queue), and the same burst against
  * bench/echo-agent.ts, the agent's endpoint with a backend that does nothing (the floor: what 200
- * connections at once cost between two processes on this machine, as the client sees it).
+ * connections at once cost between two processes on this machine, as the client sees it). And how
+ * long the agent's main thread ran during the bursts and how long it waited for a CPU: every
+ * millisecond it waits, the requests it has read wait with it, socket in to socket out.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -23,6 +25,7 @@ import { systemClock } from '../time/clock.js';
 import type { AgentProgram } from './agent-programs.js';
 import { runDirBase, startAgentUnderTest, type PoolEni } from './agent-under-test.js';
 import { commandOf } from './footprint.js';
+import { readMainThreadSchedstat, type SchedStat } from './proc-stats.js';
 import { summarize, type Summary } from './stats.js';
 import { startStopwatch } from './stopwatch.js';
 
@@ -50,6 +53,11 @@ export interface AddBurstResult {
   /** The same bursts against a do-nothing backend behind the same endpoint and node flags. */
   floor: Summary;
   failures: number;
+  /**
+   * The agent's main thread over the bursts (ADDs and DELs): time on a CPU, and time ready but
+   * waiting for one (undefined where the kernel keeps no schedstat).
+   */
+  agentThread?: SchedStat;
 }
 
 const ECHO_AGENT = fileURLToPath(new URL('./echo-agent.js', import.meta.url));
@@ -87,6 +95,7 @@ export async function measureAddBurst(
   const agentAdds: number[][] = [];
   const agentDels: number[] = [];
   let agentAlone: number[] = [];
+  let agentThread: SchedStat | undefined;
   let failures = 0;
   // The agent's figures of the requests answered since the last call, of one command; each must be
   // there (the agent keeps the last 2048), or the figure would be of fewer requests than it says.
@@ -132,12 +141,20 @@ export async function measureAddBurst(
       await systemClock.sleep(200);
     }
     await answeredSince();
+    const threadBefore = await readMainThreadSchedstat(agent.pid);
     for (let b = 0; b < bursts; b++) {
       const ids = idsOf(`burst${b}`, burst);
       await Promise.all(ids.map((id) => timed(addOf(id), adds)));
       agentAdds.push(await agentTimes('add', burst));
       await Promise.all(ids.map((id) => timed(delOf(id), dels)));
       agentDels.push(...(await agentTimes('del', burst)));
+    }
+    const threadAfter = await readMainThreadSchedstat(agent.pid);
+    if (threadBefore && threadAfter) {
+      agentThread = {
+        runMs: threadAfter.runMs - threadBefore.runMs,
+        waitMs: threadAfter.waitMs - threadBefore.waitMs,
+      };
     }
     const ids = idsOf('alone', burst);
     for (const id of ids) await timed(addOf(id), alone);
@@ -163,6 +180,7 @@ export async function measureAddBurst(
     alone: summarize(alone),
     floor,
     failures,
+    ...(agentThread ? { agentThread } : {}),
   };
 }
 

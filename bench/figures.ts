@@ -255,7 +255,10 @@ export function addBurstTargets(r: AddBurstResult): Target[] {
       detail:
         `in the agent: ADD p50 ${a.add.p50.toFixed(2)} ms, p99 ${a.add.p99.toFixed(2)} ms, max ${a.add.max.toFixed(2)} ms over ${r.bursts} bursts ` +
         `(p99 per burst ${Math.min(...perBurst).toFixed(2)}-${Math.max(...perBurst).toFixed(2)} ms), DEL p99 ${a.del.p99.toFixed(2)} ms, one at a time p99 ${a.alone.p99.toFixed(2)} ms, ${r.failures} failed; ` +
-        `as the client saw them (connect to answer): ADD p99 ${r.add.p99.toFixed(2)} ms, floor (same burst, a backend that does nothing) p99 ${r.floor.p99.toFixed(2)} ms`,
+        `as the client saw them (connect to answer): ADD p99 ${r.add.p99.toFixed(2)} ms, floor (same burst, a backend that does nothing) p99 ${r.floor.p99.toFixed(2)} ms` +
+        (r.agentThread
+          ? `; the agent's main thread over the bursts: ${r.agentThread.runMs.toFixed(0)} ms on a CPU, ${r.agentThread.waitMs.toFixed(0)} ms waiting for one`
+          : ''),
     },
   ];
 }

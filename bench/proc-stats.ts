@@ -37,3 +37,31 @@ export async function readRssKb(pid: number): Promise<number> {
 export async function readCpuTicks(pid: number): Promise<number> {
   return parseCpuTicks(await readFile(`/proc/${pid}/stat`, 'utf8'));
 }
+
+/** A thread's scheduler figures from /proc/PID/task/TID/schedstat, in milliseconds. */
+export interface SchedStat {
+  /** Time on a CPU. */
+  runMs: number;
+  /** Time ready to run but waiting for a CPU (its run queue). */
+  waitMs: number;
+}
+
+/** The text of a schedstat file: "run_ns wait_ns timeslices". */
+export function parseSchedstat(text: string): SchedStat {
+  const [run, wait] = text.trim().split(/\s+/).map(Number);
+  if (run === undefined || wait === undefined || !Number.isFinite(run) || !Number.isFinite(wait))
+    throw new Error('malformed schedstat');
+  return { runMs: run / 1e6, waitMs: wait / 1e6 };
+}
+
+/**
+ * The main thread's scheduler figures (its thread id is the process id): where an event loop's
+ * requests wait for it while it waits for a CPU. Undefined where the kernel keeps no schedstat.
+ */
+export async function readMainThreadSchedstat(pid: number): Promise<SchedStat | undefined> {
+  try {
+    return parseSchedstat(await readFile(`/proc/${pid}/task/${pid}/schedstat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}

@@ -14,6 +14,8 @@ export interface EniCandidate {
   readonly id: string;
   readonly deviceIndex: number;
   readonly slots: readonly PickSlot[];
+  /** How many of `slots` are assigned, when the caller keeps that count (counted here otherwise). */
+  readonly assigned?: number;
 }
 
 /**
@@ -27,33 +29,41 @@ export interface EniCandidate {
  */
 export function pickAddress(candidates: readonly EniCandidate[]): string | undefined {
   const ranked = candidates
-    .map((eni) => ({ eni, assigned: eni.slots.filter((s) => s.state.type === 'assigned').length }))
+    .map((eni) => ({
+      eni,
+      assigned: eni.assigned ?? eni.slots.filter((s) => s.state.type === 'assigned').length,
+    }))
     .sort(
       (a, b) =>
         b.assigned - a.assigned ||
         a.eni.deviceIndex - b.eni.deviceIndex ||
         (a.eni.id < b.eni.id ? -1 : a.eni.id > b.eni.id ? 1 : 0),
     );
-  for (const { eni } of ranked) {
-    const picked = pickOnEni(eni.slots);
+  for (let i = 0; i < ranked.length; i++) {
+    const picked = pickOnEni(ranked[i]?.eni.slots ?? []);
     if (picked !== undefined) return picked;
   }
   return undefined;
 }
 
 function pickOnEni(slots: readonly PickSlot[]): string | undefined {
+  // forEach, not for-of: this runs over every slot of an ENI on every ADD, and without an
+  // optimizing compiler (the agent runs with --no-opt) each step of a for-of allocates an object.
   const inUseByPrefix = new Map<string, number>();
-  for (const slot of slots) {
+  slots.forEach((slot) => {
     if (slot.prefix !== undefined && slot.state.type !== 'available') {
       inUseByPrefix.set(slot.prefix, (inUseByPrefix.get(slot.prefix) ?? 0) + 1);
     }
-  }
-  let best: { slot: PickSlot; inUse: number } | undefined;
-  for (const slot of slots) {
-    if (slot.state.type !== 'available') continue;
+  });
+  let best: PickSlot | undefined;
+  let bestInUse = 0;
+  slots.forEach((slot) => {
+    if (slot.state.type !== 'available') return;
     const inUse = slot.prefix === undefined ? 0 : (inUseByPrefix.get(slot.prefix) ?? 0);
-    if (!best || inUse > best.inUse || (inUse === best.inUse && slot.num < best.slot.num))
-      best = { slot, inUse };
-  }
-  return best?.slot.address;
+    if (!best || inUse > bestInUse || (inUse === bestInUse && slot.num < best.num)) {
+      best = slot;
+      bestInUse = inUse;
+    }
+  });
+  return best?.address;
 }

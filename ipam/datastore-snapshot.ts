@@ -96,9 +96,14 @@ export class SnapshotText {
   /** An address's state object is replaced, never changed, when the address changes hands. */
   private readonly assignedText = new WeakMap<AddressState, { address: string; bytes: Uint8Array }>();
 
-  /** The text as UTF-8 chunks, in order. */
-  chunks(datastore: Datastore): Uint8Array[] {
-    const assigned: Uint8Array[] = [];
+  /**
+   * The text as UTF-8 chunks, in order, appended to `into` (a caller that frames the text adds its
+   * own chunks around it without copying the list: this runs at every checkpoint write).
+   */
+  chunks(datastore: Datastore, into: Uint8Array[] = []): Uint8Array[] {
+    const enis = JSON.stringify(eniEntries(datastore));
+    into.push(SnapshotText.encoder.encode(`{"version":${SNAPSHOT_VERSION},"enis":${enis},"assigned":[`));
+    let first = true;
     const cooling: CoolingEntry[] = [];
     datastore.forEachAddress((address, state) => {
       if (state.type === 'assigned') {
@@ -108,19 +113,15 @@ export class SnapshotText {
           cached = { address, bytes: SnapshotText.encoder.encode(text) };
           this.assignedText.set(state, cached);
         }
-        if (assigned.length > 0) assigned.push(SnapshotText.comma);
-        assigned.push(cached.bytes);
+        if (!first) into.push(SnapshotText.comma);
+        into.push(cached.bytes);
+        first = false;
       } else if (state.type === 'cooling') {
         cooling.push({ address, until: state.until });
       }
     });
-    const enis = JSON.stringify(eniEntries(datastore));
-    const encode = (text: string): Uint8Array => SnapshotText.encoder.encode(text);
-    return [
-      encode(`{"version":${SNAPSHOT_VERSION},"enis":${enis},"assigned":[`),
-      ...assigned,
-      encode(`],"cooling":${JSON.stringify(cooling)}}`),
-    ];
+    into.push(SnapshotText.encoder.encode(`],"cooling":${JSON.stringify(cooling)}}`));
+    return into;
   }
 
   /** The same text as one string. */

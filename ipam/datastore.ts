@@ -54,6 +54,11 @@ export class Datastore {
   private readonly addressByKey = new Map<string, string>();
   /** The slots by address, kept until an address is added or removed (states change in place). */
   private sorted: readonly Slot[] | undefined;
+  /**
+   * Each ENI's slots, kept until an address is added or removed (states change in place): every
+   * ADD reads every slot of its candidate ENIs, and building the lists took hundreds of lookups.
+   */
+  private readonly slotLists = new Map<string, readonly Slot[]>();
   /** Of the node's addresses; each ENI keeps its own (every state change goes through setState). */
   private readonly inUse: InUseCounts = { assigned: 0, cooling: 0 };
   /** The ENIs by device index, kept until an ENI comes or goes: the planner reads it on every event. */
@@ -90,6 +95,7 @@ export class Datastore {
       return { type: 'in-use', assigned, cooling };
     const lost = this.slotsOf(entry).flatMap((slot) => this.dropSlot(slot));
     this.eniById.delete(eniId);
+    this.addressesChanged();
     this.sortedEniCache = undefined;
     return { type: 'removed', lost };
   }
@@ -119,7 +125,7 @@ export class Datastore {
       }
       entry.ips.add(checked);
       this.slots.set(checked, newSlot(checked, eniId, undefined));
-      this.sorted = undefined;
+      this.addressesChanged();
       added.push(checked);
     }
     return { type: 'added', added, refused };
@@ -140,7 +146,7 @@ export class Datastore {
       entry.prefixes.set(checked.prefix, checked.addresses);
       for (const address of checked.addresses)
         this.slots.set(address, newSlot(address, eniId, checked.prefix));
-      this.sorted = undefined;
+      this.addressesChanged();
       added.push(checked.prefix);
     }
     return { type: 'added', added, refused };
@@ -166,7 +172,7 @@ export class Datastore {
       } else {
         entry.ips.delete(ip);
         this.slots.delete(ip);
-        this.sorted = undefined;
+        this.addressesChanged();
         removed.push(ip);
       }
     }
@@ -193,7 +199,7 @@ export class Datastore {
       }
       entry.prefixes.delete(prefix);
       for (const address of addresses) this.slots.delete(address);
-      this.sorted = undefined;
+      this.addressesChanged();
       removed.push(prefix);
     }
     return { type: 'removed', removed, refused };
@@ -212,6 +218,7 @@ export class Datastore {
     const observedPrefixes = canonicalSet(observed.prefixes, tryCanonicalPrefix, refused);
     const removed: string[] = [];
     const lost: Assignment[] = [];
+    this.addressesChanged();
     for (const ip of [...entry.ips]) {
       if (observedIps.has(ip)) continue;
       const slot = this.slots.get(ip);
@@ -348,12 +355,13 @@ export class Datastore {
     const expired: string[] = [];
     // Called on every assign: with nothing cooling there is nothing to scan.
     if (this.inUse.cooling === 0) return expired;
-    for (const slot of this.slots.values()) {
+    // forEach: no iterator result per slot without an optimizing compiler (see forEachAddress).
+    this.slots.forEach((slot) => {
       if (slot.state.type === 'cooling' && slot.state.until <= now) {
         this.setState(slot, AVAILABLE);
         expired.push(slot.address);
       }
-    }
+    });
     return expired;
   }
 
@@ -361,10 +369,10 @@ export class Datastore {
   nextCooldownExpiry(): number | undefined {
     let next: number | undefined;
     if (this.inUse.cooling === 0) return next;
-    for (const slot of this.slots.values()) {
+    this.slots.forEach((slot) => {
       if (slot.state.type === 'cooling' && (next === undefined || slot.state.until < next))
         next = slot.state.until;
-    }
+    });
     return next;
   }
 
@@ -477,7 +485,11 @@ export class Datastore {
    * checkpoint writes after every change.
    */
   forEachAddress(visit: (address: string, state: AddressState) => void): void {
-    for (const slot of this.sortedSlots()) visit(slot.address, slot.state);
+    // forEach, like the loops below that run on every ADD or write: the agent runs without an
+    // optimizing compiler (--no-opt), and there each step of a for-of allocates a result object.
+    this.sortedSlots().forEach((slot) => {
+      visit(slot.address, slot.state);
+    });
   }
 
   /** Secondary /32s and /28s on one ENI, canonical and sorted (for snapshots). */
@@ -486,12 +498,15 @@ export class Datastore {
     if (!entry) return undefined;
     // By the numbers the slots already hold: parsing every CIDR again would cost each snapshot.
     const num = (address: string): number => this.requireSlot(address).num;
+    const ips: string[] = [];
+    entry.ips.forEach((ip) => ips.push(ip));
+    const prefixes: { prefix: string; base: number }[] = [];
+    entry.prefixes.forEach((addresses, prefix) =>
+      prefixes.push({ prefix, base: num(addresses[0] ?? prefix) }),
+    );
     return {
-      ips: [...entry.ips].sort((a, b) => num(a) - num(b)),
-      prefixes: [...entry.prefixes]
-        .map(([prefix, addresses]) => ({ prefix, base: num(addresses[0] ?? prefix) }))
-        .sort((a, b) => a.base - b.base)
-        .map((p) => p.prefix),
+      ips: ips.sort((a, b) => num(a) - num(b)),
+      prefixes: prefixes.sort((a, b) => a.base - b.base).map((p) => p.prefix),
     };
   }
 
@@ -502,7 +517,12 @@ export class Datastore {
       .filter((e) => constraints.subnetId === undefined || e.info.subnetId === constraints.subnetId)
       .filter((e) => e.info.pool === constraints.pool)
       .filter((e) => !(constraints.excludePrimaryEni === true && e.info.primary))
-      .map((e) => ({ id: e.info.id, deviceIndex: e.info.deviceIndex, slots: this.slotsOf(e) }));
+      .map((e) => ({
+        id: e.info.id,
+        deviceIndex: e.info.deviceIndex,
+        slots: this.slotsOf(e),
+        assigned: e.inUse.assigned,
+      }));
   }
 
   /** Forgets one address; returns its assignment when it had one (so the caller can report it). */
@@ -512,7 +532,7 @@ export class Datastore {
     if (assignment) this.addressByKey.delete(keyString(assignment.key));
     this.count(eni, slot.state, -1);
     this.slots.delete(slot.address);
-    this.sorted = undefined;
+    this.addressesChanged();
     return assignment ? [assignment] : [];
   }
 
@@ -544,13 +564,22 @@ export class Datastore {
     };
   }
 
-  private slotsOf(entry: EniEntry): Slot[] {
-    // A plain loop: every ADD reads every slot of the candidate ENIs, so no copies on the way.
+  /** The slots by address changed (added or removed): the lists kept for them are stale. */
+  private addressesChanged(): void {
+    this.sorted = undefined;
+    this.slotLists.clear();
+  }
+
+  private slotsOf(entry: EniEntry): readonly Slot[] {
+    const kept = this.slotLists.get(entry.info.id);
+    if (kept) return kept;
+    // forEach, which allocates nothing per step without an optimizing compiler (a for-of does).
     const slots: Slot[] = [];
-    for (const ip of entry.ips) slots.push(this.requireSlot(ip));
-    for (const addresses of entry.prefixes.values()) {
-      for (const address of addresses) slots.push(this.requireSlot(address));
-    }
+    entry.ips.forEach((ip) => slots.push(this.requireSlot(ip)));
+    entry.prefixes.forEach((addresses) => {
+      addresses.forEach((address) => slots.push(this.requireSlot(address)));
+    });
+    this.slotLists.set(entry.info.id, slots);
     return slots;
   }
 

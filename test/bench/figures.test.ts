@@ -239,6 +239,11 @@ describe('footprint, start-up, churn and agent ADD targets', () => {
     expect(addBurstTargets(burst(1, 1))[0]?.met).toBe(false);
     expect(addBurstTargets(burst(1.5))[0]?.detail).toContain('p99 1.50 ms');
     expect(addBurstTargets(burst(1.5))[0]?.detail).toContain('p99 per burst 1.00-1.50 ms');
+    expect(addBurstTargets(burst(1.5))[0]?.detail).not.toContain('main thread');
+    const waited = { ...burst(3), agentThread: { runMs: 480.4, waitMs: 268.6 } };
+    expect(addBurstTargets(waited)[0]?.detail).toContain(
+      "the agent's main thread over the bursts: 480 ms on a CPU, 269 ms waiting for one",
+    );
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cpuPercent, parseCpuTicks, parseVmRssKb } from '../../bench/proc-stats.js';
+import { cpuPercent, parseCpuTicks, parseSchedstat, parseVmRssKb } from '../../bench/proc-stats.js';
 
 describe('/proc parsing', () => {
   it('reads VmRSS from /proc/PID/status', () => {
@@ -15,6 +15,12 @@ describe('/proc parsing', () => {
     // Fields: pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
     const stat = '4242 (odd) (name) S 1 4242 4242 0 -1 4194560 500 0 0 0 123 45 0 0 20 0 11 0 100 0 0';
     expect(parseCpuTicks(stat)).toBe(168);
+  });
+
+  it("reads a thread's time on a CPU and waiting for one from schedstat (nanoseconds)", () => {
+    expect(parseSchedstat('523000000 268500000 1622\n')).toEqual({ runMs: 523, waitMs: 268.5 });
+    expect(() => parseSchedstat('')).toThrow(/schedstat/);
+    expect(() => parseSchedstat('12 x 3')).toThrow(/schedstat/);
   });
 
   it('turns ticks into percent of one core', () => {

@@ -583,4 +583,24 @@ describe('listing addresses in order', () => {
     expect(ds.removeEni('eni-0', { evenIfInUse: true })).toMatchObject({ type: 'removed' });
     expect(listed()).toEqual([]);
   });
+
+  it('an ADD picks among the addresses there now: added ones are offered, removed ones never', () => {
+    const ds = store(PRIMARY);
+    ds.addIps('eni-0', ['10.0.0.20']);
+    expect(assignedAddress(ds, pod(1))).toBe('10.0.0.20');
+    // Added after ADDs have read the ENI's addresses: the lowest free one is the new one.
+    ds.addIps('eni-0', ['10.0.0.5', '10.0.0.30']);
+    expect(assignedAddress(ds, pod(2))).toBe('10.0.0.5');
+    ds.removeIps('eni-0', ['10.0.0.30']);
+    expect(ds.assign(pod(3), 0)).toMatchObject({ type: 'no-free-address', total: 2, assigned: 2 });
+    ds.reconcileEni('eni-0', { ips: ['10.0.0.20', '10.0.0.5', '10.0.0.7'], prefixes: [] });
+    expect(assignedAddress(ds, pod(3))).toBe('10.0.0.7');
+    ds.addPrefixes('eni-0', ['10.0.0.48/28']);
+    expect(assignedAddress(ds, pod(4))).toBe('10.0.0.48');
+    ds.removeEni('eni-0', { evenIfInUse: true });
+    ds.addEni(PRIMARY);
+    ds.addIps('eni-0', ['10.0.0.9']);
+    expect(assignedAddress(ds, pod(5))).toBe('10.0.0.9');
+    expect(ds.assign(pod(6), 0)).toMatchObject({ type: 'no-free-address', total: 1 });
+  });
 });
