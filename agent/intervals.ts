@@ -15,10 +15,7 @@ export const DEFAULT_IP_COOLDOWN_SECONDS = 30;
 /**
  * ENI_IPAM_ADD_WAIT_SECONDS: how long a CNI ADD waits for an address on its way. An ENI create +
  * attach + assign takes 5-15 s when EC2 is healthy; kubelet retries a failed sandbox anyway, so
- * beyond 20 s a clear "try again later" is worth more than a longer wait. Measured in the simulated
- * cold starts (bench, cold-start): with prefix delegation on 200 nodes, 20, 40 and 60 s gave the same
- * p99 (16.0 s); on 1,000 m5.large, 60 s gave p99 233 s against 231 s, and 110 s 217 s but p50 66 s
- * against 61 s. Not worth a plugin timeout (cni/timeouts.ts) past its 30 s.
+ * beyond 20 s a clear "try again later" is worth more than a longer wait.
  */
 export const DEFAULT_ADD_WAIT_SECONDS = 20;
 

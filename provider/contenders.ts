@@ -45,15 +45,11 @@ export function oversubscription(count: ContenderCount): number {
   return OVERSUBSCRIPTION_AT_START + (OVERSUBSCRIPTION_AT_END - OVERSUBSCRIPTION_AT_START) * settledFraction;
 }
 
-/** The nodes still setting up: recent ones not yet settled, at least this one. */
-export function workingNodes(count: ContenderCount): number {
-  return Math.max(1, count.recent - Math.max(0, count.settled));
-}
-
 /**
  * How many equal shares an account bucket is divided into: the nodes still setting up (at least
  * this one) over the oversubscription. At most 1 means the node runs on its own buckets.
  */
 export function sharingNodes(count: ContenderCount): number {
-  return workingNodes(count) / oversubscription(count);
+  const working = Math.max(1, count.recent - Math.max(0, count.settled));
+  return working / oversubscription(count);
 }
