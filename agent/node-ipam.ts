@@ -84,6 +84,9 @@ export const CNI_CODE_NOT_READY = CniCode.tryAgainLater;
  * instead of failing and sending kubelet into back-off. Every answer that hands out or takes back
  * an address is given only once the checkpoint holding it is durable.
  */
+/** The most turns of the event loop a demand announcement waits for one that read no request. */
+export const MAX_QUIET_WAIT_TURNS = 64;
+
 export class NodeIpam implements CniBackend {
   private readonly waiters: AddWaitQueue<AssignRequest, Assigned>;
   private cooldownTimer: Timer | undefined;
@@ -91,6 +94,8 @@ export class NodeIpam implements CniBackend {
   private ready = false;
   private readonly podGateways = new Map<string, string>();
   private demandAnnounced = false;
+  /** CNI requests come in so far: a planning round waits for a turn of the event loop without one. */
+  private requestsSeen = 0;
 
   constructor(private readonly deps: NodeIpamDeps) {
     this.waiters = deps.waiters;
@@ -125,6 +130,7 @@ export class NodeIpam implements CniBackend {
   }
 
   async add(req: AddRequest, signal: AbortSignal): Promise<AddOutcome> {
+    this.requestsSeen++;
     const { datastore, clock, limits } = this.deps;
     if (!this.ready)
       return failure(CNI_CODE_NOT_READY, 'eni-ipam is starting: its first reconcile with EC2 is not done');
@@ -192,6 +198,7 @@ export class NodeIpam implements CniBackend {
   }
 
   async del(req: DelRequest): Promise<DelOutcome> {
+    this.requestsSeen++;
     const { datastore, clock } = this.deps;
     const key = assignmentKeyOf(req);
     // The runtime gave up on this attachment while its ADD waits for an address: that ADD must not
@@ -335,7 +342,22 @@ export class NodeIpam implements CniBackend {
   private demandAfterAnswers(): void {
     if (this.demandAnnounced) return;
     this.demandAnnounced = true;
+    this.announceDemandWhenQuiet(this.requestsSeen, 0);
+  }
+
+  /**
+   * While a burst is coming in, the announcement waits for a turn of the event loop that read no
+   * new request (at most MAX_QUIET_WAIT_TURNS turns): a planning round that starts an EC2 call
+   * (building the request, signing it) runs in a turn of its own, not in front of the requests
+   * read in that turn, which would wait for it. The pool's refill starts a few turns later, a
+   * fraction of a millisecond each; ADDs that find no address announce at once.
+   */
+  private announceDemandWhenQuiet(seen: number, turns: number): void {
     setImmediate(() => {
+      if (this.requestsSeen !== seen && turns < MAX_QUIET_WAIT_TURNS) {
+        this.announceDemandWhenQuiet(this.requestsSeen, turns + 1);
+        return;
+      }
       this.demandAnnounced = false;
       this.deps.changes.emit('demand');
     });

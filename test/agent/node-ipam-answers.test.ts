@@ -1,13 +1,13 @@
 /**
  * The ADD path of NodeIpam on its own: an ADD with a free address is answered once its
  * assignment is durable, and the demand it makes is announced once for a group of ADDs, after
- * their answers, not between a group's write and its answers.
+ * their answers, not between a group's write and its answers, and not while a burst still comes in.
  */
 import { describe, expect, it } from 'vitest';
 import { AddWaitQueue } from '../../agent/add-wait-queue.js';
 import type { AddRequest } from '../../agent/cni-backend.js';
 import { silentLogger } from '../../agent/logger.js';
-import { NodeIpam, type Assigned } from '../../agent/node-ipam.js';
+import { MAX_QUIET_WAIT_TURNS, NodeIpam, type Assigned } from '../../agent/node-ipam.js';
 import { PoolChanges } from '../../agent/pool-changes.js';
 import { Datastore } from '../../ipam/datastore.js';
 import type { AssignRequest } from '../../ipam/datastore-types.js';
@@ -23,7 +23,7 @@ function node(persist: () => Promise<void>) {
     deviceIndex: 0,
     primary: true,
   });
-  datastore.addIps('eni-0', ['10.0.0.10', '10.0.0.11', '10.0.0.12', '10.0.0.13']);
+  datastore.addIps('eni-0', ['10.0.0.10', '10.0.0.11', '10.0.0.12', '10.0.0.13', '10.0.0.14', '10.0.0.15']);
   const changes = new PoolChanges();
   const events: string[] = [];
   changes.on('demand', () => events.push('demand'));
@@ -31,7 +31,7 @@ function node(persist: () => Promise<void>) {
     datastore,
     clock,
     logger: silentLogger(),
-    limits: { maxEnis: 3, ipv4PerEni: 10, maxPods: 29, prefixes: false },
+    limits: { maxEnis: 3, ipv4PerEni: 10, maxPods: 110, prefixes: false },
     cooldownMs: 0,
     addWaitMs: 20_000,
     persist,
@@ -89,7 +89,7 @@ describe('NodeIpam answers', () => {
   it('announces at once the demand of an ADD that must wait for an address', async () => {
     const { ipam, events } = node(() => Promise.resolve());
     const signal = new AbortController().signal;
-    const held = await Promise.all(['a', 'b', 'c', 'd'].map((id) => ipam.add(add(id), signal)));
+    const held = await Promise.all(['a', 'b', 'c', 'd', 'f', 'g'].map((id) => ipam.add(add(id), signal)));
     expect(held.every((o) => o.kind === 'ok')).toBe(true);
     await new Promise<void>((resolve) => setImmediate(resolve));
     events.length = 0;
@@ -98,5 +98,37 @@ describe('NodeIpam answers', () => {
     expect(events).toEqual(['demand']);
     controller.abort();
     expect(await waiting).toMatchObject({ kind: 'failure', cniCode: 11 });
+  });
+
+  it('holds the announcement while requests keep coming in, a turn of the event loop at a time', async () => {
+    const { ipam, events } = node(() => Promise.resolve());
+    const signal = new AbortController().signal;
+    const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
+    await ipam.add(add('a'), signal);
+    // A request read in each of the next turns: the planning round waits for a quiet one.
+    for (const id of ['b', 'c', 'd']) {
+      void ipam.del({ ...add(id), op: 'del' });
+      await turn();
+      expect(events).toEqual([]);
+    }
+    await turn();
+    await turn();
+    expect(events).toEqual(['demand']);
+  });
+
+  it('announces after MAX_QUIET_WAIT_TURNS turns even if requests never stop', async () => {
+    const { ipam, events } = node(() => Promise.resolve());
+    const signal = new AbortController().signal;
+    const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
+    await ipam.add(add('a'), signal);
+    let turns = 0;
+    while (events.length === 0 && turns < 10 * MAX_QUIET_WAIT_TURNS) {
+      void ipam.del({ ...add(`x${turns}`), op: 'del' });
+      await turn();
+      turns++;
+    }
+    expect(events).toEqual(['demand']);
+    expect(turns).toBeGreaterThanOrEqual(MAX_QUIET_WAIT_TURNS);
+    expect(turns).toBeLessThanOrEqual(MAX_QUIET_WAIT_TURNS + 2);
   });
 });
