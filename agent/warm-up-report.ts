@@ -68,18 +68,11 @@ export class WarmUpReporter {
 
   /** Checks every interval until the warm-up is reported or `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
-    const stop = new AbortController();
-    const onAbort = (): void => {
-      stop.abort();
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      if (this.check()) return;
-      await repeatEvery(this.deps.clock, this.deps.intervalMs ?? WARM_UP_CHECK_MS, stop.signal, () => {
-        if (this.check()) stop.abort();
-      });
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
+    if (this.check()) return;
+    const reported = new AbortController();
+    const until = AbortSignal.any([signal, reported.signal]);
+    await repeatEvery(this.deps.clock, this.deps.intervalMs ?? WARM_UP_CHECK_MS, until, () => {
+      if (this.check()) reported.abort();
+    });
   }
 }

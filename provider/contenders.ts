@@ -17,9 +17,6 @@ export interface ContenderCount {
   settled: number;
 }
 
-/** A node alone: its own configured buckets apply. */
-export const ALONE: ContenderCount = { recent: 1, settled: 0 };
-
 /**
  * Nodes still setting up rarely all call one API at the same moment: each waits on EC2 between its
  * steps (create, attach, visibility), and one that is done waits for its warm target to be seen met

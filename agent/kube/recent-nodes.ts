@@ -41,17 +41,6 @@ export interface LeaseRecentNodesOptions {
   log: WatchLog;
 }
 
-/** Creation times (ms) of the listed objects that have one. */
-export function creationTimes(
-  items: readonly { metadata?: { creationTimestamp?: Date | string } }[],
-): number[] {
-  return items.flatMap((item) => {
-    const at = item.metadata?.creationTimestamp;
-    const ms = at === undefined ? NaN : new Date(at).getTime();
-    return Number.isNaN(ms) ? [] : [ms];
-  });
-}
-
 /** A node's kubelet Lease as the count needs it. */
 export interface NodeLeaseFacts {
   node: string;
@@ -68,12 +57,11 @@ export interface NodeLeaseObject {
 
 /** The facts of the listed node Leases that have a creation time. */
 export function nodeLeaseFacts(items: readonly NodeLeaseObject[]): NodeLeaseFacts[] {
+  const msOf = (at: Date | string | undefined): number => (at === undefined ? NaN : new Date(at).getTime());
   return items.flatMap((item) => {
-    const created = item.metadata?.creationTimestamp;
-    const createdAt = created === undefined ? NaN : new Date(created).getTime();
+    const createdAt = msOf(item.metadata?.creationTimestamp);
     if (Number.isNaN(createdAt)) return [];
-    const renewed = item.spec?.renewTime;
-    const renewedAt = renewed === undefined ? NaN : new Date(renewed).getTime();
+    const renewedAt = msOf(item.spec?.renewTime);
     const duration = item.spec?.leaseDurationSeconds;
     const expiresAt =
       Number.isNaN(renewedAt) || duration === undefined ? undefined : renewedAt + duration * 1000;
@@ -101,17 +89,6 @@ export function countContenders(
     if (settled.has(lease.node)) done++;
   }
   return { recent: Math.max(1, recent), settled: done };
-}
-
-/** Of these creation times, how many fall within the window before `now`; at least 1 (this node). */
-export function countRecent(
-  createdAt: readonly number[],
-  now: number,
-  windowMs = CONTENDER_WINDOW_MS,
-): number {
-  let recent = 0;
-  for (const at of createdAt) if (now - at < windowMs) recent++;
-  return Math.max(1, recent);
 }
 
 export class LeaseRecentNodes implements RecentNodes {

@@ -2,7 +2,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { kubeConfigForServer } from '../../agent/kube/kubeconfig.js';
 import {
   countContenders,
-  countRecent,
   nodeLeaseFacts,
   LeaseRecentNodes,
   NODE_LEASE_NAMESPACE,
@@ -27,21 +26,6 @@ function lease(name: string, createdMinutesAgo: number) {
     },
   };
 }
-
-describe('countRecent', () => {
-  it.each([
-    { createdAgoMs: [], expected: 1 },
-    { createdAgoMs: [0, 1_000, 60_000], expected: 3 },
-    { createdAgoMs: [0, CONTENDER_WINDOW_MS - 1, CONTENDER_WINDOW_MS, 3_600_000], expected: 2 },
-  ])('counts $expected of $createdAgoMs (at least this node)', ({ createdAgoMs, expected }) => {
-    expect(
-      countRecent(
-        createdAgoMs.map((ago) => NOW - ago),
-        NOW,
-      ),
-    ).toBe(expected);
-  });
-});
 
 describe('countContenders', () => {
   const facts = (node: string, createdAgoMs: number, expiresInMs?: number) => ({
@@ -71,6 +55,15 @@ describe('countContenders', () => {
     },
   ])('$what', ({ nodes, settled, expected }) => {
     expect(countContenders(nodes, new Set(settled), NOW, NOW)).toEqual(expected);
+  });
+
+  it.each([
+    { createdAgoMs: [], expected: 1 },
+    { createdAgoMs: [0, 1_000, 60_000], expected: 3 },
+    { createdAgoMs: [0, CONTENDER_WINDOW_MS - 1, CONTENDER_WINDOW_MS, 3_600_000], expected: 2 },
+  ])('counts $expected recent of $createdAgoMs (at least this node)', ({ createdAgoMs, expected }) => {
+    const nodes = createdAgoMs.map((ago, i) => facts(`n${i}`, ago));
+    expect(countContenders(nodes, new Set(), NOW, NOW).recent).toBe(expected);
   });
 
   it('reads creation, renewal and duration from the node Leases', () => {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  ALONE,
   OVERSUBSCRIPTION_AT_END,
   OVERSUBSCRIPTION_AT_START,
   oversubscription,
@@ -10,7 +9,7 @@ import {
 describe('sharingNodes', () => {
   it.each([
     // A node alone runs on its own buckets (at most 1 share).
-    { count: ALONE, expected: 1 / OVERSUBSCRIPTION_AT_START },
+    { count: { recent: 1, settled: 0 }, expected: 1 / OVERSUBSCRIPTION_AT_START },
     // A scale-up of 1,150 nodes, none done: 1,000 shares.
     { count: { recent: 1150, settled: 0 }, expected: 1000 },
     // Half of 1,000 done: the 500 still working over 1.15 + 0.45 / 2.
