@@ -42,6 +42,18 @@ const assignedEntrySchema = z.object({
 });
 const coolingEntrySchema = z.object({ address: nonEmpty, until: time });
 
+/**
+ * One change of an address's state after a snapshot was written, as the checkpoint appends it: the
+ * address is now assigned (the snapshot's assigned entry), cooling, or available.
+ */
+const changeRecordSchema = z.union([
+  z.object({ assigned: assignedEntrySchema }).strict(),
+  z.object({ cooling: coolingEntrySchema }).strict(),
+  z.object({ available: nonEmpty }).strict(),
+]);
+
+export type ChangeRecord = z.infer<typeof changeRecordSchema>;
+
 const snapshotV1Schema = z.object({
   version: z.literal(1),
   enis: z.array(eniEntrySchema),
@@ -93,6 +105,8 @@ function assignedEntry(address: string, state: Extract<AddressState, { type: 'as
 export class SnapshotText {
   private static readonly encoder = new TextEncoder();
   private static readonly comma = SnapshotText.encoder.encode(',');
+  private static readonly assignedOpen = SnapshotText.encoder.encode('{"assigned":');
+  private static readonly recordClose = SnapshotText.encoder.encode('}\n');
   /** An address's state object is replaced, never changed, when the address changes hands. */
   private readonly assignedText = new WeakMap<AddressState, { address: string; bytes: Uint8Array }>();
 
@@ -101,20 +115,16 @@ export class SnapshotText {
    * own chunks around it without copying the list: this runs at every checkpoint write).
    */
   chunks(datastore: Datastore, into: Uint8Array[] = []): Uint8Array[] {
+    // What follows is the whole state: the changes after it are counted from here.
+    datastore.markChanges();
     const enis = JSON.stringify(eniEntries(datastore));
     into.push(SnapshotText.encoder.encode(`{"version":${SNAPSHOT_VERSION},"enis":${enis},"assigned":[`));
     let first = true;
     const cooling: CoolingEntry[] = [];
     datastore.forEachAddress((address, state) => {
       if (state.type === 'assigned') {
-        let cached = this.assignedText.get(state);
-        if (cached?.address !== address) {
-          const text = JSON.stringify(assignedEntry(address, state));
-          cached = { address, bytes: SnapshotText.encoder.encode(text) };
-          this.assignedText.set(state, cached);
-        }
         if (!first) into.push(SnapshotText.comma);
-        into.push(cached.bytes);
+        into.push(this.assignedBytes(address, state));
         first = false;
       } else if (state.type === 'cooling') {
         cooling.push({ address, until: state.until });
@@ -122,6 +132,40 @@ export class SnapshotText {
     });
     into.push(SnapshotText.encoder.encode(`],"cooling":${JSON.stringify(cooling)}}`));
     return into;
+  }
+
+  /**
+   * The address states changed since the last chunks() or changeChunks(), as change records (one
+   * line of JSON each, ending in a newline; see ChangeRecord), appended to `into`; undefined when an
+   * ENI or an address came or went since, which only the whole text can say. A burst of ADDs is so
+   * written as a few hundred bytes per pod instead of the whole node's text each time.
+   */
+  changeChunks(datastore: Datastore, into: Uint8Array[] = []): Uint8Array[] | undefined {
+    const changed = datastore.changesSinceMark();
+    if (!changed) return undefined;
+    changed.forEach((address) => {
+      const state = datastore.stateOf(address);
+      if (state?.type === 'assigned') {
+        into.push(SnapshotText.assignedOpen, this.assignedBytes(address, state), SnapshotText.recordClose);
+      } else {
+        const record: ChangeRecord =
+          state?.type === 'cooling' ? { cooling: { address, until: state.until } } : { available: address };
+        into.push(SnapshotText.encoder.encode(`${JSON.stringify(record)}\n`));
+      }
+    });
+    datastore.markChanges();
+    return into;
+  }
+
+  /** An assignment's UTF-8 text, made once while it stands (its state object is never changed). */
+  private assignedBytes(address: string, state: Extract<AddressState, { type: 'assigned' }>): Uint8Array {
+    let cached = this.assignedText.get(state);
+    if (cached?.address !== address) {
+      const text = JSON.stringify(assignedEntry(address, state));
+      cached = { address, bytes: SnapshotText.encoder.encode(text) };
+      this.assignedText.set(state, cached);
+    }
+    return cached.bytes;
   }
 
   /** The same text as one string. */
@@ -166,7 +210,10 @@ export interface DroppedEntry {
  * record is bad. Only a snapshot of another version, or one that is not an object with the three
  * lists, is refused (a SnapshotError).
  */
-export function salvageDatastore(snapshot: unknown): { datastore: Datastore; dropped: DroppedEntry[] } {
+export function salvageDatastore(
+  snapshot: unknown,
+  changes: readonly unknown[] = [],
+): { datastore: Datastore; dropped: DroppedEntry[] } {
   checkVersion(snapshot);
   const raw = snapshot as Record<string, unknown>;
   const dropped: DroppedEntry[] = [];
@@ -179,6 +226,7 @@ export function salvageDatastore(snapshot: unknown): { datastore: Datastore; dro
       );
     }
   }
+  const current = withChanges(lists.assigned as unknown[], lists.cooling as unknown[], changes, dropped);
   const keep = <T>(name: string, items: unknown[], schema: z.ZodType<T>): T[] =>
     items.flatMap((item, i) => {
       const parsed = schema.safeParse(item);
@@ -190,13 +238,74 @@ export function salvageDatastore(snapshot: unknown): { datastore: Datastore; dro
   const valid: DatastoreSnapshotV1 = {
     version: 1,
     enis: keep('enis', lists.enis as unknown[], eniEntrySchema),
-    assigned: keep('assigned', lists.assigned as unknown[], assignedEntrySchema),
-    cooling: keep('cooling', lists.cooling as unknown[], coolingEntrySchema),
+    assigned: keep('assigned', current.assigned, assignedEntrySchema),
+    cooling: keep('cooling', current.cooling, coolingEntrySchema),
   };
   const datastore = rebuildWith(valid, (entry, address, reason) => {
     dropped.push({ entry, address, reason });
   });
   return { datastore, dropped };
+}
+
+/**
+ * The snapshot's assigned and cooling entries with the change records written after it applied in
+ * order: each record sets its address's state. A record that cannot be read is dropped, and so is
+ * what the snapshot said of its address (when the record names one): that address's holder is
+ * unknown, so it must not come back as anyone's.
+ */
+function withChanges(
+  assigned: unknown[],
+  cooling: unknown[],
+  changes: readonly unknown[],
+  dropped: DroppedEntry[],
+): { assigned: unknown[]; cooling: unknown[] } {
+  if (changes.length === 0) return { assigned, cooling };
+  // Entries without a readable address, or repeating one, go on as they are: validation reports them.
+  const unkeyed = { assigned: [] as unknown[], cooling: [] as unknown[] };
+  const byAddress = new Map<string, { list: 'assigned' | 'cooling'; item: unknown }>();
+  const index = (list: 'assigned' | 'cooling', items: unknown[]): void => {
+    items.forEach((item) => {
+      const address = addressOf(item);
+      if (address === undefined || byAddress.has(address)) unkeyed[list].push(item);
+      else byAddress.set(address, { list, item });
+    });
+  };
+  index('assigned', assigned);
+  index('cooling', cooling);
+  changes.forEach((record, i) => {
+    const parsed = changeRecordSchema.safeParse(record);
+    if (!parsed.success) {
+      const address = changedAddressOf(record);
+      if (address !== undefined) byAddress.delete(address);
+      const issues = parsed.error.issues.map((x) => `${x.path.join('.') || '(record)'}: ${x.message}`);
+      dropped.push({
+        entry: `changes[${i}]`,
+        address,
+        reason: record === undefined ? 'not JSON' : issues.join('; '),
+      });
+      return;
+    }
+    const change = parsed.data;
+    if ('assigned' in change) {
+      byAddress.delete(change.assigned.address);
+      byAddress.set(change.assigned.address, { list: 'assigned', item: change.assigned });
+    } else if ('cooling' in change) {
+      byAddress.delete(change.cooling.address);
+      byAddress.set(change.cooling.address, { list: 'cooling', item: change.cooling });
+    } else {
+      byAddress.delete(change.available);
+    }
+  });
+  byAddress.forEach(({ list, item }) => unkeyed[list].push(item));
+  return unkeyed;
+}
+
+/** The address a change record names, when it can be read. */
+function changedAddressOf(record: unknown): string | undefined {
+  if (typeof record !== 'object' || record === null) return undefined;
+  const o = record as Record<string, unknown>;
+  if (typeof o['available'] === 'string' && o['available'] !== '') return o['available'];
+  return addressOf(o['assigned']) ?? addressOf(o['cooling']);
 }
 
 function addressOf(item: unknown): string | undefined {
