@@ -628,6 +628,23 @@ describe.each(fileKinds)('change records, with file operations %s', (_kind, file
     expect(await readFile(path, 'utf8')).toBe(envelopeLine(clock.now(), { pods: ['a', 'b'] }));
   });
 
+  it('records are appended only after the whole text of the same state; another journaled state is written whole', async () => {
+    const cp = new FileCheckpointer({ path, clock, files });
+    const first = new PodList().add('a');
+    await cp.save(first.state);
+    // A second state whose text this checkpoint never wrote: its records would describe changes
+    // to a text that is not in the file.
+    const second = new PodList().add('x');
+    await cp.save(second.state);
+    expect(await readFile(path, 'utf8')).toBe(envelopeLine(clock.now(), { pods: ['x'] }));
+    await cp.save(second.add('y').state);
+    expect(await readFile(path, 'utf8')).toBe(envelopeLine(clock.now(), { pods: ['x'] }) + added('y'));
+    expect(await new FileCheckpointer({ path, clock, files }).load()).toMatchObject({
+      data: { pods: ['x'] },
+      changes: [{ added: 'y' }],
+    });
+  });
+
   it('load leaves out a last record torn by a crash and says so', async () => {
     await mkdir(join(dir, 'state'));
     const content = `${envelopeLine(clock.now(), { pods: ['a'] })}{"assigned":"10.0.0.9"}\n{"assig`;
