@@ -385,6 +385,8 @@ export const MIN_CHANGES_BYTES = 16 * 1024;
 
 /** The checkpoint file as last written whole, open for its change records. */
 interface Journal {
+  /** The state whose whole text the file holds: only its changes describe that text. */
+  state: JournaledText;
   file: AppendFile;
   /** Bytes that may still be appended before the whole text is written again. */
   room: number;
@@ -502,7 +504,11 @@ export class FileCheckpointer implements Checkpointer {
   }
 
   private async write(state: unknown): Promise<void> {
-    if (state instanceof JournaledText && this.journal && (await this.appendChanges(state, this.journal)))
+    if (
+      state instanceof JournaledText &&
+      this.journal?.state === state &&
+      (await this.appendChanges(state, this.journal))
+    )
       return;
     // The whole text: change records after it would describe the previous file.
     await this.closeJournal();
@@ -524,6 +530,7 @@ export class FileCheckpointer implements Checkpointer {
     if (!(state instanceof JournaledText)) return;
     try {
       this.journal = {
+        state,
         file: await this.files.openAppend(this.path),
         room: Math.max(MIN_CHANGES_BYTES, byteLength(text)),
       };
