@@ -122,6 +122,14 @@ class JournaledText extends TextWhenWritten {
   ) {
     super(take);
   }
+
+  /**
+   * Taking the text starts a new list of changes, which the checkpoint would not know of: the
+   * records it appends next would miss what changed before. Only the checkpoint takes it.
+   */
+  override toJSON(): unknown {
+    throw new TypeError('a journaled checkpoint state is serialised by its checkpoint only');
+  }
 }
 
 /**
@@ -140,7 +148,9 @@ export function journaledText(
 }
 
 function byteLength(text: CheckpointText): number {
-  return typeof text === 'string' ? Buffer.byteLength(text, 'utf8') : text.reduce((n, c) => n + c.byteLength, 0);
+  return typeof text === 'string'
+    ? Buffer.byteLength(text, 'utf8')
+    : text.reduce((n, c) => n + c.byteLength, 0);
 }
 
 /** The JSON text of a state as the checkpoint stores it. */

@@ -683,6 +683,19 @@ describe.each(fileKinds)('change records, with file operations %s', (_kind, file
     expect(read).toEqual({ kind: 'loaded', data: { pods: ['a'] }, savedAt: clock.now(), changes: [] });
     expect(read).not.toHaveProperty('tornChange');
   });
+
+  it('a journaled state cannot be serialised behind its checkpoint, which would lose its next changes', () => {
+    let taken = 0;
+    const state = journaledText(
+      () => {
+        taken++;
+        return '{}';
+      },
+      () => undefined,
+    );
+    expect(() => JSON.stringify({ state })).toThrow(/serialised by its checkpoint only/);
+    expect(taken).toBe(0);
+  });
 });
 
 describe('where the checkpoint lives', () => {
