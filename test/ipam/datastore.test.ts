@@ -668,7 +668,13 @@ describe('changes since a mark (what the checkpoint appends instead of the whole
       },
       ['10.0.0.12'],
     ],
-    ['restoreAddressState', (ds) => ds.restoreAddressState('10.0.0.12', RESTORED), ['10.0.0.12']],
+    [
+      'restoreAddressState',
+      (ds) => {
+        ds.restoreAddressState('10.0.0.12', RESTORED);
+      },
+      ['10.0.0.12'],
+    ],
     [
       'a refused restoreAddressState',
       (ds) => {
