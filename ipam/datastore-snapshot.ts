@@ -46,13 +46,28 @@ const coolingEntrySchema = z.object({ address: nonEmpty, until: time });
  * One change of an address's state after a snapshot was written, as the checkpoint appends it: the
  * address is now assigned (the snapshot's assigned entry), cooling, or available.
  */
-const changeRecordSchema = z.union([
-  z.object({ assigned: assignedEntrySchema }).strict(),
-  z.object({ cooling: coolingEntrySchema }).strict(),
-  z.object({ available: nonEmpty }).strict(),
-]);
+const changeRecordSchemas = {
+  assigned: z.object({ assigned: assignedEntrySchema }).strict(),
+  cooling: z.object({ cooling: coolingEntrySchema }).strict(),
+  available: z.object({ available: nonEmpty }).strict(),
+};
+export type ChangeRecord = z.infer<(typeof changeRecordSchemas)[keyof typeof changeRecordSchemas]>;
 
-export type ChangeRecord = z.infer<typeof changeRecordSchema>;
+const unknownChangeSchema = z.custom<ChangeRecord>(() => false, {
+  message: 'expected an object of one state: "assigned", "cooling" or "available"',
+});
+
+/**
+ * A change record checked against the schema of the state it names, so that a bad one is reported
+ * by what is wrong in it (a union's own error says only "Invalid input").
+ */
+function parseChange(record: unknown): z.ZodSafeParseResult<ChangeRecord> {
+  const kind =
+    typeof record === 'object' && record !== null
+      ? (['assigned', 'cooling', 'available'] as const).find((k) => k in record)
+      : undefined;
+  return (kind === undefined ? unknownChangeSchema : changeRecordSchemas[kind]).safeParse(record);
+}
 
 const snapshotV1Schema = z.object({
   version: z.literal(1),
@@ -227,24 +242,48 @@ export function salvageDatastore(
     }
   }
   const current = withChanges(lists.assigned as unknown[], lists.cooling as unknown[], changes, dropped);
-  const keep = <T>(name: string, items: unknown[], schema: z.ZodType<T>): T[] =>
-    items.flatMap((item, i) => {
+  // Each entry keeps the name of where it was read: after one is left out, or once change records
+  // are applied, its place in a list no longer says it.
+  const keep = <T>(items: readonly Sourced[], schema: z.ZodType<T>): { entry: string; value: T }[] =>
+    items.flatMap(({ entry, item }) => {
       const parsed = schema.safeParse(item);
-      if (parsed.success) return [parsed.data];
+      if (parsed.success) return [{ entry, value: parsed.data }];
       const issues = parsed.error.issues.map((x) => `${x.path.join('.') || '(entry)'}: ${x.message}`);
-      dropped.push({ entry: `${name}[${i}]`, address: addressOf(item), reason: issues.join('; ') });
+      dropped.push({ entry, address: addressOf(item), reason: issues.join('; ') });
       return [];
     });
+  const enis = keep(sourced('enis', lists.enis as unknown[]), eniEntrySchema);
+  const assigned = keep(current.assigned, assignedEntrySchema);
+  const cooling = keep(current.cooling, coolingEntrySchema);
   const valid: DatastoreSnapshotV1 = {
     version: 1,
-    enis: keep('enis', lists.enis as unknown[], eniEntrySchema),
-    assigned: keep('assigned', current.assigned, assignedEntrySchema),
-    cooling: keep('cooling', current.cooling, coolingEntrySchema),
+    enis: enis.map((e) => e.value),
+    assigned: assigned.map((e) => e.value),
+    cooling: cooling.map((e) => e.value),
   };
-  const datastore = rebuildWith(valid, (entry, address, reason) => {
-    dropped.push({ entry, address, reason });
-  });
+  const names = {
+    enis: enis.map((e) => e.entry),
+    assigned: assigned.map((e) => e.entry),
+    cooling: cooling.map((e) => e.entry),
+  };
+  const datastore = rebuildWith(
+    valid,
+    (entry, address, reason) => {
+      dropped.push({ entry, address, reason });
+    },
+    names,
+  );
   return { datastore, dropped };
+}
+
+/** An entry as read, with where it was read: "assigned[3]" of the snapshot, or "changes[7]". */
+interface Sourced {
+  readonly entry: string;
+  readonly item: unknown;
+}
+
+function sourced(name: string, items: readonly unknown[]): Sourced[] {
+  return items.map((item, i) => ({ entry: `${name}[${i}]`, item }));
 }
 
 /**
@@ -258,14 +297,15 @@ function withChanges(
   cooling: unknown[],
   changes: readonly unknown[],
   dropped: DroppedEntry[],
-): { assigned: unknown[]; cooling: unknown[] } {
-  if (changes.length === 0) return { assigned, cooling };
+): { assigned: Sourced[]; cooling: Sourced[] } {
+  if (changes.length === 0)
+    return { assigned: sourced('assigned', assigned), cooling: sourced('cooling', cooling) };
   // Entries without a readable address, or repeating one, go on as they are: validation reports them.
-  const unkeyed = { assigned: [] as unknown[], cooling: [] as unknown[] };
-  const byAddress = new Map<string, { list: 'assigned' | 'cooling'; item: unknown }>();
+  const unkeyed = { assigned: [] as Sourced[], cooling: [] as Sourced[] };
+  const byAddress = new Map<string, { list: 'assigned' | 'cooling'; item: Sourced }>();
   const index = (list: 'assigned' | 'cooling', items: unknown[]): void => {
-    items.forEach((item) => {
-      const address = addressOf(item);
+    sourced(list, items).forEach((item) => {
+      const address = addressOf(item.item);
       if (address === undefined || byAddress.has(address)) unkeyed[list].push(item);
       else byAddress.set(address, { list, item });
     });
@@ -273,7 +313,7 @@ function withChanges(
   index('assigned', assigned);
   index('cooling', cooling);
   changes.forEach((record, i) => {
-    const parsed = changeRecordSchema.safeParse(record);
+    const parsed = parseChange(record);
     if (!parsed.success) {
       const address = changedAddressOf(record);
       if (address !== undefined) byAddress.delete(address);
@@ -288,10 +328,16 @@ function withChanges(
     const change = parsed.data;
     if ('assigned' in change) {
       byAddress.delete(change.assigned.address);
-      byAddress.set(change.assigned.address, { list: 'assigned', item: change.assigned });
+      byAddress.set(change.assigned.address, {
+        list: 'assigned',
+        item: { entry: `changes[${i}]`, item: change.assigned },
+      });
     } else if ('cooling' in change) {
       byAddress.delete(change.cooling.address);
-      byAddress.set(change.cooling.address, { list: 'cooling', item: change.cooling });
+      byAddress.set(change.cooling.address, {
+        list: 'cooling',
+        item: { entry: `changes[${i}]`, item: change.cooling },
+      });
     } else {
       byAddress.delete(change.available);
     }
@@ -344,15 +390,21 @@ function rebuild(snapshot: DatastoreSnapshotV1): Datastore {
   });
 }
 
-/** Rebuilds through the datastore's own operations; `bad` hears of each entry that does not fit. */
+/**
+ * Rebuilds through the datastore's own operations; `bad` hears of each entry that does not fit, by
+ * its name in `names` (by its place in the snapshot's lists when none is given).
+ */
 function rebuildWith(
   snapshot: DatastoreSnapshotV1,
   bad: (entry: string, address: string | undefined, reason: string) => void,
+  names?: Readonly<Record<'enis' | 'assigned' | 'cooling', readonly string[]>>,
 ): Datastore {
+  const nameOf = (list: 'enis' | 'assigned' | 'cooling', i: number): string =>
+    names?.[list][i] ?? `${list}[${i}]`;
   const datastore = new Datastore();
   const deviceIndexes = new Map<number, string>();
   for (const [i, eni] of snapshot.enis.entries()) {
-    const entry = `enis[${i}]`;
+    const entry = nameOf('enis', i);
     const info: EniInfo = {
       id: eni.id,
       subnetId: eni.subnetId,
@@ -397,7 +449,7 @@ function rebuildWith(
     }
   };
   for (const [i, a] of snapshot.assigned.entries()) {
-    restore(`assigned[${i}]`, a.address, () => {
+    restore(nameOf('assigned', i), a.address, () => {
       datastore.restoreAddressState(a.address, {
         type: 'assigned',
         key: { containerId: a.containerId, ifName: a.ifName },
@@ -409,7 +461,7 @@ function rebuildWith(
     });
   }
   for (const [i, c] of snapshot.cooling.entries()) {
-    restore(`cooling[${i}]`, c.address, () => {
+    restore(nameOf('cooling', i), c.address, () => {
       datastore.restoreAddressState(c.address, { type: 'cooling', until: c.until });
     });
   }
