@@ -3,25 +3,29 @@
  * it durable, atomically and cheaply:
  * - atomic: write a temp file in the same directory, fsync it, rename it over the checkpoint,
  *   fsync the directory, so a crash leaves either the old or the new checkpoint, never a torn one;
- * - group commit: the saves of one turn of the event loop, and the saves that arrive while a write
- *   is under way, share one write, and each save resolves only once a write containing its state is
- *   durable. An ADD is so answered only after its assignment is durable, without one fsync per pod
- *   in a burst and without a batching delay when it comes alone. A state made with
- *   `snapshotWhenWritten` is taken when its write begins: a burst of saves costs one snapshot.
- * - bounded wait: with synchronous files (below), a group is also written as soon as its oldest
- *   save has waited `maxGroupWaitMs` (0.5 ms), without waiting for the end of the turn: in a burst,
- *   one turn can read a hundred requests, and the first would otherwise wait for all of them;
+ * - changes appended: a state made with `journaledText` can also say what changed since it was last
+ *   written. Those change records are appended to the checkpoint file, one line each, and fsynced,
+ *   until they add up to the size of the whole text; then the whole text is written again (atomic,
+ *   as above), which drops them. An ADD then costs a few hundred bytes written, not the node's
+ *   whole state. A record torn by a crash is the file's last line, and its write never completed,
+ *   so no answer waited for it: reading drops it;
+ * - group commit: the saves made while a write is under way share the next write, and each save
+ *   resolves only once a write containing its state is durable. An ADD is so answered only after
+ *   its assignment is durable. A state made with `snapshotWhenWritten` is taken when its write
+ *   begins: the saves of a group cost one snapshot;
  * - where: on tmpfs (the default, /var/run) a write is a copy into memory and fsync does nothing,
- *   so the file operations run synchronously, all in the turn that starts the write: the answers
- *   waiting for it go out in that turn, not after eight round trips through libuv's thread pool,
- *   each queued behind the other requests of a burst. On a disk they run off the event loop
- *   (fs/promises), so that a slow or hung disk cannot stall the rest of the agent.
+ *   so the file operations run synchronously, and a save is written as soon as the code that made
+ *   it has run (a microtask): the answer goes out in the turn that read its request, without
+ *   waiting for the other requests of a burst, nor after eight round trips through libuv's thread
+ *   pool. On a disk they run off the event loop (fs/promises), so that a slow or hung disk cannot
+ *   stall the rest of the agent, and the saves of one turn of the event loop share one write.
  * A checkpoint that cannot be read or parsed is moved aside for inspection, and the agent rebuilds
  * its state from EC2, the pod watch and the release spool.
  */
 import {
   closeSync,
   constants as fsConstants,
+  fdatasyncSync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -35,13 +39,24 @@ import {
 } from 'node:fs';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import type { Clock } from '../time/clock.js';
 import { CheckpointClosedError } from './errors.js';
 
 export type CheckpointRead =
   | { kind: 'missing' }
-  | { kind: 'loaded'; data: unknown; savedAt: number }
+  | {
+      kind: 'loaded';
+      data: unknown;
+      /** When the whole state was written (the change records after it are newer). */
+      savedAt: number;
+      /**
+       * The change records appended after it, in order, each parsed from its line (undefined for a
+       * line that is not JSON); empty for a state written whole only.
+       */
+      changes: readonly unknown[];
+      /** A last record was cut short by a crash and left out (no save had been answered for it). */
+      tornChange?: true;
+    }
   /** The checkpoint was unreadable or malformed; it now lives at `movedTo`. */
   | { kind: 'corrupt'; movedTo: string; reason: string };
 
@@ -99,6 +114,45 @@ export function textWhenWritten(take: () => CheckpointText): unknown {
   return new TextWhenWritten(take);
 }
 
+/** A state taken as JSON text, that can also say what changed; see journaledText. */
+class JournaledText extends TextWhenWritten {
+  constructor(
+    take: () => CheckpointText,
+    readonly changes: () => CheckpointText | undefined,
+  ) {
+    super(take);
+  }
+
+  /**
+   * Taking the text starts a new list of changes, which the checkpoint would not know of: the
+   * records it appends next would miss what changed before. Only the checkpoint takes it.
+   */
+  override toJSON(): unknown {
+    throw new TypeError('a journaled checkpoint state is serialised by its checkpoint only');
+  }
+}
+
+/**
+ * Like textWhenWritten, for a state that can also give the changes made since its text was last
+ * taken: `changes` returns them as change records, each one line of JSON ending in a newline
+ * (nothing when nothing changed), or undefined when only the whole text can say what changed.
+ * Calling either function starts the next list of changes. The checkpoint appends the records
+ * after the whole text it last wrote, and load() returns them beside that text, for the owner of
+ * the state to apply.
+ */
+export function journaledText(
+  whole: () => CheckpointText,
+  changes: () => CheckpointText | undefined,
+): unknown {
+  return new JournaledText(whole, changes);
+}
+
+function byteLength(text: CheckpointText): number {
+  return typeof text === 'string'
+    ? Buffer.byteLength(text, 'utf8')
+    : text.reduce((n, c) => n + c.byteLength, 0);
+}
+
 /** The JSON text of a state as the checkpoint stores it. */
 function stateText(state: unknown): CheckpointText {
   const text =
@@ -151,6 +205,15 @@ export interface CheckpointFiles {
   mkdirs(dir: string): Promise<void>;
   /** Removes `path`; a missing file is not an error. */
   remove(path: string): Promise<void>;
+  /** Opens an existing file to append to it. */
+  openAppend(path: string): Promise<AppendFile>;
+}
+
+/** A file open for appending. */
+export interface AppendFile {
+  /** Appends `text` and fsyncs its data before resolving. */
+  appendSynced(text: CheckpointText): Promise<void>;
+  close(): Promise<void>;
 }
 
 export const nodeCheckpointFiles: CheckpointFiles = {
@@ -180,6 +243,17 @@ export const nodeCheckpointFiles: CheckpointFiles = {
     await unlink(path).catch((err: unknown) => {
       if (errorCode(err) !== 'ENOENT') throw err;
     });
+  },
+  async openAppend(path) {
+    const handle = await open(path, 'a');
+    return {
+      async appendSynced(text) {
+        if (typeof text === 'string') await handle.appendFile(text, 'utf8');
+        else await handle.writev(text);
+        await handle.datasync();
+      },
+      close: () => handle.close(),
+    };
   },
 };
 
@@ -235,6 +309,22 @@ export const memoryFsCheckpointFiles: CheckpointFiles = {
       } catch (err) {
         if (errorCode(err) !== 'ENOENT') throw err;
       }
+    }),
+  openAppend: (path) =>
+    now(() => {
+      const fd = openSync(path, 'a');
+      return {
+        appendSynced: (text) =>
+          now(() => {
+            if (typeof text === 'string') writeFileSync(fd, text, 'utf8');
+            else writeChunks(fd, text);
+            fdatasyncSync(fd);
+          }),
+        close: () =>
+          now(() => {
+            closeSync(fd);
+          }),
+      };
     }),
 };
 
@@ -295,28 +385,34 @@ export interface FileCheckpointerOptions {
   clock: Clock;
   /** Default: checkpointFilesFor the checkpoint's directory. */
   files?: CheckpointFiles;
-  /** With synchronous files, the longest a save waits for its group to be written (default 0.5 ms). */
-  maxGroupWaitMs?: number;
-  /** Monotonic milliseconds, sub-millisecond (default performance.now), for that bound. */
-  monotonicMs?: () => number;
 }
 
-/** Long enough to gather the requests read together, short beside the 2 ms an ADD may take in all. */
-export const MAX_GROUP_WAIT_MS = 0.5;
+/**
+ * Change records are appended until they add up to the whole text's size (so the file stays under
+ * twice that, and reading it replays at most that much), and at least this many bytes.
+ */
+export const MIN_CHANGES_BYTES = 16 * 1024;
+
+/** The checkpoint file as last written whole, open for its change records. */
+interface Journal {
+  /** The state whose whole text the file holds: only its changes describe that text. */
+  state: JournaledText;
+  file: AppendFile;
+  /** Bytes that may still be appended before the whole text is written again. */
+  room: number;
+}
 
 export class FileCheckpointer implements Checkpointer {
   private readonly path: string;
   private readonly tempPath: string;
   private readonly clock: Clock;
   private readonly files: CheckpointFiles;
-  private readonly maxGroupWaitMs: number;
-  private readonly monotonicMs: () => number;
   private pending: Batch | undefined;
-  /** When the oldest save of `pending` was made (monotonicMs). */
-  private pendingSince = 0;
-  /** A write is due at the end of this turn of the event loop. */
+  /** A write of `pending` is due (in a microtask with synchronous files, else at the end of the turn). */
   private scheduled = false;
   private writing: Promise<void> | undefined;
+  /** Set while change records may be appended: the last write succeeded and left room. */
+  private journal: Journal | undefined;
   private dirReady = false;
   private closed = false;
 
@@ -326,8 +422,6 @@ export class FileCheckpointer implements Checkpointer {
     this.tempPath = join(dirname(options.path), `.${basename(options.path)}.tmp`);
     this.clock = options.clock;
     this.files = options.files ?? checkpointFilesFor(dirname(options.path));
-    this.maxGroupWaitMs = options.maxGroupWaitMs ?? MAX_GROUP_WAIT_MS;
-    this.monotonicMs = options.monotonicMs ?? (() => performance.now());
   }
 
   async load(): Promise<CheckpointRead> {
@@ -340,9 +434,12 @@ export class FileCheckpointer implements Checkpointer {
       if (errorCode(err) === 'ENOENT') return { kind: 'missing' };
       return this.setAside(`unreadable: ${describe(err)}`);
     }
+    // The whole text is the first line (older files hold only it, without a newline); each line
+    // after it is a change record.
+    const firstEnd = text.indexOf('\n');
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
+      parsed = JSON.parse(firstEnd === -1 ? text : text.slice(0, firstEnd));
     } catch (err) {
       return this.setAside(`not JSON: ${describe(err)}`);
     }
@@ -350,38 +447,38 @@ export class FileCheckpointer implements Checkpointer {
     const savedAt = Date.parse(parsed.savedAt);
     if (Number.isNaN(savedAt))
       return this.setAside(`savedAt ${JSON.stringify(parsed.savedAt)} is not a time`);
-    return { kind: 'loaded', data: parsed.data, savedAt };
+    const lines = firstEnd === -1 ? [''] : text.slice(firstEnd + 1).split('\n');
+    // The text after the last newline: empty, or a record whose append a crash cut short.
+    const torn = lines.pop() !== '';
+    const changes = lines.map((line) => {
+      try {
+        return JSON.parse(line) as unknown;
+      } catch {
+        return undefined;
+      }
+    });
+    return { kind: 'loaded', data: parsed.data, savedAt, changes, ...(torn ? { tornChange: true } : {}) };
   }
 
   save(state: unknown): Promise<void> {
     if (this.closed) return Promise.reject(new CheckpointClosedError('checkpoint is closed'));
     return new Promise<void>((resolve, reject) => {
       if (this.pending) this.pending.state = state;
-      else {
-        this.pending = { state, waiters: [] };
-        if (this.files.synchronous === true) this.pendingSince = this.monotonicMs();
-      }
+      else this.pending = { state, waiters: [] };
       this.pending.waiters.push({ resolve, reject });
-      // The group has waited long enough: written now, it is answered as soon as this request's
-      // handling returns, before the requests read after it.
-      if (
-        this.files.synchronous === true &&
-        !this.writing &&
-        this.monotonicMs() - this.pendingSince >= this.maxGroupWaitMs
-      ) {
-        this.startWrite();
-        return;
-      }
       // While a write is under way the next one starts when it ends: the batch grows meanwhile.
-      // Otherwise the write starts once the requests that arrived with this one have been handled
-      // (setImmediate runs after this turn's I/O callbacks), so they share it.
-      if (!this.writing && !this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => {
-          this.scheduled = false;
-          this.startWrite();
-        });
-      }
+      if (this.writing || this.scheduled) return;
+      this.scheduled = true;
+      const start = (): void => {
+        this.scheduled = false;
+        this.startWrite();
+      };
+      // Synchronous files: once the code that saved has run, so that the saves it made share the
+      // write, and the answer goes out before the next request is read. Otherwise once the
+      // requests that arrived with this one have been handled (setImmediate runs after this turn's
+      // I/O callbacks), so that they share one trip through the thread pool.
+      if (this.files.synchronous === true) queueMicrotask(start);
+      else setImmediate(start);
     });
   }
 
@@ -395,6 +492,7 @@ export class FileCheckpointer implements Checkpointer {
   async close(): Promise<void> {
     this.closed = true;
     await this.flush();
+    await this.closeJournal();
   }
 
   private startWrite(): void {
@@ -416,12 +514,20 @@ export class FileCheckpointer implements Checkpointer {
   }
 
   private async write(state: unknown): Promise<void> {
+    if (
+      state instanceof JournaledText &&
+      this.journal?.state === state &&
+      (await this.appendChanges(state, this.journal))
+    )
+      return;
+    // The whole text: change records after it would describe the previous file.
+    await this.closeJournal();
     // The envelope's fields in Envelope's order, as JSON.stringify would write them.
     const savedAt = new Date(this.clock.now()).toISOString();
     const text = enclose(
       `{"format":"${FORMAT}","version":${VERSION},"savedAt":"${savedAt}","data":`,
       stateText(state),
-      '}',
+      '}\n',
     );
     const dir = dirname(this.path);
     if (!this.dirReady) {
@@ -431,6 +537,45 @@ export class FileCheckpointer implements Checkpointer {
     await this.files.writeSynced(this.tempPath, text);
     await this.files.rename(this.tempPath, this.path);
     await this.files.syncDir(dir);
+    if (!(state instanceof JournaledText)) return;
+    try {
+      this.journal = {
+        state,
+        file: await this.files.openAppend(this.path),
+        room: Math.max(MIN_CHANGES_BYTES, byteLength(text)),
+      };
+    } catch {
+      // The state is durable; without the file open, its next write is whole again.
+    }
+  }
+
+  /**
+   * Appends the state's changes since its last write; false when they must be written whole
+   * instead (only the whole text can say what changed, or the records would outgrow their room).
+   * Once changes are taken they are in no later list: when their append fails, the journal is
+   * closed, so that the next write is whole.
+   */
+  private async appendChanges(state: JournaledText, journal: Journal): Promise<boolean> {
+    const changes = state.changes();
+    if (changes === undefined) return false;
+    const bytes = byteLength(changes);
+    if (bytes === 0) return true;
+    if (bytes > journal.room) return false;
+    try {
+      await journal.file.appendSynced(changes);
+    } catch (err) {
+      await this.closeJournal();
+      throw err;
+    }
+    journal.room -= bytes;
+    return true;
+  }
+
+  private async closeJournal(): Promise<void> {
+    const journal = this.journal;
+    if (!journal) return;
+    this.journal = undefined;
+    await journal.file.close().catch(() => undefined);
   }
 
   /** Keeps the bad file for inspection under a name that says when it was found. */
@@ -458,6 +603,7 @@ export class MemoryCheckpointer implements Checkpointer {
       kind: 'loaded',
       data: JSON.parse(this.stored.text) as unknown,
       savedAt: this.stored.savedAt,
+      changes: [],
     });
   }
 

@@ -255,8 +255,9 @@ export class CniServer {
      * close() never waits on a client that does not hang up. The request's time ends when the
      * answer has been handed to the socket (a unix socket takes a small answer at once), or found
      * to have nobody to go to. The close waits for the shutdown's round trip through the event
-     * loop: closing within the reply puts a close, and the peer's wake-up, between each answer of
-     * a checkpoint group and the next, which measured made the group's later answers wait longer.
+     * loop: closing within the reply puts a close, and the peer's wake-up, between answers that go
+     * out together (saves made while a checkpoint write is under way share the next one), which
+     * measured made the later answers wait longer.
      */
     const reply = (served: Served, readAt: number): void => {
       if (!socket.destroyed) {

@@ -10,7 +10,7 @@ import { isEc2Error, isPermissionDenied } from '../provider/aws-errors.js';
 import { parseCidr, usableAddressCount } from '../ipam/address.js';
 import type { AttachedEni, Ec2Network, InstanceIdentity, SubnetInfo } from '../provider/ec2-network.js';
 import { repeatEvery, type Clock } from '../time/clock.js';
-import { textWhenWritten, type Checkpointer } from './checkpoint.js';
+import { journaledText, type Checkpointer } from './checkpoint.js';
 import { syncWithEc2, type SyncReport } from './ec2-sync.js';
 import { EniSubnets, type PodNetworkPool } from './eni-subnets.js';
 import { LEAKED_ENI_SCAN_INTERVAL_MS, LEAK_SCAN_INTERVAL_MS } from './intervals.js';
@@ -210,14 +210,18 @@ export class NodeAgent {
       fullWindowMs: settings.subnetFullSkipMs,
     });
 
-    // Taken when the write begins: the ADDs of a burst share one write and one snapshot.
+    // Taken when the write begins: the saves made meanwhile share it. Most writes are the address
+    // states changed since the last one, appended to the checkpoint (see restore()).
     const snapshotText = new SnapshotText();
-    const checkpointState = textWhenWritten(() => {
-      // Appended, not spread: a spread steps an iterator, one object per chunk (--no-opt).
-      const chunks = snapshotText.chunks(datastore, [CHECKPOINT_HEAD]);
-      chunks.push(CHECKPOINT_TAIL);
-      return chunks;
-    });
+    const checkpointState = journaledText(
+      () => {
+        // Appended, not spread: a spread steps an iterator, one object per chunk (--no-opt).
+        const chunks = snapshotText.chunks(datastore, [CHECKPOINT_HEAD]);
+        chunks.push(CHECKPOINT_TAIL);
+        return chunks;
+      },
+      () => snapshotText.changeChunks(datastore),
+    );
     const persist = (): Promise<void> => deps.checkpointer.save(checkpointState);
     const changes = new PoolChanges();
     // Addresses or ENIs arrived or left: the kernel follows (debounced; ADD and DEL sync their own pod).
@@ -619,8 +623,10 @@ export class NodeAgent {
         return { datastore: new Datastore(), ownershipLost: `checkpoint unreadable: ${read.reason}` };
       case 'loaded': {
         const data = read.data as { datastore?: unknown } | null;
+        // The checkpoint's change records are the datastore's (SnapshotText.changeChunks).
+        if (read.tornChange) logger.info({}, 'checkpoint: a change record cut short by a crash was left out');
         try {
-          const { datastore, dropped } = salvageDatastore(data?.datastore);
+          const { datastore, dropped } = salvageDatastore(data?.datastore, read.changes);
           if (dropped.length === 0) return { datastore, ownershipLost: undefined };
           for (const d of dropped) {
             logger.warn(

@@ -42,6 +42,33 @@ const assignedEntrySchema = z.object({
 });
 const coolingEntrySchema = z.object({ address: nonEmpty, until: time });
 
+/**
+ * One change of an address's state after a snapshot was written, as the checkpoint appends it: the
+ * address is now assigned (the snapshot's assigned entry), cooling, or available.
+ */
+const changeRecordSchemas = {
+  assigned: z.object({ assigned: assignedEntrySchema }).strict(),
+  cooling: z.object({ cooling: coolingEntrySchema }).strict(),
+  available: z.object({ available: nonEmpty }).strict(),
+};
+export type ChangeRecord = z.infer<(typeof changeRecordSchemas)[keyof typeof changeRecordSchemas]>;
+
+const unknownChangeSchema = z.custom<ChangeRecord>(() => false, {
+  message: 'expected an object of one state: "assigned", "cooling" or "available"',
+});
+
+/**
+ * A change record checked against the schema of the state it names, so that a bad one is reported
+ * by what is wrong in it (a union's own error says only "Invalid input").
+ */
+function parseChange(record: unknown): z.ZodSafeParseResult<ChangeRecord> {
+  const kind =
+    typeof record === 'object' && record !== null
+      ? (['assigned', 'cooling', 'available'] as const).find((k) => k in record)
+      : undefined;
+  return (kind === undefined ? unknownChangeSchema : changeRecordSchemas[kind]).safeParse(record);
+}
+
 const snapshotV1Schema = z.object({
   version: z.literal(1),
   enis: z.array(eniEntrySchema),
@@ -93,6 +120,8 @@ function assignedEntry(address: string, state: Extract<AddressState, { type: 'as
 export class SnapshotText {
   private static readonly encoder = new TextEncoder();
   private static readonly comma = SnapshotText.encoder.encode(',');
+  private static readonly assignedOpen = SnapshotText.encoder.encode('{"assigned":');
+  private static readonly recordClose = SnapshotText.encoder.encode('}\n');
   /** An address's state object is replaced, never changed, when the address changes hands. */
   private readonly assignedText = new WeakMap<AddressState, { address: string; bytes: Uint8Array }>();
 
@@ -101,20 +130,16 @@ export class SnapshotText {
    * own chunks around it without copying the list: this runs at every checkpoint write).
    */
   chunks(datastore: Datastore, into: Uint8Array[] = []): Uint8Array[] {
+    // What follows is the whole state: the changes after it are counted from here.
+    datastore.markChanges();
     const enis = JSON.stringify(eniEntries(datastore));
     into.push(SnapshotText.encoder.encode(`{"version":${SNAPSHOT_VERSION},"enis":${enis},"assigned":[`));
     let first = true;
     const cooling: CoolingEntry[] = [];
     datastore.forEachAddress((address, state) => {
       if (state.type === 'assigned') {
-        let cached = this.assignedText.get(state);
-        if (cached?.address !== address) {
-          const text = JSON.stringify(assignedEntry(address, state));
-          cached = { address, bytes: SnapshotText.encoder.encode(text) };
-          this.assignedText.set(state, cached);
-        }
         if (!first) into.push(SnapshotText.comma);
-        into.push(cached.bytes);
+        into.push(this.assignedBytes(address, state));
         first = false;
       } else if (state.type === 'cooling') {
         cooling.push({ address, until: state.until });
@@ -122,6 +147,40 @@ export class SnapshotText {
     });
     into.push(SnapshotText.encoder.encode(`],"cooling":${JSON.stringify(cooling)}}`));
     return into;
+  }
+
+  /**
+   * The address states changed since the last chunks() or changeChunks(), as change records (one
+   * line of JSON each, ending in a newline; see ChangeRecord), appended to `into`; undefined when an
+   * ENI or an address came or went since, which only the whole text can say. A burst of ADDs is so
+   * written as a few hundred bytes per pod instead of the whole node's text each time.
+   */
+  changeChunks(datastore: Datastore, into: Uint8Array[] = []): Uint8Array[] | undefined {
+    const changed = datastore.changesSinceMark();
+    if (!changed) return undefined;
+    changed.forEach((address) => {
+      const state = datastore.stateOf(address);
+      if (state?.type === 'assigned') {
+        into.push(SnapshotText.assignedOpen, this.assignedBytes(address, state), SnapshotText.recordClose);
+      } else {
+        const record: ChangeRecord =
+          state?.type === 'cooling' ? { cooling: { address, until: state.until } } : { available: address };
+        into.push(SnapshotText.encoder.encode(`${JSON.stringify(record)}\n`));
+      }
+    });
+    datastore.markChanges();
+    return into;
+  }
+
+  /** An assignment's UTF-8 text, made once while it stands (its state object is never changed). */
+  private assignedBytes(address: string, state: Extract<AddressState, { type: 'assigned' }>): Uint8Array {
+    let cached = this.assignedText.get(state);
+    if (cached?.address !== address) {
+      const text = JSON.stringify(assignedEntry(address, state));
+      cached = { address, bytes: SnapshotText.encoder.encode(text) };
+      this.assignedText.set(state, cached);
+    }
+    return cached.bytes;
   }
 
   /** The same text as one string. */
@@ -166,7 +225,10 @@ export interface DroppedEntry {
  * record is bad. Only a snapshot of another version, or one that is not an object with the three
  * lists, is refused (a SnapshotError).
  */
-export function salvageDatastore(snapshot: unknown): { datastore: Datastore; dropped: DroppedEntry[] } {
+export function salvageDatastore(
+  snapshot: unknown,
+  changes: readonly unknown[] = [],
+): { datastore: Datastore; dropped: DroppedEntry[] } {
   checkVersion(snapshot);
   const raw = snapshot as Record<string, unknown>;
   const dropped: DroppedEntry[] = [];
@@ -179,24 +241,117 @@ export function salvageDatastore(snapshot: unknown): { datastore: Datastore; dro
       );
     }
   }
-  const keep = <T>(name: string, items: unknown[], schema: z.ZodType<T>): T[] =>
-    items.flatMap((item, i) => {
+  const current = withChanges(lists.assigned as unknown[], lists.cooling as unknown[], changes, dropped);
+  // Each entry keeps the name of where it was read: after one is left out, or once change records
+  // are applied, its place in a list no longer says it.
+  const keep = <T>(items: readonly Sourced[], schema: z.ZodType<T>): { entry: string; value: T }[] =>
+    items.flatMap(({ entry, item }) => {
       const parsed = schema.safeParse(item);
-      if (parsed.success) return [parsed.data];
+      if (parsed.success) return [{ entry, value: parsed.data }];
       const issues = parsed.error.issues.map((x) => `${x.path.join('.') || '(entry)'}: ${x.message}`);
-      dropped.push({ entry: `${name}[${i}]`, address: addressOf(item), reason: issues.join('; ') });
+      dropped.push({ entry, address: addressOf(item), reason: issues.join('; ') });
       return [];
     });
+  const enis = keep(sourced('enis', lists.enis as unknown[]), eniEntrySchema);
+  const assigned = keep(current.assigned, assignedEntrySchema);
+  const cooling = keep(current.cooling, coolingEntrySchema);
   const valid: DatastoreSnapshotV1 = {
     version: 1,
-    enis: keep('enis', lists.enis as unknown[], eniEntrySchema),
-    assigned: keep('assigned', lists.assigned as unknown[], assignedEntrySchema),
-    cooling: keep('cooling', lists.cooling as unknown[], coolingEntrySchema),
+    enis: enis.map((e) => e.value),
+    assigned: assigned.map((e) => e.value),
+    cooling: cooling.map((e) => e.value),
   };
-  const datastore = rebuildWith(valid, (entry, address, reason) => {
-    dropped.push({ entry, address, reason });
-  });
+  const names = {
+    enis: enis.map((e) => e.entry),
+    assigned: assigned.map((e) => e.entry),
+    cooling: cooling.map((e) => e.entry),
+  };
+  const datastore = rebuildWith(
+    valid,
+    (entry, address, reason) => {
+      dropped.push({ entry, address, reason });
+    },
+    names,
+  );
   return { datastore, dropped };
+}
+
+/** An entry as read, with where it was read: "assigned[3]" of the snapshot, or "changes[7]". */
+interface Sourced {
+  readonly entry: string;
+  readonly item: unknown;
+}
+
+function sourced(name: string, items: readonly unknown[]): Sourced[] {
+  return items.map((item, i) => ({ entry: `${name}[${i}]`, item }));
+}
+
+/**
+ * The snapshot's assigned and cooling entries with the change records written after it applied in
+ * order: each record sets its address's state. A record that cannot be read is dropped, and so is
+ * what the snapshot said of its address (when the record names one): that address's holder is
+ * unknown, so it must not come back as anyone's.
+ */
+function withChanges(
+  assigned: unknown[],
+  cooling: unknown[],
+  changes: readonly unknown[],
+  dropped: DroppedEntry[],
+): { assigned: Sourced[]; cooling: Sourced[] } {
+  if (changes.length === 0)
+    return { assigned: sourced('assigned', assigned), cooling: sourced('cooling', cooling) };
+  // Entries without a readable address, or repeating one, go on as they are: validation reports them.
+  const unkeyed = { assigned: [] as Sourced[], cooling: [] as Sourced[] };
+  const byAddress = new Map<string, { list: 'assigned' | 'cooling'; item: Sourced }>();
+  const index = (list: 'assigned' | 'cooling', items: unknown[]): void => {
+    sourced(list, items).forEach((item) => {
+      const address = addressOf(item.item);
+      if (address === undefined || byAddress.has(address)) unkeyed[list].push(item);
+      else byAddress.set(address, { list, item });
+    });
+  };
+  index('assigned', assigned);
+  index('cooling', cooling);
+  changes.forEach((record, i) => {
+    const parsed = parseChange(record);
+    if (!parsed.success) {
+      const address = changedAddressOf(record);
+      if (address !== undefined) byAddress.delete(address);
+      const issues = parsed.error.issues.map((x) => `${x.path.join('.') || '(record)'}: ${x.message}`);
+      dropped.push({
+        entry: `changes[${i}]`,
+        address,
+        reason: record === undefined ? 'not JSON' : issues.join('; '),
+      });
+      return;
+    }
+    const change = parsed.data;
+    if ('assigned' in change) {
+      byAddress.delete(change.assigned.address);
+      byAddress.set(change.assigned.address, {
+        list: 'assigned',
+        item: { entry: `changes[${i}]`, item: change.assigned },
+      });
+    } else if ('cooling' in change) {
+      byAddress.delete(change.cooling.address);
+      byAddress.set(change.cooling.address, {
+        list: 'cooling',
+        item: { entry: `changes[${i}]`, item: change.cooling },
+      });
+    } else {
+      byAddress.delete(change.available);
+    }
+  });
+  byAddress.forEach(({ list, item }) => unkeyed[list].push(item));
+  return unkeyed;
+}
+
+/** The address a change record names, when it can be read. */
+function changedAddressOf(record: unknown): string | undefined {
+  if (typeof record !== 'object' || record === null) return undefined;
+  const o = record as Record<string, unknown>;
+  if (typeof o['available'] === 'string' && o['available'] !== '') return o['available'];
+  return addressOf(o['assigned']) ?? addressOf(o['cooling']);
 }
 
 function addressOf(item: unknown): string | undefined {
@@ -235,15 +390,21 @@ function rebuild(snapshot: DatastoreSnapshotV1): Datastore {
   });
 }
 
-/** Rebuilds through the datastore's own operations; `bad` hears of each entry that does not fit. */
+/**
+ * Rebuilds through the datastore's own operations; `bad` hears of each entry that does not fit, by
+ * its name in `names` (by its place in the snapshot's lists when none is given).
+ */
 function rebuildWith(
   snapshot: DatastoreSnapshotV1,
   bad: (entry: string, address: string | undefined, reason: string) => void,
+  names?: Readonly<Record<'enis' | 'assigned' | 'cooling', readonly string[]>>,
 ): Datastore {
+  const nameOf = (list: 'enis' | 'assigned' | 'cooling', i: number): string =>
+    names?.[list][i] ?? `${list}[${i}]`;
   const datastore = new Datastore();
   const deviceIndexes = new Map<number, string>();
   for (const [i, eni] of snapshot.enis.entries()) {
-    const entry = `enis[${i}]`;
+    const entry = nameOf('enis', i);
     const info: EniInfo = {
       id: eni.id,
       subnetId: eni.subnetId,
@@ -288,7 +449,7 @@ function rebuildWith(
     }
   };
   for (const [i, a] of snapshot.assigned.entries()) {
-    restore(`assigned[${i}]`, a.address, () => {
+    restore(nameOf('assigned', i), a.address, () => {
       datastore.restoreAddressState(a.address, {
         type: 'assigned',
         key: { containerId: a.containerId, ifName: a.ifName },
@@ -300,7 +461,7 @@ function rebuildWith(
     });
   }
   for (const [i, c] of snapshot.cooling.entries()) {
-    restore(`cooling[${i}]`, c.address, () => {
+    restore(nameOf('cooling', i), c.address, () => {
       datastore.restoreAddressState(c.address, { type: 'cooling', until: c.until });
     });
   }

@@ -63,6 +63,11 @@ export class Datastore {
   private readonly inUse: InUseCounts = { assigned: 0, cooling: 0 };
   /** The ENIs by device index, kept until an ENI comes or goes: the planner reads it on every event. */
   private sortedEniCache: readonly EniEntry[] | undefined;
+  /**
+   * The addresses whose state changed since markChanges(); undefined when none was made or an ENI or
+   * an address came or went since (a list of state changes cannot say that).
+   */
+  private changed: Set<string> | undefined;
 
   // ---- ENIs ---------------------------------------------------------------------------------
 
@@ -80,6 +85,7 @@ export class Datastore {
       inUse: { assigned: 0, cooling: 0 },
     });
     this.sortedEniCache = undefined;
+    this.changed = undefined;
     return { type: 'added' };
   }
 
@@ -492,6 +498,29 @@ export class Datastore {
     });
   }
 
+  /**
+   * Starts a new list of state changes (see changesSinceMark): the checkpoint marks the state it
+   * has written, whole or as changes.
+   */
+  markChanges(): void {
+    if (this.changed) this.changed.clear();
+    else this.changed = new Set();
+  }
+
+  /**
+   * The addresses whose state (available, assigned, cooling) changed since markChanges(), in no
+   * particular order; undefined when no mark was made or an ENI or an address came or went since,
+   * which only a whole snapshot can say.
+   */
+  changesSinceMark(): ReadonlySet<string> | undefined {
+    return this.changed;
+  }
+
+  /** An address's state; undefined when it is on no ENI. */
+  stateOf(address: string): AddressState | undefined {
+    return this.slots.get(address)?.state;
+  }
+
   /** Secondary /32s and /28s on one ENI, canonical and sorted (for snapshots). */
   sourcesOf(eniId: string): { ips: string[]; prefixes: string[] } | undefined {
     const entry = this.eniById.get(eniId);
@@ -536,12 +565,16 @@ export class Datastore {
     return assignment ? [assignment] : [];
   }
 
-  /** Every change of an address's state goes through here, so that the in-use counts stay exact. */
+  /**
+   * Every change of an address's state goes through here, so that the in-use counts and the
+   * changes since markChanges() stay exact.
+   */
   private setState(slot: Slot, state: AddressState): void {
     const eni = this.eniOf(slot);
     this.count(eni, slot.state, -1);
     slot.state = state;
     this.count(eni, state, 1);
+    this.changed?.add(slot.address);
   }
 
   private count(eni: EniEntry, state: AddressState, delta: 1 | -1): void {
@@ -568,6 +601,7 @@ export class Datastore {
   private addressesChanged(): void {
     this.sorted = undefined;
     this.slotLists.clear();
+    this.changed = undefined;
   }
 
   private slotsOf(entry: EniEntry): readonly Slot[] {

@@ -1,9 +1,10 @@
-import { mkdir, mkdtemp, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   FileCheckpointer,
+  memoryFsCheckpointFiles,
   MemoryCheckpointer,
   type Checkpointer,
   type CheckpointRead,
@@ -13,6 +14,7 @@ import { NodeAgent } from '../../agent/node-agent.js';
 import { isQuarantineKey, isRecoveredKey, type SandboxAddresses } from '../../ipam/ownership-recovery.js';
 import { ManualClock } from '../../time/manual-clock.js';
 import { AgentHarness, settings } from './fakes/agent-harness.js';
+import { CrashableCheckpointer } from './fakes/crashable-checkpointer.js';
 import { failures, okAddresses, quiesce, settleAll } from './fakes/agent-invariants.js';
 import { FakeNodePods } from './fakes/fake-node-pods.js';
 
@@ -382,4 +384,75 @@ describe('what the agent accepts at ADD, the checkpoint can store', () => {
       .sort();
     expect(keys).toEqual(['nouid', 'other']);
   });
+});
+
+describe('a checkpoint written whole, then as change records', () => {
+  for (const torn of [false, true]) {
+    it(`a restart after kill -9 restores every assignment from the whole text and the records after it${torn ? ', a last record torn' : ''}`, async () => {
+      const path = join(dir, 'checkpoint.json');
+      let process: CrashableCheckpointer | undefined;
+      const dropped: number[] = [];
+      // The file operations of a checkpoint on tmpfs: synchronous, so simulated time needs no waiting.
+      const h = new AgentHarness(settings({ WARM_IP_TARGET: '3' }), 'm5.large', {}, (harness) => {
+        process = new CrashableCheckpointer(
+          new FileCheckpointer({ path, clock: harness.clock, files: memoryFsCheckpointFiles }),
+        );
+        return new NodeAgent({
+          settings: settings({ WARM_IP_TARGET: '3' }),
+          ec2: harness.ec2,
+          clock: harness.clock,
+          logger: silentLogger(),
+          checkpointer: process,
+          onCheckpointEntriesDropped: (n) => dropped.push(n),
+        });
+      });
+      await h.start();
+      const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+      const added = await settleAll(
+        h,
+        ids.map((id) => h.add(id)),
+      );
+      expect(failures(added)).toEqual([]);
+      const [, b, , , e] = okAddresses(added);
+      expect(await h.del('b')).toEqual({ kind: 'ok' });
+      expect(await h.del('e')).toEqual({ kind: 'ok' });
+      await quiesce(h);
+      const held = (): string[] =>
+        h.agent
+          .view()
+          .datastore.assignments()
+          .map((a) => `${a.key.containerId} ${a.address}`)
+          .sort();
+      const before = held();
+      expect(before.map((a) => a.split(' ')[0])).toEqual(['a', 'c', 'd', 'f']);
+      process?.crash();
+      void h.agent.close();
+
+      // The whole text (written again whenever the pool's addresses changed), then the DELs' records.
+      const records = (await readFile(path, 'utf8')).split('\n').slice(1, -1);
+      expect(records.map((r) => JSON.parse(r) as unknown)).toEqual(
+        expect.arrayContaining(
+          [b, e].map((address) => ({ cooling: { address, until: expect.any(Number) as number } })),
+        ),
+      );
+      if (torn) await appendFile(path, '{"assigned":{"address":"10.');
+
+      h.agent = h.newAgent();
+      await h.start();
+      expect(held()).toEqual(before);
+      expect(dropped).toEqual([]);
+      // A new ADD gets none of the addresses held, and is made durable on top of the loaded state.
+      const [next] = okAddresses(await settleAll(h, [h.add('g')]));
+      expect(before.map((a) => a.split(' ')[1])).not.toContain(next);
+      await quiesce(h);
+      const reread = await new FileCheckpointer({
+        path,
+        clock: h.clock,
+        files: memoryFsCheckpointFiles,
+      }).load();
+      expect(reread).toMatchObject({ kind: 'loaded' });
+      expect(reread.kind === 'loaded' && reread.tornChange).toBeFalsy();
+      h.kill();
+    });
+  }
 });

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Datastore } from '../../ipam/datastore.js';
 import {
   restoreDatastore,
+  salvageDatastore,
   snapshotDatastore,
   SnapshotText,
   type DatastoreSnapshotV1,
@@ -89,6 +90,120 @@ describe('SnapshotText', () => {
     const [eni] = (JSON.parse(new SnapshotText().of(ds)) as DatastoreSnapshotV1).enis;
     expect(eni?.ips).toEqual(['10.0.0.9', '10.0.0.20', '10.0.0.100']);
     expect(eni?.prefixes).toEqual(['10.0.0.32/28', '10.0.0.160/28', '10.0.1.0/28']);
+  });
+});
+
+/** The chunks as one text; undefined stays undefined (only the whole text can say it). */
+function textOf(chunks: Uint8Array[] | undefined): string | undefined {
+  if (chunks === undefined) return undefined;
+  return chunks.map((c) => new TextDecoder().decode(c)).join('');
+}
+
+describe('SnapshotText.changeChunks', () => {
+  const C4 = { containerId: 'c4', ifName: 'eth0' };
+  const P4 = { uid: 'u4', namespace: 'ns', name: 'p4' };
+
+  /** The populated datastore just after its whole text was written. */
+  function written(): { ds: Datastore; text: SnapshotText } {
+    const ds = populated();
+    const text = new SnapshotText();
+    text.chunks(ds);
+    return { ds, text };
+  }
+
+  it.each<[string, (ds: Datastore) => unknown, string | undefined]>([
+    ['nothing changed', () => undefined, ''],
+    [
+      'an ADD',
+      (ds) => ds.assign({ key: C4, pod: P4, constraints: { pool: 'vms' }, network: 'net-a' }, 500),
+      '{"assigned":{"address":"10.1.0.17","containerId":"c4","ifName":"eth0",' +
+        '"pod":{"uid":"u4","namespace":"ns","name":"p4"},"network":"net-a","assignedAt":500}}\n',
+    ],
+    [
+      'a DEL with cooldown',
+      (ds) => ds.release({ containerId: 'c1', ifName: 'eth0' }, 600, 30_000),
+      '{"cooling":{"address":"10.0.0.10","until":30600}}\n',
+    ],
+    [
+      'a DEL without cooldown',
+      (ds) => ds.release({ containerId: 'c1', ifName: 'eth0' }, 600, 0),
+      '{"available":"10.0.0.10"}\n',
+    ],
+    [
+      'an ADD and its DEL between two writes',
+      (ds) => {
+        ds.assign({ key: C4, pod: P4, constraints: { pool: 'vms' } }, 500);
+        ds.release(C4, 600, 0);
+      },
+      '{"available":"10.1.0.17"}\n',
+    ],
+    [
+      'a transfer of a VM address to its next pod',
+      (ds) => ds.transfer({ containerId: 'c2', ifName: 'eth0' }, C4, P4, 700),
+      '{"assigned":{"address":"10.1.0.16","containerId":"c4","ifName":"eth0",' +
+        '"pod":{"uid":"u4","namespace":"ns","name":"p4"},' +
+        '"owner":{"kind":"VirtualMachine","namespace":"ns","name":"vm","uid":"vm-uid"},"assignedAt":700}}\n',
+    ],
+    [
+      'a cooldown that ended, then its address taken again',
+      (ds) => ds.assign({ key: C4, pod: P4 }, 40_000),
+      '{"assigned":{"address":"10.0.0.11","containerId":"c4","ifName":"eth0",' +
+        '"pod":{"uid":"u4","namespace":"ns","name":"p4"},"assignedAt":40000}}\n',
+    ],
+    ['an address added', (ds) => ds.addIps('eni-0', ['10.0.0.12']), undefined],
+    ['a prefix removed', (ds) => ds.removePrefixes('eni-1', ['10.1.0.32/28']), undefined],
+    [
+      'an ENI added',
+      (ds) =>
+        ds.addEni({ id: 'eni-2', subnetId: 's', subnetCidr: '10.2.0.0/24', deviceIndex: 2, primary: false }),
+      undefined,
+    ],
+  ])('%s', (_, operation, expected) => {
+    const { ds, text } = written();
+    operation(ds);
+    expect(textOf(text.changeChunks(ds))).toBe(expected);
+  });
+
+  it('writes one record per changed address, each a line of its own', () => {
+    const { ds, text } = written();
+    ds.release({ containerId: 'c1', ifName: 'eth0' }, 600, 0);
+    ds.assign({ key: C4, pod: P4, constraints: { pool: 'vms' } }, 700);
+    ds.expireCooldowns(30_400);
+    const lines = textOf(text.changeChunks(ds))?.split('\n');
+    expect(lines?.pop()).toBe('');
+    expect(lines?.sort()).toEqual([
+      '{"assigned":{"address":"10.1.0.17","containerId":"c4","ifName":"eth0","pod":{"uid":"u4","namespace":"ns","name":"p4"},"assignedAt":700}}',
+      '{"available":"10.0.0.10"}',
+      '{"available":"10.0.0.11"}',
+    ]);
+  });
+
+  it('is undefined until a whole text was written, and counts from each write', () => {
+    const ds = populated();
+    const text = new SnapshotText();
+    expect(text.changeChunks(ds)).toBeUndefined();
+    text.chunks(ds);
+    ds.release({ containerId: 'c1', ifName: 'eth0' }, 600, 0);
+    expect(textOf(text.changeChunks(ds))).toBe('{"available":"10.0.0.10"}\n');
+    // Those changes are written: the next call has none.
+    expect(textOf(text.changeChunks(ds))).toBe('');
+    ds.addIps('eni-0', ['10.0.0.12']);
+    expect(text.changeChunks(ds)).toBeUndefined();
+    // A state change after the layout change still needs the whole text...
+    ds.assign({ key: C4, pod: P4 }, 700);
+    expect(text.changeChunks(ds)).toBeUndefined();
+    // ...until it is written; of() writes it too.
+    expect(text.of(ds)).toBe(JSON.stringify(snapshotDatastore(ds)));
+    expect(textOf(text.changeChunks(ds))).toBe('');
+  });
+
+  it('appends to the chunks it is given', () => {
+    const { ds, text } = written();
+    const head = new TextEncoder().encode('head\n');
+    ds.release({ containerId: 'c1', ifName: 'eth0' }, 600, 0);
+    const into = [head];
+    expect(text.changeChunks(ds, into)).toBe(into);
+    expect(textOf(into)).toBe('head\n{"available":"10.0.0.10"}\n');
   });
 });
 
@@ -271,5 +386,144 @@ describe('restore rejects', () => {
     const error = rejection(snapshot);
     expect(error.code).toBe('ERR_SNAPSHOT_INCONSISTENT');
     expect(error.message).toMatch(message);
+  });
+});
+
+describe('salvageDatastore with change records', () => {
+  // The snapshot: c1 holds 10.0.0.10, c2 (a VM's pod) 10.1.0.16; 10.0.0.11 cools until 30400.
+  const C1 = { containerId: 'c1', ifName: 'eth0' };
+  const c5At11 = {
+    assigned: {
+      address: '10.0.0.11',
+      containerId: 'c5',
+      ifName: 'eth0',
+      pod: { uid: 'u5', namespace: 'ns', name: 'p5' },
+      assignedAt: 900,
+    },
+  };
+
+  function states(ds: Datastore): Record<string, string> {
+    const byAddress: Record<string, string> = {};
+    for (const r of ds.addressRecords()) {
+      if (r.state.type === 'assigned') byAddress[r.address] = `assigned ${r.state.key.containerId}`;
+      else if (r.state.type === 'cooling') byAddress[r.address] = `cooling ${r.state.until}`;
+    }
+    return byAddress;
+  }
+
+  it('applies the records in order on top of the snapshot', () => {
+    const { datastore, dropped } = salvageDatastore(validSnapshot(), [
+      { available: '10.0.0.10' },
+      c5At11,
+      { cooling: { address: '10.1.0.16', until: 31_000 } },
+      { cooling: { address: '10.0.0.10', until: 32_000 } },
+      // The later record of an address is its state: assigned, then cooling.
+      { available: '10.0.0.10' },
+    ]);
+    expect(dropped).toEqual([]);
+    expect(states(datastore)).toEqual({ '10.0.0.11': 'assigned c5', '10.1.0.16': 'cooling 31000' });
+    // The keys are live: c1's retried ADD is a new one, c5's gets its address back.
+    expect(datastore.assignmentOf(C1)).toBeUndefined();
+    expect(
+      datastore.assign({ key: { containerId: 'c5', ifName: 'eth0' }, pod: c5At11.assigned.pod }, 1000),
+    ).toMatchObject({ address: '10.0.0.11', existing: true });
+  });
+
+  it('no records: the snapshot as it is', () => {
+    const { datastore, dropped } = salvageDatastore(validSnapshot(), []);
+    expect(dropped).toEqual([]);
+    expect(snapshotDatastore(datastore)).toEqual(validSnapshot());
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    [
+      'an assignment without its pod',
+      { assigned: { address: '10.0.0.10', containerId: 'c1', ifName: 'eth0', assignedAt: 5 } },
+      /assigned\.pod/,
+    ],
+    [
+      'an assignment at no time',
+      { assigned: { ...c5At11.assigned, address: '10.0.0.10', assignedAt: 'soon' } },
+      /assigned\.assignedAt/,
+    ],
+    [
+      'a cooldown ending before time began',
+      { cooling: { address: '10.0.0.10', until: -1 } },
+      /cooling\.until/,
+    ],
+    ['an unknown field', { available: '10.0.0.10', since: 5 }, /Unrecognized key: "since"/],
+    [
+      'two states at once',
+      { available: '10.0.0.10', cooling: { address: '10.0.0.10', until: 5 } },
+      /Unrecognized key: "available"/,
+    ],
+  ])('an unreadable record naming an address the snapshot had assigned: %s', (_, record, reason) => {
+    const { datastore, dropped } = salvageDatastore(validSnapshot(), [
+      { available: '10.1.0.16' },
+      record,
+      c5At11,
+    ]);
+    expect(dropped).toEqual([
+      { entry: 'changes[1]', address: '10.0.0.10', reason: expect.stringMatching(reason) as unknown },
+    ]);
+    // Its holder is unknown: nobody's, not even the snapshot's c1. The record after it applies.
+    expect(states(datastore)).toEqual({ '10.0.0.11': 'assigned c5' });
+    expect(datastore.assignmentOf(C1)).toBeUndefined();
+    expect(datastore.stateOf('10.0.0.10')).toEqual({ type: 'available' });
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    ['a line that is not JSON', undefined, /^not JSON$/],
+    ['null', null, /one state: "assigned", "cooling" or "available"/],
+    ['a number', 42, /one state/],
+    ['a string', '10.0.0.10', /one state/],
+    ['an empty object', {}, /one state/],
+    ['an empty address', { available: '' }, /^available: Too small/],
+    ['an assignment that is not an object', { assigned: '10.0.0.10' }, /^assigned: .*expected object/],
+  ])('an unreadable record naming no address costs only itself: %s', (_, record, reason) => {
+    const { datastore, dropped } = salvageDatastore(validSnapshot(), [
+      c5At11,
+      record,
+      { available: '10.1.0.16' },
+    ]);
+    expect(dropped).toEqual([
+      { entry: 'changes[1]', address: undefined, reason: expect.stringMatching(reason) as unknown },
+    ]);
+    expect(states(datastore)).toEqual({ '10.0.0.10': 'assigned c1', '10.0.0.11': 'assigned c5' });
+  });
+
+  it('a readable record after an unreadable one of the same address says its state again', () => {
+    const { datastore, dropped } = salvageDatastore(validSnapshot(), [
+      { cooling: { address: '10.0.0.10' } },
+      { cooling: { address: '10.0.0.10', until: 33_000 } },
+    ]);
+    expect(dropped.map((d) => [d.entry, d.address])).toEqual([['changes[0]', '10.0.0.10']]);
+    expect(states(datastore)).toMatchObject({ '10.0.0.10': 'cooling 33000' });
+  });
+
+  it('names each dropped entry where it was read, a snapshot entry or a record', () => {
+    const snapshot = structuredClone(validSnapshot()) as unknown as Record<string, unknown[]>;
+    // assigned[0] cannot be read; cooling[0] can, but its address is on no ENI.
+    snapshot['assigned'] = [{ address: '10.0.0.10' }, validSnapshot().assigned[1]];
+    snapshot['cooling'] = [{ address: '10.0.0.98', until: 5 }];
+    const onNoEni = { assigned: { ...c5At11.assigned, address: '10.0.0.99' } };
+    const { datastore, dropped } = salvageDatastore(snapshot, [onNoEni, { available: '10.1.0.17' }, c5At11]);
+    expect(dropped.map((d) => [d.entry, d.address])).toEqual([
+      ['assigned[0]', '10.0.0.10'],
+      ['changes[0]', '10.0.0.99'],
+      ['cooling[0]', '10.0.0.98'],
+    ]);
+    expect(dropped[1]?.reason).toMatch(/10\.0\.0\.99 is on no ENI/);
+    expect(states(datastore)).toEqual({ '10.0.0.11': 'assigned c5', '10.1.0.16': 'assigned c2' });
+  });
+
+  it('names an entry by its place in the snapshot even after an earlier one was left out', () => {
+    const snapshot = structuredClone(validSnapshot()) as unknown as Record<string, unknown[]>;
+    snapshot['cooling'] = [{ address: '10.0.0.12' }, { address: '10.0.0.99', until: 5 }];
+    const { dropped } = salvageDatastore(snapshot);
+    expect(dropped.map((d) => [d.entry, d.address])).toEqual([
+      ['cooling[0]', '10.0.0.12'],
+      ['cooling[1]', '10.0.0.99'],
+    ]);
   });
 });

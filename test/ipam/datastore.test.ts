@@ -604,3 +604,157 @@ describe('listing addresses in order', () => {
     expect(ds.assign(pod(6), 0)).toMatchObject({ type: 'no-free-address', total: 1 });
   });
 });
+
+describe('changes since a mark (what the checkpoint appends instead of the whole state)', () => {
+  // eni-0: .10 assigned to pod 1, .11 cooling until 1010, .12 free; eni-1: the /28 at .32, free.
+  function marked(): Datastore {
+    const ds = store(PRIMARY, SECOND);
+    ds.addIps('eni-0', ['10.0.0.10', '10.0.0.11', '10.0.0.12']);
+    ds.addPrefixes('eni-1', ['10.0.0.32/28']);
+    expect(assignedAddress(ds, pod(1))).toBe('10.0.0.10');
+    expect(assignedAddress(ds, pod(2))).toBe('10.0.0.11');
+    ds.release(pod(2).key, 10, 1000);
+    ds.markChanges();
+    return ds;
+  }
+
+  const RESTORED = {
+    type: 'assigned',
+    key: { containerId: 'c9', ifName: 'eth0' },
+    pod: { uid: 'uid-9', namespace: 'ns', name: 'pod-9' },
+    assignedAt: 5,
+  } as const;
+
+  it.each<[string, (ds: Datastore) => unknown, string[] | undefined]>([
+    ['nothing', () => undefined, []],
+    ['an ADD', (ds) => ds.assign(pod(3), 20), ['10.0.0.12']],
+    ['a retried ADD (same key, same address)', (ds) => ds.assign(pod(1), 20), []],
+    ['an ADD with no free address', (ds) => ds.assign(pod(3, { constraints: { pool: 'vms' } }), 20), []],
+    ['a DEL without cooldown', (ds) => ds.release(pod(1).key, 20, 0), ['10.0.0.10']],
+    ['a DEL with cooldown', (ds) => ds.release(pod(1).key, 20, 30_000), ['10.0.0.10']],
+    ['a DEL of an unknown key', (ds) => ds.release(pod(7).key, 20, 0), []],
+    ['a transfer to a new key', (ds) => ds.transfer(pod(1).key, pod(4).key, pod(4).pod, 20), ['10.0.0.10']],
+    [
+      'a transfer to a new pod on the same key',
+      (ds) => ds.transfer(pod(1).key, pod(1).key, pod(4).pod, 20),
+      ['10.0.0.10'],
+    ],
+    [
+      'a transfer refused: the new key holds another address',
+      (ds) => {
+        ds.assign(pod(3), 20);
+        ds.markChanges();
+        expect(ds.transfer(pod(1).key, pod(3).key, pod(3).pod, 30).type).toBe('key-conflict');
+      },
+      [],
+    ],
+    [
+      'a transfer from a key that holds nothing',
+      (ds) => ds.transfer(pod(7).key, pod(4).key, pod(4).pod, 20),
+      [],
+    ],
+    ['expireCooldowns before the cooldown ends', (ds) => ds.expireCooldowns(1009), []],
+    ['expireCooldowns at the end of the cooldown', (ds) => ds.expireCooldowns(1010), ['10.0.0.11']],
+    [
+      'an ADD after the cooldown ended (it expires first)',
+      (ds) => ds.assign(pod(3, { constraints: { excludePrimaryEni: true } }), 2000),
+      ['10.0.0.11', '10.0.0.32'],
+    ],
+    [
+      'an ADD then its DEL: the address counts once',
+      (ds) => {
+        ds.assign(pod(3), 20);
+        ds.release(pod(3).key, 30, 0);
+      },
+      ['10.0.0.12'],
+    ],
+    [
+      'restoreAddressState',
+      (ds) => {
+        ds.restoreAddressState('10.0.0.12', RESTORED);
+      },
+      ['10.0.0.12'],
+    ],
+    [
+      'a refused restoreAddressState',
+      (ds) => {
+        expect(() => {
+          ds.restoreAddressState('10.0.0.10', RESTORED);
+        }).toThrow(/appears twice/);
+      },
+      [],
+    ],
+    ['addEni', (ds) => ds.addEni(OTHER_SUBNET), undefined],
+    ['addEni of an ENI already there', (ds) => ds.addEni(SECOND), []],
+    ['removeEni', (ds) => ds.removeEni('eni-1'), undefined],
+    ['removeEni refused while in use', (ds) => ds.removeEni('eni-0'), []],
+    ['removeEni evenIfInUse', (ds) => ds.removeEni('eni-0', { evenIfInUse: true }), undefined],
+    ['addIps', (ds) => ds.addIps('eni-0', ['10.0.0.13']), undefined],
+    ['addIps all refused', (ds) => ds.addIps('eni-0', ['10.0.0.12', '10.1.0.5']), []],
+    ['addPrefixes', (ds) => ds.addPrefixes('eni-1', ['10.0.0.48/28']), undefined],
+    ['addPrefixes all refused', (ds) => ds.addPrefixes('eni-1', ['10.0.0.32/28']), []],
+    ['removeIps', (ds) => ds.removeIps('eni-0', ['10.0.0.12']), undefined],
+    [
+      'removeIps all refused (assigned, cooling)',
+      (ds) => ds.removeIps('eni-0', ['10.0.0.10', '10.0.0.11']),
+      [],
+    ],
+    ['removePrefixes', (ds) => ds.removePrefixes('eni-1', ['10.0.0.32/28']), undefined],
+    ['removePrefixes refused', (ds) => ds.removePrefixes('eni-1', ['10.0.0.48/28']), []],
+    [
+      'reconcileEni (even when EC2 agrees)',
+      (ds) => ds.reconcileEni('eni-1', { ips: [], prefixes: ['10.0.0.32/28'] }),
+      undefined,
+    ],
+    [
+      'an ADD after a layout change',
+      (ds) => {
+        ds.addIps('eni-0', ['10.0.0.13']);
+        ds.assign(pod(3), 20);
+      },
+      undefined,
+    ],
+    [
+      'a new mark after changes',
+      (ds) => {
+        ds.assign(pod(3), 20);
+        ds.addIps('eni-0', ['10.0.0.13']);
+        ds.markChanges();
+      },
+      [],
+    ],
+    [
+      'an ADD after a new mark',
+      (ds) => {
+        ds.release(pod(1).key, 20, 0);
+        ds.markChanges();
+        ds.assign(pod(3), 30);
+      },
+      ['10.0.0.10'],
+    ],
+  ])('%s', (_, operation, expected) => {
+    const ds = marked();
+    operation(ds);
+    const changed = ds.changesSinceMark();
+    expect(changed && [...changed].sort()).toEqual(expected);
+  });
+
+  it('are unknown until a first mark', () => {
+    const ds = store(PRIMARY);
+    ds.addIps('eni-0', ['10.0.0.10']);
+    expect(ds.changesSinceMark()).toBeUndefined();
+    ds.assign(pod(1), 0);
+    expect(ds.changesSinceMark()).toBeUndefined();
+    ds.markChanges();
+    expect(ds.changesSinceMark()).toEqual(new Set());
+  });
+
+  it('stateOf tells each address its state, and undefined off every ENI', () => {
+    const ds = marked();
+    expect(ds.stateOf('10.0.0.10')).toMatchObject({ type: 'assigned', key: pod(1).key, assignedAt: 0 });
+    expect(ds.stateOf('10.0.0.11')).toEqual({ type: 'cooling', until: 1010 });
+    expect(ds.stateOf('10.0.0.12')).toEqual({ type: 'available' });
+    expect(ds.stateOf('10.0.0.40')).toEqual({ type: 'available' });
+    expect(ds.stateOf('10.0.0.99')).toBeUndefined();
+  });
+});
