@@ -402,6 +402,38 @@ interface Journal {
   room: number;
 }
 
+/**
+ * What a checkpoint file's text holds: the whole state on its first line (older files hold only
+ * it, without a newline), then one change record per line. Pure, so that a reader other than the
+ * agent (a test watching a live agent's file) reads it the same way.
+ */
+export function readCheckpointText(
+  text: string,
+): Extract<CheckpointRead, { kind: 'loaded' }> | { kind: 'unreadable'; reason: string } {
+  const firstEnd = text.indexOf('\n');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(firstEnd === -1 ? text : text.slice(0, firstEnd));
+  } catch (err) {
+    return { kind: 'unreadable', reason: `not JSON: ${describe(err)}` };
+  }
+  if (!isEnvelope(parsed)) return { kind: 'unreadable', reason: `not an ${FORMAT} version ${VERSION} file` };
+  const savedAt = Date.parse(parsed.savedAt);
+  if (Number.isNaN(savedAt))
+    return { kind: 'unreadable', reason: `savedAt ${JSON.stringify(parsed.savedAt)} is not a time` };
+  const lines = firstEnd === -1 ? [''] : text.slice(firstEnd + 1).split('\n');
+  // The text after the last newline: empty, or a record whose append a crash cut short.
+  const torn = lines.pop() !== '';
+  const changes = lines.map((line) => {
+    try {
+      return JSON.parse(line) as unknown;
+    } catch {
+      return undefined;
+    }
+  });
+  return { kind: 'loaded', data: parsed.data, savedAt, changes, ...(torn ? { tornChange: true } : {}) };
+}
+
 export class FileCheckpointer implements Checkpointer {
   private readonly path: string;
   private readonly tempPath: string;
@@ -434,30 +466,8 @@ export class FileCheckpointer implements Checkpointer {
       if (errorCode(err) === 'ENOENT') return { kind: 'missing' };
       return this.setAside(`unreadable: ${describe(err)}`);
     }
-    // The whole text is the first line (older files hold only it, without a newline); each line
-    // after it is a change record.
-    const firstEnd = text.indexOf('\n');
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(firstEnd === -1 ? text : text.slice(0, firstEnd));
-    } catch (err) {
-      return this.setAside(`not JSON: ${describe(err)}`);
-    }
-    if (!isEnvelope(parsed)) return this.setAside(`not an ${FORMAT} version ${VERSION} file`);
-    const savedAt = Date.parse(parsed.savedAt);
-    if (Number.isNaN(savedAt))
-      return this.setAside(`savedAt ${JSON.stringify(parsed.savedAt)} is not a time`);
-    const lines = firstEnd === -1 ? [''] : text.slice(firstEnd + 1).split('\n');
-    // The text after the last newline: empty, or a record whose append a crash cut short.
-    const torn = lines.pop() !== '';
-    const changes = lines.map((line) => {
-      try {
-        return JSON.parse(line) as unknown;
-      } catch {
-        return undefined;
-      }
-    });
-    return { kind: 'loaded', data: parsed.data, savedAt, changes, ...(torn ? { tornChange: true } : {}) };
+    const read = readCheckpointText(text);
+    return read.kind === 'unreadable' ? this.setAside(read.reason) : read;
   }
 
   save(state: unknown): Promise<void> {

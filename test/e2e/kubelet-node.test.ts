@@ -20,7 +20,10 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readCheckpointText } from '../../agent/checkpoint.js';
 import { readySandboxes } from '../../agent/runtime/runtime-sandboxes.js';
+import { salvageDatastore } from '../../ipam/datastore-snapshot.js';
+import type { Assignment } from '../../ipam/datastore-types.js';
 import { systemClock } from '../../time/clock.js';
 import { DEPLOY_DIR, parseYamlFile } from '../deploy/manifests.js';
 import { startKubeApiServer, type KubeApiServer } from '../peers/kube.js';
@@ -206,9 +209,19 @@ function agentPodsOf(pods: readonly PodView[], caseName: string): PodView[] {
   return pods.filter((p) => p.namespace === NAMESPACE && p.name.startsWith(`${caseName}-`));
 }
 
-/** The checkpoint's text: a released address must not be in it (the agent writes it after each change). */
-async function checkpointText(a: NodeAgent): Promise<string> {
-  return readFile(a.checkpointPath, 'utf8');
+/**
+ * The assignments the checkpoint holds, read as the agent reads them at start-up: the whole state,
+ * then the change records appended after it. A released address must not be among them.
+ */
+async function checkpointAssignments(a: NodeAgent): Promise<Assignment[]> {
+  const read = readCheckpointText(await readFile(a.checkpointPath, 'utf8'));
+  if (read.kind !== 'loaded') throw new Error(`the agent's checkpoint is unreadable: ${read.reason}`);
+  const { datastore, dropped } = salvageDatastore(
+    (read.data as { datastore?: unknown }).datastore,
+    read.changes,
+  );
+  expect(dropped).toEqual([]);
+  return datastore.assignments();
 }
 
 /** curl and its arguments for GET http://TARGET:8080/cgi-bin/name: the workload answers its pod's name. */
@@ -504,15 +517,17 @@ describe('pods started by the kubelet through containerd and eni-ipam', () => {
       30_000,
       describeFailure,
     );
-    const checkpoint = await eventually(
+    const durable = await eventually(
       'the checkpoint no longer lists the deleted pods',
       async () => {
-        const text = await checkpointText(a);
-        return assigned.every((p) => !text.includes(p.containerId)) ? text : undefined;
+        const held = await checkpointAssignments(a);
+        return assigned.every((p) => !held.some((h) => h.key.containerId === p.containerId))
+          ? held
+          : undefined;
       },
       10_000,
     );
-    expect(assigned.filter((p) => checkpoint.includes(p.uid)).map((p) => p.name)).toEqual([]);
+    expect(assigned.filter((p) => durable.some((h) => h.pod.uid === p.uid)).map((p) => p.name)).toEqual([]);
     expect(await accounting()).toEqual(BALANCED);
   }, 600_000);
 
