@@ -60,19 +60,27 @@ describe('eni-ipam demo after a start-up error', () => {
     'exits 1 naming the port in use and what to do, and leaves no work directory',
     { timeout: 30_000 },
     async () => {
-      const { server, port } = await busyPort();
+      // Both ports held by this test: a port chosen beside a busy one may be another process's
+      // (tests run in parallel), and the demo may open either first.
+      const metrics = await busyPort();
+      const introspection = await busyPort();
       try {
         const { code, stderr } = await demo([
           '--metrics-port',
-          String(port),
+          String(metrics.port),
           '--introspection-port',
-          String(port + 1),
+          String(introspection.port),
         ]);
-        expect(stderr).toContain(`could not start: cannot listen on 127.0.0.1:${port}`);
+        expect(stderr).toMatch(
+          new RegExp(
+            `could not start: cannot listen on 127\\.0\\.0\\.1:(${metrics.port}|${introspection.port})`,
+          ),
+        );
         expect(stderr).toContain('choose another port with --metrics-port');
         expect(code).toBe(1);
       } finally {
-        server.close();
+        metrics.server.close();
+        introspection.server.close();
       }
       expect(readdirSync(tmp).filter((n) => n.startsWith('eni-ipam-demo-'))).toEqual([]);
     },
