@@ -154,7 +154,8 @@ export class NodeIpam implements CniBackend {
     const owned = resolution.owner === undefined ? undefined : this.heldByOwner(resolution.owner);
     if (owned) {
       // The VM's next pod takes over the address the VM kept: same VM, same address.
-      const moved = datastore.transfer(owned.key, key, podOf(req), clock.now());
+      const network = req.network === '' ? undefined : req.network;
+      const moved = datastore.transfer(owned.key, key, podOf(req), clock.now(), network);
       if (moved.type === 'assigned') return this.answer(moved, 0, 'ok');
     }
     const request: AssignRequest = {

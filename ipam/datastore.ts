@@ -321,10 +321,11 @@ export class Datastore {
   /**
    * Moves the address held by `from` to the attachment `to`, for its new pod: a KubeVirt VM keeps
    * its address across stop/start and live migration, where the VM's next pod (a new container id)
-   * must receive the address the VM held, not a new one. `no-free-address` when `from` holds nothing;
-   * `key-conflict` when `to` already holds another address.
+   * must receive the address the VM held, not a new one. `network` is the CNI network of the new
+   * attachment (a CNI GC collects only its own network's). `no-free-address` when `from` holds
+   * nothing; `key-conflict` when `to` already holds another address.
    */
-  transfer(from: AssignmentKey, to: AssignmentKey, pod: PodRef, now: number): AssignResult {
+  transfer(from: AssignmentKey, to: AssignmentKey, pod: PodRef, now: number, network?: string): AssignResult {
     const address = this.addressByKey.get(keyString(from));
     if (address === undefined) {
       return { type: 'no-free-address', total: 0, assigned: 0, cooling: 0, eligibleEnis: 0 };
@@ -349,6 +350,7 @@ export class Datastore {
         key: Object.freeze({ containerId: to.containerId, ifName: to.ifName }),
         pod: Object.freeze({ ...pod }),
         ...(slot.state.owner ? { owner: slot.state.owner } : {}),
+        ...(network === undefined ? {} : { network }),
         assignedAt: now,
       }),
     );

@@ -176,6 +176,10 @@ describe('KubeVirt VM addresses', () => {
     const again = await runPod(h, pods, 'launcher-b', vmLabel);
     expect(again).toBe(address);
     expect(holder(h, address)).toBe('launcher-b');
+    // On the new pod's CNI network, so that a CNI GC of that network can collect it.
+    expect(
+      h.agent.view().datastore.assignmentOf({ containerId: 'launcher-b', ifName: 'eth0' })?.network,
+    ).toBe('eni-ipam');
 
     // Stop, then delete the VM: released once the grace period has passed, counted as vm_deleted.
     await h.del('launcher-b');

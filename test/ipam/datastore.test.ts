@@ -519,6 +519,7 @@ describe('Datastore.transfer (a VM keeps its address across pods)', () => {
       { containerId: 'new', ifName: 'eth0' },
       { uid: 'p2', namespace: 'vms', name: 'virt-launcher-db-b' },
       2,
+      'vm-net',
     );
     expect(moved).toMatchObject({ type: 'assigned', address: '10.0.0.10' });
     expect(ds.assignmentOf({ containerId: 'old', ifName: 'eth0' })).toBeUndefined();
@@ -526,6 +527,7 @@ describe('Datastore.transfer (a VM keeps its address across pods)', () => {
       address: '10.0.0.10',
       owner,
       pod: { uid: 'p2' },
+      network: 'vm-net',
     });
     expect(ds.totals()).toMatchObject({ assigned: 1, free: 1 });
     // The old pod's late DEL finds nothing to free.
