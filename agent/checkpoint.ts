@@ -278,8 +278,7 @@ export const memoryFsCheckpointFiles: CheckpointFiles = {
     now(() => {
       const fd = openSync(path, 'w', 0o600);
       try {
-        if (typeof text === 'string') writeFileSync(fd, text, 'utf8');
-        else writeChunks(fd, text);
+        writeText(fd, text);
         fsyncSync(fd);
       } finally {
         closeSync(fd);
@@ -316,8 +315,7 @@ export const memoryFsCheckpointFiles: CheckpointFiles = {
       return {
         appendSynced: (text) =>
           now(() => {
-            if (typeof text === 'string') writeFileSync(fd, text, 'utf8');
-            else writeChunks(fd, text);
+            writeText(fd, text);
             fdatasyncSync(fd);
           }),
         close: () =>
@@ -328,11 +326,16 @@ export const memoryFsCheckpointFiles: CheckpointFiles = {
     }),
 };
 
+/** Writes all of `text` at the file's position (at its end for a file opened to append). */
+function writeText(fd: number, text: CheckpointText): void {
+  if (typeof text === 'string') writeFileSync(fd, text, 'utf8');
+  else writeChunks(fd, text);
+}
+
 /** Writes every chunk (libuv's writev writes them all unless the disk fails; this checks). */
 function writeChunks(fd: number, chunks: readonly Uint8Array[]): void {
-  const total = chunks.reduce((n, c) => n + c.byteLength, 0);
   const written = writevSync(fd, chunks);
-  if (written === total) return;
+  if (written === byteLength(chunks)) return;
   const rest = Buffer.concat(chunks).subarray(written);
   for (let at = 0; at < rest.length;) at += writeSync(fd, rest, at);
 }
