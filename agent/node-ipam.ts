@@ -78,15 +78,15 @@ export const CNI_CODE_PLACEMENT = 110;
 export const CNI_CODE_KEY_CONFLICT = 111;
 export const CNI_CODE_NOT_READY = CniCode.tryAgainLater;
 
+/** The most turns of the event loop a demand announcement waits for one that read no request. */
+export const MAX_QUIET_WAIT_TURNS = 64;
+
 /**
  * The agent side of every CNI call. An ADD takes a free address at once when there is one; when
  * there is none it waits, in arrival order and bounded, while the pool driver brings addresses,
  * instead of failing and sending kubelet into back-off. Every answer that hands out or takes back
  * an address is given only once the checkpoint holding it is durable.
  */
-/** The most turns of the event loop a demand announcement waits for one that read no request. */
-export const MAX_QUIET_WAIT_TURNS = 64;
-
 export class NodeIpam implements CniBackend {
   private readonly waiters: AddWaitQueue<AssignRequest, Assigned>;
   private cooldownTimer: Timer | undefined;
